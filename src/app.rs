@@ -1,0 +1,242 @@
+//! The `troika` program: parse the command line, set up logging, load the
+//! configuration, run the action, map the outcome to an exit status
+//! (0 success, 1 failure, 2 usage error).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Parser;
+
+use crate::cli::{Action, Cli};
+use crate::config::Config;
+use crate::controller::{default_log_file, Controller};
+use crate::error::{Error, Result};
+use crate::registry::Registry;
+use crate::script::directives::parse_define;
+
+/// Runs troika with the built-in registry and the process arguments.
+pub fn main() -> i32 {
+    main_with(Registry::builtin())
+}
+
+/// Runs troika with `registry` (built-ins plus an organisation's own sites,
+/// connections, translators and hooks) and the process arguments.
+pub fn main_with(registry: Registry) -> i32 {
+    run(registry, std::env::args_os().collect())
+}
+
+/// Runs troika with explicit arguments (the first is the program name).
+pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let Some(action) = cli.action else {
+        eprintln!(
+            "usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ..."
+        );
+        eprintln!("troika: error: please specify an action");
+        return 2;
+    };
+    crate::log::set_verbosity(cli.verbose, cli.quiet);
+    if let Some(c) = &cli.config {
+        if let Err(e) = std::fs::File::open(c) {
+            eprintln!(
+                "usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ..."
+            );
+            eprintln!(
+                "troika: error: argument -c/--config: can't open '{}': {}",
+                c.display(),
+                crate::error::io_reason(&e)
+            );
+            return 2;
+        }
+    }
+    let logfile = cli.logfile.clone().or_else(|| match &action {
+        Action::Submit { script, .. }
+        | Action::Monitor { script, .. }
+        | Action::Kill { script, .. } => Some(default_log_file(script, action.name())),
+        _ => None,
+    });
+    if let Some(lf) = &logfile {
+        match crate::log::open_file(lf, cli.append_log) {
+            Ok(()) => crate::debug!(
+                "Writing logs to {}",
+                crate::util::quote(&lf.display().to_string())
+            ),
+            Err(e) => crate::warning!(
+                "Cannot write the log file {}: {}",
+                lf.display(),
+                crate::error::io_reason(&e)
+            ),
+        }
+    }
+    match execute(&registry, cli.config.as_deref(), cli.dryrun, action) {
+        Ok(()) => 0,
+        Err(e) => {
+            crate::critical!("{e}");
+            1
+        }
+    }
+}
+
+fn usage_error(e: clap::Error) -> i32 {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                2
+            } else {
+                0
+            }
+        }
+        ErrorKind::InvalidSubcommand => {
+            let name = match e.get(ContextKind::InvalidSubcommand) {
+                Some(ContextValue::String(s)) => s.clone(),
+                _ => String::new(),
+            };
+            eprintln!(
+                "troika: error: argument action: invalid choice: '{name}' (choose from 'submit', 'monitor', 'kill', 'check-connection', 'list-sites')"
+            );
+            2
+        }
+        ErrorKind::MissingRequiredArgument => {
+            let missing: Vec<String> = match e.get(ContextKind::InvalidArg) {
+                Some(ContextValue::Strings(v)) => v
+                    .iter()
+                    .map(|a| match a.split_whitespace().next().unwrap_or(a) {
+                        "--output" => "-o/--output".to_string(),
+                        other => other.trim_matches(|c| c == '<' || c == '>').to_lowercase(),
+                    })
+                    .collect(),
+                _ => vec![],
+            };
+            let _ = e.print();
+            eprintln!(
+                "troika: error: the following arguments are required: {}",
+                missing.join(", ")
+            );
+            2
+        }
+        _ => {
+            let _ = e.print();
+            2
+        }
+    }
+}
+
+/// Where the configuration comes from: `-c`, `TROIKA_CONFIG_FILE`,
+/// `<prefix>/etc/troika.yml` (prefix: the directory above the binary's), or
+/// the built-in default.
+pub fn load_config(option: Option<&Path>) -> Result<Config> {
+    if let Some(p) = option {
+        crate::debug!("Using configuration file {}", p.display());
+        return Config::load(p);
+    }
+    if let Some(env) = std::env::var_os("TROIKA_CONFIG_FILE").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(env);
+        crate::debug!(
+            "Using configuration file {} (TROIKA_CONFIG_FILE)",
+            p.display()
+        );
+        return Config::load(&p).map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{m} (from TROIKA_CONFIG_FILE)")),
+            other => other,
+        });
+    }
+    let prefix_file = std::env::current_exe().ok().and_then(|exe| {
+        exe.parent()
+            .and_then(Path::parent)
+            .map(|p| p.join("etc").join("troika.yml"))
+    });
+    if let Some(p) = &prefix_file {
+        if p.is_file() {
+            crate::debug!("Using configuration file {}", p.display());
+            return Config::load(p);
+        }
+    }
+    let searched = match &prefix_file {
+        Some(p) => format!("-c, TROIKA_CONFIG_FILE and {}", p.display()),
+        None => "-c and TROIKA_CONFIG_FILE".to_string(),
+    };
+    crate::debug!("No configuration file found ({searched}): using the built-in configuration");
+    Ok(Config::builtin(searched))
+}
+
+fn execute(registry: &Registry, config: Option<&Path>, dryrun: bool, action: Action) -> Result<()> {
+    let config = load_config(config)?;
+    let ctl = Controller::new(registry, config, dryrun)?;
+    match action {
+        Action::Submit {
+            site,
+            script,
+            user,
+            output,
+            define,
+        } => {
+            let defines = define
+                .iter()
+                .map(|d| parse_define(d.as_encoded_bytes()))
+                .collect::<Result<Vec<_>>>()?;
+            ctl.submit(&site, &script, user.as_deref(), &output, &defines)
+        }
+        Action::Monitor {
+            site,
+            script,
+            user,
+            output,
+            jobid,
+        } => ctl.monitor(
+            &site,
+            &script,
+            user.as_deref(),
+            output.as_deref(),
+            jobid.as_deref(),
+        ),
+        Action::Kill {
+            site,
+            script,
+            user,
+            output,
+            jobid,
+        } => ctl
+            .kill(
+                &site,
+                &script,
+                user.as_deref(),
+                output.as_deref(),
+                jobid.as_deref(),
+            )
+            .map(|_| ()),
+        Action::CheckConnection {
+            site,
+            user,
+            timeout,
+        } => {
+            let timeout = match timeout {
+                Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
+                Some(t) => {
+                    return Err(Error::invocation(format!(
+                        "Invalid timeout: {t} (expected a positive number of seconds)"
+                    )))
+                }
+                None => None,
+            };
+            if ctl.check_connection(&site, user.as_deref(), timeout)? {
+                println!("OK");
+                Ok(())
+            } else {
+                Err(Error::run(format!("Connection failed for site '{site}'")))
+            }
+        }
+        Action::ListSites => {
+            let stdout = std::io::stdout();
+            let mut lock = stdout.lock();
+            ctl.list_sites(&mut lock)
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! The YAML configuration: a top-level `sites` mapping (and an optional
+//! `controller`), as in troika 0.2.7. Sites are read lazily: only the site an
+//! action uses is validated, so one broken entry does not stop the others.
+
+pub mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+
+use crate::error::{Error, Result};
+pub use yaml::{Node, Value};
+
+/// The built-in configuration used when no file is found.
+pub const BUILTIN_CONFIG: &str = "sites:\n  localhost:\n    type: direct\n    connection: local\n";
+
+/// Where the configuration came from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    File(PathBuf),
+    /// No file was found; `searched` says where troika looked.
+    Builtin {
+        searched: String,
+    },
+}
+
+/// A loaded configuration file.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub source: Source,
+    /// File name used in messages.
+    origin: Rc<str>,
+    root: Node,
+}
+
+impl Config {
+    /// Reads and parses a configuration file. Syntax errors and a top level
+    /// that is not a mapping are reported here; the sites are checked when used.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read(path).map_err(|e| {
+            Error::config(format!(
+                "Cannot read configuration file '{}': {}",
+                path.display(),
+                crate::error::io_reason(&e)
+            ))
+        })?;
+        let text = String::from_utf8(text).map_err(|e| {
+            Error::config(format!(
+                "{}: not valid UTF-8 text (byte {})",
+                path.display(),
+                e.utf8_error().valid_up_to()
+            ))
+        })?;
+        Self::from_text(&text, Source::File(path.to_path_buf()))
+    }
+
+    /// The built-in configuration: one `localhost` site (direct, local).
+    pub fn builtin(searched: String) -> Config {
+        Self::from_text(BUILTIN_CONFIG, Source::Builtin { searched })
+            .expect("built-in configuration is valid")
+    }
+
+    pub fn from_text(text: &str, source: Source) -> Result<Config> {
+        let origin: Rc<str> = match &source {
+            Source::File(p) => p.display().to_string().into(),
+            Source::Builtin { .. } => "<built-in configuration>".into(),
+        };
+        let root = Node::parse(text).map_err(|(msg, loc)| match loc {
+            Some((l, c)) => Error::config(format!("{origin}:{l}:{c}: {msg}")),
+            None => Error::config(format!("{origin}: {msg}")),
+        })?;
+        match &root.value {
+            Value::Map(_) | Value::Null => {}
+            // troika 0.2.7 fails with "Unhandled exception" here; the words are
+            // kept for log scrapers, with the actual reason.
+            _ => {
+                return Err(Error::Unexpected(format!(
+                    "{origin}:{}:{}: the configuration must be a mapping with a 'sites' entry, found {}",
+                    root.line,
+                    root.col,
+                    root.kind()
+                )))
+            }
+        }
+        Ok(Config {
+            source,
+            origin,
+            root,
+        })
+    }
+
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn is_builtin(&self) -> bool {
+        matches!(self.source, Source::Builtin { .. })
+    }
+
+    /// `file:line:col` of a node, for messages.
+    pub fn at(&self, node: &Node) -> String {
+        at(&self.origin, node)
+    }
+
+    /// The `controller` entry, if any.
+    pub fn controller(&self) -> Option<&Node> {
+        self.root.get("controller")
+    }
+
+    /// The entries of `sites`, in file order.
+    pub fn site_entries(&self) -> Result<&[(Node, Node)]> {
+        let sites = match self.root.get("sites") {
+            None => return Err(Error::config("No 'sites' defined in configuration")),
+            Some(s) => s,
+        };
+        if sites.is_null() {
+            return Err(Error::config("No 'sites' defined in configuration"));
+        }
+        sites.entries().ok_or_else(|| {
+            Error::config(format!(
+                "{}: 'sites' must be a mapping of site names, found {}",
+                self.at(sites),
+                sites.kind()
+            ))
+        })
+    }
+
+    /// The names of all sites.
+    pub fn site_names(&self) -> Result<Vec<String>> {
+        Ok(self
+            .site_entries()?
+            .iter()
+            .map(|(k, _)| k.key_text())
+            .collect())
+    }
+
+    /// The configuration of site `name`.
+    pub fn site(&self, name: &str) -> Result<SiteConfig> {
+        let entries = self.site_entries()?;
+        let (key, node) = entries.iter().find(|(k, _)| k.key_text() == name).ok_or_else(|| {
+            let mut msg = format!("Unknown site {}", crate::util::quote(name));
+            if let Source::Builtin { searched } = &self.source {
+                msg.push_str(&format!(
+                    ". No configuration file found (looked for {searched}); the built-in configuration only has the site 'localhost'. Pass -c FILE or set TROIKA_CONFIG_FILE."
+                ));
+            } else if let Some(close) = closest(name, entries.iter().map(|(k, _)| k.key_text())) {
+                msg.push_str(&format!(" (did you mean '{close}'?)"));
+            }
+            Error::invocation(msg)
+        })?;
+        SiteConfig::new(
+            name.to_string(),
+            key.clone(),
+            node.clone(),
+            self.origin.clone(),
+        )
+    }
+}
+
+fn at(origin: &str, node: &Node) -> String {
+    if node.line == 0 {
+        origin.to_string()
+    } else {
+        format!("{origin}:{}:{}", node.line, node.col)
+    }
+}
+
+/// The configuration of one site: a mapping of keys, with typed accessors whose
+/// errors name the file, line and column.
+#[derive(Clone, Debug)]
+pub struct SiteConfig {
+    pub name: String,
+    key: Node,
+    node: Node,
+    origin: Rc<str>,
+}
+
+impl SiteConfig {
+    pub fn new(name: String, key: Node, node: Node, origin: Rc<str>) -> Result<SiteConfig> {
+        let node = if node.is_null() {
+            Node {
+                value: Value::Map(vec![]),
+                ..node
+            }
+        } else {
+            node
+        };
+        if node.entries().is_none() {
+            return Err(Error::config(format!(
+                "{}: site '{name}' must be a mapping of settings, found {}",
+                at(&origin, &node),
+                node.kind()
+            )));
+        }
+        Ok(SiteConfig {
+            name,
+            key,
+            node,
+            origin,
+        })
+    }
+
+    /// A site config built from YAML text, for tests and embedding programs.
+    pub fn from_yaml(name: &str, text: &str) -> Result<SiteConfig> {
+        let node = Node::parse(text).map_err(|(m, _)| Error::config(m))?;
+        SiteConfig::new(
+            name.to_string(),
+            Node::new(Value::Str(name.into())),
+            node,
+            "<inline>".into(),
+        )
+    }
+
+    /// `file:line:col` of `node`.
+    pub fn at(&self, node: &Node) -> String {
+        at(&self.origin, node)
+    }
+
+    /// `file:line:col` of the site's name.
+    pub fn location(&self) -> String {
+        at(&self.origin, &self.key)
+    }
+
+    fn err(&self, node: &Node, msg: impl std::fmt::Display) -> Error {
+        Error::config(format!("{}: site '{}': {msg}", self.at(node), self.name))
+    }
+
+    pub fn entries(&self) -> &[(Node, Node)] {
+        self.node.entries().unwrap_or(&[])
+    }
+
+    /// The raw node of `key`. A key present with a null value is `Some(null)`.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.node.get(key)
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// A required string (`type`, `connection`).
+    pub fn required_str(&self, key: &str) -> Result<String> {
+        match self.get(key) {
+            None
+            | Some(Node {
+                value: Value::Null, ..
+            }) => Err(Error::config(format!(
+                "Site '{}' has no '{key}'",
+                self.name
+            ))),
+            Some(n) => n.scalar_text().ok_or_else(|| {
+                self.err(n, format!("'{key}' must be a string, found {}", n.kind()))
+            }),
+        }
+    }
+
+    /// An optional string; null counts as absent.
+    pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
+        match self.get(key) {
+            None
+            | Some(Node {
+                value: Value::Null, ..
+            }) => Ok(None),
+            Some(n) => match &n.value {
+                Value::Str(s) => Ok(Some(s.clone())),
+                Value::Int(_) | Value::Float(_) => Ok(n.scalar_text()),
+                _ => Err(self.err(n, format!("'{key}' must be a string, found {}", n.kind()))),
+            },
+        }
+    }
+
+    /// A boolean with a default. PyYAML booleans (`yes`, `on`) are booleans
+    /// already; strings such as `"true"` are accepted too.
+    pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
+        match self.get(key) {
+            None
+            | Some(Node {
+                value: Value::Null, ..
+            }) => Ok(default),
+            Some(n) => match &n.value {
+                Value::Bool(b) => Ok(*b),
+                Value::Int(0) => Ok(false),
+                Value::Int(1) => Ok(true),
+                Value::Str(s) => crate::util::parse_bool(s).ok_or_else(|| {
+                    self.err(
+                        n,
+                        format!("'{key}' must be a boolean (true/false, yes/no), found '{s}'"),
+                    )
+                }),
+                _ => Err(self.err(
+                    n,
+                    format!(
+                        "'{key}' must be a boolean (true/false, yes/no), found {}",
+                        n.kind()
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// A number of seconds (integer or float), must be positive.
+    pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
+        match self.get(key) {
+            None
+            | Some(Node {
+                value: Value::Null, ..
+            }) => Ok(None),
+            Some(n) => {
+                let v = match &n.value {
+                    Value::Int(i) => *i as f64,
+                    Value::Float(f) => *f,
+                    Value::Str(s) => s.trim().parse::<f64>().map_err(|_| {
+                        self.err(
+                            n,
+                            format!("'{key}' must be a number of seconds, found '{s}'"),
+                        )
+                    })?,
+                    _ => {
+                        return Err(self.err(
+                            n,
+                            format!("'{key}' must be a number of seconds, found {}", n.kind()),
+                        ))
+                    }
+                };
+                if !(v > 0.0 && v.is_finite()) {
+                    return Err(self.err(
+                        n,
+                        format!("'{key}' must be a positive number of seconds, found {v}"),
+                    ));
+                }
+                Ok(Some(v))
+            }
+        }
+    }
+
+    /// A command: a string (one program name or path) or a list of strings
+    /// (program and leading arguments). Never split on spaces.
+    pub fn command(&self, key: &str, default: &[&str]) -> Result<Vec<String>> {
+        match self.get(key) {
+            None
+            | Some(Node {
+                value: Value::Null, ..
+            }) => Ok(default.iter().map(|s| s.to_string()).collect()),
+            Some(n) => {
+                let v = self.str_list_node(key, n)?;
+                if v.is_empty() {
+                    return Err(self.err(n, format!("'{key}' must not be empty")));
+                }
+                Ok(v)
+            }
+        }
+    }
+
+    /// A list of strings (a single string counts as a one-element list).
+    pub fn str_list(&self, key: &str) -> Result<Vec<String>> {
+        match self.get(key) {
+            None
+            | Some(Node {
+                value: Value::Null, ..
+            }) => Ok(vec![]),
+            Some(n) => self.str_list_node(key, n),
+        }
+    }
+
+    fn str_list_node(&self, key: &str, n: &Node) -> Result<Vec<String>> {
+        match &n.value {
+            Value::Str(s) => Ok(vec![s.clone()]),
+            Value::Seq(items) => items
+                .iter()
+                .map(|i| match &i.value {
+                    Value::Str(_) | Value::Int(_) | Value::Float(_) => {
+                        Ok(i.scalar_text().unwrap_or_default())
+                    }
+                    _ => Err(self.err(
+                        i,
+                        format!(
+                            "'{key}' must be a list of strings, found {} in it",
+                            i.kind()
+                        ),
+                    )),
+                })
+                .collect(),
+            _ => Err(self.err(
+                n,
+                format!(
+                    "'{key}' must be a string or a list of strings, found {}",
+                    n.kind()
+                ),
+            )),
+        }
+    }
+
+    /// Reports keys that no part of the site knows, with the closest known key.
+    pub fn warn_unknown_keys(&self, known: &[&str]) {
+        for (k, _) in self.entries() {
+            let key = k.key_text();
+            if known.contains(&key.as_str()) {
+                continue;
+            }
+            match closest(&key, known.iter().map(|s| s.to_string())) {
+                Some(c) => crate::warning!(
+                    "{}: site '{}': unknown key '{key}' (did you mean '{c}'?)",
+                    self.at(k),
+                    self.name
+                ),
+                None => {
+                    crate::warning!("{}: site '{}': unknown key '{key}'", self.at(k), self.name)
+                }
+            }
+        }
+    }
+}
+
+/// The candidate closest to `word` by edit distance, if it is close enough to
+/// be a plausible typo.
+pub fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
+    let mut best: Option<(usize, String)> = None;
+    for c in candidates {
+        let d = edit_distance(word, &c);
+        let limit = (c.chars().count().max(word.chars().count()) / 3).max(1);
+        if d <= limit && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
+            best = Some((d, c));
+        }
+    }
+    best.map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        std::mem::swap(&mut prev, &mut cur);
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_key() {
+        let known = ["sbatch_command", "squeue_command", "copy_script"];
+        assert_eq!(
+            closest("sbatch_comand", known.iter().map(|s| s.to_string())).as_deref(),
+            Some("sbatch_command")
+        );
+        assert_eq!(closest("zzz", known.iter().map(|s| s.to_string())), None);
+    }
+
+    #[test]
+    fn errors_carry_location() {
+        let cfg = Config::from_text(
+            "sites:\n  s:\n    type: slurm\n    copy_script: maybe\n",
+            Source::File("c.yml".into()),
+        )
+        .unwrap();
+        let site = cfg.site("s").unwrap();
+        let err = site.bool_or("copy_script", false).unwrap_err().to_string();
+        assert!(err.contains("c.yml:4:18"), "{err}");
+        assert!(err.contains("maybe"), "{err}");
+    }
+
+    #[test]
+    fn missing_sites() {
+        let cfg = Config::from_text("", Source::File("c.yml".into())).unwrap();
+        assert!(cfg
+            .site_entries()
+            .unwrap_err()
+            .to_string()
+            .contains("No 'sites' defined"));
+    }
+
+    #[test]
+    fn not_a_mapping() {
+        let err = Config::from_text("just a string\n", Source::File("c.yml".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be a mapping"), "{err}");
+    }
+
+    #[test]
+    fn command_string_or_list() {
+        let s = SiteConfig::from_yaml("x", "a: sbatch\nb: [qsub, -W, block=false]\n").unwrap();
+        assert_eq!(s.command("a", &["d"]).unwrap(), vec!["sbatch"]);
+        assert_eq!(
+            s.command("b", &["d"]).unwrap(),
+            vec!["qsub", "-W", "block=false"]
+        );
+        assert_eq!(s.command("c", &["d"]).unwrap(), vec!["d"]);
+    }
+}

@@ -1,0 +1,163 @@
+//! Connections: how troika runs commands and moves files on a site. Every
+//! command is an argument vector, never a shell string.
+
+pub mod local;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::SiteConfig;
+use crate::error::Result;
+
+/// What a command reads on its standard input.
+#[derive(Clone, Debug)]
+pub enum Input {
+    Null,
+    Bytes(Vec<u8>),
+    /// A local file, streamed (a 100 MB script is never held in memory).
+    File(PathBuf),
+}
+
+/// Where a command's output stream goes.
+#[derive(Clone, Debug)]
+pub enum Sink {
+    /// Captured and returned in the [`Outcome`].
+    Capture,
+    /// Written to a file (truncated), on the machine that runs the command.
+    File(PathBuf),
+    /// Same destination as standard output (stderr only).
+    Stdout,
+    Null,
+}
+
+/// One command to run.
+#[derive(Clone, Debug)]
+pub struct Command {
+    pub argv: Vec<OsString>,
+    pub stdin: Input,
+    pub stdout: Sink,
+    pub stderr: Sink,
+    /// Start in a new session and do not wait: the job of the direct site.
+    pub detach: bool,
+    /// Killed and reported as failed after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl Command {
+    pub fn new<I, S>(argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Command {
+            argv: argv.into_iter().map(Into::into).collect(),
+            stdin: Input::Null,
+            stdout: Sink::Capture,
+            stderr: Sink::Capture,
+            detach: false,
+            timeout: None,
+        }
+    }
+    pub fn stdin(mut self, i: Input) -> Self {
+        self.stdin = i;
+        self
+    }
+    pub fn stdout(mut self, s: Sink) -> Self {
+        self.stdout = s;
+        self
+    }
+    pub fn stderr(mut self, s: Sink) -> Self {
+        self.stderr = s;
+        self
+    }
+    pub fn detach(mut self) -> Self {
+        self.detach = true;
+        self
+    }
+    pub fn timeout(mut self, t: Option<Duration>) -> Self {
+        self.timeout = t;
+        self
+    }
+}
+
+/// The result of a command. In dry-run mode every command "succeeds" with no
+/// output.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Exit status; `None` when killed by a signal.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    /// Process id (set for detached commands).
+    pub pid: Option<u32>,
+    pub dryrun: bool,
+}
+
+impl Outcome {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+    pub fn dry() -> Self {
+        Outcome {
+            code: Some(0),
+            dryrun: true,
+            ..Default::default()
+        }
+    }
+    /// "exit code N" or "signal N", for messages.
+    pub fn describe(&self) -> String {
+        match (self.code, self.signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "unknown status".into(),
+        }
+    }
+}
+
+/// A way to reach a site.
+pub trait Connection {
+    /// The connection type name (`local`, `ssh`).
+    fn kind(&self) -> &'static str;
+    /// Whether commands run on this machine.
+    fn is_local(&self) -> bool;
+    /// Runs a command (or only logs it, in dry-run mode).
+    fn execute(&self, cmd: Command, dryrun: bool) -> Result<Outcome>;
+    /// Copies a local file to the site.
+    fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()>;
+    /// Copies a file from the site to this machine.
+    fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()>;
+    /// Creates a directory and its parents on the site.
+    fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()>;
+    /// Checks that commands can be run, within `timeout`.
+    fn check(&self, timeout: Option<Duration>, dryrun: bool) -> Result<bool> {
+        let out = self.execute(Command::new(["true"]).timeout(timeout), dryrun);
+        match out {
+            Ok(o) => Ok(o.success()),
+            Err(e) => {
+                crate::error!("{e}");
+                Ok(false)
+            }
+        }
+    }
+}
+
+/// Creates a connection from a site's configuration.
+pub type ConnectionFactory = fn(&SiteConfig, Option<&str>) -> Result<Box<dyn Connection>>;
+
+/// A registered connection type: its name, configuration keys and factory.
+pub struct ConnectionType {
+    pub name: &'static str,
+    pub keys: &'static [&'static str],
+    pub create: ConnectionFactory,
+}
+
+/// The built-in connection types.
+pub fn builtin() -> Vec<ConnectionType> {
+    vec![ConnectionType {
+        name: "local",
+        keys: local::KEYS,
+        create: local::LocalConnection::create,
+    }]
+}

@@ -1,0 +1,23 @@
+//! troika: submit, monitor and kill jobs on HPC sites through one interface.
+//!
+//! The library holds everything; the `troika` binary is a thin `main`. An
+//! organisation can build its own binary with extra site types,
+//! connections, translators and hooks through [`Registry`] and
+//! [`app::main_with`].
+
+pub mod log;
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod connection;
+pub mod controller;
+pub mod error;
+pub mod hook;
+pub mod registry;
+pub mod script;
+pub mod site;
+pub mod util;
+
+pub use error::{Error, Result};
+pub use registry::Registry;

@@ -1,0 +1,216 @@
+//! Job scripts: parse (`parse`), update (`translators`), translate
+//! (`translate`) and generate. The generated script replaces the original
+//! atomically; the original is kept as `<script>.orig`.
+
+pub mod directives;
+pub mod parse;
+pub mod translate;
+pub mod translators;
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+pub use directives::Directives;
+pub use parse::{NativeSyntax, Scan};
+pub use translate::{Overrides, Rule, Table, UnknownPolicy};
+pub use translators::Translator;
+
+use crate::error::{Error, Result};
+use crate::util::{quote, with_suffix};
+
+/// How a site wants scripts written: its native syntax, directive prefix and
+/// table, with the configuration's overrides.
+pub struct Profile<'a> {
+    pub native: Option<&'a NativeSyntax>,
+    /// `#SBATCH ` etc.; `None` generates no directives.
+    pub prefix: Option<&'a [u8]>,
+    pub table: &'a Table,
+    pub overrides: &'a Overrides,
+    pub unknown: UnknownPolicy,
+    pub default_shebang: Option<&'a [u8]>,
+}
+
+/// What the submit action asks for on top of the script's own directives.
+pub struct Request<'a> {
+    /// `-D` definitions, in command-line order.
+    pub defines: &'a [(String, Vec<u8>)],
+    /// The output file (`-o`), which always becomes `output_file`.
+    pub output: &'a [u8],
+    pub translators: &'a [Box<dyn Translator>],
+}
+
+/// The directives of a script after `-D`, `-o` and the translators.
+pub fn effective_directives(scan: &Scan, req: &Request) -> Result<Directives> {
+    let mut d = scan.directives.clone();
+    for (k, v) in req.defines {
+        d.set(k, v.clone());
+    }
+    d.set("output_file", req.output.to_vec());
+    for t in req.translators {
+        t.apply(&mut d)?;
+    }
+    Ok(d)
+}
+
+/// The header of the generated script: shebang, translated directives,
+/// native directives. Every line ends with a newline.
+pub fn header(scan: &Scan, directive_lines: Vec<Vec<u8>>, profile: &Profile) -> Vec<Vec<u8>> {
+    let mut out = Vec::with_capacity(directive_lines.len() + scan.natives.len() + 1);
+    if let Some(s) = &scan.shebang {
+        out.push(with_newline(s));
+    } else if let Some(d) = profile.default_shebang {
+        let t = d.trim_ascii_end();
+        if !t.is_empty() {
+            out.push(with_newline(t));
+        }
+    }
+    out.extend(directive_lines);
+    out.extend(scan.natives.iter().map(|(_, l)| with_newline(l)));
+    out
+}
+
+fn with_newline(l: &[u8]) -> Vec<u8> {
+    let mut v = l.to_vec();
+    if !v.ends_with(b"\n") {
+        v.push(b'\n');
+    }
+    v
+}
+
+/// Writes the header then the body of `src` (everything but the removed
+/// ranges), streaming.
+pub fn write_generated<W: Write>(
+    out: &mut W,
+    header: &[Vec<u8>],
+    src: &mut File,
+    scan: &Scan,
+) -> std::io::Result<()> {
+    for l in header {
+        out.write_all(l)?;
+    }
+    let mut pos = 0u64;
+    for &(start, end) in scan
+        .removed
+        .iter()
+        .chain(std::iter::once(&(scan.size, scan.size)))
+    {
+        if start > pos {
+            src.seek(SeekFrom::Start(pos))?;
+            let n = std::io::copy(&mut (&mut *src).take(start - pos), out)?;
+            if n != start - pos {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "script changed while it was being read",
+                ));
+            }
+        }
+        pos = end;
+    }
+    Ok(())
+}
+
+/// Opens a script for reading, with an error that says what to check.
+pub fn open_script(path: &Path) -> Result<File> {
+    File::open(path).map_err(|e| {
+        Error::invocation(format!(
+            "Cannot read script {}: {}",
+            quote(&path.display().to_string()),
+            crate::error::io_reason(&e)
+        ))
+    })
+}
+
+/// Parses, translates and rewrites the script at `path` in place. The
+/// original is saved as `<path>.orig`. Nothing is written when any step
+/// fails.
+pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
+    let mut file = open_script(path)?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io("Cannot read", path, e))?;
+    if meta.is_dir() {
+        return Err(Error::invocation(format!(
+            "Script {} is a directory",
+            quote(&path.display().to_string())
+        )));
+    }
+    let name = path.display().to_string();
+    let scan = parse::scan(
+        BufReader::with_capacity(64 * 1024, &file),
+        profile.native,
+        &name,
+    )?;
+    crate::debug!("Translating directives");
+    let directives = effective_directives(&scan, req)?;
+    let lines = translate::translate(
+        &directives,
+        profile.table,
+        profile.overrides,
+        profile.prefix,
+        profile.unknown,
+    )?;
+    let header = header(&scan, lines, profile);
+    let mode = meta.permissions().mode() & 0o7777;
+
+    // Generate next to the script, then keep the original and swap.
+    let dir = crate::util::parent_dir(path);
+    let base = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{base}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("Cannot create a temporary file next to", path, e))?;
+    {
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file());
+        write_generated(&mut w, &header, &mut file, &scan)
+            .map_err(|e| Error::io("Cannot write the generated script for", path, e))?;
+        w.flush()
+            .map_err(|e| Error::io("Cannot write the generated script for", path, e))?;
+    }
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::io("Cannot set the mode of", path, e))?;
+    let orig = with_suffix(path, ".orig");
+    save_original(path, &orig)?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("Cannot replace", path, e.error))?;
+    crate::debug!(
+        "Script generated. Original script saved to {}",
+        quote(&orig.display().to_string())
+    );
+    Ok(())
+}
+
+/// Keeps the original script as `orig`, atomically: a hard link to the
+/// original file where the file system allows it, a copy otherwise.
+fn save_original(path: &Path, orig: &Path) -> Result<()> {
+    if orig.exists() {
+        crate::warning!(
+            "Backup script file {} already exists, overwriting",
+            quote(&orig.display().to_string())
+        );
+    }
+    let dir = crate::util::parent_dir(path);
+    let tmp_name = tempfile::Builder::new()
+        .prefix(".orig.")
+        .make_in(dir, |p| std::fs::hard_link(path, p))
+        .map(|t| t.into_temp_path());
+    match tmp_name {
+        Ok(link) => link
+            .persist(orig)
+            .map_err(|e| Error::io("Cannot save the original script as", orig, e.error))?,
+        Err(_) => {
+            let data = std::fs::read(path).map_err(|e| Error::io("Cannot read", path, e))?;
+            let mode = std::fs::metadata(path)
+                .map(|m| m.permissions().mode() & 0o7777)
+                .unwrap_or(0o644);
+            crate::util::write_atomic(orig, &data, mode)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,204 @@
+//! Translation of generic directives into a scheduler's native directives,
+//! driven by one table per site type. A configuration can override any entry
+//! (`directive_translate: {name: "-J %s"}`) or disable it (`null`).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use super::directives::Directives;
+use crate::error::{Error, Result};
+
+/// A computed translation: from the value to zero or more directive arguments.
+pub type TranslateFn = fn(value: &[u8]) -> Result<Vec<Vec<u8>>>;
+
+/// How one generic directive becomes native ones.
+#[derive(Clone, Copy)]
+pub enum Rule {
+    /// A format where `%s` is the value and `%%` a literal `%`.
+    Format(&'static str),
+    /// Computed from the value; `doc` says how, for the documentation.
+    Func(TranslateFn, &'static str),
+    /// Known to the site but produces nothing.
+    Ignore,
+}
+
+/// One row of a site's directive table.
+#[derive(Clone, Copy)]
+pub struct Entry {
+    pub name: &'static str,
+    pub rule: Rule,
+}
+
+/// A site's directive table.
+#[derive(Clone, Copy)]
+pub struct Table {
+    pub entries: &'static [Entry],
+}
+
+impl Table {
+    pub const EMPTY: Table = Table { entries: &[] };
+
+    pub fn get(&self, name: &str) -> Option<&Rule> {
+        self.entries
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| &e.rule)
+    }
+}
+
+/// What to do with a directive that the site cannot translate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnknownPolicy {
+    Fail,
+    Warn,
+    Ignore,
+}
+
+impl UnknownPolicy {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fail" => Some(Self::Fail),
+            "warn" => Some(Self::Warn),
+            "ignore" => Some(Self::Ignore),
+            _ => None,
+        }
+    }
+}
+
+/// Per-site overrides from `directive_translate`: `None` disables a directive.
+pub type Overrides = HashMap<String, Option<String>>;
+
+/// Applies a `%s` format to a value.
+pub fn apply_format(name: &str, fmt: &str, value: &[u8]) -> Vec<u8> {
+    let f = fmt.as_bytes();
+    let mut out = Vec::with_capacity(f.len() + value.len());
+    let mut used = false;
+    let mut i = 0;
+    while i < f.len() {
+        if f[i] == b'%' && i + 1 < f.len() {
+            match f[i + 1] {
+                b's' => {
+                    out.extend_from_slice(value);
+                    used = true;
+                    i += 2;
+                    continue;
+                }
+                b'%' => {
+                    out.push(b'%');
+                    i += 2;
+                    continue;
+                }
+                _ => {}
+            }
+        }
+        out.push(f[i]);
+        i += 1;
+    }
+    if !used && !value.is_empty() {
+        crate::warning!(
+            "The translation of directive '{name}' ({}) has no '%s': its value {} is not used",
+            crate::util::quote(fmt),
+            crate::util::quote_bytes(value)
+        );
+    }
+    out
+}
+
+/// Translates `directives` into native directive lines (`prefix` + argument +
+/// newline). With no prefix nothing is generated and nothing is reported.
+pub fn translate(
+    directives: &Directives,
+    table: &Table,
+    overrides: &Overrides,
+    prefix: Option<&[u8]>,
+    unknown: UnknownPolicy,
+) -> Result<Vec<Vec<u8>>> {
+    let Some(prefix) = prefix else {
+        return Ok(vec![]);
+    };
+    let mut lines = Vec::new();
+    for (name, value) in directives.iter() {
+        let rule: Option<Cow<Rule>> = match overrides.get(name) {
+            Some(None) => Some(Cow::Owned(Rule::Ignore)),
+            Some(Some(fmt)) => {
+                let arg = apply_format(name, fmt, value);
+                push_line(&mut lines, prefix, &arg);
+                continue;
+            }
+            None => table.get(name).map(Cow::Borrowed),
+        };
+        match rule.as_deref() {
+            Some(Rule::Format(fmt)) => {
+                push_line(&mut lines, prefix, &apply_format(name, fmt, value))
+            }
+            Some(Rule::Func(f, _)) => {
+                for arg in f(value).map_err(|e| match e {
+                    Error::Script(m) => Error::Script(format!("Directive '{name}': {m}")),
+                    other => other,
+                })? {
+                    push_line(&mut lines, prefix, &arg);
+                }
+            }
+            Some(Rule::Ignore) => {}
+            None => match unknown {
+                UnknownPolicy::Fail => {
+                    return Err(Error::Script(format!("Unknown directive '{name}'")))
+                }
+                UnknownPolicy::Warn => crate::warning!("Unknown directive '{name}'"),
+                UnknownPolicy::Ignore => {}
+            },
+        }
+    }
+    Ok(lines)
+}
+
+fn push_line(lines: &mut Vec<Vec<u8>>, prefix: &[u8], arg: &[u8]) {
+    let mut l = Vec::with_capacity(prefix.len() + arg.len() + 1);
+    l.extend_from_slice(prefix);
+    l.extend_from_slice(arg);
+    l.push(b'\n');
+    lines.push(l);
+}
+
+/// Parses a boolean directive value, with a clear error.
+pub fn bool_value(value: &[u8]) -> Result<bool> {
+    std::str::from_utf8(value)
+        .ok()
+        .and_then(crate::util::parse_bool)
+        .ok_or_else(|| {
+            Error::Script(format!(
+                "invalid boolean value {} (expected yes/no, true/false, on/off or 1/0)",
+                crate::util::quote_bytes(value)
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats() {
+        assert_eq!(
+            apply_format("c", "--comment=50%% %s", b"done"),
+            b"--comment=50% done"
+        );
+        assert_eq!(apply_format("n", "-J %s", b"x"), b"-J x");
+        assert_eq!(apply_format("e", "--exclusive", b""), b"--exclusive");
+    }
+
+    #[test]
+    fn unknown_policies() {
+        let mut d = Directives::new();
+        d.set("foo", b"1".to_vec());
+        let t = Table::EMPTY;
+        let o = Overrides::new();
+        assert!(translate(&d, &t, &o, Some(b"#X "), UnknownPolicy::Fail).is_err());
+        assert!(translate(&d, &t, &o, Some(b"#X "), UnknownPolicy::Ignore)
+            .unwrap()
+            .is_empty());
+        assert!(translate(&d, &t, &o, None, UnknownPolicy::Fail)
+            .unwrap()
+            .is_empty());
+    }
+}

@@ -1,0 +1,206 @@
+//! Sites: a queueing system (or direct execution) reached through a
+//! connection. Each site type is one module with its directive table; adding a
+//! scheduler is adding one file and registering it in [`builtin`].
+
+pub mod direct;
+pub mod signals;
+pub mod slurm;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::config::SiteConfig;
+use crate::connection::{Command, Connection, Outcome};
+use crate::error::{Error, Result};
+use crate::script::{NativeSyntax, Overrides, Profile, Table, Translator, UnknownPolicy};
+use crate::util::{quote, with_suffix};
+pub use signals::KillSequence;
+
+/// How a kill ended, as given to the post-kill hooks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelStatus {
+    /// The job was waiting in the queue and was removed before it ran.
+    Cancelled,
+    /// The job was sent a signal it can catch, and is expected to report itself.
+    Terminated,
+    /// The job was killed without a chance to report (SIGKILL, or the
+    /// scheduler's default cancel).
+    Killed,
+    /// The job was not found: it finished or never existed.
+    Vanished,
+}
+
+impl CancelStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CancelStatus::Cancelled => "CANCELLED",
+            CancelStatus::Terminated => "TERMINATED",
+            CancelStatus::Killed => "KILLED",
+            CancelStatus::Vanished => "VANISHED",
+        }
+    }
+}
+
+/// How a site type writes scripts.
+#[derive(Clone, Copy)]
+pub struct ScriptSyntax {
+    /// The prefix of generated directives (`#SBATCH `); `None` for none.
+    pub prefix: Option<&'static str>,
+    pub native: Option<NativeSyntax>,
+    pub table: Table,
+}
+
+/// Everything a site needs that is common to all site types, read and
+/// checked from the configuration before the site is created.
+pub struct SiteSettings {
+    pub config: SiteConfig,
+    pub connection: Box<dyn Connection>,
+    pub syntax: ScriptSyntax,
+    /// `directive_prefix` from the configuration, or the type's.
+    pub prefix: Option<Vec<u8>>,
+    pub overrides: Overrides,
+    pub unknown: UnknownPolicy,
+    pub default_shebang: Option<Vec<u8>>,
+    pub translators: Vec<Box<dyn Translator>>,
+    pub copy_script: bool,
+    pub copy_jid: bool,
+    /// `kill_sequence`, if configured.
+    pub kill_sequence: Option<KillSequence>,
+    /// Time limit of each scheduler command.
+    pub command_timeout: Option<Duration>,
+}
+
+impl SiteSettings {
+    /// The script profile for generation.
+    pub fn profile(&self) -> Profile<'_> {
+        Profile {
+            native: self.syntax.native.as_ref(),
+            prefix: self.prefix.as_deref(),
+            table: &self.syntax.table,
+            overrides: &self.overrides,
+            unknown: self.unknown,
+            default_shebang: self.default_shebang.as_deref(),
+        }
+    }
+
+    /// Runs a scheduler command with the site's timeout.
+    pub fn run(&self, cmd: Command, dryrun: bool) -> Result<Outcome> {
+        let cmd = if cmd.timeout.is_none() {
+            cmd.timeout(self.command_timeout)
+        } else {
+            cmd
+        };
+        self.connection.execute(cmd, dryrun)
+    }
+
+    /// Where `copy_script` puts the script: beside the output file.
+    pub fn copy_target(&self, script: &Path, output: &Path) -> PathBuf {
+        let name = script.file_name().unwrap_or_default();
+        crate::util::parent_dir(output).join(name)
+    }
+}
+
+/// A site: submit, monitor and kill jobs.
+pub trait Site {
+    /// Common settings (connection, profile, options).
+    fn settings(&self) -> &SiteSettings;
+
+    /// Checks a job id given with `-j` or read from the `.jid` file.
+    fn check_job_id(&self, jid: &str) -> Result<()> {
+        if jid.is_empty() || jid.chars().any(|c| c.is_whitespace()) {
+            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
+        }
+        Ok(())
+    }
+
+    /// Submits the (already generated) script. Returns the job id, `None` in
+    /// dry-run mode.
+    fn submit(
+        &self,
+        script: &Path,
+        user: Option<&str>,
+        output: &Path,
+        dryrun: bool,
+    ) -> Result<Option<String>>;
+
+    /// Writes the job's status to `<script>.stat`.
+    fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()>;
+
+    /// Kills the job.
+    fn kill(
+        &self,
+        script: &Path,
+        user: Option<&str>,
+        jid: &str,
+        dryrun: bool,
+    ) -> Result<CancelStatus>;
+}
+
+/// Builds a site of one type from the checked common settings.
+pub type SiteFactory = fn(SiteSettings) -> Result<Box<dyn Site>>;
+
+/// A registered site type.
+pub struct SiteType {
+    pub name: &'static str,
+    /// Configuration keys specific to this type.
+    pub keys: &'static [&'static str],
+    pub syntax: ScriptSyntax,
+    pub create: SiteFactory,
+}
+
+/// The built-in site types.
+pub fn builtin() -> Vec<SiteType> {
+    vec![direct::site_type(), slurm::site_type()]
+}
+
+/// Keys every site accepts.
+pub const COMMON_KEYS: &[&str] = &[
+    "type",
+    "connection",
+    "default_shebang",
+    "translators",
+    "unknown_directive",
+    "directive_prefix",
+    "directive_translate",
+    "extra_directives",
+    "copy_script",
+    "copy_jid",
+    "kill_sequence",
+    "at_startup",
+    "pre_submit",
+    "post_kill",
+    "at_exit",
+    "pmkdir_command",
+    "command_timeout",
+];
+
+/// Writes a status command's output to `<script>.stat` (atomically) and
+/// reports a failed command.
+pub fn write_stat(script: &Path, out: &Outcome, what: &str) -> Result<()> {
+    let stat = with_suffix(script, ".stat");
+    if !out.dryrun {
+        let mut data = out.stdout.clone();
+        data.extend_from_slice(&out.stderr);
+        crate::util::write_atomic(&stat, &data, 0o644)?;
+    }
+    crate::info!("Output written to {}", quote(&stat.display().to_string()));
+    if !out.dryrun && !out.success() {
+        return Err(Error::run(format!(
+            "{what} failed with {}: {}",
+            out.describe(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Warns when the status file is about to be replaced.
+pub fn warn_existing_stat(script: &Path) {
+    let stat = with_suffix(script, ".stat");
+    if stat.exists() {
+        crate::warning!(
+            "Status file {} already exists, overwriting",
+            quote(&stat.display().to_string())
+        );
+    }
+}

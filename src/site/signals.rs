@@ -1,0 +1,138 @@
+//! Signals and kill sequences (`kill_sequence: [[0, SIGTERM], [10, KILL]]`).
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::config::{Node, SiteConfig, Value};
+use crate::error::{Error, Result};
+
+/// Steps of a kill: wait this long, then send this signal.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KillSequence(pub Vec<(Duration, Signal)>);
+
+impl KillSequence {
+    /// Only SIGTERM, at once.
+    pub fn default_term() -> Self {
+        KillSequence(vec![(Duration::ZERO, Signal::SIGTERM)])
+    }
+
+    /// Reads `kill_sequence` from a site's configuration.
+    pub fn from_config(site: &SiteConfig) -> Result<Option<KillSequence>> {
+        let Some(node) = site.get("kill_sequence") else {
+            return Ok(None);
+        };
+        if node.is_null() {
+            return Ok(None);
+        }
+        let bad = |n: &Node, why: String| {
+            Error::config(format!(
+                "{}: site '{}': Invalid kill sequence: {why}",
+                site.at(n),
+                site.name
+            ))
+        };
+        let Value::Seq(steps) = &node.value else {
+            return Err(bad(
+                node,
+                format!(
+                    "expected a list of [seconds, signal] pairs, found {}",
+                    node.kind()
+                ),
+            ));
+        };
+        let mut out = Vec::with_capacity(steps.len());
+        for step in steps {
+            let pair = match &step.value {
+                Value::Seq(p) if p.len() == 2 => p,
+                _ => {
+                    return Err(bad(
+                        step,
+                        format!("expected a [seconds, signal] pair, found {}", step),
+                    ))
+                }
+            };
+            let wait = match &pair[0].value {
+                Value::Int(i) if *i >= 0 => Duration::from_secs(*i as u64),
+                Value::Float(f) if *f >= 0.0 && f.is_finite() => Duration::from_secs_f64(*f),
+                _ => {
+                    return Err(bad(
+                        &pair[0],
+                        format!("invalid wait time {} (expected seconds >= 0)", pair[0]),
+                    ))
+                }
+            };
+            let sig = parse_signal(&pair[1]).map_err(|why| bad(&pair[1], why))?;
+            out.push((wait, sig));
+        }
+        if out.is_empty() {
+            return Err(bad(node, "the sequence is empty".into()));
+        }
+        Ok(Some(KillSequence(out)))
+    }
+}
+
+/// A signal given by number (`15`) or name (`TERM`, `SIGTERM`, `sigterm`).
+fn parse_signal(n: &Node) -> std::result::Result<Signal, String> {
+    match &n.value {
+        Value::Int(i) => i32::try_from(*i)
+            .ok()
+            .filter(|i| *i > 0)
+            .and_then(|i| Signal::try_from(i).ok())
+            .ok_or_else(|| format!("Invalid signal: {i}")),
+        Value::Str(s) => {
+            signal_by_name(s).ok_or_else(|| format!("Invalid signal: {}", crate::util::quote(s)))
+        }
+        _ => Err(format!("Invalid signal: {n}")),
+    }
+}
+
+/// Looks up a signal name, with or without `SIG`, in any case.
+pub fn signal_by_name(s: &str) -> Option<Signal> {
+    let up = s.trim().to_ascii_uppercase();
+    if let Ok(i) = up.parse::<i32>() {
+        return Signal::try_from(i).ok().filter(|_| i > 0);
+    }
+    let full = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
+    full.parse::<Signal>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seq(yaml: &str) -> Result<Option<KillSequence>> {
+        KillSequence::from_config(&SiteConfig::from_yaml("s", yaml).unwrap())
+    }
+
+    #[test]
+    fn names_and_numbers() {
+        let k = seq("kill_sequence: [[0, term], [1, SIGUSR2], [0, Hup], [0, 10], [2.5, KILL]]\n")
+            .unwrap()
+            .unwrap();
+        let sigs: Vec<_> = k.0.iter().map(|(_, s)| *s as i32).collect();
+        assert_eq!(sigs, vec![15, 12, 1, 10, 9]);
+        assert_eq!(k.0[4].0, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn invalid() {
+        for bad in [
+            "kill_sequence: [15, 9]\n",
+            "kill_sequence: [[0, 0]]\n",
+            "kill_sequence: [[0, SIGFOO]]\n",
+            "kill_sequence: [[-1, 9]]\n",
+        ] {
+            let e = seq(bad).unwrap_err().to_string();
+            assert!(e.contains("Invalid kill sequence"), "{bad}: {e}");
+        }
+        assert!(seq("kill_sequence: [[0, SIGFOO]]\n")
+            .unwrap_err()
+            .to_string()
+            .contains("Invalid kill sequence: Invalid signal: 'SIGFOO'"));
+    }
+}

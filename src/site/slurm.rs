@@ -1,0 +1,429 @@
+//! Slurm: `sbatch`, `squeue`, `scancel`, `#SBATCH` directives.
+
+use std::path::Path;
+
+use super::{
+    warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+};
+use crate::connection::{Command, Input};
+use crate::error::{Error, Result};
+use crate::script::translate::{bool_value, Entry, Rule, Table};
+use crate::script::NativeSyntax;
+use crate::util::quote;
+
+pub const KEYS: &[&str] = &["sbatch_command", "squeue_command", "scancel_command"];
+
+/// The translation of generic directives to `#SBATCH` options.
+pub const TABLE: Table = Table {
+    entries: &[
+        Entry { name: "billing_account", rule: Rule::Format("--account=%s") },
+        Entry { name: "cpus_per_task", rule: Rule::Format("--cpus-per-task=%s") },
+        Entry { name: "distribution", rule: Rule::Format("--distribution=%s") },
+        Entry {
+            name: "enable_hyperthreading",
+            rule: Rule::Func(hyperthreading, "`--hint=multithread` if true, `--hint=nomultithread` if false"),
+        },
+        Entry { name: "error_file", rule: Rule::Format("--error=%s") },
+        Entry {
+            name: "exclusive",
+            rule: Rule::Func(exclusive, "`--exclusive` if true or empty, nothing if false, `--exclusive=<value>` otherwise"),
+        },
+        Entry { name: "export_vars", rule: Rule::Func(export_vars, "`--export=<value>`; `all` and `none` become `ALL` and `NONE`") },
+        Entry { name: "gpus_per_node", rule: Rule::Format("--gpus-per-node=%s") },
+        Entry { name: "gpus_per_task", rule: Rule::Format("--gpus-per-task=%s") },
+        Entry { name: "join_output_error", rule: Rule::Ignore },
+        Entry { name: "licenses", rule: Rule::Format("--licenses=%s") },
+        Entry {
+            name: "mail_type",
+            rule: Rule::Func(mail_type, "`--mail-type=<value>`; `none`, `begin`, `end`, `fail` in upper case, others as given"),
+        },
+        Entry { name: "mail_user", rule: Rule::Format("--mail-user=%s") },
+        Entry { name: "memory_per_cpu", rule: Rule::Format("--mem-per-cpu=%s") },
+        Entry { name: "memory_per_node", rule: Rule::Format("--mem=%s") },
+        Entry { name: "name", rule: Rule::Format("--job-name=%s") },
+        Entry { name: "output_file", rule: Rule::Format("--output=%s") },
+        Entry { name: "partition", rule: Rule::Format("--partition=%s") },
+        Entry { name: "priority", rule: Rule::Format("--priority=%s") },
+        Entry { name: "queue", rule: Rule::Format("--qos=%s") },
+        Entry { name: "reservation", rule: Rule::Format("--reservation=%s") },
+        Entry { name: "tasks_per_node", rule: Rule::Format("--ntasks-per-node=%s") },
+        Entry { name: "threads_per_core", rule: Rule::Format("--threads-per-core=%s") },
+        Entry { name: "tmpdir_size", rule: Rule::Format("--tmp=%s") },
+        Entry { name: "total_gpus", rule: Rule::Format("--gpus=%s") },
+        Entry { name: "total_nodes", rule: Rule::Format("--nodes=%s") },
+        Entry { name: "total_tasks", rule: Rule::Format("--ntasks=%s") },
+        Entry { name: "walltime", rule: Rule::Format("--time=%s") },
+        Entry { name: "working_dir", rule: Rule::Format("--chdir=%s") },
+    ],
+};
+
+/// `#SBATCH` lines; output and error files are set by troika.
+pub const NATIVE: NativeSyntax = NativeSyntax {
+    prefix: "SBATCH",
+    drop: &["-o", "--output", "-e", "--error"],
+};
+
+pub fn site_type() -> SiteType {
+    SiteType {
+        name: "slurm",
+        keys: KEYS,
+        syntax: ScriptSyntax {
+            prefix: Some("#SBATCH "),
+            native: Some(NATIVE),
+            table: TABLE,
+        },
+        create: |settings| Ok(Box::new(SlurmSite::new(settings)?)),
+    }
+}
+
+fn hyperthreading(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![if bool_value(v)? {
+        b"--hint=multithread".to_vec()
+    } else {
+        b"--hint=nomultithread".to_vec()
+    }])
+}
+
+fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if v.is_empty() {
+        return Ok(vec![b"--exclusive".to_vec()]);
+    }
+    Ok(
+        match std::str::from_utf8(v)
+            .ok()
+            .and_then(crate::util::parse_bool)
+        {
+            Some(true) => vec![b"--exclusive".to_vec()],
+            Some(false) => vec![],
+            None => vec![[b"--exclusive=", v].concat()],
+        },
+    )
+}
+
+fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let value: &[u8] = match v {
+        b"all" => b"ALL",
+        b"none" => b"NONE",
+        other => other,
+    };
+    Ok(vec![[b"--export=", value].concat()])
+}
+
+/// Known mail types in upper case; list items are trimmed.
+pub fn mail_types(v: &[u8], known: &[&str]) -> Vec<Vec<u8>> {
+    v.split(|&c| c == b',')
+        .map(|item| {
+            let item = item.trim_ascii();
+            let up = item.to_ascii_uppercase();
+            if known.iter().any(|k| k.as_bytes() == up.as_slice()) {
+                up
+            } else {
+                crate::warning!("Unknown mail_type value {}", crate::util::quote_bytes(item));
+                item.to_vec()
+            }
+        })
+        .collect()
+}
+
+fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let items = mail_types(v, &["NONE", "BEGIN", "END", "FAIL"]);
+    Ok(vec![
+        [b"--mail-type=".as_slice(), &items.join(&b","[..])].concat()
+    ])
+}
+
+/// A Slurm cluster.
+pub struct SlurmSite {
+    s: SiteSettings,
+    sbatch: Vec<String>,
+    squeue: Vec<String>,
+    scancel: Vec<String>,
+}
+
+impl SlurmSite {
+    pub fn new(s: SiteSettings) -> Result<Self> {
+        let sbatch = s.config.command("sbatch_command", &["sbatch"])?;
+        let squeue = s.config.command("squeue_command", &["squeue"])?;
+        let scancel = s.config.command("scancel_command", &["scancel"])?;
+        Ok(SlurmSite {
+            s,
+            sbatch,
+            squeue,
+            scancel,
+        })
+    }
+
+    /// `squeue -h -o %T -j ID`: the job's state, `None` when Slurm does not
+    /// know the job any more.
+    fn state(&self, jid: &str, dryrun: bool) -> Result<Option<String>> {
+        let out = self.s.run(
+            Command::new(
+                self.squeue
+                    .iter()
+                    .map(String::as_str)
+                    .chain(["-h", "-o", "%T", "-j", jid]),
+            ),
+            dryrun,
+        )?;
+        if out.dryrun {
+            return Ok(Some(String::new()));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        crate::debug!("squeue output for job {jid}: {}", quote(text.trim()));
+        if !out.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            if err.contains("Invalid job id specified") {
+                crate::debug!("Job {jid} is unknown to Slurm");
+                return Ok(None);
+            }
+            return Err(Error::run(format!(
+                "squeue failed with {}: {}",
+                out.describe(),
+                err.trim()
+            )));
+        }
+        Ok(text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string))
+    }
+
+    fn scancel(&self, args: &[&str], dryrun: bool) -> Result<crate::connection::Outcome> {
+        self.s.run(
+            Command::new(
+                self.scancel
+                    .iter()
+                    .map(String::as_str)
+                    .chain(args.iter().copied()),
+            ),
+            dryrun,
+        )
+    }
+}
+
+/// Reads the job id from `sbatch` output (`Submitted batch job N`, or `N`
+/// / `N;cluster` with `--parsable`).
+pub fn parse_sbatch_output(out: &str) -> Option<String> {
+    out.lines().map(str::trim).find_map(|l| {
+        let rest = l.strip_prefix("Submitted batch job ").unwrap_or(l);
+        let id = rest.split(';').next().unwrap_or("");
+        (!id.is_empty() && id.bytes().all(|c| c.is_ascii_digit())).then(|| id.to_string())
+    })
+}
+
+impl Site for SlurmSite {
+    fn settings(&self) -> &SiteSettings {
+        &self.s
+    }
+
+    fn check_job_id(&self, jid: &str) -> Result<()> {
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+        // Plain ids, array tasks (123_4) and heterogeneous components (123+1).
+        let ok = match jid.split_once(['_', '+']) {
+            Some((a, b)) => digits(a) && digits(b),
+            None => digits(jid),
+        };
+        if !ok {
+            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
+        }
+        Ok(())
+    }
+
+    fn submit(
+        &self,
+        script: &Path,
+        _user: Option<&str>,
+        output: &Path,
+        dryrun: bool,
+    ) -> Result<Option<String>> {
+        let mut argv: Vec<String> = self.sbatch.clone();
+        let mut cmd_stdin = Input::File(script.to_path_buf());
+        if self.s.copy_script {
+            let target = self.s.copy_target(script, output);
+            self.s.connection.send_file(script, &target, dryrun)?;
+            argv.push(target.display().to_string());
+            cmd_stdin = Input::Null;
+        }
+        let out = self.s.run(Command::new(argv).stdin(cmd_stdin), dryrun)?;
+        if out.dryrun {
+            return Ok(None);
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.success() {
+            crate::error!(
+                "sbatch stdout for script {}:\n{}",
+                script.display(),
+                stdout.trim_end()
+            );
+            crate::error!(
+                "sbatch stderr for script {}:\n{}",
+                script.display(),
+                stderr.trim_end()
+            );
+            return Err(Error::run(format!(
+                "Slurm submission failed with {}: {}",
+                out.describe(),
+                stderr.trim()
+            )));
+        }
+        match parse_sbatch_output(&stdout) {
+            Some(id) => {
+                crate::debug!("Slurm job ID: {id}");
+                Ok(Some(id))
+            }
+            None => Err(Error::run(format!(
+                "Could not parse the job id from the sbatch output {}; the job may have been submitted: check with squeue before submitting again",
+                quote(stdout.trim())
+            ))),
+        }
+    }
+
+    fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+        warn_existing_stat(script);
+        let user = user.unwrap_or("$USER");
+        let out = self.s.run(
+            Command::new(
+                self.squeue
+                    .iter()
+                    .map(String::as_str)
+                    .chain(["-u", user, "-j", jid]),
+            ),
+            dryrun,
+        )?;
+        write_stat(script, &out, "squeue")
+    }
+
+    fn kill(
+        &self,
+        _script: &Path,
+        _user: Option<&str>,
+        jid: &str,
+        dryrun: bool,
+    ) -> Result<CancelStatus> {
+        let Some(state) = self.state(jid, dryrun)? else {
+            return Ok(CancelStatus::Vanished);
+        };
+        if state.is_empty() && !dryrun {
+            crate::debug!("Job {jid} is no longer in the queue");
+            return Ok(CancelStatus::Vanished);
+        }
+        if state == "PENDING" {
+            let out = self.scancel(&["-t", "PENDING", jid], dryrun)?;
+            if !out.success() {
+                crate::warning!("scancel -t PENDING failed with {}", out.describe());
+            }
+            match self.state(jid, dryrun)?.as_deref() {
+                None | Some("") | Some("CANCELLED") => return Ok(CancelStatus::Cancelled),
+                Some("PENDING") => {
+                    return Err(Error::run(format!("Failed to cancel PENDING job {jid}")))
+                }
+                Some(other) => {
+                    crate::debug!("Job {jid} is now {other}, following the kill sequence")
+                }
+            }
+        }
+        let Some(seq) = &self.s.kill_sequence else {
+            let out = self.scancel(&[jid], dryrun)?;
+            if !out.success() {
+                if vanished(&out) {
+                    return Ok(CancelStatus::Vanished);
+                }
+                return Err(kill_failed(&out));
+            }
+            return Ok(CancelStatus::Killed);
+        };
+        let mut last = None;
+        for (i, (wait, sig)) in seq.0.iter().enumerate() {
+            if !dryrun && !wait.is_zero() {
+                std::thread::sleep(*wait);
+            }
+            let num = (*sig as i32).to_string();
+            let out = self.scancel(&[jid, "-f", "-s", &num], dryrun)?;
+            if !out.success() {
+                if vanished(&out) {
+                    return Ok(if i == 0 {
+                        CancelStatus::Vanished
+                    } else {
+                        status_after(last)
+                    });
+                }
+                if i == 0 {
+                    return Err(kill_failed(&out));
+                }
+                crate::debug!("scancel failed after the job was signalled: the job has ended");
+                break;
+            }
+            last = Some(*sig);
+        }
+        Ok(status_after(last))
+    }
+}
+
+fn vanished(out: &crate::connection::Outcome) -> bool {
+    let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+    String::from_utf8_lossy(&all).contains("Invalid job id specified")
+}
+
+fn kill_failed(out: &crate::connection::Outcome) -> Error {
+    let msg = [out.stderr.as_slice(), out.stdout.as_slice()].concat();
+    Error::run(format!(
+        "Kill failed with {}: {}",
+        out.describe(),
+        String::from_utf8_lossy(&msg).trim()
+    ))
+}
+
+/// KILLED when the last signal sent was SIGKILL, TERMINATED otherwise.
+pub fn status_after(last: Option<nix::sys::signal::Signal>) -> CancelStatus {
+    match last {
+        Some(nix::sys::signal::Signal::SIGKILL) | None => CancelStatus::Killed,
+        Some(_) => CancelStatus::Terminated,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sbatch_output() {
+        assert_eq!(
+            parse_sbatch_output("Submitted batch job 1234\n").as_deref(),
+            Some("1234")
+        );
+        assert_eq!(
+            parse_sbatch_output("sbatch: warning: x\nSubmitted batch job 42\n").as_deref(),
+            Some("42")
+        );
+        assert_eq!(parse_sbatch_output("12\n").as_deref(), Some("12"));
+        assert_eq!(parse_sbatch_output("12;cluster\n").as_deref(), Some("12"));
+        assert_eq!(parse_sbatch_output("Job submitted somewhere\n"), None);
+        assert_eq!(parse_sbatch_output(""), None);
+    }
+
+    #[test]
+    fn table_has_the_29_standard_directives() {
+        assert_eq!(TABLE.entries.len(), 29);
+    }
+
+    #[test]
+    fn value_functions() {
+        assert_eq!(exclusive(b"").unwrap(), vec![b"--exclusive".to_vec()]);
+        assert_eq!(exclusive(b"no").unwrap(), Vec::<Vec<u8>>::new());
+        assert_eq!(
+            exclusive(b"user").unwrap(),
+            vec![b"--exclusive=user".to_vec()]
+        );
+        assert_eq!(
+            mail_type(b"begin, end,all").unwrap(),
+            vec![b"--mail-type=BEGIN,END,all".to_vec()]
+        );
+        assert_eq!(
+            export_vars(b"none").unwrap(),
+            vec![b"--export=NONE".to_vec()]
+        );
+        assert!(hyperthreading(b"").is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! Small helpers shared by the modules: quoting for log messages, atomic file
+//! writes, boolean parsing.
+
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Quotes `s` the way troika 0.2.7 prints command arguments in its logs
+/// (`'sbatch'`, `"it's"`): single quotes unless the text contains a single
+/// quote and no double quote; backslashes, the quote and control characters
+/// are escaped.
+pub fn quote(s: &str) -> String {
+    let q = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(q);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == q => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(q);
+    out
+}
+
+/// Quotes raw bytes for a message: valid UTF-8 is quoted as text, other bytes
+/// are shown as `\xNN`.
+pub fn quote_bytes(b: &[u8]) -> String {
+    quote(&String::from_utf8_lossy(b))
+}
+
+/// Joins quoted arguments with spaces, as in `Execute: 'sbatch' '-p' 'x'`.
+pub fn quote_argv<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
+    let mut out = String::new();
+    for (i, a) in argv.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(&quote(&a.as_ref().to_string_lossy()));
+    }
+    out
+}
+
+/// Parses a boolean the way troika's directives and hooks accept them.
+pub fn parse_bool(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "1" | "y" | "yes" | "t" | "true" | "on" => Some(true),
+        "0" | "n" | "no" | "f" | "false" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// `path` with `suffix` appended to its file name (`job.sh` -> `job.sh.jid`).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// The directory of `path`, `.` when it has none.
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Writes `data` to `path` atomically: a temporary file in the same directory
+/// is written, given `mode`, synced and renamed over `path`. Readers see the
+/// old content or the new one, never a part.
+pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_atomic_with(path, mode, |f| f.write_all(data))
+}
+
+/// Like [`write_atomic`], with a writer callback for streamed content.
+pub fn write_atomic_with(
+    path: &Path,
+    mode: u32,
+    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("Cannot create a temporary file for", path, e))?;
+    {
+        let file = tmp.as_file();
+        let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
+        fill(&mut w).map_err(|e| Error::io("Cannot write", path, e))?;
+        w.flush().map_err(|e| Error::io("Cannot write", path, e))?;
+        drop(w);
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io("Cannot set the mode of", path, e))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| Error::io("Cannot replace", path, e.error))?;
+    Ok(())
+}
+
+/// Formats a float the way Python's `str()` does for common values
+/// (`2.0`, `1.5`, `1e+20`).
+pub fn py_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == f.trunc() && f.abs() < 1e16 {
+        return format!("{f:.1}");
+    }
+    let s = format!("{f}");
+    if f.abs() >= 1e16 {
+        let e = format!("{f:e}");
+        // Rust: 1e20 -> "1e20"; Python: "1e+20"
+        return match e.split_once('e') {
+            Some((m, x)) if !x.starts_with('-') => format!("{m}e+{x}"),
+            _ => e,
+        };
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_like_python_repr() {
+        assert_eq!(quote("sbatch"), "'sbatch'");
+        assert_eq!(quote("$USER"), "'$USER'");
+        assert_eq!(quote("it's"), "\"it's\"");
+        assert_eq!(quote("a'b\"c"), "'a\\'b\"c'");
+        assert_eq!(quote("a\\b\n"), "'a\\\\b\\n'");
+        assert_eq!(quote_argv(&["a", "b c"]), "'a' 'b c'");
+    }
+
+    #[test]
+    fn floats_like_python() {
+        assert_eq!(py_float(2.0), "2.0");
+        assert_eq!(py_float(1.5), "1.5");
+        assert_eq!(py_float(1e20), "1e+20");
+        assert_eq!(py_float(-0.25), "-0.25");
+    }
+
+    #[test]
+    fn booleans() {
+        assert_eq!(parse_bool("Yes"), Some(true));
+        assert_eq!(parse_bool("off"), Some(false));
+        assert_eq!(parse_bool(""), None);
+        assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.jid");
+        write_atomic(&p, b"12\n", 0o640).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"12\n");
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o640);
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary left"
+        );
+    }
+}

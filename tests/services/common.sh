@@ -1,0 +1,46 @@
+# shellcheck shell=bash
+# Shared helpers for the service scripts in this directory. Source it, do not run it.
+
+# Daemons and admin tools live in sbin; make sure they are found even with a user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH="/usr/sbin:/sbin:$PATH" ;; esac
+export PATH
+
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# apt_install PKG...: install Debian packages non-interactively, without letting their
+# maintainer scripts start daemons. `apt-get update` runs only when the install fails
+# without it (stale package lists are the usual cause).
+apt_install() {
+    [ "$(id -u)" = 0 ] || die "installing $* needs root"
+    local policy=/usr/sbin/policy-rc.d ours=0 rc=0
+    # A policy-rc.d that exits 101 forbids service starts. Leave an existing one alone.
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' >"$policy"
+        chmod 0755 "$policy"
+        ours=1
+        trap 'rm -f /usr/sbin/policy-rc.d' EXIT   # also if we are interrupted
+    fi
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    log "installing: $*"
+    if ! "${apt[@]}" install --no-install-recommends "$@" >/tmp/troika-apt.log 2>&1; then
+        log "install failed, retrying after apt-get update"
+        if ! { "${apt[@]}" update && "${apt[@]}" install --no-install-recommends "$@"; } \
+            >>/tmp/troika-apt.log 2>&1; then
+            rc=1
+        fi
+    fi
+    if [ "$ours" = 1 ]; then rm -f "$policy"; trap - EXIT; fi
+    if [ "$rc" != 0 ]; then
+        tail -n 20 /tmp/troika-apt.log >&2
+        die "apt-get install $* failed (full log: /tmp/troika-apt.log)"
+    fi
+}
+
+# Packages for the single-node Slurm cluster (slurm.sh), and whether they are installed.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+SLURM_PACKAGES=(slurm-wlm munge)
+slurm_installed() {
+    command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged
+} >/dev/null
