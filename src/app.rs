@@ -34,18 +34,14 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
         Err(e) => return usage_error(e),
     };
     let Some(action) = cli.action else {
-        eprintln!(
-            "usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ..."
-        );
+        eprintln!("usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ...");
         eprintln!("troika: error: please specify an action");
         return 2;
     };
     crate::log::set_verbosity(cli.verbose, cli.quiet);
     if let Some(c) = &cli.config {
         if let Err(e) = std::fs::File::open(c) {
-            eprintln!(
-                "usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ..."
-            );
+            eprintln!("usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ...");
             eprintln!(
                 "troika: error: argument -c/--config: can't open '{}': {}",
                 c.display(),
@@ -55,17 +51,14 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
         }
     }
     let logfile = cli.logfile.clone().or_else(|| match &action {
-        Action::Submit { script, .. }
-        | Action::Monitor { script, .. }
-        | Action::Kill { script, .. } => Some(default_log_file(script, action.name())),
+        Action::Submit { script, .. } | Action::Monitor { script, .. } | Action::Kill { script, .. } => {
+            Some(default_log_file(script, action.name()))
+        }
         _ => None,
     });
     if let Some(lf) = &logfile {
         match crate::log::open_file(lf, cli.append_log) {
-            Ok(()) => crate::debug!(
-                "Writing logs to {}",
-                crate::util::quote(&lf.display().to_string())
-            ),
+            Ok(()) => crate::debug!("Writing logs to {}", crate::util::quote(&lf.display().to_string())),
             Err(e) => crate::warning!(
                 "Cannot write the log file {}: {}",
                 lf.display(),
@@ -84,9 +77,7 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
 
 fn usage_error(e: clap::Error) -> i32 {
     match e.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 2
@@ -139,10 +130,7 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
     }
     if let Some(env) = std::env::var_os("TROIKA_CONFIG_FILE").filter(|v| !v.is_empty()) {
         let p = PathBuf::from(env);
-        crate::debug!(
-            "Using configuration file {} (TROIKA_CONFIG_FILE)",
-            p.display()
-        );
+        crate::debug!("Using configuration file {} (TROIKA_CONFIG_FILE)", p.display());
         return Config::load(&p).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{m} (from TROIKA_CONFIG_FILE)")),
             other => other,
@@ -190,13 +178,7 @@ fn execute(registry: &Registry, config: Option<&Path>, dryrun: bool, action: Act
             user,
             output,
             jobid,
-        } => ctl.monitor(
-            &site,
-            &script,
-            user.as_deref(),
-            output.as_deref(),
-            jobid.as_deref(),
-        ),
+        } => ctl.monitor(&site, &script, user.as_deref(), output.as_deref(), jobid.as_deref()),
         Action::Kill {
             site,
             script,
@@ -204,19 +186,9 @@ fn execute(registry: &Registry, config: Option<&Path>, dryrun: bool, action: Act
             output,
             jobid,
         } => ctl
-            .kill(
-                &site,
-                &script,
-                user.as_deref(),
-                output.as_deref(),
-                jobid.as_deref(),
-            )
+            .kill(&site, &script, user.as_deref(), output.as_deref(), jobid.as_deref())
             .map(|_| ()),
-        Action::CheckConnection {
-            site,
-            user,
-            timeout,
-        } => {
+        Action::CheckConnection { site, user, timeout } => {
             let timeout = match timeout {
                 Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
                 Some(t) => {

@@ -35,12 +35,7 @@ impl<'r> Controller<'r> {
             match &c.value {
                 Value::Null => {}
                 Value::Str(s) if s == "base" => {}
-                _ => {
-                    return Err(Error::config(format!(
-                        "Unknown controller {}",
-                        quote(&c.key_text())
-                    )))
-                }
+                _ => return Err(Error::config(format!("Unknown controller {}", quote(&c.key_text())))),
             }
         }
         Ok(Controller {
@@ -55,9 +50,10 @@ impl<'r> Controller<'r> {
     pub fn site(&self, name: &str, user: Option<&str>) -> Result<Prepared> {
         let cfg = self.config.site(name)?;
         let type_name = cfg.required_str("type")?;
-        let site_type = self.registry.site_type(&type_name).ok_or_else(|| {
-            Error::config(format!("Site '{name}' has unknown type '{type_name}'"))
-        })?;
+        let site_type = self
+            .registry
+            .site_type(&type_name)
+            .ok_or_else(|| Error::config(format!("Site '{name}' has unknown type '{type_name}'")))?;
         let conn_name = cfg.required_str("connection")?;
         let conn_type = self
             .registry
@@ -133,11 +129,7 @@ impl<'r> Controller<'r> {
                 .iter()
                 .find(|(n, _)| *n == t)
                 .map(|(_, f)| *f)
-                .ok_or_else(|| {
-                    Error::config(format!(
-                        "Implementation '{t}' not found for translators hook"
-                    ))
-                })?;
+                .ok_or_else(|| Error::config(format!("Implementation '{t}' not found for translators hook")))?;
             translators.push(factory(&cfg)?);
         }
         let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;
@@ -167,16 +159,8 @@ impl<'r> Controller<'r> {
     /// Runs `body` between the `at_startup` and `at_exit` hooks. The exit
     /// hooks run whatever happened, and their own failure is reported after
     /// the action's.
-    fn with_hooks<T>(
-        &self,
-        p: &Prepared,
-        ctx: HookContext,
-        body: impl FnOnce(&HookContext) -> Result<T>,
-    ) -> Result<T> {
-        let result = p
-            .hooks
-            .run(HookPoint::AtStartup, &ctx)
-            .and_then(|()| body(&ctx));
+    fn with_hooks<T>(&self, p: &Prepared, ctx: HookContext, body: impl FnOnce(&HookContext) -> Result<T>) -> Result<T> {
+        let result = p.hooks.run(HookPoint::AtStartup, &ctx).and_then(|()| body(&ctx));
         let exit_ctx = HookContext {
             failed: result.is_err(),
             ..ctx
@@ -247,9 +231,7 @@ impl<'r> Controller<'r> {
                 crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644)?;
                 if settings.copy_jid {
                     let target = with_suffix(&settings.copy_target(script, output), ".jid");
-                    settings
-                        .connection
-                        .send_file(&jid_path, &target, self.dryrun)?;
+                    settings.connection.send_file(&jid_path, &target, self.dryrun)?;
                 }
             }
             Ok(())
@@ -258,13 +240,7 @@ impl<'r> Controller<'r> {
 
     /// The job id: `-j`, else `<script>.jid`, else (with `copy_jid`) the copy
     /// beside the output file.
-    fn job_id(
-        &self,
-        p: &Prepared,
-        script: &Path,
-        output: Option<&Path>,
-        given: Option<&str>,
-    ) -> Result<String> {
+    fn job_id(&self, p: &Prepared, script: &Path, output: Option<&Path>, given: Option<&str>) -> Result<String> {
         let jid = match given.filter(|j| !j.is_empty()) {
             Some(j) => {
                 crate::debug!("Using specified job id {}", quote(j));
@@ -348,12 +324,7 @@ impl<'r> Controller<'r> {
     }
 
     /// `check-connection`: whether commands can be run on the site.
-    pub fn check_connection(
-        &self,
-        site: &str,
-        user: Option<&str>,
-        timeout: Option<Duration>,
-    ) -> Result<bool> {
+    pub fn check_connection(&self, site: &str, user: Option<&str>, timeout: Option<Duration>) -> Result<bool> {
         let p = self.site(site, user)?;
         p.site.settings().connection.check(timeout, self.dryrun)
     }

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod controller;
+pub mod docs;
 pub mod error;
 pub mod hook;
 pub mod registry;

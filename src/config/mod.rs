@@ -55,8 +55,7 @@ impl Config {
 
     /// The built-in configuration: one `localhost` site (direct, local).
     pub fn builtin(searched: String) -> Config {
-        Self::from_text(BUILTIN_CONFIG, Source::Builtin { searched })
-            .expect("built-in configuration is valid")
+        Self::from_text(BUILTIN_CONFIG, Source::Builtin { searched }).expect("built-in configuration is valid")
     }
 
     pub fn from_text(text: &str, source: Source) -> Result<Config> {
@@ -81,11 +80,7 @@ impl Config {
                 )))
             }
         }
-        Ok(Config {
-            source,
-            origin,
-            root,
-        })
+        Ok(Config { source, origin, root })
     }
 
     pub fn origin(&self) -> &str {
@@ -126,11 +121,7 @@ impl Config {
 
     /// The names of all sites.
     pub fn site_names(&self) -> Result<Vec<String>> {
-        Ok(self
-            .site_entries()?
-            .iter()
-            .map(|(k, _)| k.key_text())
-            .collect())
+        Ok(self.site_entries()?.iter().map(|(k, _)| k.key_text()).collect())
     }
 
     /// The configuration of site `name`.
@@ -147,12 +138,7 @@ impl Config {
             }
             Error::invocation(msg)
         })?;
-        SiteConfig::new(
-            name.to_string(),
-            key.clone(),
-            node.clone(),
-            self.origin.clone(),
-        )
+        SiteConfig::new(name.to_string(), key.clone(), node.clone(), self.origin.clone())
     }
 }
 
@@ -240,26 +226,19 @@ impl SiteConfig {
     /// A required string (`type`, `connection`).
     pub fn required_str(&self, key: &str) -> Result<String> {
         match self.get(key) {
-            None
-            | Some(Node {
-                value: Value::Null, ..
-            }) => Err(Error::config(format!(
-                "Site '{}' has no '{key}'",
-                self.name
-            ))),
-            Some(n) => n.scalar_text().ok_or_else(|| {
-                self.err(n, format!("'{key}' must be a string, found {}", n.kind()))
-            }),
+            None | Some(Node { value: Value::Null, .. }) => {
+                Err(Error::config(format!("Site '{}' has no '{key}'", self.name)))
+            }
+            Some(n) => n
+                .scalar_text()
+                .ok_or_else(|| self.err(n, format!("'{key}' must be a string, found {}", n.kind()))),
         }
     }
 
     /// An optional string; null counts as absent.
     pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
         match self.get(key) {
-            None
-            | Some(Node {
-                value: Value::Null, ..
-            }) => Ok(None),
+            None | Some(Node { value: Value::Null, .. }) => Ok(None),
             Some(n) => match &n.value {
                 Value::Str(s) => Ok(Some(s.clone())),
                 Value::Int(_) | Value::Float(_) => Ok(n.scalar_text()),
@@ -272,10 +251,7 @@ impl SiteConfig {
     /// already; strings such as `"true"` are accepted too.
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
         match self.get(key) {
-            None
-            | Some(Node {
-                value: Value::Null, ..
-            }) => Ok(default),
+            None | Some(Node { value: Value::Null, .. }) => Ok(default),
             Some(n) => match &n.value {
                 Value::Bool(b) => Ok(*b),
                 Value::Int(0) => Ok(false),
@@ -288,10 +264,7 @@ impl SiteConfig {
                 }),
                 _ => Err(self.err(
                     n,
-                    format!(
-                        "'{key}' must be a boolean (true/false, yes/no), found {}",
-                        n.kind()
-                    ),
+                    format!("'{key}' must be a boolean (true/false, yes/no), found {}", n.kind()),
                 )),
             },
         }
@@ -300,32 +273,19 @@ impl SiteConfig {
     /// A number of seconds (integer or float), must be positive.
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
-            None
-            | Some(Node {
-                value: Value::Null, ..
-            }) => Ok(None),
+            None | Some(Node { value: Value::Null, .. }) => Ok(None),
             Some(n) => {
                 let v = match &n.value {
                     Value::Int(i) => *i as f64,
                     Value::Float(f) => *f,
-                    Value::Str(s) => s.trim().parse::<f64>().map_err(|_| {
-                        self.err(
-                            n,
-                            format!("'{key}' must be a number of seconds, found '{s}'"),
-                        )
-                    })?,
-                    _ => {
-                        return Err(self.err(
-                            n,
-                            format!("'{key}' must be a number of seconds, found {}", n.kind()),
-                        ))
-                    }
+                    Value::Str(s) => s
+                        .trim()
+                        .parse::<f64>()
+                        .map_err(|_| self.err(n, format!("'{key}' must be a number of seconds, found '{s}'")))?,
+                    _ => return Err(self.err(n, format!("'{key}' must be a number of seconds, found {}", n.kind()))),
                 };
                 if !(v > 0.0 && v.is_finite()) {
-                    return Err(self.err(
-                        n,
-                        format!("'{key}' must be a positive number of seconds, found {v}"),
-                    ));
+                    return Err(self.err(n, format!("'{key}' must be a positive number of seconds, found {v}")));
                 }
                 Ok(Some(v))
             }
@@ -336,10 +296,7 @@ impl SiteConfig {
     /// (program and leading arguments). Never split on spaces.
     pub fn command(&self, key: &str, default: &[&str]) -> Result<Vec<String>> {
         match self.get(key) {
-            None
-            | Some(Node {
-                value: Value::Null, ..
-            }) => Ok(default.iter().map(|s| s.to_string()).collect()),
+            None | Some(Node { value: Value::Null, .. }) => Ok(default.iter().map(|s| s.to_string()).collect()),
             Some(n) => {
                 let v = self.str_list_node(key, n)?;
                 if v.is_empty() {
@@ -353,10 +310,7 @@ impl SiteConfig {
     /// A list of strings (a single string counts as a one-element list).
     pub fn str_list(&self, key: &str) -> Result<Vec<String>> {
         match self.get(key) {
-            None
-            | Some(Node {
-                value: Value::Null, ..
-            }) => Ok(vec![]),
+            None | Some(Node { value: Value::Null, .. }) => Ok(vec![]),
             Some(n) => self.str_list_node(key, n),
         }
     }
@@ -367,24 +321,16 @@ impl SiteConfig {
             Value::Seq(items) => items
                 .iter()
                 .map(|i| match &i.value {
-                    Value::Str(_) | Value::Int(_) | Value::Float(_) => {
-                        Ok(i.scalar_text().unwrap_or_default())
-                    }
+                    Value::Str(_) | Value::Int(_) | Value::Float(_) => Ok(i.scalar_text().unwrap_or_default()),
                     _ => Err(self.err(
                         i,
-                        format!(
-                            "'{key}' must be a list of strings, found {} in it",
-                            i.kind()
-                        ),
+                        format!("'{key}' must be a list of strings, found {} in it", i.kind()),
                     )),
                 })
                 .collect(),
             _ => Err(self.err(
                 n,
-                format!(
-                    "'{key}' must be a string or a list of strings, found {}",
-                    n.kind()
-                ),
+                format!("'{key}' must be a string or a list of strings, found {}", n.kind()),
             )),
         }
     }
@@ -489,10 +435,7 @@ mod tests {
     fn command_string_or_list() {
         let s = SiteConfig::from_yaml("x", "a: sbatch\nb: [qsub, -W, block=false]\n").unwrap();
         assert_eq!(s.command("a", &["d"]).unwrap(), vec!["sbatch"]);
-        assert_eq!(
-            s.command("b", &["d"]).unwrap(),
-            vec!["qsub", "-W", "block=false"]
-        );
+        assert_eq!(s.command("b", &["d"]).unwrap(), vec!["qsub", "-W", "block=false"]);
         assert_eq!(s.command("c", &["d"]).unwrap(), vec!["d"]);
     }
 }

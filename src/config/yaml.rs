@@ -29,11 +29,7 @@ pub enum Value {
 
 impl Node {
     pub fn new(value: Value) -> Self {
-        Node {
-            value,
-            line: 0,
-            col: 0,
-        }
+        Node { value, line: 0, col: 0 }
     }
 
     /// Reads a YAML document. An empty document is `Null`.
@@ -116,8 +112,7 @@ impl Node {
 
     /// The text of a scalar used as a mapping key or a name.
     pub fn key_text(&self) -> String {
-        self.scalar_text()
-            .unwrap_or_else(|| self.kind().to_string())
+        self.scalar_text().unwrap_or_else(|| self.kind().to_string())
     }
 }
 
@@ -162,9 +157,7 @@ impl<'de> Deserialize<'de> for Value {
                 Ok(Value::Int(v))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-                Ok(i64::try_from(v)
-                    .map(Value::Int)
-                    .unwrap_or(Value::Float(v as f64)))
+                Ok(i64::try_from(v).map(Value::Int).unwrap_or(Value::Float(v as f64)))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
                 Ok(Value::Float(v))

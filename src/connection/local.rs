@@ -92,10 +92,7 @@ impl Connection for LocalConnection {
 
     fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
         let dir = self.resolve(dir);
-        let msg = format!(
-            "Ensuring directory {} exists",
-            quote(&dir.display().to_string())
-        );
+        let msg = format!("Ensuring directory {} exists", quote(&dir.display().to_string()));
         if dryrun {
             crate::info!("{msg}");
             return Ok(());
@@ -117,10 +114,7 @@ fn open_sink(s: &Sink) -> std::io::Result<Stdio> {
 /// Runs `cmd` on this machine with `cwd`, honouring its timeout. Shared by
 /// the connections that run a local program (ssh, scp).
 pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
-    let prog = cmd
-        .argv
-        .first()
-        .ok_or_else(|| Error::run("empty command"))?;
+    let prog = cmd.argv.first().ok_or_else(|| Error::run("empty command"))?;
     let name = prog.to_string_lossy().into_owned();
     let mut c = std::process::Command::new(prog);
     c.args(&cmd.argv[1..]);
@@ -139,15 +133,13 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
     };
     match &stdout_file {
         Some(f) => {
-            c.stdout(Stdio::from(f.try_clone().map_err(|e| {
-                Error::run(format!("Cannot run {name}: {}", io_reason(&e)))
-            })?));
+            c.stdout(Stdio::from(
+                f.try_clone()
+                    .map_err(|e| Error::run(format!("Cannot run {name}: {}", io_reason(&e))))?,
+            ));
         }
         None => {
-            c.stdout(
-                open_sink(&cmd.stdout)
-                    .map_err(|e| Error::run(format!("Cannot run {name}: {}", io_reason(&e))))?,
-            );
+            c.stdout(open_sink(&cmd.stdout).map_err(|e| Error::run(format!("Cannot run {name}: {}", io_reason(&e))))?);
         }
     }
     if same_file {
@@ -157,9 +149,7 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
             .ok_or_else(|| Error::run("cannot share the output file"))?;
         c.stderr(Stdio::from(f));
     } else {
-        c.stderr(
-            open_sink(&cmd.stderr).map_err(|e| Error::io("Cannot write", Path::new(&name), e))?,
-        );
+        c.stderr(open_sink(&cmd.stderr).map_err(|e| Error::io("Cannot write", Path::new(&name), e))?);
     }
     if cmd.detach {
         // SAFETY: setsid is async-signal-safe; nothing else runs between fork and exec.
@@ -175,13 +165,9 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
         // Own process group, so that a timeout can stop the command and its children.
         c.process_group(0);
     }
-    let mut child = c.spawn().map_err(|e| {
-        Error::run(format!(
-            "Cannot execute {}: {}",
-            quote(&name),
-            io_reason(&e)
-        ))
-    })?;
+    let mut child = c
+        .spawn()
+        .map_err(|e| Error::run(format!("Cannot execute {}: {}", quote(&name), io_reason(&e))))?;
     crate::debug!("Child PID: {}", child.id());
     if cmd.detach {
         return Ok(Outcome {
@@ -205,12 +191,8 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
     if let Some(w) = writer {
         let _ = w.join();
     }
-    let stdout = out_reader
-        .map(|r| r.join().unwrap_or_default())
-        .unwrap_or_default();
-    let stderr = err_reader
-        .map(|r| r.join().unwrap_or_default())
-        .unwrap_or_default();
+    let stdout = out_reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
+    let stderr = err_reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
     let outcome = Outcome {
         code: status.code(),
         signal: status.signal(),
@@ -243,11 +225,7 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<V
 }
 
 /// Waits for `child`, killing its process group after `timeout`.
-fn wait(
-    child: &mut Child,
-    timeout: Option<Duration>,
-    name: &str,
-) -> Result<std::process::ExitStatus> {
+fn wait(child: &mut Child, timeout: Option<Duration>, name: &str) -> Result<std::process::ExitStatus> {
     let Some(timeout) = timeout else {
         return child
             .wait()

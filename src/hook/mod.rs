@@ -98,10 +98,7 @@ impl Hooks {
                     .iter()
                     .find(|h| h.name == name && h.points.contains(&point))
                     .ok_or_else(|| {
-                        Error::config(format!(
-                            "Implementation '{name}' not found for {} hook",
-                            point.key()
-                        ))
+                        Error::config(format!("Implementation '{name}' not found for {} hook", point.key()))
                     })?;
                 hooks.push(*h);
             }

@@ -60,10 +60,7 @@ impl Directives {
 
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         let name = canonical(name);
-        self.items
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_slice())
+        self.items.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -120,19 +117,13 @@ mod tests {
         let v: Vec<_> = d.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
         assert_eq!(
             v,
-            vec![
-                ("name".into(), b"b".to_vec()),
-                ("walltime".into(), b"1".to_vec())
-            ]
+            vec![("name".into(), b"b".to_vec()), ("walltime".into(), b"1".to_vec())]
         );
     }
 
     #[test]
     fn defines() {
-        assert_eq!(
-            parse_define(b"queue = q1 ").unwrap(),
-            ("queue".into(), b"q1 ".to_vec())
-        );
+        assert_eq!(parse_define(b"queue = q1 ").unwrap(), ("queue".into(), b"q1 ".to_vec()));
         assert_eq!(
             parse_define(b"export_vars=A=1,B").unwrap(),
             ("export_vars".into(), b"A=1,B".to_vec())

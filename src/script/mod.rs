@@ -81,21 +81,12 @@ fn with_newline(l: &[u8]) -> Vec<u8> {
 
 /// Writes the header then the body of `src` (everything but the removed
 /// ranges), streaming.
-pub fn write_generated<W: Write>(
-    out: &mut W,
-    header: &[Vec<u8>],
-    src: &mut File,
-    scan: &Scan,
-) -> std::io::Result<()> {
+pub fn write_generated<W: Write>(out: &mut W, header: &[Vec<u8>], src: &mut File, scan: &Scan) -> std::io::Result<()> {
     for l in header {
         out.write_all(l)?;
     }
     let mut pos = 0u64;
-    for &(start, end) in scan
-        .removed
-        .iter()
-        .chain(std::iter::once(&(scan.size, scan.size)))
-    {
+    for &(start, end) in scan.removed.iter().chain(std::iter::once(&(scan.size, scan.size))) {
         if start > pos {
             src.seek(SeekFrom::Start(pos))?;
             let n = std::io::copy(&mut (&mut *src).take(start - pos), out)?;
@@ -127,9 +118,7 @@ pub fn open_script(path: &Path) -> Result<File> {
 /// fails.
 pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     let mut file = open_script(path)?;
-    let meta = file
-        .metadata()
-        .map_err(|e| Error::io("Cannot read", path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io("Cannot read", path, e))?;
     if meta.is_dir() {
         return Err(Error::invocation(format!(
             "Script {} is a directory",
@@ -137,11 +126,7 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
         )));
     }
     let name = path.display().to_string();
-    let scan = parse::scan(
-        BufReader::with_capacity(64 * 1024, &file),
-        profile.native,
-        &name,
-    )?;
+    let scan = parse::scan(BufReader::with_capacity(64 * 1024, &file), profile.native, &name)?;
     crate::debug!("Translating directives");
     let directives = effective_directives(&scan, req)?;
     let lines = translate::translate(

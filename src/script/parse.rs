@@ -50,10 +50,7 @@ fn trim_end_ws(b: &[u8]) -> &[u8] {
 }
 
 fn skip_ws(b: &[u8]) -> &[u8] {
-    let n = b
-        .iter()
-        .take_while(|c| c.is_ascii_whitespace() || **c == 0x0b)
-        .count();
+    let n = b.iter().take_while(|c| c.is_ascii_whitespace() || **c == 0x0b).count();
     &b[n..]
 }
 
@@ -121,12 +118,9 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
     let mut shebang_decided = false;
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|e| {
-            Error::Unexpected(format!(
-                "Cannot read script '{name}': {}",
-                crate::error::io_reason(&e)
-            ))
-        })?;
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::Unexpected(format!("Cannot read script '{name}': {}", crate::error::io_reason(&e))))?;
         if n == 0 {
             break;
         }
@@ -141,8 +135,7 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
                     crate::util::quote_bytes(body)
                 ))
             })?;
-            out.directives
-                .set(&String::from_utf8_lossy(key), value.to_vec());
+            out.directives.set(&String::from_utf8_lossy(key), value.to_vec());
         } else if let Some(found) = native.and_then(|s| native_key(&line, s).map(|k| (s, k))) {
             let (syntax, key) = found;
             let key = key.map_err(|()| {
@@ -194,11 +187,7 @@ mod tests {
     #[test]
     fn directive_forms() {
         let s = scan_str(b"#!/bin/bash\n#troika name=a\n#   TROIKA   walltime =  00:10:00   \n#\ttroika\tpartition\t=\tpar\n# troika name=b\r\n");
-        let d: Vec<_> = s
-            .directives
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_vec()))
-            .collect();
+        let d: Vec<_> = s.directives.iter().map(|(k, v)| (k.to_string(), v.to_vec())).collect();
         assert_eq!(
             d,
             vec![
@@ -218,17 +207,10 @@ mod tests {
 
     #[test]
     fn invalid_pair_names_line() {
-        let e = scan(
-            &b"#!/bin/sh\n# troika name=ok\n# troika 1abc=x\n"[..],
-            None,
-            "job.sh",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("line 3") && e.contains("Invalid key-value pair"),
-            "{e}"
-        );
+        let e = scan(&b"#!/bin/sh\n# troika name=ok\n# troika 1abc=x\n"[..], None, "job.sh")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3") && e.contains("Invalid key-value pair"), "{e}");
     }
 
     #[test]
@@ -239,10 +221,7 @@ mod tests {
             .iter()
             .map(|(_, l)| String::from_utf8_lossy(l).into_owned())
             .collect();
-        assert_eq!(
-            n,
-            vec!["#SBATCH -N 2\n", "#SBATCH --qos=a\n", "#SBATCH -ofoo\n"]
-        );
+        assert_eq!(n, vec!["#SBATCH -N 2\n", "#SBATCH --qos=a\n", "#SBATCH -ofoo\n"]);
         assert_eq!(s.removed, vec![(0, 88)]);
     }
 
@@ -253,9 +232,7 @@ mod tests {
             Some(&b"#!/bin/ksh\n"[..])
         );
         assert_eq!(
-            scan_str(b"# troika name=x\n#!/bin/bash\n")
-                .shebang
-                .as_deref(),
+            scan_str(b"# troika name=x\n#!/bin/bash\n").shebang.as_deref(),
             Some(&b"#!/bin/bash\n"[..])
         );
         assert_eq!(scan_str(b"# comment\n#!/bin/bash\n").shebang, None);

@@ -39,10 +39,7 @@ impl Table {
     pub const EMPTY: Table = Table { entries: &[] };
 
     pub fn get(&self, name: &str) -> Option<&Rule> {
-        self.entries
-            .iter()
-            .find(|e| e.name == name)
-            .map(|e| &e.rule)
+        self.entries.iter().find(|e| e.name == name).map(|e| &e.rule)
     }
 }
 
@@ -128,9 +125,7 @@ pub fn translate(
             None => table.get(name).map(Cow::Borrowed),
         };
         match rule.as_deref() {
-            Some(Rule::Format(fmt)) => {
-                push_line(&mut lines, prefix, &apply_format(name, fmt, value))
-            }
+            Some(Rule::Format(fmt)) => push_line(&mut lines, prefix, &apply_format(name, fmt, value)),
             Some(Rule::Func(f, _)) => {
                 for arg in f(value).map_err(|e| match e {
                     Error::Script(m) => Error::Script(format!("Directive '{name}': {m}")),
@@ -141,9 +136,7 @@ pub fn translate(
             }
             Some(Rule::Ignore) => {}
             None => match unknown {
-                UnknownPolicy::Fail => {
-                    return Err(Error::Script(format!("Unknown directive '{name}'")))
-                }
+                UnknownPolicy::Fail => return Err(Error::Script(format!("Unknown directive '{name}'"))),
                 UnknownPolicy::Warn => crate::warning!("Unknown directive '{name}'"),
                 UnknownPolicy::Ignore => {}
             },
@@ -179,10 +172,7 @@ mod tests {
 
     #[test]
     fn formats() {
-        assert_eq!(
-            apply_format("c", "--comment=50%% %s", b"done"),
-            b"--comment=50% done"
-        );
+        assert_eq!(apply_format("c", "--comment=50%% %s", b"done"), b"--comment=50% done");
         assert_eq!(apply_format("n", "-J %s", b"x"), b"-J x");
         assert_eq!(apply_format("e", "--exclusive", b""), b"--exclusive");
     }
@@ -197,8 +187,6 @@ mod tests {
         assert!(translate(&d, &t, &o, Some(b"#X "), UnknownPolicy::Ignore)
             .unwrap()
             .is_empty());
-        assert!(translate(&d, &t, &o, None, UnknownPolicy::Fail)
-            .unwrap()
-            .is_empty());
+        assert!(translate(&d, &t, &o, None, UnknownPolicy::Fail).unwrap().is_empty());
     }
 }

@@ -18,9 +18,7 @@ pub type TranslatorFactory = fn(&SiteConfig) -> Result<Box<dyn Translator>>;
 pub const BUILTIN: &[(&str, TranslatorFactory)] = &[
     ("extra_directives", ExtraDirectives::create),
     ("join_output_error", |_| Ok(Box::new(JoinOutputError))),
-    ("enable_hyperthreading", |_| {
-        Ok(Box::new(EnableHyperthreading))
-    }),
+    ("enable_hyperthreading", |_| Ok(Box::new(EnableHyperthreading))),
 ];
 
 /// Adds the site's `extra_directives` unless the script or `-D` set them.
@@ -92,8 +90,7 @@ pub struct EnableHyperthreading;
 impl Translator for EnableHyperthreading {
     fn apply(&self, d: &mut Directives) -> Result<()> {
         if let Some(v) = d.get("enable_hyperthreading") {
-            bool_value(v)
-                .map_err(|e| Error::Script(format!("Directive 'enable_hyperthreading': {e}")))?;
+            bool_value(v).map_err(|e| Error::Script(format!("Directive 'enable_hyperthreading': {e}")))?;
             return Ok(());
         }
         let on = match d.get("threads_per_core") {
@@ -113,11 +110,7 @@ impl Translator for EnableHyperthreading {
         };
         d.set(
             "enable_hyperthreading",
-            if on {
-                b"true".to_vec()
-            } else {
-                b"false".to_vec()
-            },
+            if on { b"true".to_vec() } else { b"false".to_vec() },
         );
         Ok(())
     }

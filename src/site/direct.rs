@@ -6,10 +6,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, Pid};
 
-use super::{
-    warn_existing_stat, write_stat, CancelStatus, KillSequence, ScriptSyntax, Site, SiteSettings,
-    SiteType,
-};
+use super::{warn_existing_stat, write_stat, CancelStatus, KillSequence, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Sink};
 use crate::error::{Error, Result};
 use crate::script::translate::Table;
@@ -42,11 +39,7 @@ impl DirectSite {
     pub fn new(s: SiteSettings) -> Result<Self> {
         let shell = s.config.command("shell", &["bash", "-s"])?;
         let use_shell = s.config.bool_or("use_shell", !s.connection.is_local())?;
-        Ok(DirectSite {
-            s,
-            shell,
-            use_shell,
-        })
+        Ok(DirectSite { s, shell, use_shell })
     }
 }
 
@@ -72,13 +65,7 @@ impl Site for DirectSite {
         }
     }
 
-    fn submit(
-        &self,
-        script: &Path,
-        _user: Option<&str>,
-        output: &Path,
-        dryrun: bool,
-    ) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
         let script_abs = absolute(script);
         let argv: Vec<String>;
         let mut stdin = Input::Null;
@@ -111,9 +98,7 @@ impl Site for DirectSite {
             argv = self.shell.clone();
             stdin = Input::File(script.to_path_buf());
         }
-        self.s
-            .connection
-            .ensure_dir(crate::util::parent_dir(output), dryrun)?;
+        self.s.connection.ensure_dir(crate::util::parent_dir(output), dryrun)?;
         if output.exists() && !dryrun {
             crate::warning!(
                 "Output file {} already exists, overwriting",
@@ -142,17 +127,9 @@ impl Site for DirectSite {
         write_stat(script, &out, "ps")
     }
 
-    fn kill(
-        &self,
-        _script: &Path,
-        _user: Option<&str>,
-        jid: &str,
-        dryrun: bool,
-    ) -> Result<CancelStatus> {
-        let pid = Pid::from_raw(
-            parse_pid(jid)
-                .ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?,
-        );
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let pid =
+            Pid::from_raw(parse_pid(jid).ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?);
         let default = KillSequence::default_term();
         let seq = self.s.kill_sequence.as_ref().unwrap_or(&default);
         let mut last = None;

@@ -115,25 +115,13 @@ pub trait Site {
 
     /// Submits the (already generated) script. Returns the job id, `None` in
     /// dry-run mode.
-    fn submit(
-        &self,
-        script: &Path,
-        user: Option<&str>,
-        output: &Path,
-        dryrun: bool,
-    ) -> Result<Option<String>>;
+    fn submit(&self, script: &Path, user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>>;
 
     /// Writes the job's status to `<script>.stat`.
     fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()>;
 
     /// Kills the job.
-    fn kill(
-        &self,
-        script: &Path,
-        user: Option<&str>,
-        jid: &str,
-        dryrun: bool,
-    ) -> Result<CancelStatus>;
+    fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus>;
 }
 
 /// Builds a site of one type from the checked common settings.

@@ -35,22 +35,14 @@ impl KillSequence {
         let Value::Seq(steps) = &node.value else {
             return Err(bad(
                 node,
-                format!(
-                    "expected a list of [seconds, signal] pairs, found {}",
-                    node.kind()
-                ),
+                format!("expected a list of [seconds, signal] pairs, found {}", node.kind()),
             ));
         };
         let mut out = Vec::with_capacity(steps.len());
         for step in steps {
             let pair = match &step.value {
                 Value::Seq(p) if p.len() == 2 => p,
-                _ => {
-                    return Err(bad(
-                        step,
-                        format!("expected a [seconds, signal] pair, found {}", step),
-                    ))
-                }
+                _ => return Err(bad(step, format!("expected a [seconds, signal] pair, found {}", step))),
             };
             let wait = match &pair[0].value {
                 Value::Int(i) if *i >= 0 => Duration::from_secs(*i as u64),
@@ -80,9 +72,7 @@ fn parse_signal(n: &Node) -> std::result::Result<Signal, String> {
             .filter(|i| *i > 0)
             .and_then(|i| Signal::try_from(i).ok())
             .ok_or_else(|| format!("Invalid signal: {i}")),
-        Value::Str(s) => {
-            signal_by_name(s).ok_or_else(|| format!("Invalid signal: {}", crate::util::quote(s)))
-        }
+        Value::Str(s) => signal_by_name(s).ok_or_else(|| format!("Invalid signal: {}", crate::util::quote(s))),
         _ => Err(format!("Invalid signal: {n}")),
     }
 }
@@ -93,11 +83,7 @@ pub fn signal_by_name(s: &str) -> Option<Signal> {
     if let Ok(i) = up.parse::<i32>() {
         return Signal::try_from(i).ok().filter(|_| i > 0);
     }
-    let full = if up.starts_with("SIG") {
-        up
-    } else {
-        format!("SIG{up}")
-    };
+    let full = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
     full.parse::<Signal>().ok()
 }
 

@@ -2,9 +2,7 @@
 
 use std::path::Path;
 
-use super::{
-    warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-};
+use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input};
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
@@ -16,44 +14,134 @@ pub const KEYS: &[&str] = &["sbatch_command", "squeue_command", "scancel_command
 /// The translation of generic directives to `#SBATCH` options.
 pub const TABLE: Table = Table {
     entries: &[
-        Entry { name: "billing_account", rule: Rule::Format("--account=%s") },
-        Entry { name: "cpus_per_task", rule: Rule::Format("--cpus-per-task=%s") },
-        Entry { name: "distribution", rule: Rule::Format("--distribution=%s") },
+        Entry {
+            name: "billing_account",
+            rule: Rule::Format("--account=%s"),
+        },
+        Entry {
+            name: "cpus_per_task",
+            rule: Rule::Format("--cpus-per-task=%s"),
+        },
+        Entry {
+            name: "distribution",
+            rule: Rule::Format("--distribution=%s"),
+        },
         Entry {
             name: "enable_hyperthreading",
-            rule: Rule::Func(hyperthreading, "`--hint=multithread` if true, `--hint=nomultithread` if false"),
+            rule: Rule::Func(
+                hyperthreading,
+                "`--hint=multithread` if true, `--hint=nomultithread` if false",
+            ),
         },
-        Entry { name: "error_file", rule: Rule::Format("--error=%s") },
+        Entry {
+            name: "error_file",
+            rule: Rule::Format("--error=%s"),
+        },
         Entry {
             name: "exclusive",
-            rule: Rule::Func(exclusive, "`--exclusive` if true or empty, nothing if false, `--exclusive=<value>` otherwise"),
+            rule: Rule::Func(
+                exclusive,
+                "`--exclusive` if true or empty, nothing if false, `--exclusive=<value>` otherwise",
+            ),
         },
-        Entry { name: "export_vars", rule: Rule::Func(export_vars, "`--export=<value>`; `all` and `none` become `ALL` and `NONE`") },
-        Entry { name: "gpus_per_node", rule: Rule::Format("--gpus-per-node=%s") },
-        Entry { name: "gpus_per_task", rule: Rule::Format("--gpus-per-task=%s") },
-        Entry { name: "join_output_error", rule: Rule::Ignore },
-        Entry { name: "licenses", rule: Rule::Format("--licenses=%s") },
+        Entry {
+            name: "export_vars",
+            rule: Rule::Func(
+                export_vars,
+                "`--export=<value>`; `all` and `none` become `ALL` and `NONE`",
+            ),
+        },
+        Entry {
+            name: "gpus_per_node",
+            rule: Rule::Format("--gpus-per-node=%s"),
+        },
+        Entry {
+            name: "gpus_per_task",
+            rule: Rule::Format("--gpus-per-task=%s"),
+        },
+        Entry {
+            name: "join_output_error",
+            rule: Rule::Ignore,
+        },
+        Entry {
+            name: "licenses",
+            rule: Rule::Format("--licenses=%s"),
+        },
         Entry {
             name: "mail_type",
-            rule: Rule::Func(mail_type, "`--mail-type=<value>`; `none`, `begin`, `end`, `fail` in upper case, others as given"),
+            rule: Rule::Func(
+                mail_type,
+                "`--mail-type=<value>`; `none`, `begin`, `end`, `fail` in upper case, others as given",
+            ),
         },
-        Entry { name: "mail_user", rule: Rule::Format("--mail-user=%s") },
-        Entry { name: "memory_per_cpu", rule: Rule::Format("--mem-per-cpu=%s") },
-        Entry { name: "memory_per_node", rule: Rule::Format("--mem=%s") },
-        Entry { name: "name", rule: Rule::Format("--job-name=%s") },
-        Entry { name: "output_file", rule: Rule::Format("--output=%s") },
-        Entry { name: "partition", rule: Rule::Format("--partition=%s") },
-        Entry { name: "priority", rule: Rule::Format("--priority=%s") },
-        Entry { name: "queue", rule: Rule::Format("--qos=%s") },
-        Entry { name: "reservation", rule: Rule::Format("--reservation=%s") },
-        Entry { name: "tasks_per_node", rule: Rule::Format("--ntasks-per-node=%s") },
-        Entry { name: "threads_per_core", rule: Rule::Format("--threads-per-core=%s") },
-        Entry { name: "tmpdir_size", rule: Rule::Format("--tmp=%s") },
-        Entry { name: "total_gpus", rule: Rule::Format("--gpus=%s") },
-        Entry { name: "total_nodes", rule: Rule::Format("--nodes=%s") },
-        Entry { name: "total_tasks", rule: Rule::Format("--ntasks=%s") },
-        Entry { name: "walltime", rule: Rule::Format("--time=%s") },
-        Entry { name: "working_dir", rule: Rule::Format("--chdir=%s") },
+        Entry {
+            name: "mail_user",
+            rule: Rule::Format("--mail-user=%s"),
+        },
+        Entry {
+            name: "memory_per_cpu",
+            rule: Rule::Format("--mem-per-cpu=%s"),
+        },
+        Entry {
+            name: "memory_per_node",
+            rule: Rule::Format("--mem=%s"),
+        },
+        Entry {
+            name: "name",
+            rule: Rule::Format("--job-name=%s"),
+        },
+        Entry {
+            name: "output_file",
+            rule: Rule::Format("--output=%s"),
+        },
+        Entry {
+            name: "partition",
+            rule: Rule::Format("--partition=%s"),
+        },
+        Entry {
+            name: "priority",
+            rule: Rule::Format("--priority=%s"),
+        },
+        Entry {
+            name: "queue",
+            rule: Rule::Format("--qos=%s"),
+        },
+        Entry {
+            name: "reservation",
+            rule: Rule::Format("--reservation=%s"),
+        },
+        Entry {
+            name: "tasks_per_node",
+            rule: Rule::Format("--ntasks-per-node=%s"),
+        },
+        Entry {
+            name: "threads_per_core",
+            rule: Rule::Format("--threads-per-core=%s"),
+        },
+        Entry {
+            name: "tmpdir_size",
+            rule: Rule::Format("--tmp=%s"),
+        },
+        Entry {
+            name: "total_gpus",
+            rule: Rule::Format("--gpus=%s"),
+        },
+        Entry {
+            name: "total_nodes",
+            rule: Rule::Format("--nodes=%s"),
+        },
+        Entry {
+            name: "total_tasks",
+            rule: Rule::Format("--ntasks=%s"),
+        },
+        Entry {
+            name: "walltime",
+            rule: Rule::Format("--time=%s"),
+        },
+        Entry {
+            name: "working_dir",
+            rule: Rule::Format("--chdir=%s"),
+        },
     ],
 };
 
@@ -88,16 +176,11 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     if v.is_empty() {
         return Ok(vec![b"--exclusive".to_vec()]);
     }
-    Ok(
-        match std::str::from_utf8(v)
-            .ok()
-            .and_then(crate::util::parse_bool)
-        {
-            Some(true) => vec![b"--exclusive".to_vec()],
-            Some(false) => vec![],
-            None => vec![[b"--exclusive=", v].concat()],
-        },
-    )
+    Ok(match std::str::from_utf8(v).ok().and_then(crate::util::parse_bool) {
+        Some(true) => vec![b"--exclusive".to_vec()],
+        Some(false) => vec![],
+        None => vec![[b"--exclusive=", v].concat()],
+    })
 }
 
 fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -127,9 +210,7 @@ pub fn mail_types(v: &[u8], known: &[&str]) -> Vec<Vec<u8>> {
 
 fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let items = mail_types(v, &["NONE", "BEGIN", "END", "FAIL"]);
-    Ok(vec![
-        [b"--mail-type=".as_slice(), &items.join(&b","[..])].concat()
-    ])
+    Ok(vec![[b"--mail-type=".as_slice(), &items.join(&b","[..])].concat()])
 }
 
 /// A Slurm cluster.
@@ -156,15 +237,9 @@ impl SlurmSite {
     /// `squeue -h -o %T -j ID`: the job's state, `None` when Slurm does not
     /// know the job any more.
     fn state(&self, jid: &str, dryrun: bool) -> Result<Option<String>> {
-        let out = self.s.run(
-            Command::new(
-                self.squeue
-                    .iter()
-                    .map(String::as_str)
-                    .chain(["-h", "-o", "%T", "-j", jid]),
-            ),
-            dryrun,
-        )?;
+        let out = self
+            .s
+            .run(with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
         if out.dryrun {
             return Ok(Some(String::new()));
         }
@@ -182,23 +257,11 @@ impl SlurmSite {
                 err.trim()
             )));
         }
-        Ok(text
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(str::to_string))
+        Ok(text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string))
     }
 
     fn scancel(&self, args: &[&str], dryrun: bool) -> Result<crate::connection::Outcome> {
-        self.s.run(
-            Command::new(
-                self.scancel
-                    .iter()
-                    .map(String::as_str)
-                    .chain(args.iter().copied()),
-            ),
-            dryrun,
-        )
+        self.s.run(with_args(&self.scancel, args), dryrun)
     }
 }
 
@@ -230,13 +293,7 @@ impl Site for SlurmSite {
         Ok(())
     }
 
-    fn submit(
-        &self,
-        script: &Path,
-        _user: Option<&str>,
-        output: &Path,
-        dryrun: bool,
-    ) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
         let mut argv: Vec<String> = self.sbatch.clone();
         let mut cmd_stdin = Input::File(script.to_path_buf());
         if self.s.copy_script {
@@ -252,16 +309,8 @@ impl Site for SlurmSite {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.success() {
-            crate::error!(
-                "sbatch stdout for script {}:\n{}",
-                script.display(),
-                stdout.trim_end()
-            );
-            crate::error!(
-                "sbatch stderr for script {}:\n{}",
-                script.display(),
-                stderr.trim_end()
-            );
+            crate::error!("sbatch stdout for script {}:\n{}", script.display(), stdout.trim_end());
+            crate::error!("sbatch stderr for script {}:\n{}", script.display(), stderr.trim_end());
             return Err(Error::run(format!(
                 "Slurm submission failed with {}: {}",
                 out.describe(),
@@ -282,26 +331,20 @@ impl Site for SlurmSite {
 
     fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
         warn_existing_stat(script);
-        let user = user.unwrap_or("$USER");
-        let out = self.s.run(
-            Command::new(
-                self.squeue
-                    .iter()
-                    .map(String::as_str)
-                    .chain(["-u", user, "-j", jid]),
-            ),
+        // Without -u, troika 0.2.7 passes the literal text `$USER`; the same
+        // command is run, and again without -u when Slurm rejects that user.
+        let mut out = self.s.run(
+            with_args(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid]),
             dryrun,
         )?;
+        if user.is_none() && String::from_utf8_lossy(&out.stderr).contains("Invalid user: $USER") {
+            crate::debug!("squeue rejected the user '$USER': asking again without -u");
+            out = self.s.run(with_args(&self.squeue, &["-j", jid]), dryrun)?;
+        }
         write_stat(script, &out, "squeue")
     }
 
-    fn kill(
-        &self,
-        _script: &Path,
-        _user: Option<&str>,
-        jid: &str,
-        dryrun: bool,
-    ) -> Result<CancelStatus> {
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
         let Some(state) = self.state(jid, dryrun)? else {
             return Ok(CancelStatus::Vanished);
         };
@@ -316,9 +359,7 @@ impl Site for SlurmSite {
             }
             match self.state(jid, dryrun)?.as_deref() {
                 None | Some("") | Some("CANCELLED") => return Ok(CancelStatus::Cancelled),
-                Some("PENDING") => {
-                    return Err(Error::run(format!("Failed to cancel PENDING job {jid}")))
-                }
+                Some("PENDING") => return Err(Error::run(format!("Failed to cancel PENDING job {jid}"))),
                 Some(other) => {
                     crate::debug!("Job {jid} is now {other}, following the kill sequence")
                 }
@@ -359,6 +400,11 @@ impl Site for SlurmSite {
         }
         Ok(status_after(last))
     }
+}
+
+/// A command: the configured program and its leading arguments, then `args`.
+fn with_args(base: &[String], args: &[&str]) -> Command {
+    Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
 }
 
 fn vanished(out: &crate::connection::Outcome) -> bool {
@@ -412,18 +458,12 @@ mod tests {
     fn value_functions() {
         assert_eq!(exclusive(b"").unwrap(), vec![b"--exclusive".to_vec()]);
         assert_eq!(exclusive(b"no").unwrap(), Vec::<Vec<u8>>::new());
-        assert_eq!(
-            exclusive(b"user").unwrap(),
-            vec![b"--exclusive=user".to_vec()]
-        );
+        assert_eq!(exclusive(b"user").unwrap(), vec![b"--exclusive=user".to_vec()]);
         assert_eq!(
             mail_type(b"begin, end,all").unwrap(),
             vec![b"--mail-type=BEGIN,END,all".to_vec()]
         );
-        assert_eq!(
-            export_vars(b"none").unwrap(),
-            vec![b"--export=NONE".to_vec()]
-        );
+        assert_eq!(export_vars(b"none").unwrap(), vec![b"--export=NONE".to_vec()]);
         assert!(hyperthreading(b"").is_err());
     }
 }
