@@ -39,6 +39,12 @@ impl DirectSite {
     pub fn new(s: SiteSettings) -> Result<Self> {
         let shell = s.config.command("shell", &["bash", "-s"])?;
         let use_shell = s.config.bool_or("use_shell", !s.connection.is_local())?;
+        if !s.connection.is_local() && !use_shell && !s.copy_script {
+            return Err(Error::config(format!(
+                "copy_script and use_shell cannot both be False for a remote site ('{}'): the script must reach the remote host",
+                s.config.name
+            )));
+        }
         Ok(DirectSite { s, shell, use_shell })
     }
 }
@@ -173,12 +179,6 @@ impl DirectSite {
     /// Submit over a remote connection: the script is staged next to the
     /// output file, then started detached; the job id is the remote pid.
     fn submit_remote(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        if !self.use_shell && !self.s.copy_script {
-            return Err(Error::config(format!(
-                "copy_script and use_shell cannot both be False for a remote site ('{}')",
-                self.s.config.name
-            )));
-        }
         let conn = &self.s.connection;
         conn.ensure_dir(crate::util::parent_dir(output), dryrun)?;
         let target = self.s.copy_target(script, output);
