@@ -2,7 +2,8 @@
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -185,14 +186,10 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
         }
         _ => None,
     };
-    let out_reader = child.stdout.take().map(spawn_reader);
-    let err_reader = child.stderr.take().map(spawn_reader);
-    let status = wait(&mut child, cmd.timeout, &name)?;
+    let (status, stdout, stderr) = collect(&mut child, cmd.timeout, &name)?;
     if let Some(w) = writer {
         let _ = w.join();
     }
-    let stdout = out_reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
-    let stderr = err_reader.map(|r| r.join().unwrap_or_default()).unwrap_or_default();
     let outcome = Outcome {
         code: status.code(),
         signal: status.signal(),
@@ -216,49 +213,161 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
     Ok(outcome)
 }
 
-fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = r.read_to_end(&mut v);
-        v
-    })
+/// Reads the child's captured output and waits for it to exit, all in this
+/// thread: `poll` on the output pipes and, where the kernel has it (Linux 5.3),
+/// a pidfd that becomes readable when the child exits. No reader or watchdog
+/// threads, and no polling interval between the child's exit and ours. After
+/// `timeout` the child's process group gets SIGTERM, then SIGKILL 200 ms later.
+/// The child is reaped last, so its process group cannot be reused while it
+/// may still be signalled.
+fn collect(
+    child: &mut Child,
+    timeout: Option<Duration>,
+    name: &str,
+) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>)> {
+    let pidfd = pidfd_open(child.id());
+    collect_with(child, timeout, name, pidfd)
 }
 
-/// Waits for `child`, killing its process group after `timeout`.
-fn wait(child: &mut Child, timeout: Option<Duration>, name: &str) -> Result<std::process::ExitStatus> {
-    let Some(timeout) = timeout else {
-        return child
-            .wait()
-            .map_err(|e| Error::run(format!("Cannot wait for {name}: {}", io_reason(&e))));
-    };
-    let start = Instant::now();
-    let mut pause = Duration::from_micros(200);
+/// [`collect`] with the pidfd given (`None`: as on kernels without pidfds).
+fn collect_with(
+    child: &mut Child,
+    timeout: Option<Duration>,
+    name: &str,
+    pidfd: Option<OwnedFd>,
+) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>)> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut out = Stream::new(child.stdout.take().map(OwnedFd::from));
+    let mut err = Stream::new(child.stderr.take().map(OwnedFd::from));
+    let mut exited = false;
     loop {
-        if let Some(st) = child
-            .try_wait()
-            .map_err(|e| Error::run(format!("Cannot wait for {name}: {}", io_reason(&e))))?
-        {
-            return Ok(st);
+        let mut fds: Vec<libc::pollfd> = Vec::with_capacity(3);
+        for s in [&out, &err] {
+            if let Some(fd) = &s.fd {
+                fds.push(pollfd(fd.as_raw_fd()));
+            }
         }
-        if start.elapsed() >= timeout {
-            let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM);
-            std::thread::sleep(Duration::from_millis(200));
-            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-            let _ = child.wait();
-            return Err(Error::run(format!(
-                "Command {} timed out after {} s and was killed",
-                quote(name),
-                fmt_secs(timeout)
-            )));
+        let streams = fds.len();
+        if let (Some(p), false) = (&pidfd, exited) {
+            fds.push(pollfd(p.as_raw_fd()));
         }
-        std::thread::sleep(
-            pause
-                .min(timeout.saturating_sub(start.elapsed()))
-                .max(Duration::from_micros(100)),
-        );
+        if streams == 0 && (exited || pidfd.is_none()) {
+            break;
+        }
+        let wait_ms = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(kill_after_timeout(child, name, timeout.unwrap_or_default()));
+                }
+                left.as_millis().clamp(1, i32::MAX as u128) as i32
+            }
+        };
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(Error::run(format!("Cannot wait for {name}: {}", io_reason(&e))));
+        }
+        for p in fds.iter().filter(|p| p.revents != 0) {
+            if out.fd.as_ref().is_some_and(|f| f.as_raw_fd() == p.fd) {
+                out.read_some();
+            } else if err.fd.as_ref().is_some_and(|f| f.as_raw_fd() == p.fd) {
+                err.read_some();
+            } else {
+                exited = true;
+            }
+        }
+    }
+    // Every output stream is closed. Without a pidfd the child may still be
+    // about to exit: wait for it with short sleeps, within the time limit.
+    let mut pause = Duration::from_micros(50);
+    loop {
+        let st = if exited {
+            Some(child.wait())
+        } else {
+            child.try_wait().transpose()
+        };
+        match st {
+            Some(Ok(st)) => return Ok((st, out.data, err.data)),
+            Some(Err(e)) => return Err(Error::run(format!("Cannot wait for {name}: {}", io_reason(&e)))),
+            None => {}
+        }
+        if let Some(d) = deadline {
+            if Instant::now() >= d {
+                return Err(kill_after_timeout(child, name, timeout.unwrap_or_default()));
+            }
+            pause = pause.min(d.saturating_duration_since(Instant::now()));
+        }
+        std::thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
     }
+}
+
+/// One captured output stream of a child.
+struct Stream {
+    fd: Option<OwnedFd>,
+    data: Vec<u8>,
+}
+
+impl Stream {
+    fn new(fd: Option<OwnedFd>) -> Self {
+        Stream { fd, data: Vec::new() }
+    }
+
+    /// Reads what `poll` said is there; closes the stream at its end.
+    fn read_some(&mut self) {
+        let Some(fd) = &self.fd else { return };
+        let mut buf = [0u8; 64 * 1024];
+        // SAFETY: reads into a valid buffer of the given length.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n > 0 {
+            self.data.extend_from_slice(&buf[..n as usize]);
+        } else if n == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            self.fd = None;
+        }
+    }
+}
+
+fn pollfd(fd: RawFd) -> libc::pollfd {
+    libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// A file descriptor that becomes readable when process `pid` exits; `None`
+/// where the kernel has no pidfd_open (before Linux 5.3).
+#[cfg(target_os = "linux")]
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: a plain system call; on success it returns a new descriptor we own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    // SAFETY: `fd` is a valid descriptor that nothing else owns.
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn pidfd_open(_pid: u32) -> Option<OwnedFd> {
+    None
+}
+
+/// Stops a command that ran out of time, with its process group, and reaps it.
+fn kill_after_timeout(child: &mut Child, name: &str, timeout: Duration) -> Error {
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGTERM);
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait();
+    Error::run(format!(
+        "Command {} timed out after {} s and was killed",
+        quote(name),
+        fmt_secs(timeout)
+    ))
 }
 
 fn fmt_secs(d: Duration) -> String {
@@ -273,4 +382,105 @@ fn fmt_secs(d: Duration) -> String {
 /// `argv` for messages.
 pub fn display_argv(argv: &[OsString]) -> String {
     quote_argv(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Option<Duration>) -> Result<Outcome> {
+        run(&Command::new(["sh", "-c", script]).timeout(timeout), None)
+    }
+
+    const LONG: Option<Duration> = Some(Duration::from_secs(300));
+
+    #[test]
+    fn status_and_output() {
+        for timeout in [LONG, None] {
+            let out = sh("echo out; echo err >&2; exit 3", timeout).unwrap();
+            assert_eq!(out.code, Some(3));
+            assert_eq!(out.stdout, b"out\n");
+            assert_eq!(out.stderr, b"err\n");
+        }
+        let out = sh("kill -TERM $$", LONG).unwrap();
+        assert_eq!((out.code, out.signal), (None, Some(libc::SIGTERM)));
+    }
+
+    #[test]
+    fn large_output_on_both_streams() {
+        // More than a pipe holds, interleaved: neither stream may block the other.
+        let script = "i=0; while [ $i -lt 2000 ]; do echo 0123456789012345678901234567890123456789; \
+                      echo abcdefghijabcdefghijabcdefghijabcdefghij >&2; i=$((i+1)); done";
+        let out = sh(script, LONG).unwrap();
+        assert_eq!(out.code, Some(0));
+        assert_eq!(out.stdout.len(), 2000 * 41);
+        assert_eq!(out.stderr.len(), 2000 * 41);
+        assert!(out.stderr.starts_with(b"abcdefghij"));
+    }
+
+    #[test]
+    fn stdin_bytes_reach_the_command() {
+        let cmd = Command::new(["cat"])
+            .stdin(Input::Bytes(b"hello\n".to_vec()))
+            .timeout(LONG);
+        assert_eq!(run(&cmd, None).unwrap().stdout, b"hello\n");
+    }
+
+    /// Without a pidfd (kernels before 5.3): a command that closes its output
+    /// and goes on running is still waited for, and still timed out.
+    #[test]
+    fn without_pidfd() {
+        let spawn = |script: &str| {
+            std::process::Command::new("sh")
+                .args(["-c", script])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .unwrap()
+        };
+        let mut c = spawn("echo x; exec >&- 2>&-; sleep 0.3; exit 4");
+        let (st, out, _) = collect_with(&mut c, LONG, "sh", None).unwrap();
+        assert_eq!((st.code(), out.as_slice()), (Some(4), &b"x\n"[..]));
+        let mut c = spawn("exec >&- 2>&-; sleep 60");
+        let e = collect_with(&mut c, Some(Duration::from_millis(300)), "sh", None).unwrap_err();
+        assert!(e.to_string().contains("timed out after 0.3 s"), "{e}");
+    }
+
+    /// Running, or gone (a zombie counts as gone: it waits for its reaper).
+    fn alive(pid: i32) -> bool {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(s) => !s
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn timeout_kills_the_command_and_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!("sleep 60 & echo $! >'{}'; wait", pidfile.display());
+        let err = sh(&script, Some(Duration::from_millis(300))).unwrap_err().to_string();
+        assert!(err.contains("timed out after 0.3 s and was killed"), "{err}");
+        let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // The background child was in the command's process group.
+        let mut tries = 0;
+        while alive(pid) && tries < 100 {
+            std::thread::sleep(Duration::from_millis(50));
+            tries += 1;
+        }
+        assert!(!alive(pid), "the command's child {pid} survived the timeout");
+    }
+
+    /// A background child that keeps the output pipe open past the command's
+    /// exit is stopped at the time limit instead of hanging the caller.
+    #[test]
+    fn output_held_open_by_a_child() {
+        let err = sh("sleep 60 & echo started", Some(Duration::from_millis(300)))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("timed out"), "{err}");
+    }
 }
