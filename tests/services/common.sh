@@ -21,7 +21,8 @@ apt_install() {
         ours=1
         trap 'rm -f /usr/sbin/policy-rc.d' EXIT   # also if we are interrupted
     fi
-    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q
+    # Wait for another apt/dpkg run to release its lock instead of failing at once.
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o DPkg::Lock::Timeout=300
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
     log "installing: $*"
     if ! "${apt[@]}" install --no-install-recommends "$@" >/tmp/troika-apt.log 2>&1; then
