@@ -9,13 +9,13 @@
 
 use crate::connection::ConnectionType;
 use crate::hook::HookType;
-use crate::script::translators::TranslatorFactory;
+use crate::script::translators::TranslatorType;
 use crate::site::SiteType;
 
 pub struct Registry {
     pub sites: Vec<SiteType>,
     pub connections: Vec<ConnectionType>,
-    pub translators: Vec<(&'static str, TranslatorFactory)>,
+    pub translators: Vec<TranslatorType>,
     pub hooks: Vec<HookType>,
 }
 
@@ -25,7 +25,7 @@ impl Registry {
         Registry {
             sites: crate::site::builtin(),
             connections: crate::connection::builtin(),
-            translators: crate::script::translators::BUILTIN.to_vec(),
+            translators: crate::script::translators::builtin(),
             hooks: crate::hook::builtin(),
         }
     }
