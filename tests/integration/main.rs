@@ -8,3 +8,4 @@ mod conformance;
 mod direct;
 mod docs;
 mod slurm;
+mod translators;

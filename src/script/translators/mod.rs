@@ -105,13 +105,15 @@ pub fn entries(site: &SiteConfig) -> Result<Vec<TranslatorEntry>> {
                 out.push(TranslatorEntry::Named(item.scalar_text().unwrap_or_default()))
             }
             Value::Map(keys) => out.push(command_entry(item, keys, &err)?),
-            _ => return Err(err(
-                item,
-                format!(
+            _ => {
+                return Err(err(
+                    item,
+                    format!(
                     "each entry of 'translators' must be a translator name or {{command: [path, args...]}}, found {}",
                     item.kind()
                 ),
-            )),
+                ))
+            }
         }
     }
     Ok(out)
@@ -344,5 +346,136 @@ impl Translator for EnableHyperthreading {
             if on { b"true".to_vec() } else { b"false".to_vec() },
         );
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_of_a_site() {
+        let site = SiteConfig::from_yaml(
+            "s",
+            "translators:\n  - resources\n  - command: [/bin/t, -x, 3]\n    timeout: 2.5\n  - {command: /bin/u}\n",
+        )
+        .unwrap();
+        let e = entries(&site).unwrap();
+        assert_eq!(e.len(), 3);
+        assert!(matches!(&e[0], TranslatorEntry::Named(n) if n == "resources"));
+        match &e[1] {
+            TranslatorEntry::Command { argv, timeout } => {
+                assert_eq!(argv, &["/bin/t", "-x", "3"]);
+                assert_eq!(*timeout, Duration::from_millis(2500));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(e[1].label(), "command '/bin/t' '-x' '3'");
+        match &e[2] {
+            TranslatorEntry::Command { argv, timeout } => {
+                assert_eq!(argv, &["/bin/u"]);
+                assert_eq!(*timeout, external::DEFAULT_TIMEOUT);
+            }
+            other => panic!("{other:?}"),
+        }
+        // A single name, null and absence.
+        let one = SiteConfig::from_yaml("s", "translators: compute_tasks\n").unwrap();
+        assert_eq!(entries(&one).unwrap()[0].label(), "'compute_tasks'");
+        let one = SiteConfig::from_yaml("s", "translators: {command: [t, a]}\n").unwrap();
+        assert_eq!(entries(&one).unwrap()[0].label(), "command 't' 'a'");
+        let none = SiteConfig::from_yaml("s", "translators:\n").unwrap();
+        assert!(entries(&none).unwrap().is_empty());
+        let absent = SiteConfig::from_yaml("s", "type: slurm\n").unwrap();
+        assert!(entries(&absent).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_entries() {
+        for (yaml, msg) in [
+            (
+                "translators: [{command: [a, [b]]}]",
+                "the 'command' of a translator must be",
+            ),
+            ("translators: [{command: ''}]", "the 'command' of a translator must be"),
+            (
+                "translators: [{command: a, timeout: x}]",
+                "positive number of seconds, found x",
+            ),
+            (
+                "translators: [{command: a, timeout: -0.5}]",
+                "positive number of seconds, found -0.5",
+            ),
+            ("translators: [{name: a}]", "unknown key 'name'"),
+            ("translators: [null]", "found null"),
+        ] {
+            let site = SiteConfig::from_yaml("s", yaml).unwrap();
+            let e = entries(&site).map(|_| ()).unwrap_err().to_string();
+            assert!(e.contains(msg), "{yaml}: {e}");
+            assert!(e.starts_with("Configuration error: <inline>:1:"), "{yaml}: {e}");
+        }
+    }
+
+    #[test]
+    fn later_registrations_win_and_keys_are_collected() {
+        let mut available = builtin();
+        available.push(TranslatorType {
+            name: "compute_tasks",
+            keys: &["my_key"],
+            create: |_| Ok(Box::new(JoinOutputError)),
+        });
+        assert_eq!(find(&available, "compute_tasks").unwrap().keys, &["my_key"]);
+        let site = SiteConfig::from_yaml("s", "translators: [compute_tasks, resources, {command: x}, nope]\n").unwrap();
+        let e = entries(&site).unwrap();
+        assert_eq!(keys(&e, &available), vec!["my_key", "resource_format"]);
+        let ctx = TranslatorContext::new(&site, "slurm");
+        let err = build(&e, &ctx, &available).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            err.contains("Implementation 'nope' not found for translators hook"),
+            "{err}"
+        );
+        let built = build(&e[..2], &ctx, &available).unwrap();
+        let mut d = Directives::new();
+        built[0].apply(&mut d).unwrap();
+        assert!(d.contains("join_output_error"), "the replacement ran");
+    }
+
+    #[test]
+    fn errors_name_the_translator() {
+        let site = SiteConfig::from_yaml("s", "translators: [compute_tasks]\n").unwrap();
+        let t = build(
+            &entries(&site).unwrap(),
+            &TranslatorContext::new(&site, "slurm"),
+            &builtin(),
+        )
+        .unwrap();
+        let mut d = Directives::new();
+        d.set("total_nodes", b"x".to_vec());
+        let e = t[0].apply(&mut d).unwrap_err().to_string();
+        assert!(
+            e.starts_with("Translator 'compute_tasks': Directive 'total_nodes'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_builtin_is_documented() {
+        let doc = include_str!("../../../docs/translators.md");
+        for t in builtin() {
+            assert!(
+                doc.contains(&format!("| `{}` |", t.name)),
+                "docs/translators.md lacks {}",
+                t.name
+            );
+        }
+        let res = include_str!("../../../docs/resources.md");
+        for name in [
+            "compute_tasks",
+            "compute_cpus_per_task",
+            "normalise_memory",
+            "normalise_walltime",
+            "resources",
+        ] {
+            assert!(res.contains(&format!("`{name}`")), "docs/resources.md lacks {name}");
+        }
     }
 }
