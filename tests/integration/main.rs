@@ -7,5 +7,6 @@ mod cli;
 mod conformance;
 mod direct;
 mod docs;
+mod plugin;
 mod slurm;
 mod translators;
