@@ -145,12 +145,12 @@ impl Site for DirectSite {
             let msg = format!("Sending {} to process {pid}", sig.as_str());
             if dryrun {
                 crate::info!("{msg}");
-                last = Some(*sig);
+                super::slurm::note_signal(&mut last, *sig);
                 continue;
             }
             crate::debug!("{msg}");
             match send(pid, *sig) {
-                Ok(()) => last = Some(*sig),
+                Ok(()) => super::slurm::note_signal(&mut last, *sig),
                 Err(nix::errno::Errno::ESRCH) => {
                     if i == 0 {
                         return Err(Error::run(format!("Process ID {pid} not found")));
@@ -244,7 +244,7 @@ impl DirectSite {
             let group = format!("-{pid}");
             let out = self.s.run(Command::new(["kill", "-s", name, "--", &group]), dryrun)?;
             if out.dryrun || out.success() {
-                last = Some(*sig);
+                super::slurm::note_signal(&mut last, *sig);
                 continue;
             }
             let err = String::from_utf8_lossy(&out.stderr);
@@ -265,9 +265,24 @@ impl DirectSite {
     }
 }
 
+/// Whether the process has ended and waits to be reaped (state `Z` in
+/// `/proc/PID/stat`, after the parenthesised command name).
+fn is_zombie(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
 /// Signals the job: its whole process group when the job leads one (jobs
 /// started by troika do), so that the script's children get it too.
 fn send(pid: Pid, sig: Signal) -> nix::Result<()> {
+    if is_zombie(pid) {
+        // Ended, not yet reaped by its parent: nothing left to signal.
+        return Err(nix::errno::Errno::ESRCH);
+    }
     match getpgid(Some(pid)) {
         Ok(pgid) if pgid == pid => killpg(pid, sig),
         Ok(_) => kill(pid, sig),
