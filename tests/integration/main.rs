@@ -9,4 +9,5 @@ mod direct;
 mod docs;
 mod plugin;
 mod slurm;
+mod ssh;
 mod translators;
