@@ -170,14 +170,15 @@ pub fn parse_memory(text: &str) -> std::result::Result<u64, String> {
     u64::try_from(scaled / scale).map_err(|_| too_large())
 }
 
-/// Parses a wall-clock limit: seconds (`5400`), `MM:SS`, `HH:MM:SS`,
-/// `D-HH`, `D-HH:MM`, `D-HH:MM:SS`, or units `d`, `h`, `m`, `s` in that
-/// order (`1h30m`, `2d`, `90m`). Returns seconds.
+/// Parses a wall-clock limit: minutes (`90`), `MM:SS`, `HH:MM:SS`, `D-HH`,
+/// `D-HH:MM`, `D-HH:MM:SS` (Slurm's forms, which PBS shares but for a plain
+/// number, seconds there), or units `d`, `h`, `m`, `s` in that order
+/// (`1h30m`, `2d`, `5400s`). Returns seconds.
 pub fn parse_walltime(text: &str) -> std::result::Result<u64, String> {
     let t = text.trim();
     let invalid = |why: &str| {
         format!(
-            "invalid wall-clock limit {}{why} (expected seconds, MM:SS, HH:MM:SS, D-HH:MM:SS or units such as 1h30m)",
+            "invalid wall-clock limit {}{why} (expected minutes, MM:SS, HH:MM:SS, D-HH:MM:SS or units such as 1h30m or 5400s)",
             quote(text)
         )
     };
@@ -192,7 +193,7 @@ pub fn parse_walltime(text: &str) -> std::result::Result<u64, String> {
         return Err(invalid(""));
     }
     if t.bytes().all(|c| c.is_ascii_digit()) {
-        return number(t);
+        return number(t)?.checked_mul(60).ok_or_else(too_large);
     }
     let total = |parts: &[(u64, u64)]| -> std::result::Result<u64, String> {
         parts.iter().try_fold(0u64, |acc, (n, unit)| {
@@ -511,8 +512,9 @@ mod tests {
     #[test]
     fn walltime_forms() {
         for (text, secs) in [
-            ("5400", 5400),
+            ("90", 5400),
             ("0", 0),
+            ("5400s", 5400),
             ("90:00", 5400),
             ("1:30:00", 5400),
             ("01:30:00", 5400),
@@ -562,8 +564,11 @@ mod tests {
             let e = parse_walltime(text).unwrap_err();
             assert!(e.contains("invalid wall-clock limit"), "{text}: {e}");
         }
-        assert_eq!(parse_walltime("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(parse_walltime("307445734561825860"), Ok(307445734561825860 * 60));
+        assert_eq!(parse_walltime("18446744073709551615s"), Ok(u64::MAX));
         for text in [
+            "307445734561825861",
+            "18446744073709551616s",
             "18446744073709551616",
             "213503982334602-00:00:00",
             "5124095576030432h",
