@@ -15,9 +15,10 @@
 //! reads, and a factory function (a closure that captures nothing will do).
 //! The configuration names them like the built-ins (`type: echo`,
 //! `connection: env-local`, `translators: [org_account]`, `at_startup:
-//! [announce]`). A later registration of a name replaces an earlier one, so
-//! a built-in can be replaced too. `examples/custom_troika.rs` is a complete
-//! example; `docs/plugins.md` explains it.
+//! [announce]`). For site types, connections and translators, a later
+//! registration of a name replaces an earlier one, so a built-in can be
+//! replaced too; give hooks new names. `examples/custom_troika.rs` is a
+//! complete example; `docs/plugins.md` explains it.
 
 use crate::connection::ConnectionType;
 use crate::hook::HookType;
