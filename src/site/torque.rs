@@ -224,7 +224,7 @@ impl TorqueSite {
         if out.success() {
             return Ok(CancelStatus::Killed);
         }
-        if unknown_job(&out) {
+        if unknown_job(&out) || finished(&out) {
             return Ok(CancelStatus::Vanished);
         }
         Err(kill_failed("qdel", &out))
@@ -335,6 +335,12 @@ fn text(out: &Outcome) -> String {
 /// `qdel: Unknown Job Id 12.server` (exit 153).
 fn unknown_job(out: &Outcome) -> bool {
     text(out).contains("Unknown Job Id")
+}
+
+/// `qdel: Invalid state for job - COMPLETE 12.server`: the job has ended
+/// and is kept for `keep_completed` seconds.
+fn finished(out: &Outcome) -> bool {
+    text(out).contains("Invalid state for job - COMPLETE")
 }
 
 /// `qsig: Request invalid for state of job MSG=job not running 12.server`.
