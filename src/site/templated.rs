@@ -82,6 +82,17 @@ impl Var {
             _ => return None,
         })
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            Var::Script => "{script}",
+            Var::Output => "{output}",
+            Var::JobId => "{jobid}",
+            Var::User => "{user}",
+            Var::Signal => "{signal}",
+            Var::SignalName => "{signal_name}",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -194,9 +205,15 @@ impl Template {
             for p in &w {
                 if let Piece::Var(v) = p {
                     if !allowed.contains(v) {
+                        let known: Vec<&str> = allowed.iter().map(|a| a.name()).collect();
                         return Err(err(
                             n,
-                            format!("placeholder {} cannot be used in this command", quote(&text)),
+                            format!(
+                                "placeholder {} in {} cannot be used in this command (it knows {})",
+                                v.name(),
+                                quote(&text),
+                                known.join(", ")
+                            ),
                         ));
                     }
                 }

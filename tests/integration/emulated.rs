@@ -81,6 +81,22 @@ impl Emulated {
         }
     }
 
+    /// A scratch directory without emulators (fake commands are added with
+    /// [`Emulated::add_path`]).
+    pub fn bare() -> Emulated {
+        let tmp = tempfile::Builder::new()
+            .prefix("troika-fake-")
+            .tempdir()
+            .expect("temporary directory");
+        std::fs::create_dir(tmp.path().join("state")).unwrap();
+        Emulated { tmp, path: vec![] }
+    }
+
+    /// Forgets the calls recorded so far.
+    pub fn clear_calls(&self) {
+        let _ = std::fs::remove_file(self.state().join("calls.log"));
+    }
+
     /// Puts `dir` on PATH too (fake commands written by a test).
     pub fn add_path(&mut self, dir: PathBuf) {
         self.path.push(dir);
