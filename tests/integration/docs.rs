@@ -54,7 +54,10 @@ fn site_pages_match_the_code() {
     }
     // The pages hold the tables of the code.
     let lsf = std::fs::read_to_string(repo_root().join("docs/sites/lsf.md")).unwrap();
-    assert!(lsf.contains("| `tasks_per_node` | `#BSUB -R \"span[ptile=<value>]\"` |"), "{lsf}");
+    assert!(
+        lsf.contains("| `tasks_per_node` | `#BSUB -R \"span[ptile=<value>]\"` |"),
+        "{lsf}"
+    );
     let torque = std::fs::read_to_string(repo_root().join("docs/sites/torque.md")).unwrap();
     assert!(torque.contains("| `total_nodes` | one `-l nodes=<total_nodes>:ppn=<tasks_per_node>"));
 }

@@ -12,10 +12,7 @@ use crate::emulated::{execute_line, Emulated, Run};
 fn example_with_reference() -> String {
     let example = std::fs::read_to_string(repo_root().join("examples/templated-slurm.yml")).unwrap();
     // The reference site is appended under `sites:`, the example's last key.
-    let last_top_level = example
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with([' ', '#']))
-        .last();
+    let last_top_level = example.lines().rfind(|l| !l.is_empty() && !l.starts_with([' ', '#']));
     assert_eq!(last_top_level, Some("sites:"), "the example must end with its sites");
     format!("{example}  reference:\n    type: slurm\n    connection: local\n")
 }
