@@ -234,7 +234,7 @@ impl Site for FluxSite {
             }
             let out = self.flux(&["job", "kill", "-s", sig.as_str(), jid], dryrun)?;
             if out.success() {
-                last = Some(*sig);
+                super::slurm::note_signal(&mut last, *sig);
                 continue;
             }
             if gone(&out) {

@@ -277,7 +277,7 @@ impl Site for LsfSite {
             let name = sig.as_str().trim_start_matches("SIG");
             let out = self.s.run(with_args(&self.bkill, &["-s", name, jid]), dryrun)?;
             if out.success() {
-                last = Some(*sig);
+                super::slurm::note_signal(&mut last, *sig);
                 continue;
             }
             if gone(&out) {

@@ -623,7 +623,7 @@ impl Site for TemplatedSite {
             let argv = signal.render(site, &values)?;
             let out = self.s.run(Command::new(argv.clone()), dryrun)?;
             if out.success() {
-                last = Some(*sig);
+                super::slurm::note_signal(&mut last, *sig);
                 continue;
             }
             if self.gone(&out) {

@@ -296,7 +296,7 @@ impl Site for TorqueSite {
             }
             let out = self.s.run(with_args(&self.qsig, &["-s", sig.as_str(), jid]), dryrun)?;
             if out.success() {
-                last = Some(*sig);
+                super::slurm::note_signal(&mut last, *sig);
                 continue;
             }
             if unknown_job(&out) {

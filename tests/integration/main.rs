@@ -11,5 +11,6 @@ mod emulated;
 mod flux;
 mod lsf;
 mod slurm;
+mod ssh;
 mod templated;
 mod torque;
