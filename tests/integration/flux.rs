@@ -202,3 +202,13 @@ fn unparseable_flux_batch_output_exits_1_without_jid() {
     );
     assert!(!emu.exists("job.sh.jid"));
 }
+
+#[test]
+fn kill_sequence_without_sigkill_reports_terminated() {
+    let (emu, script) = submit("    kill_sequence: [[0, SIGUSR1], [0, SIGTERM]]\n");
+    emu.set_job_state(KEY, "RUNNING");
+    let run = emu.troika(&["-vv", "kill", "flux", &script]);
+    run.expect(0);
+    assert_eq!(emu.job_signals(KEY), vec!["SIGUSR1", "SIGTERM"]);
+    assert_eq!(run.cancel_status().as_deref(), Some("TERMINATED"));
+}
