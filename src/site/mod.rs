@@ -3,8 +3,13 @@
 //! scheduler is adding one file and registering it in [`builtin`].
 
 pub mod direct;
+pub mod flux;
+pub mod lsf;
 pub mod signals;
 pub mod slurm;
+pub mod templated;
+pub mod torque;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,6 +73,9 @@ pub struct SiteSettings {
     pub kill_sequence: Option<KillSequence>,
     /// Time limit of each scheduler command.
     pub command_timeout: Option<Duration>,
+    /// Rewrite native directive lines with the directive prefix (set by
+    /// site types whose scheduler rejects mixed prefixes).
+    pub rewrite_native: bool,
 }
 
 impl SiteSettings {
@@ -80,6 +88,7 @@ impl SiteSettings {
             overrides: &self.overrides,
             unknown: self.unknown,
             default_shebang: self.default_shebang.as_deref(),
+            rewrite_native: self.rewrite_native,
         }
     }
 
@@ -138,7 +147,14 @@ pub struct SiteType {
 
 /// The built-in site types.
 pub fn builtin() -> Vec<SiteType> {
-    vec![direct::site_type(), slurm::site_type()]
+    vec![
+        direct::site_type(),
+        slurm::site_type(),
+        torque::site_type(),
+        lsf::site_type(),
+        flux::site_type(),
+        templated::site_type(),
+    ]
 }
 
 /// Keys every site accepts.
