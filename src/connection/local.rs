@@ -118,6 +118,7 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
     let name = prog.to_string_lossy().into_owned();
     let mut c = std::process::Command::new(prog);
     c.args(&cmd.argv[1..]);
+    c.envs(cmd.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if let Some(d) = cwd {
         c.current_dir(d);
     }
