@@ -25,6 +25,13 @@ pub struct Prepared {
     pub group: Option<String>,
 }
 
+/// What an action learnt, for the exit hooks.
+#[derive(Default)]
+struct Known {
+    jid: Option<String>,
+    cancel_status: Option<CancelStatus>,
+}
+
 /// Runs actions against the sites of one configuration.
 pub struct Controller<'r> {
     pub registry: &'r Registry,
@@ -241,8 +248,9 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         user: Option<&str>,
         setup: impl FnOnce() -> Result<S>,
-        body: impl FnOnce(&HookContext, S) -> Result<T>,
+        body: impl FnOnce(&HookContext, S, &mut Known) -> Result<T>,
     ) -> Result<T> {
+        let mut known = Known::default();
         let ctx = HookContext {
             action,
             site: p.site.as_ref(),
@@ -259,7 +267,7 @@ impl<'r> Controller<'r> {
         };
         let result = setup().and_then(|s| {
             p.hooks.run(HookPoint::AtStartup, &ctx)?;
-            body(&ctx, s)
+            body(&ctx, s, &mut known)
         });
         if p.hooks.at(HookPoint::AtExit).is_empty() {
             return result;
@@ -273,6 +281,8 @@ impl<'r> Controller<'r> {
         });
         let message = result.as_ref().err().map(|e| e.to_string());
         let exit_ctx = HookContext {
+            jid: known.jid.as_deref(),
+            cancel_status: known.cancel_status,
             failed: result.is_err(),
             error: message.as_deref(),
             ..ctx
@@ -294,36 +304,45 @@ impl<'r> Controller<'r> {
     ) -> Result<()> {
         let p = self.prepare(site, user, "submit", Some(script), None)?;
         let setup = || defines.iter().map(|d| parse_define(d)).collect::<Result<Vec<_>>>();
-        self.run_action("submit", &p, Some(script), Some(output), user, setup, |ctx, defines| {
-            let settings = p.site.settings();
-            let out_bytes = output.as_os_str().as_encoded_bytes();
-            let req = Request {
-                defines: &defines,
-                output: out_bytes,
-                translators: &settings.translators,
-            };
-            crate::script::preprocess(script, &settings.profile(), &req)?;
-            p.hooks.run(HookPoint::PreSubmit, ctx)?;
-            let jid = p.site.submit(script, user, output, self.dryrun)?;
-            if let Some(jid) = jid {
-                let jid_path = with_suffix(script, ".jid");
-                if jid_path.exists() {
-                    crate::warning!(
-                        "Job ID output file {} already exists, overwriting",
-                        quote(&jid_path.display().to_string())
-                    );
+        self.run_action(
+            "submit",
+            &p,
+            Some(script),
+            Some(output),
+            user,
+            setup,
+            |ctx, defines, known| {
+                let settings = p.site.settings();
+                let out_bytes = output.as_os_str().as_encoded_bytes();
+                let req = Request {
+                    defines: &defines,
+                    output: out_bytes,
+                    translators: &settings.translators,
+                };
+                crate::script::preprocess(script, &settings.profile(), &req)?;
+                p.hooks.run(HookPoint::PreSubmit, ctx)?;
+                let jid = p.site.submit(script, user, output, self.dryrun)?;
+                if let Some(jid) = jid {
+                    known.jid = Some(jid.clone());
+                    let jid_path = with_suffix(script, ".jid");
+                    if jid_path.exists() {
+                        crate::warning!(
+                            "Job ID output file {} already exists, overwriting",
+                            quote(&jid_path.display().to_string())
+                        );
+                    }
+                    crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644)?;
+                    if p.group.is_some() {
+                        group::record_member(script, &settings.config.name)?;
+                    }
+                    if settings.copy_jid {
+                        let target = with_suffix(&settings.copy_target(script, output), ".jid");
+                        settings.connection.send_file(&jid_path, &target, self.dryrun)?;
+                    }
                 }
-                crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644)?;
-                if p.group.is_some() {
-                    group::record_member(script, &settings.config.name)?;
-                }
-                if settings.copy_jid {
-                    let target = with_suffix(&settings.copy_target(script, output), ".jid");
-                    settings.connection.send_file(&jid_path, &target, self.dryrun)?;
-                }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
 
     /// The job id: `-j`, else `<script>.jid`, else (with `copy_jid`) the copy
@@ -380,7 +399,8 @@ impl<'r> Controller<'r> {
     ) -> Result<()> {
         let p = self.prepare(site, user, "monitor", Some(script), None)?;
         let setup = || self.job_id(&p, script, output, jid);
-        self.run_action("monitor", &p, Some(script), output, user, setup, |_, jid| {
+        self.run_action("monitor", &p, Some(script), output, user, setup, |_, jid, known| {
+            known.jid = Some(jid.clone());
             p.site.monitor(script, user, &jid, self.dryrun)
         })
     }
@@ -396,8 +416,10 @@ impl<'r> Controller<'r> {
     ) -> Result<CancelStatus> {
         let p = self.prepare(site, user, "kill", Some(script), None)?;
         let setup = || self.job_id(&p, script, output, jid);
-        self.run_action("kill", &p, Some(script), output, user, setup, |ctx, jid| {
+        self.run_action("kill", &p, Some(script), output, user, setup, |ctx, jid, known| {
+            known.jid = Some(jid.clone());
             let status = p.site.kill(script, user, &jid, self.dryrun)?;
+            known.cancel_status = Some(status);
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {
                 jid: Some(&jid),
@@ -413,13 +435,21 @@ impl<'r> Controller<'r> {
     /// group: on one of its members).
     pub fn check_connection(&self, site: &str, user: Option<&str>, timeout: Option<Duration>) -> Result<bool> {
         let p = self.prepare(site, user, "check-connection", None, timeout)?;
-        self.run_action("check-connection", &p, None, None, user, || Ok(()), |_, ()| {
-            if p.group.is_some() {
-                // The member was chosen because its check succeeded.
-                return Ok(true);
-            }
-            p.site.settings().connection.check(timeout, self.dryrun)
-        })
+        self.run_action(
+            "check-connection",
+            &p,
+            None,
+            None,
+            user,
+            || Ok(()),
+            |_, (), _| {
+                if p.group.is_some() {
+                    // The member was chosen because its check succeeded.
+                    return Ok(true);
+                }
+                p.site.settings().connection.check(timeout, self.dryrun)
+            },
+        )
     }
 
     /// `list-sites`: a table of names, types and connections. Rows are

@@ -91,7 +91,13 @@ pub fn abort_on_ecflow(ctx: &HookContext) -> Result<()> {
     let cmd = cmd.timeout(settings.command_timeout);
     let shown: Vec<String> = env
         .iter()
-        .map(|(k, v)| if k == "ECF_PASS" { format!("{k}=***") } else { format!("{k}={v}") })
+        .map(|(k, v)| {
+            if k == "ECF_PASS" {
+                format!("{k}=***")
+            } else {
+                format!("{k}={v}")
+            }
+        })
         .collect();
     let has_host = env.iter().any(|(k, _)| k == "ECF_HOST");
     let local;

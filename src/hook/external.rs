@@ -23,19 +23,34 @@ use crate::util::{quote, quote_argv};
 
 /// The environment of an external hook: name and meaning (for the docs).
 pub const ENV_VARS: &[(&str, &str)] = &[
-    ("TROIKA_HOOK", "the hook point: `at_startup`, `pre_submit`, `post_kill` or `at_exit`"),
+    (
+        "TROIKA_HOOK",
+        "the hook point: `at_startup`, `pre_submit`, `post_kill` or `at_exit`",
+    ),
     ("TROIKA_ACTION", "`submit`, `monitor`, `kill` or `check-connection`"),
     ("TROIKA_SITE", "the name of the site the action runs on"),
-    ("TROIKA_SITE_GROUP", "the group named on the command line, when the site was chosen from a `group`"),
+    (
+        "TROIKA_SITE_GROUP",
+        "the group named on the command line, when the site was chosen from a `group`",
+    ),
     ("TROIKA_SCRIPT", "the job script, as given on the command line"),
     ("TROIKA_OUTPUT", "the job output file (`-o`)"),
     ("TROIKA_USER", "the remote user (`-u`)"),
     ("TROIKA_JOBID", "the job id (`post_kill`)"),
-    ("TROIKA_CANCEL_STATUS", "`CANCELLED`, `TERMINATED`, `KILLED` or `VANISHED` (`post_kill`)"),
+    (
+        "TROIKA_CANCEL_STATUS",
+        "`CANCELLED`, `TERMINATED`, `KILLED` or `VANISHED` (`post_kill`)",
+    ),
     ("TROIKA_DRYRUN", "`1` with `-n` (change nothing then), `0` otherwise"),
     ("TROIKA_LOGFILE", "the log file of the action"),
-    ("TROIKA_STATUS", "`at_exit`: the exit status of the action so far, `0` (success) or `1` (failure)"),
-    ("TROIKA_ERROR", "`at_exit`: the failure's message when the action failed"),
+    (
+        "TROIKA_STATUS",
+        "`at_exit`: the exit status of the action so far, `0` (success) or `1` (failure)",
+    ),
+    (
+        "TROIKA_ERROR",
+        "`at_exit`: the failure's message when the action failed",
+    ),
 ];
 
 /// Where an external hook runs.
@@ -86,15 +101,23 @@ impl ExternalHook {
                         Value::Seq(items) => items
                             .iter()
                             .map(|i| {
-                                i.scalar_text().filter(|_| !matches!(i.value, Value::Bool(_))).ok_or_else(|| {
-                                    bad(i, format!("'command' must be a list of strings, found {} in it", i.kind()))
-                                })
+                                i.scalar_text()
+                                    .filter(|_| !matches!(i.value, Value::Bool(_)))
+                                    .ok_or_else(|| {
+                                        bad(
+                                            i,
+                                            format!("'command' must be a list of strings, found {} in it", i.kind()),
+                                        )
+                                    })
                             })
                             .collect::<Result<_>>()?,
                         _ => {
                             return Err(bad(
                                 v,
-                                format!("'command' must be a program or a list [program, args...], found {}", v.kind()),
+                                format!(
+                                    "'command' must be a program or a list [program, args...], found {}",
+                                    v.kind()
+                                ),
                             ))
                         }
                     };
@@ -117,7 +140,10 @@ impl ExternalHook {
                         _ => -1.0,
                     };
                     if !(secs > 0.0 && secs.is_finite()) {
-                        return Err(bad(v, format!("'timeout' must be a positive number of seconds, found {v}")));
+                        return Err(bad(
+                            v,
+                            format!("'timeout' must be a positive number of seconds, found {v}"),
+                        ));
                     }
                     timeout = Some(Duration::from_secs_f64(secs));
                 }

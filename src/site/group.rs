@@ -101,7 +101,10 @@ mod tests {
         let e = members(&c.site("g").unwrap(), &c).unwrap_err().to_string();
         assert!(e.contains("groups cannot be nested"), "{e}");
 
-        for bad in ["sites:\n  g: {type: group}\n", "sites:\n  g: {type: group, sites: []}\n"] {
+        for bad in [
+            "sites:\n  g: {type: group}\n",
+            "sites:\n  g: {type: group, sites: []}\n",
+        ] {
             let c = cfg(bad);
             let e = members(&c.site("g").unwrap(), &c).unwrap_err().to_string();
             assert!(e.contains("Configuration error") && e.contains("site group 'g'"), "{e}");

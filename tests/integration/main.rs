@@ -7,4 +7,6 @@ mod cli;
 mod conformance;
 mod direct;
 mod docs;
+mod ecflow;
+mod hooks;
 mod slurm;
