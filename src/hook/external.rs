@@ -36,10 +36,13 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("TROIKA_SCRIPT", "the job script, as given on the command line"),
     ("TROIKA_OUTPUT", "the job output file (`-o`)"),
     ("TROIKA_USER", "the remote user (`-u`)"),
-    ("TROIKA_JOBID", "the job id (`post_kill`)"),
+    (
+        "TROIKA_JOBID",
+        "the job id (`post_kill`; `at_exit` once known: after a submission, or from `-j`/`.jid` for monitor and kill)",
+    ),
     (
         "TROIKA_CANCEL_STATUS",
-        "`CANCELLED`, `TERMINATED`, `KILLED` or `VANISHED` (`post_kill`)",
+        "`CANCELLED`, `TERMINATED`, `KILLED` or `VANISHED` (`post_kill`, and `at_exit` of a kill)",
     ),
     ("TROIKA_DRYRUN", "`1` with `-n` (change nothing then), `0` otherwise"),
     ("TROIKA_LOGFILE", "the log file of the action"),
@@ -227,4 +230,13 @@ impl ExternalHook {
         }
         Err(Error::run(msg))
     }
+}
+
+/// The table of [`ENV_VARS`] in Markdown, as `docs/hooks.md` shows it.
+pub fn env_table_markdown() -> String {
+    let mut s = String::from("| variable | value |\n|---|---|\n");
+    for (name, doc) in ENV_VARS {
+        s.push_str(&format!("| `{name}` | {doc} |\n"));
+    }
+    s
 }
