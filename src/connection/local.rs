@@ -275,3 +275,24 @@ fn fmt_secs(d: Duration) -> String {
 pub fn display_argv(argv: &[OsString]) -> String {
     quote_argv(argv)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_is_added_to_the_inherited_one() {
+        let cmd = Command::new(["sh", "-c", "echo \"$TROIKA_T1 ${PATH:+path}\""]).env("TROIKA_T1", "a b");
+        let out = LocalConnection::default().execute(cmd, false).unwrap();
+        assert!(out.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b path\n");
+    }
+
+    #[test]
+    fn dry_run_runs_nothing() {
+        let out = LocalConnection::default()
+            .execute(Command::new(["false"]).env("X", "1"), true)
+            .unwrap();
+        assert!(out.dryrun && out.success());
+    }
+}

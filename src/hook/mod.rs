@@ -248,6 +248,34 @@ mod tests {
     }
 
     #[test]
+    fn external_hook_entries_are_checked() {
+        let h = hooks("at_exit: [{command: [/bin/x, 1, 2.5], timeout: 2}]\n").unwrap();
+        let Hook::External(e) = &h.at(HookPoint::AtExit)[0] else {
+            panic!("not external")
+        };
+        assert_eq!(e.argv, vec!["/bin/x", "1", "2.5"]);
+        assert_eq!(e.timeout, Some(std::time::Duration::from_secs(2)));
+        for (bad, want) in [
+            ("at_exit: [{commnd: /bin/x}]\n", "unknown key 'commnd'"),
+            (
+                "at_exit: [{command: /bin/x, on: elsewhere}]\n",
+                "'on' must be 'local' or 'site'",
+            ),
+            ("at_exit: [{on: site}]\n", "needs 'command"),
+            ("at_exit: [{command: []}]\n", "must name a program"),
+            ("at_exit: [{command: [/bin/x, [a]]}]\n", "list of strings"),
+            (
+                "at_exit: [{command: /bin/x, timeout: 0}]\n",
+                "positive number of seconds",
+            ),
+            ("at_exit: [[a]]\n", "hook name or a mapping"),
+        ] {
+            let e = hooks(bad).err().unwrap().to_string();
+            assert!(e.contains(want) && e.contains("<inline>:1:"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
     fn unknown_and_misplaced_names() {
         let e = hooks("pre_submit: [no_such_hook]\n").err().unwrap().to_string();
         assert!(
