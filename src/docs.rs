@@ -34,7 +34,11 @@ pub fn directives_markdown(reg: &Registry) -> String {
         }
         match &t.syntax.native {
             Some(n) => {
-                let _ = write!(s, "Native `#{}` lines are kept, one per option (the last one wins)", n.prefix);
+                let _ = write!(
+                    s,
+                    "Native `#{}` lines are kept, one per option (the last one wins)",
+                    n.prefix
+                );
                 if n.drop.is_empty() {
                     s.push_str(".\n");
                 } else {
@@ -42,7 +46,9 @@ pub fn directives_markdown(reg: &Registry) -> String {
                     let _ = writeln!(s, "; {} are dropped, as troika sets the output.", d.join(", "));
                 }
             }
-            None => s.push_str("Other lines, native directives of any scheduler included, stay in the script as they are.\n"),
+            None => s.push_str(
+                "Other lines, native directives of any scheduler included, stay in the script as they are.\n",
+            ),
         }
         if t.syntax.table.entries.is_empty() {
             continue;

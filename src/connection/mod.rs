@@ -2,6 +2,7 @@
 //! command is an argument vector, never a shell string.
 
 pub mod local;
+pub mod ssh;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -170,9 +171,16 @@ pub struct ConnectionType {
 
 /// The built-in connection types.
 pub fn builtin() -> Vec<ConnectionType> {
-    vec![ConnectionType {
-        name: "local",
-        keys: local::KEYS,
-        create: local::LocalConnection::create,
-    }]
+    vec![
+        ConnectionType {
+            name: "local",
+            keys: local::KEYS,
+            create: local::LocalConnection::create,
+        },
+        ConnectionType {
+            name: "ssh",
+            keys: ssh::KEYS,
+            create: ssh::SshConnection::create,
+        },
+    ]
 }

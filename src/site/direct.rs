@@ -39,6 +39,12 @@ impl DirectSite {
     pub fn new(s: SiteSettings) -> Result<Self> {
         let shell = s.config.command("shell", &["bash", "-s"])?;
         let use_shell = s.config.bool_or("use_shell", !s.connection.is_local())?;
+        if !s.connection.is_local() && !use_shell && !s.copy_script {
+            return Err(Error::config(format!(
+                "copy_script and use_shell cannot both be False for a remote site ('{}'): the script must reach the remote host",
+                s.config.name
+            )));
+        }
         Ok(DirectSite { s, shell, use_shell })
     }
 }
@@ -66,11 +72,14 @@ impl Site for DirectSite {
     }
 
     fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        if !self.s.connection.is_local() {
+            return self.submit_remote(script, output, dryrun);
+        }
         let script_abs = absolute(script);
         let argv: Vec<String>;
         let mut stdin = Input::Null;
         if !self.use_shell {
-            if self.s.connection.is_local() && !dryrun {
+            if !dryrun {
                 use std::os::unix::fs::PermissionsExt;
                 let mode = std::fs::metadata(&script_abs)
                     .map(|m| m.permissions().mode())
@@ -85,15 +94,8 @@ impl Site for DirectSite {
             }
             argv = vec![script_abs.display().to_string()];
         } else if self.s.copy_script {
-            let target = if self.s.connection.is_local() {
-                script_abs.clone()
-            } else {
-                self.s.copy_target(script, output)
-            };
-            if !self.s.connection.is_local() {
-                self.s.connection.send_file(script, &target, dryrun)?;
-            }
-            argv = vec![self.shell[0].clone(), target.display().to_string()];
+            // A local copy would be the script itself.
+            argv = vec![self.shell[0].clone(), script_abs.display().to_string()];
         } else {
             argv = self.shell.clone();
             stdin = Input::File(script.to_path_buf());
@@ -144,43 +146,151 @@ impl Site for DirectSite {
             Pid::from_raw(parse_pid(jid).ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?);
         let default = KillSequence::default_term();
         let seq = self.s.kill_sequence.as_ref().unwrap_or(&default);
-        let mut last = None;
+        let mut sent_kill = None;
         for (i, (wait, sig)) in seq.0.iter().enumerate() {
             if !dryrun && !wait.is_zero() {
                 std::thread::sleep(*wait);
             }
-            let msg = format!("Sending {} to process {pid}", sig.as_str());
-            if dryrun {
-                crate::info!("{msg}");
-                last = Some(*sig);
-                continue;
-            }
-            crate::debug!("{msg}");
-            match send(pid, *sig) {
-                Ok(()) => last = Some(*sig),
-                Err(nix::errno::Errno::ESRCH) => {
-                    if i == 0 {
-                        return Err(Error::run(format!("Process ID {pid} not found")));
-                    }
-                    crate::debug!("Process {pid} has ended");
-                    break;
-                }
-                Err(e) => {
-                    return Err(Error::run(format!(
-                        "Cannot send {} to process {pid}: {}",
-                        sig.as_str(),
-                        e.desc()
-                    )))
-                }
+            let delivered = if self.s.connection.is_local() {
+                signal_local(pid, *sig, dryrun)?
+            } else {
+                self.signal_remote(pid, *sig, dryrun)?
+            };
+            if delivered {
+                super::slurm::note_signal(&mut sent_kill, *sig);
+            } else if i == 0 {
+                let place = if self.s.connection.is_local() {
+                    ""
+                } else {
+                    " on the site"
+                };
+                return Err(Error::run(format!("Process ID {pid} not found{place}")));
+            } else {
+                crate::debug!("Process {pid} has ended");
+                break;
             }
         }
-        Ok(super::slurm::status_after(last))
+        Ok(super::slurm::status_after(sent_kill))
     }
+}
+
+/// Sends `sig` to a local job; `false` when the process is gone.
+fn signal_local(pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
+    let msg = format!("Sending {} to process {pid}", sig.as_str());
+    if dryrun {
+        crate::info!("{msg}");
+        return Ok(true);
+    }
+    crate::debug!("{msg}");
+    match send(pid, sig) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
+        Err(e) => Err(Error::run(format!(
+            "Cannot send {} to process {pid}: {}",
+            sig.as_str(),
+            e.desc()
+        ))),
+    }
+}
+
+/// Starts a command detached on the remote host, in a new session, output to
+/// `$1`, and prints its process id.
+const REMOTE_LAUNCH: &str = r#"out=$1; shift; setsid "$@" >"$out" 2>&1 </dev/null & echo $!"#;
+
+impl DirectSite {
+    /// Submit over a remote connection: the script is staged next to the
+    /// output file, then started detached; the job id is the remote pid.
+    fn submit_remote(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let conn = &self.s.connection;
+        conn.ensure_dir(crate::util::parent_dir(output), dryrun)?;
+        let target = self.s.copy_target(script, output);
+        let target_s = target.display().to_string();
+        if self.s.copy_script {
+            conn.send_file(script, &target, dryrun)?;
+        } else {
+            // Through the same ssh connection: no scp round trip.
+            let put = Command::new(["sh", "-c", r#"cat >"$1" && chmod +x "$1""#, "troika", &target_s])
+                .stdin(Input::File(script.to_path_buf()));
+            let out = self.s.run(put, dryrun)?;
+            if !out.dryrun && !out.success() {
+                return Err(Error::run(format!(
+                    "Cannot write the script to {target_s} on the site: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )));
+            }
+        }
+        let mut argv: Vec<String> = vec!["sh".into(), "-c".into(), REMOTE_LAUNCH.into(), "troika".into()];
+        argv.push(output.display().to_string());
+        if self.use_shell {
+            argv.push(self.shell[0].clone());
+        }
+        argv.push(target_s);
+        let out = self.s.run(Command::new(argv), dryrun)?;
+        if out.dryrun {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.success() {
+            return Err(Error::run(format!(
+                "Starting the job on the site failed with {}: {}",
+                out.describe(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        let pid = text
+            .lines()
+            .map(str::trim)
+            .rfind(|l| !l.is_empty())
+            .and_then(parse_pid)
+            .ok_or_else(|| {
+                Error::run(format!(
+                    "Could not read the remote process id from {}",
+                    quote(text.trim())
+                ))
+            })?;
+        crate::debug!("Job started on the site with process id {pid}");
+        Ok(Some(pid.to_string()))
+    }
+
+    /// Sends `sig` to a remote job with `kill -s SIG -- -PID` on the site
+    /// (the job leads its own process group); `false` when it is gone.
+    fn signal_remote(&self, pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
+        let name = sig.as_str().trim_start_matches("SIG");
+        let group = format!("-{pid}");
+        let out = self.s.run(Command::new(["kill", "-s", name, "--", &group]), dryrun)?;
+        if out.dryrun || out.success() {
+            return Ok(true);
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("No such process") {
+            return Ok(false);
+        }
+        Err(Error::run(format!(
+            "Cannot send {} to process {pid}: {}",
+            sig.as_str(),
+            err.trim()
+        )))
+    }
+}
+
+/// Whether the process has ended and waits to be reaped (state `Z` in
+/// `/proc/PID/stat`, after the parenthesised command name).
+fn is_zombie(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        .unwrap_or(false)
 }
 
 /// Signals the job: its whole process group when the job leads one (jobs
 /// started by troika do), so that the script's children get it too.
 fn send(pid: Pid, sig: Signal) -> nix::Result<()> {
+    if is_zombie(pid) {
+        // Ended, not yet reaped by its parent: nothing left to signal.
+        return Err(nix::errno::Errno::ESRCH);
+    }
     match getpgid(Some(pid)) {
         Ok(pgid) if pgid == pid => killpg(pid, sig),
         Ok(_) => kill(pid, sig),

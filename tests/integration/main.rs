@@ -10,3 +10,4 @@ mod docs;
 mod ecflow;
 mod hooks;
 mod slurm;
+mod ssh;

@@ -1,0 +1,389 @@
+//! The ssh connection: commands run on a remote host through OpenSSH's `ssh`
+//! and files move with `scp`, so users' `~/.ssh/config`, ProxyJump, agents
+//! and Kerberos keep working.
+//!
+//! Every remote argument is shell-quoted on its own (the remote login shell
+//! parses the command line again); a remote command is never pasted together.
+//! By default calls are multiplexed over one OpenSSH master per user and host
+//! (`ControlMaster=auto`, `ControlPersist`), and always non-interactive
+//! (`BatchMode=yes`, `ConnectTimeout`, `ServerAliveInterval`).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::local::run;
+use super::{Command, Connection, Outcome};
+use crate::config::SiteConfig;
+use crate::error::{Error, Result};
+use crate::util::quote_argv;
+
+pub const KEYS: &[&str] = &[
+    "host",
+    "user",
+    "ssh_command",
+    "scp_command",
+    "ssh_options",
+    "scp_options",
+    "ssh_verbose",
+    "ssh_strict_host_key_checking",
+    "ssh_connect_timeout",
+    "ssh_multiplex",
+    "ssh_control_persist",
+    "ssh_server_alive_interval",
+    "ssh_batch_mode",
+    "remote_cwd",
+];
+
+/// Default `ConnectTimeout` when the site sets none, in seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 30;
+/// Default `ServerAliveInterval`, in seconds (with `ServerAliveCountMax=3`).
+pub const DEFAULT_SERVER_ALIVE: u64 = 15;
+/// Default `ControlPersist`: how long an idle master stays up, in seconds.
+pub const DEFAULT_CONTROL_PERSIST: u64 = 60;
+
+/// Quotes one argument for a POSIX shell: safe words as they are, anything
+/// else in single quotes (`'` becomes `'"'"'`), the empty string as `''`.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&c))
+    {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
+/// An ssh connection to `[user@]host`.
+#[derive(Debug, Clone)]
+pub struct SshConnection {
+    pub host: String,
+    pub user: Option<String>,
+    pub ssh: Vec<String>,
+    pub scp: Vec<String>,
+    /// Options given to ssh (0.2.7 order: configured options, -v,
+    /// StrictHostKeyChecking, ConnectTimeout; then troika's own).
+    pub ssh_opts: Vec<String>,
+    pub scp_opts: Vec<String>,
+    pub remote_cwd: Option<String>,
+    pub connect_timeout: u64,
+    pub pmkdir: Vec<String>,
+}
+
+/// The per-user directory for multiplexing sockets, created 0700. Paths of
+/// unix sockets must stay under 108 bytes: `%C` adds 40.
+pub fn control_dir() -> Option<PathBuf> {
+    let uid = nix::unistd::getuid().as_raw();
+    let candidates = [
+        std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("troika")),
+        Some(PathBuf::from(format!("/tmp/troika-{uid}"))),
+    ];
+    for dir in candidates.into_iter().flatten() {
+        if dir.as_os_str().len() + 42 >= 108 {
+            continue;
+        }
+        if ensure_private_dir(&dir, uid) {
+            return Some(dir);
+        }
+    }
+    None
+}
+
+fn ensure_private_dir(dir: &Path, uid: u32) -> bool {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    match std::fs::symlink_metadata(dir) {
+        // Only a real directory of ours, closed to others: another user must
+        // not be able to plant a socket there.
+        Ok(m) => m.is_dir() && m.uid() == uid && m.mode() & 0o077 == 0,
+        Err(_) => false,
+    }
+}
+
+impl SshConnection {
+    pub fn create(site: &SiteConfig, user: Option<&str>) -> Result<Box<dyn Connection>> {
+        Ok(Box::new(Self::from_config(site, user)?))
+    }
+
+    pub fn from_config(site: &SiteConfig, user: Option<&str>) -> Result<Self> {
+        let host = site.opt_str("host")?.filter(|h| !h.is_empty()).ok_or_else(|| {
+            Error::config(format!(
+                "{}: site '{}' uses the ssh connection but has no 'host': add `host: <login node>`",
+                site.location(),
+                site.name
+            ))
+        })?;
+        let user = user.map(str::to_string).or(site.opt_str("user")?);
+        let ssh = site.command("ssh_command", &["ssh"])?;
+        let scp = site.command("scp_command", &["scp"])?;
+        let base_opts = site.str_list("ssh_options")?;
+        let scp_base = if site.has("scp_options") {
+            site.str_list("scp_options")?
+        } else {
+            base_opts.clone()
+        };
+        let verbose = site.bool_or("ssh_verbose", false)?;
+        let strict = site.bool_or("ssh_strict_host_key_checking", false)?;
+        let configured_timeout = site.seconds("ssh_connect_timeout")?.map(|s| s.ceil() as u64);
+        let multiplex = site.bool_or("ssh_multiplex", true)?;
+        let batch = site.bool_or("ssh_batch_mode", true)?;
+        let persist = site
+            .seconds("ssh_control_persist")?
+            .map(|s| s.ceil() as u64)
+            .unwrap_or(DEFAULT_CONTROL_PERSIST);
+        let alive = match site.get("ssh_server_alive_interval") {
+            Some(n) if n.scalar_text().as_deref() == Some("0") => None,
+            _ => Some(
+                site.seconds("ssh_server_alive_interval")?
+                    .map(|s| s.ceil() as u64)
+                    .unwrap_or(DEFAULT_SERVER_ALIVE),
+            ),
+        };
+        let mut common = Vec::new();
+        if verbose {
+            common.push("-v".to_string());
+        }
+        common.push(format!("-oStrictHostKeyChecking={}", if strict { "yes" } else { "no" }));
+        if let Some(t) = configured_timeout {
+            common.push(format!("-oConnectTimeout={t}"));
+        }
+        let mut extra = Vec::new();
+        if batch {
+            extra.push("-oBatchMode=yes".to_string());
+        }
+        if configured_timeout.is_none() {
+            extra.push(format!("-oConnectTimeout={DEFAULT_CONNECT_TIMEOUT}"));
+        }
+        if let Some(a) = alive {
+            extra.push(format!("-oServerAliveInterval={a}"));
+            extra.push("-oServerAliveCountMax=3".to_string());
+        }
+        if multiplex {
+            match control_dir() {
+                Some(dir) => {
+                    extra.push("-oControlMaster=auto".to_string());
+                    extra.push(format!("-oControlPath={}/%C", dir.display()));
+                    extra.push(format!("-oControlPersist={persist}"));
+                }
+                None => crate::debug!("No private directory for ssh control sockets: not multiplexing"),
+            }
+        }
+        let strip_v = |v: &Vec<String>| v.clone();
+        let mut ssh_opts = base_opts.clone();
+        ssh_opts.extend(common.iter().cloned());
+        ssh_opts.extend(extra.iter().cloned());
+        let mut scp_opts = strip_v(&scp_base);
+        scp_opts.extend(common.iter().filter(|o| *o != "-v").cloned());
+        scp_opts.extend(extra);
+        Ok(SshConnection {
+            host,
+            user,
+            ssh,
+            scp,
+            ssh_opts,
+            scp_opts,
+            remote_cwd: site.opt_str("remote_cwd")?,
+            connect_timeout: configured_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            pmkdir: site.command("pmkdir_command", &["mkdir", "-p"])?,
+        })
+    }
+
+    /// `user@host` or `host`.
+    pub fn destination(&self) -> String {
+        match &self.user {
+            Some(u) if !u.is_empty() => format!("{u}@{}", self.host),
+            _ => self.host.clone(),
+        }
+    }
+
+    /// The local `ssh` argument vector that runs `argv` remotely.
+    pub fn ssh_argv(&self, argv: &[OsString]) -> Vec<OsString> {
+        let mut out: Vec<OsString> = self.ssh.iter().map(OsString::from).collect();
+        out.extend(self.ssh_opts.iter().map(OsString::from));
+        out.push(self.destination().into());
+        if let Some(cwd) = &self.remote_cwd {
+            out.push("cd".into());
+            out.push(shell_quote(cwd).into());
+            out.push("&&".into());
+        }
+        out.extend(argv.iter().map(|a| OsString::from(shell_quote(&a.to_string_lossy()))));
+        out
+    }
+
+    /// A remote path: relative paths are relative to `remote_cwd`.
+    fn remote_path(&self, p: &Path) -> String {
+        match &self.remote_cwd {
+            Some(cwd) if p.is_relative() => Path::new(cwd).join(p).display().to_string(),
+            _ => p.display().to_string(),
+        }
+    }
+
+    fn scp_argv(&self, from: String, to: String) -> Vec<OsString> {
+        let mut out: Vec<OsString> = self.scp.iter().map(OsString::from).collect();
+        out.extend(self.scp_opts.iter().map(OsString::from));
+        out.push(from.into());
+        out.push(to.into());
+        out
+    }
+
+    fn run_local(&self, argv: Vec<OsString>, cmd: &Command, dryrun: bool) -> Result<Outcome> {
+        if dryrun {
+            crate::info!("Execute: {}", quote_argv(&argv));
+            return Ok(Outcome::dry());
+        }
+        crate::debug!("Executing {}", quote_argv(&argv));
+        let local = Command { argv, ..cmd.clone() };
+        let out = run(&local, None)?;
+        if let Some(why) = connection_failure(&out) {
+            return Err(Error::run(format!(
+                "Connection to {} failed (ssh exit code 255, the command did not run): {why}",
+                self.destination()
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// Whether an ssh exit status 255 comes from ssh itself (the connection)
+/// rather than from the remote command, and why.
+pub fn connection_failure(out: &Outcome) -> Option<String> {
+    if out.code != Some(255) {
+        return None;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    const SIGNS: &[&str] = &[
+        "ssh: ",
+        "Connection refused",
+        "Connection timed out",
+        "Connection closed",
+        "Connection reset",
+        "Permission denied",
+        "Host key verification failed",
+        "Could not resolve hostname",
+        "No route to host",
+        "kex_exchange_identification",
+        "Network is unreachable",
+        "Timeout, server",
+        "ControlPath",
+        "mux_client",
+    ];
+    let line = err.lines().find(|l| SIGNS.iter().any(|s| l.contains(s)))?;
+    Some(line.trim().to_string())
+}
+
+impl Connection for SshConnection {
+    fn kind(&self) -> &'static str {
+        "ssh"
+    }
+
+    fn is_local(&self) -> bool {
+        false
+    }
+
+    fn execute(&self, cmd: Command, dryrun: bool) -> Result<Outcome> {
+        if cmd.detach {
+            return Err(Error::run(
+                "a detached command cannot run through ssh: use a remote launcher",
+            ));
+        }
+        let argv = self.ssh_argv(&cmd.argv);
+        self.run_local(argv, &cmd, dryrun)
+    }
+
+    fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+        let to = format!("{}:{}", self.destination(), self.remote_path(dst));
+        let argv = self.scp_argv(src.display().to_string(), to);
+        let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()), dryrun)?;
+        if !out.dryrun && !out.success() {
+            return Err(Error::run(format!(
+                "Copying {} to {} failed with {}: {}",
+                src.display(),
+                dst.display(),
+                out.describe(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+        let from = format!("{}:{}", self.destination(), self.remote_path(src));
+        let argv = self.scp_argv(from, dst.display().to_string());
+        let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()), dryrun)?;
+        if !out.dryrun && !out.success() {
+            return Err(Error::run(format!(
+                "Copying {} from {} failed with {}: {}",
+                src.display(),
+                self.host,
+                out.describe(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
+        let mut argv: Vec<OsString> = self.pmkdir.iter().map(OsString::from).collect();
+        argv.push(self.remote_path(dir).into());
+        let out = self.execute(Command::new(argv), dryrun)?;
+        if !out.dryrun && !out.success() {
+            return Err(Error::run(format!(
+                "Cannot create directory {} on {}: {}",
+                dir.display(),
+                self.host,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+
+    fn check(&self, timeout: Option<Duration>, dryrun: bool) -> Result<bool> {
+        let mut conn = self.clone();
+        if let Some(t) = timeout {
+            let secs = t.as_secs_f64().ceil().max(1.0) as u64;
+            conn.ssh_opts.retain(|o| !o.starts_with("-oConnectTimeout="));
+            conn.ssh_opts
+                .push(format!("-oConnectTimeout={}", secs.min(self.connect_timeout)));
+        }
+        match conn.execute(Command::new(["true"]).timeout(timeout), dryrun) {
+            Ok(o) => Ok(o.success()),
+            Err(e) => {
+                crate::error!("{e}");
+                Ok(false)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(shell_quote("sbatch"), "sbatch");
+        assert_eq!(shell_quote("/w d"), "'/w d'");
+        assert_eq!(shell_quote(""), "''");
+        assert_eq!(shell_quote("$USER"), "'$USER'");
+        assert_eq!(shell_quote("it's"), "'it'\"'\"'s'");
+        assert_eq!(shell_quote("a;b*c\\"), "'a;b*c\\'");
+    }
+
+    #[test]
+    fn argv_with_cwd_and_user() {
+        let site = SiteConfig::from_yaml("r", "host: h\nremote_cwd: /w d\nssh_multiplex: false\n").unwrap();
+        let c = SshConnection::from_config(&site, Some("alice")).unwrap();
+        let argv = c.ssh_argv(&["qdel".into(), "3.s".into()]);
+        let s: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(s[0], "ssh");
+        assert!(s.contains(&"-oBatchMode=yes".to_string()));
+        assert_eq!(&s[s.len() - 6..], ["alice@h", "cd", "'/w d'", "&&", "qdel", "3.s"]);
+    }
+
+    #[test]
+    fn missing_host_is_a_config_error() {
+        let site = SiteConfig::from_yaml("r", "type: slurm\n").unwrap();
+        let e = SshConnection::from_config(&site, None).unwrap_err().to_string();
+        assert!(e.contains("no 'host'"), "{e}");
+    }
+}

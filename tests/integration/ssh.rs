@@ -1,0 +1,441 @@
+//! The ssh connection against a real OpenSSH server on 127.0.0.1, started by
+//! `tests/services/sshd.sh up` (users troika-ssh1 and troika-ssh2, client
+//! config with the host alias `troika-test`), and through it the direct site
+//! and the real Slurm cluster.
+//!
+//! These tests fail when the server is not reachable, unless
+//! TROIKA_TEST_NO_SSHD=1 is set.
+
+use std::ffi::OsString;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use troika::config::SiteConfig;
+use troika::connection::ssh::SshConnection;
+use troika::connection::{Command, Connection};
+
+use crate::common::troika_bin;
+
+struct Env {
+    config: String,
+    host: String,
+    user: String,
+    user2: String,
+}
+
+fn env() -> Option<Env> {
+    if std::env::var_os("TROIKA_TEST_NO_SSHD").is_some() {
+        eprintln!("skipped: TROIKA_TEST_NO_SSHD=1");
+        return None;
+    }
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
+    let e = Env {
+        config: var("TROIKA_TEST_SSH_CONFIG", "/var/tmp/troika-test/sshd/ssh_config"),
+        host: var("TROIKA_TEST_SSH_HOST", "troika-test"),
+        user: var("TROIKA_TEST_SSH_USER", "troika-ssh1"),
+        user2: var("TROIKA_TEST_SSH_USER2", "troika-ssh2"),
+    };
+    let ok = std::process::Command::new("ssh")
+        .args(["-F", &e.config, &format!("{}@{}", e.user, e.host), "true"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "the test sshd is not reachable: run `tests/services/sshd.sh up` (or set TROIKA_TEST_NO_SSHD=1)"
+    );
+    Some(e)
+}
+
+/// A directory the remote users can write to, removed at the end.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let p = std::env::temp_dir().join(format!("troika-ssh-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
+        Dir(p)
+    }
+    fn path(&self, rel: &str) -> PathBuf {
+        self.0.join(rel)
+    }
+    fn write(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn site_yaml(e: &Env, name: &str, typ: &str, extra: &str) -> String {
+    format!(
+        "  {name}:\n    type: {typ}\n    connection: ssh\n    host: {}\n    user: {}\n    ssh_options: [-F, {}]\n{extra}",
+        e.host, e.user, e.config
+    )
+}
+
+fn troika(args: &[&str]) -> Output {
+    std::process::Command::new(troika_bin()).args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_default()
+}
+
+fn connection(e: &Env, extra: &str) -> SshConnection {
+    let yaml = format!(
+        "host: {}\nuser: {}\nssh_options: [-F, {}]\n{extra}",
+        e.host, e.user, e.config
+    );
+    SshConnection::from_config(&SiteConfig::from_yaml("t", &yaml).unwrap(), None).unwrap()
+}
+
+/// Every argument arrives on the remote side exactly as given.
+#[test]
+fn ssh_quoting_catalogue() {
+    let Some(e) = env() else { return };
+    let conn = connection(&e, "");
+    let catalogue = [
+        "plain",
+        "with space",
+        "  leading and trailing  ",
+        "it's",
+        "\"double\"",
+        "$HOME",
+        "${USER}",
+        "`id`",
+        "$(id)",
+        "a;b",
+        "a && b",
+        "*",
+        "?",
+        "[ab]",
+        "~",
+        "back\\slash",
+        "",
+        "new\nline",
+        "tab\there",
+        "#comment",
+        "ünïcödé",
+        "-n",
+        "a|b>c<d",
+    ];
+    let mut argv: Vec<OsString> = vec!["printf".into(), "%s\\0".into()];
+    argv.extend(catalogue.iter().map(OsString::from));
+    let out = conn.execute(Command::new(argv), false).unwrap();
+    assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: Vec<String> = out
+        .stdout
+        .split(|&b| b == 0)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect();
+    assert_eq!(&got[..catalogue.len()], &catalogue[..]);
+    // The remote working directory is quoted too.
+    let d = Dir::new("cwd");
+    let odd = d.path("odd dir $x 'q'");
+    std::fs::create_dir(&odd).unwrap();
+    std::fs::set_permissions(&odd, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let conn = connection(
+        &e,
+        &format!("remote_cwd: \"{}\"\n", odd.display().to_string().replace('"', "\\\"")),
+    );
+    let out = conn.execute(Command::new(["pwd"]), false).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), odd.display().to_string());
+}
+
+/// Submit, monitor and kill on the direct site through ssh, with the script
+/// piped (use_shell) or copied with scp, and -u as the second user.
+#[test]
+fn ssh_direct_submit_monitor_kill() {
+    let Some(e) = env() else { return };
+    for (copy, user) in [(false, None), (true, None), (false, Some(e.user2.as_str()))] {
+        let d = Dir::new("direct");
+        let extra = if copy { "    copy_script: true\n" } else { "" };
+        let cfg = d.write(
+            "c.yml",
+            &format!("sites:\n{}", site_yaml(&e, "r", "direct", extra)),
+            0o644,
+        );
+        let script = d.write(
+            "job.sh",
+            "#!/bin/bash\n# troika name=x\necho \"user=$(whoami)\"\nsleep 60\necho END\n",
+            0o755,
+        );
+        let out_file = d.path("out dir/j $1 'x'.out");
+        let mut args = vec![
+            "-c",
+            cfg.to_str().unwrap(),
+            "submit",
+            "r",
+            script.to_str().unwrap(),
+            "-o",
+            out_file.to_str().unwrap(),
+        ];
+        if let Some(u) = user {
+            args.extend(["-u", u]);
+        }
+        let o = troika(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        let jid = read(&d.path("job.sh.jid")).trim().to_string();
+        let pid: u32 = jid.parse().unwrap_or_else(|_| panic!("jid {jid:?}"));
+        wait_for("job output", Duration::from_secs(10), || {
+            read(&out_file).contains("user=")
+        });
+        assert_eq!(read(&out_file).trim(), format!("user={}", user.unwrap_or(&e.user)));
+        assert!(
+            Path::new(&format!("/proc/{pid}")).exists(),
+            "the remote pid is the job's"
+        );
+        let mut margs = vec!["-c", cfg.to_str().unwrap(), "monitor", "r", script.to_str().unwrap()];
+        if let Some(u) = user {
+            margs.extend(["-u", u]);
+        }
+        let o = troika(&margs);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            read(&d.path("job.sh.stat")).contains(&jid),
+            "stat: {}",
+            read(&d.path("job.sh.stat"))
+        );
+        let mut kargs = vec!["-c", cfg.to_str().unwrap(), "kill", "r", script.to_str().unwrap()];
+        if let Some(u) = user {
+            kargs.extend(["-u", u]);
+        }
+        let o = troika(&kargs);
+        assert!(o.status.success(), "{}", text(&o));
+        wait_for("the job to end", Duration::from_secs(10), || {
+            !Path::new(&format!("/proc/{pid}")).exists()
+        });
+        assert!(read(&d.path("job.sh.killlog")).contains(&format!("Kill of job {jid}: TERMINATED")));
+        // The job is gone: a second kill says so.
+        let o = troika(&kargs);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("not found"), "{}", text(&o));
+    }
+}
+
+fn slurm_available() -> bool {
+    std::process::Command::new("sinfo")
+        .arg("-h")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Submit, monitor and kill on the real Slurm cluster through ssh.
+#[test]
+fn ssh_slurm_submit_monitor_kill() {
+    let Some(e) = env() else { return };
+    if std::env::var_os("TROIKA_TEST_NO_SLURM").is_some() {
+        eprintln!("skipped: TROIKA_TEST_NO_SLURM=1");
+        return;
+    }
+    assert!(slurm_available(), "Slurm is not running: tests/services/slurm.sh up");
+    for copy in [false, true] {
+        let d = Dir::new("slurm");
+        let extra = if copy { "    copy_script: true\n" } else { "" };
+        let cfg = d.write(
+            "c.yml",
+            &format!("sites:\n{}", site_yaml(&e, "r", "slurm", extra)),
+            0o644,
+        );
+        let script = d.write(
+            "job.sh",
+            "#!/bin/bash\n# troika name=over-ssh\necho \"ran as $(whoami)\"\nsleep 60\n",
+            0o755,
+        );
+        let out_dir = d.path("out");
+        std::fs::create_dir(&out_dir).unwrap();
+        std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out_file = out_dir.join("job.out");
+        let cfg_s = cfg.to_str().unwrap();
+        let script_s = script.to_str().unwrap();
+        let o = troika(&[
+            "-c",
+            cfg_s,
+            "submit",
+            "r",
+            script_s,
+            "-o",
+            out_file.to_str().unwrap(),
+            "-D",
+            "walltime=00:02:00",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        let jid = read(&d.path("job.sh.jid")).trim().to_string();
+        assert!(jid.parse::<u64>().is_ok(), "jid {jid:?}");
+        let show = std::process::Command::new("scontrol")
+            .args(["show", "job", &jid])
+            .output()
+            .unwrap();
+        let show = String::from_utf8_lossy(&show.stdout).into_owned();
+        assert!(show.contains("JobName=over-ssh"), "{show}");
+        assert!(show.contains(&format!("UserId={}", e.user)), "{show}");
+        assert!(show.contains("TimeLimit=00:02:00"), "{show}");
+        if copy {
+            assert!(
+                out_dir.join("job.sh").exists(),
+                "the script is copied beside the output"
+            );
+        }
+        wait_for("the job to run", Duration::from_secs(30), || {
+            read(&out_file).contains("ran as")
+        });
+        assert_eq!(read(&out_file).trim(), format!("ran as {}", e.user));
+        let o = troika(&["-c", cfg_s, "monitor", "r", script_s]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            read(&d.path("job.sh.stat")).contains(&jid),
+            "stat: {}",
+            read(&d.path("job.sh.stat"))
+        );
+        let o = troika(&["-c", cfg_s, "kill", "r", script_s]);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(read(&d.path("job.sh.killlog")).contains(&format!("Kill of job {jid}: KILLED")));
+        wait_for("the job to leave the queue", Duration::from_secs(20), || {
+            let q = std::process::Command::new("squeue")
+                .args(["-h", "-j", &jid])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&q.stdout).trim().is_empty()
+        });
+    }
+}
+
+/// Nothing listening: a clear error and exit 1 at once. A listener that
+/// never speaks: failure within the connect timeout.
+#[test]
+fn ssh_server_down_or_silent() {
+    let Some(e) = env() else { return };
+    let d = Dir::new("down");
+    // A port with nothing behind it: bind, note the port, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let cfg = d.write(
+        "c.yml",
+        &format!(
+            "sites:\n  down: {{type: slurm, connection: ssh, host: 127.0.0.1, ssh_options: [-F, {c}, -p, '{port}']}}\n  silent: {{type: slurm, connection: ssh, host: 127.0.0.1, ssh_connect_timeout: 2, ssh_options: [-F, {c}, -p, '{silent_port}']}}\n",
+            c = e.config
+        ),
+        0o644,
+    );
+    let script = d.write("job.sh", "#!/bin/bash\necho hi\n", 0o755);
+    let cfg_s = cfg.to_str().unwrap();
+    let start = Instant::now();
+    let o = troika(&[
+        "-c",
+        cfg_s,
+        "submit",
+        "down",
+        script.to_str().unwrap(),
+        "-o",
+        "/tmp/x.out",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("Connection to 127.0.0.1 failed") && err.contains("Connection refused"),
+        "{err}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5));
+    assert!(!d.path("job.sh.jid").exists());
+    let o = troika(&["-c", cfg_s, "check-connection", "down"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // The silent listener accepts (kernel backlog) and never answers.
+    let start = Instant::now();
+    let o = troika(&["-c", cfg_s, "check-connection", "silent"]);
+    let took = start.elapsed();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    // -t is honoured even when the site's own timeout is longer.
+    let cfg2 = d.write(
+        "c2.yml",
+        &format!("sites:\n  silent: {{type: slurm, connection: ssh, host: 127.0.0.1, ssh_options: [-F, {}, -p, '{silent_port}']}}\n", e.config),
+        0o644,
+    );
+    let start = Instant::now();
+    let o = troika(&["-c", cfg2.to_str().unwrap(), "check-connection", "-t", "1", "silent"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
+    drop(silent);
+}
+
+/// With multiplexing a master is left running for later calls; without it
+/// none is.
+#[test]
+fn ssh_multiplexed_or_not() {
+    let Some(e) = env() else { return };
+    let dir = troika::connection::ssh::control_dir().expect("a private control directory");
+    let control = format!("-oControlPath={}/%C", dir.display());
+    let dest = format!("{}@{}", e.user2, e.host);
+    let check = || {
+        std::process::Command::new("ssh")
+            .args(["-F", &e.config, &control, "-O", "check", &dest])
+            .output()
+            .map(|o| o.status.success())
+            .unwrap()
+    };
+    let stop = || {
+        let _ = std::process::Command::new("ssh")
+            .args(["-F", &e.config, &control, "-O", "exit", &dest])
+            .output();
+    };
+    stop();
+    let yaml = |m: bool| {
+        format!(
+            "host: {}\nuser: {}\nssh_options: [-F, {}]\nssh_multiplex: {m}\n",
+            e.host, e.user2, e.config
+        )
+    };
+    let plain = SshConnection::from_config(&SiteConfig::from_yaml("t", &yaml(false)).unwrap(), None).unwrap();
+    assert!(plain.execute(Command::new(["true"]), false).unwrap().success());
+    assert!(!check(), "no master without multiplexing");
+    let muxed = SshConnection::from_config(&SiteConfig::from_yaml("t", &yaml(true)).unwrap(), None).unwrap();
+    let t0 = Instant::now();
+    assert!(muxed.execute(Command::new(["true"]), false).unwrap().success());
+    let first = t0.elapsed();
+    assert!(check(), "a master runs after a multiplexed call");
+    let t1 = Instant::now();
+    for _ in 0..5 {
+        assert!(muxed.execute(Command::new(["true"]), false).unwrap().success());
+    }
+    eprintln!(
+        "ssh: first call {first:?}, then {:?} per multiplexed call",
+        t1.elapsed() / 5
+    );
+    stop();
+}
