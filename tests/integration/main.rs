@@ -9,5 +9,7 @@ mod direct;
 mod docs;
 mod ecflow;
 mod hooks;
+mod plugin;
 mod slurm;
 mod ssh;
+mod translators;
