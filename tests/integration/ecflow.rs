@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{repo_root, troika_bin};
+use crate::common::{read_or_empty, repo_root, sibling, troika_bin, ScratchDir};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const QUICK: &str = "troika_quick";
@@ -82,19 +82,6 @@ const TAIL: &str = "wait\necflow_client --complete\ntrap - 0\nexit 0\n";
 struct TaskState {
     state: String,
     abort_reason: String,
-}
-
-/// A scratch directory, kept when the test fails.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("test failed: keeping {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 }
 
 /// The server of `ecflow.sh up`, stopped on drop; also cleans up the jobs.
@@ -200,7 +187,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         // Jobs first: the server would otherwise see them as zombies.
         for (site, job) in self.jobs.borrow().iter() {
-            let Ok(jid) = std::fs::read_to_string(with_suffix(job, ".jid")) else {
+            let Ok(jid) = std::fs::read_to_string(sibling(job, ".jid")) else {
                 continue;
             };
             let jid = jid.trim();
@@ -230,10 +217,6 @@ impl Drop for Server {
 
 fn service_script() -> PathBuf {
     repo_root().join("tests/services/ecflow.sh")
-}
-
-fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
-    PathBuf::from(format!("{}{suffix}", p.display()))
 }
 
 /// Runs a command with a time limit: (exit code, stdout, stderr).
@@ -310,7 +293,7 @@ fn diagnostics(dir: &Path, suite: &str) -> String {
     for p in paths {
         let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
         if [".sub", ".kill", ".mon", "log", ".1"].iter().any(|s| name.ends_with(s)) {
-            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            let text = read_or_empty(&p);
             let tail: Vec<&str> = text.lines().rev().take(8).collect();
             out.push_str(&format!("--- {name}:\n"));
             for l in tail.into_iter().rev() {
@@ -389,12 +372,11 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
         }
     }
     let started = Instant::now();
-    let dir = std::env::temp_dir().join(format!("troika-it-ecflow-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let scratch = ScratchDir::new("ecflow");
+    let dir = scratch.path().to_path_buf();
     for d in ["ecf", "files"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
-    let scratch = Scratch(dir.clone());
     let cfg = dir.join("troika.yml");
     write(&cfg, CONFIG);
     write(&dir.join("files/head.h"), HEAD);
@@ -432,17 +414,17 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
     assert_eq!(tasks.len(), 20);
     for (task, site) in &quick {
         let job = dir.join(format!("ecf/{QUICK}/{task}.job1"));
-        let out = std::fs::read_to_string(dir.join(format!("ecf/{QUICK}/{task}.1"))).unwrap_or_default();
+        let out = read_or_empty(dir.join(format!("ecf/{QUICK}/{task}.1")));
         assert!(
             out.contains(&format!("task /{QUICK}/{task} on {site}: done")),
             "{task}: job output {out:?}"
         );
-        let jid = std::fs::read_to_string(with_suffix(&job, ".jid")).unwrap_or_default();
+        let jid = read_or_empty(sibling(&job, ".jid"));
         assert!(
             !jid.trim().is_empty() && jid.trim().bytes().all(|c| c.is_ascii_digit()),
             "{task}: job id {jid:?}"
         );
-        let orig = std::fs::read_to_string(with_suffix(&job, ".orig")).unwrap();
+        let orig = std::fs::read_to_string(sibling(&job, ".orig")).unwrap();
         assert!(
             orig.contains(&format!("# troika ecflow_name=/{QUICK}/{task}")),
             "{orig}"
@@ -455,7 +437,7 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
         if site.starts_with("slurm") {
             assert!(generated.contains("#SBATCH --output="), "{task}: {generated}");
         }
-        let sub = std::fs::read_to_string(with_suffix(&job, ".sub")).unwrap();
+        let sub = std::fs::read_to_string(sibling(&job, ".sub")).unwrap();
         assert!(!sub.contains("WARNING") && !sub.contains("CRITICAL"), "{task}: {sub}");
     }
     eprintln!("20 tasks complete after {:?}", started.elapsed());
@@ -502,7 +484,7 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
         |t| {
             long.iter().all(|(name, _, extra, _)| {
                 let want = if extra.is_empty() { "active" } else { "submitted" };
-                t.get(*name).is_some_and(|s| s.state == want) && with_suffix(&job(name), ".jid").exists()
+                t.get(*name).is_some_and(|s| s.state == want) && sibling(&job(name), ".jid").exists()
             })
         },
         &dir,
@@ -513,12 +495,12 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
         server.client(&["--status", &format!("/{LONG}/{task}")]);
     }
     for (task, site, ..) in &long {
-        let stat = with_suffix(&job(task), ".stat");
-        let jid = std::fs::read_to_string(with_suffix(&job(task), ".jid")).unwrap();
+        let stat = sibling(&job(task), ".stat");
+        let jid = std::fs::read_to_string(sibling(&job(task), ".jid")).unwrap();
         let jid = jid.trim();
         let start = Instant::now();
         let text = loop {
-            let text = std::fs::read_to_string(&stat).unwrap_or_default();
+            let text = read_or_empty(&stat);
             if text.contains(jid) {
                 break text;
             }
@@ -564,9 +546,9 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
             st.abort_reason,
             diagnostics(&dir, LONG)
         );
-        let kill_out = std::fs::read_to_string(with_suffix(&job(task), ".kill")).unwrap_or_default();
+        let kill_out = read_or_empty(sibling(&job(task), ".kill"));
         assert!(!kill_out.contains("CRITICAL"), "{task}: troika kill failed: {kill_out}");
-        let killlog = std::fs::read_to_string(with_suffix(&job(task), ".killlog")).unwrap_or_default();
+        let killlog = read_or_empty(sibling(&job(task), ".killlog"));
         let hook_called = killlog.contains("'ecflow_client' '--abort=");
         let expect_hook = !reasons.contains(&"trap");
         let expect_hook = expect_hook || *task == "skill";

@@ -6,22 +6,20 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::troika_bin;
+use crate::common::{read_or_empty, troika_bin, ScratchDir};
 
-struct Dir(PathBuf);
+/// A scratch directory with a `bin/` that comes first on troika's PATH;
+/// `{dir}` in written files stands for the directory.
+struct Dir(ScratchDir);
 
 impl Dir {
     fn new(name: &str) -> Dir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let p = std::env::temp_dir().join(format!(
-            "troika-it-hooks-{name}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(p.join("bin")).unwrap();
-        Dir(p)
+        let d = ScratchDir::new(&format!("hooks-{name}"));
+        std::fs::create_dir_all(d.join("bin")).unwrap();
+        Dir(d)
+    }
+    fn root(&self) -> &std::path::Path {
+        self.0.path()
     }
     fn p(&self, rel: &str) -> PathBuf {
         self.0.join(rel)
@@ -30,21 +28,18 @@ impl Dir {
         self.p(rel).display().to_string()
     }
     fn write(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
-        use std::os::unix::fs::PermissionsExt;
-        let p = self.p(rel);
-        std::fs::write(&p, text.replace("{dir}", &self.0.display().to_string())).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        p
+        self.0
+            .write(rel, &text.replace("{dir}", &self.root().display().to_string()), mode)
     }
     fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.p(rel)).unwrap_or_default()
+        read_or_empty(self.p(rel))
     }
     /// Runs troika in the directory, with its bin/ first on PATH.
     fn troika(&self, args: &[&str]) -> Run {
         let path = format!("{}:{}", self.s("bin"), std::env::var("PATH").unwrap_or_default());
         let out = Command::new(troika_bin())
             .args(args)
-            .current_dir(&self.0)
+            .current_dir(self.root())
             .env("PATH", path)
             .env_remove("TROIKA_CONFIG_FILE")
             .output()
@@ -52,16 +47,6 @@ impl Dir {
         Run {
             code: out.status.code(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("test failed: keeping {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
         }
     }
 }
@@ -150,7 +135,7 @@ fn abort_on_ecflow_after_sigkill_with_the_scripts_client() {
         .code(0);
     let r = Command::new(troika_bin())
         .args(["-c", "c.yml", "kill", "l", "job.sh"])
-        .current_dir(&d.0)
+        .current_dir(d.root())
         .env("FAKE_RC", "3")
         .output()
         .unwrap();
@@ -414,7 +399,7 @@ fn group_uses_the_first_available_member() {
         .has("groups cannot be nested");
     let list = Command::new(troika_bin())
         .args(["-c", "c.yml", "list-sites"])
-        .current_dir(&d.0)
+        .current_dir(d.root())
         .output()
         .unwrap();
     let list = String::from_utf8_lossy(&list.stdout);
