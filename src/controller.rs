@@ -429,7 +429,7 @@ impl<'r> Controller<'r> {
     }
 
     /// `check-connection`: whether commands can be run on the site (for a
-    /// group: on one of its members).
+    /// group: on one of its members). A failed check is an error.
     pub fn check_connection(&self, site: &str, user: Option<&str>, timeout: Option<Duration>) -> Result<bool> {
         let p = self.prepare(site, user, "check-connection", None, timeout)?;
         self.run_action(
@@ -444,7 +444,11 @@ impl<'r> Controller<'r> {
                     // The member was chosen because its check succeeded.
                     return Ok(true);
                 }
-                p.site.settings().connection.check(timeout, self.dryrun)
+                // A failed check fails the action, so that exit hooks see it.
+                if !p.site.settings().connection.check(timeout, self.dryrun)? {
+                    return Err(Error::run(format!("Connection failed for site '{site}'")));
+                }
+                Ok(true)
             },
         )
     }
