@@ -71,6 +71,18 @@ up() {
     command -v ecflow_server >/dev/null || die "ecflow_server not found after installation"
     down_quiet
     mkdir -p "$STATE/home"
+    local attempt
+    # A port found free may be taken before the server binds it: try another.
+    for attempt in 1 2 3; do
+        start_server && return 0
+        log "the server did not start on port $(port) (attempt $attempt)"
+    done
+    tail -n 20 "$STATE/server.out" >&2 || true
+    die "the ecFlow server did not start (state directory $STATE)"
+}
+
+# start_server: start on a free port; 0 once it answers, 1 if it exits first.
+start_server() {
     local p pid i
     p=$(free_port)
     echo "$p" >"$STATE/port"
@@ -88,11 +100,11 @@ up() {
             log "ecFlow server up on $HOST:$p (pid $pid, ECF_HOME $STATE/home)"
             return 0
         fi
-        kill -0 "$pid" 2>/dev/null || break
+        kill -0 "$pid" 2>/dev/null || return 1
         sleep 0.1
     done
-    tail -n 20 "$STATE/server.out" >&2 || true
-    die "the ecFlow server did not start (state directory $STATE)"
+    kill "$pid" 2>/dev/null || true
+    return 1
 }
 
 down_quiet() {
