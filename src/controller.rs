@@ -421,7 +421,7 @@ impl<'r> Controller<'r> {
             let post = HookContext {
                 jid: Some(&jid),
                 cancel_status: Some(status),
-                ..HookContext { ..*ctx }
+                ..*ctx
             };
             p.hooks.run(HookPoint::PostKill, &post)?;
             Ok(status)
