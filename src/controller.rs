@@ -155,6 +155,7 @@ impl<'r> Controller<'r> {
             ),
             pmkdir_command: cfg.command("pmkdir_command", &["mkdir", "-p"])?,
             syntax: site_type.syntax,
+            rewrite_native: false,
             prefix,
             overrides,
             unknown,

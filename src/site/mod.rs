@@ -3,9 +3,14 @@
 //! scheduler is adding one file and registering it in [`builtin`].
 
 pub mod direct;
+pub mod flux;
 pub mod group;
+pub mod lsf;
 pub mod signals;
 pub mod slurm;
+pub mod templated;
+pub mod torque;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -72,6 +77,9 @@ pub struct SiteSettings {
     /// `pmkdir_command`: creates a directory and its parents on the site
     /// (`mkdir -p` by default); the directory is appended.
     pub pmkdir_command: Vec<String>,
+    /// Rewrite native directive lines with the directive prefix (set by
+    /// site types whose scheduler rejects mixed prefixes).
+    pub rewrite_native: bool,
 }
 
 impl SiteSettings {
@@ -84,6 +92,7 @@ impl SiteSettings {
             overrides: &self.overrides,
             unknown: self.unknown,
             default_shebang: self.default_shebang.as_deref(),
+            rewrite_native: self.rewrite_native,
         }
     }
 
@@ -182,7 +191,14 @@ pub struct SiteType {
 
 /// The built-in site types.
 pub fn builtin() -> Vec<SiteType> {
-    vec![direct::site_type(), slurm::site_type()]
+    vec![
+        direct::site_type(),
+        slurm::site_type(),
+        torque::site_type(),
+        lsf::site_type(),
+        flux::site_type(),
+        templated::site_type(),
+    ]
 }
 
 /// Keys every site accepts.
