@@ -44,3 +44,10 @@ SLURM_PACKAGES=(slurm-wlm munge)
 slurm_installed() {
     command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged
 } >/dev/null
+
+# Packages for the ecFlow server of the end-to-end test (ecflow.sh), and whether they are installed.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+ECFLOW_PACKAGES=(ecflow-server ecflow-client)
+ecflow_installed() {
+    { command -v ecflow_server || [ -x /usr/sbin/ecflow_server ]; } && command -v ecflow_client
+} >/dev/null
