@@ -50,6 +50,11 @@ pub struct Command {
 }
 
 impl Command {
+    /// A configured command (program and leading arguments) followed by `args`.
+    pub fn with_args(base: &[String], args: &[&str]) -> Self {
+        Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
+    }
+
     pub fn new<I, S>(argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -114,6 +119,11 @@ pub struct Outcome {
 impl Outcome {
     pub fn success(&self) -> bool {
         self.code == Some(0)
+    }
+    /// Standard error then standard output, as text, for messages and for
+    /// recognising a scheduler's answers.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&[self.stderr.as_slice(), self.stdout.as_slice()].concat()).into_owned()
     }
     pub fn dry() -> Self {
         Outcome {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, Pid};
 
+use super::kill::{self, Step};
 use super::{warn_existing_stat, write_stat, CancelStatus, KillSequence, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Sink};
 use crate::error::{Error, Result};
@@ -146,31 +147,24 @@ impl Site for DirectSite {
             Pid::from_raw(parse_pid(jid).ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?);
         let default = KillSequence::default_term();
         let seq = self.s.kill_sequence.as_ref().unwrap_or(&default);
-        let mut sent_kill = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
-            let delivered = if self.s.connection.is_local() {
-                signal_local(pid, *sig, dryrun)?
+        let local = self.s.connection.is_local();
+        kill::follow(seq, dryrun, |i, sig| {
+            let delivered = if local {
+                signal_local(pid, sig, dryrun)?
             } else {
-                self.signal_remote(pid, *sig, dryrun)?
+                self.signal_remote(pid, sig, dryrun)?
             };
-            if delivered {
-                super::slurm::note_signal(&mut sent_kill, *sig);
-            } else if i == 0 {
-                let place = if self.s.connection.is_local() {
-                    ""
-                } else {
-                    " on the site"
-                };
-                return Err(Error::run(format!("Process ID {pid} not found{place}")));
-            } else {
-                crate::debug!("Process {pid} has ended");
-                break;
-            }
-        }
-        Ok(super::slurm::status_after(sent_kill))
+            Ok(match (delivered, i) {
+                (true, _) => Step::Delivered,
+                // A pid that does not exist is an error, not a vanished job:
+                // nothing tells that it was ever this job.
+                (false, 0) => {
+                    let place = if local { "" } else { " on the site" };
+                    Step::Failed(Error::run(format!("Process ID {pid} not found{place}")))
+                }
+                (false, _) => Step::Gone,
+            })
+        })
     }
 }
 

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use super::kill::{self, Step};
 use super::units::{is_fsd_with_unit, walltime_seconds};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Outcome};
@@ -227,50 +228,26 @@ impl Site for FluxSite {
         let Some(seq) = &self.s.kill_sequence else {
             return Ok(self.cancel(jid, dryrun)?.unwrap_or(CancelStatus::Killed));
         };
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
+        kill::follow(seq, dryrun, |i, sig| {
             let out = self.flux(&["job", "kill", "-s", sig.as_str(), jid], dryrun)?;
-            if out.success() {
-                super::slurm::note_signal(&mut last, *sig);
-                continue;
-            }
-            if gone(&out) {
-                return Ok(if i == 0 {
-                    CancelStatus::Vanished
-                } else {
-                    super::slurm::status_after(last)
-                });
-            }
-            if i == 0 && text(&out).contains("job is not running") {
+            if i == 0 && !out.success() && !out.dryrun && out.text().contains("job is not running") {
                 // Pending jobs cannot be signalled: cancel them.
                 crate::debug!("Job {jid} is not running: cancelling it");
-                return Ok(self.cancel(jid, dryrun)?.unwrap_or(CancelStatus::Cancelled));
+                return Ok(Step::Done(self.cancel(jid, dryrun)?.unwrap_or(CancelStatus::Cancelled)));
             }
-            if i == 0 {
-                return Err(failed("flux job kill", &out));
-            }
-            crate::debug!("flux job kill failed after the job was signalled: the job has ended");
-            break;
-        }
-        Ok(super::slurm::status_after(last))
+            Ok(Step::from_outcome(&out, gone(&out), || failed("flux job kill", &out)))
+        })
     }
-}
-
-fn text(out: &Outcome) -> String {
-    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
 }
 
 /// The job finished long enough ago to be unknown to the job manager.
 fn gone(out: &Outcome) -> bool {
-    let t = text(out);
+    let t = out.text();
     t.contains("unknown job id") || t.contains("job is inactive")
 }
 
 fn failed(what: &str, out: &Outcome) -> Error {
-    Error::run(format!("{what} failed with {}: {}", out.describe(), text(out).trim()))
+    Error::run(format!("{what} failed with {}: {}", out.describe(), out.text().trim()))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use super::kill::{self, Step};
 use super::units::{memory, walltime_seconds, MemoryStyle};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Outcome};
@@ -253,66 +254,34 @@ impl Site for LsfSite {
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
         warn_existing_stat(script);
-        let out = self.s.run(with_args(&self.bjobs, &["-w", jid]), dryrun)?;
+        let out = self.s.run(Command::with_args(&self.bjobs, &["-w", jid]), dryrun)?;
         write_stat(script, &out, "bjobs")
     }
 
     fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
         let Some(seq) = &self.s.kill_sequence else {
-            let out = self.s.run(with_args(&self.bkill, &[jid]), dryrun)?;
-            if out.success() {
-                return Ok(CancelStatus::Killed);
-            }
-            if gone(&out) {
-                return Ok(CancelStatus::Vanished);
-            }
-            return Err(kill_failed(&out));
+            let out = self.s.run(Command::with_args(&self.bkill, &[jid]), dryrun)?;
+            return kill::cancelled(&out, gone(&out), || kill_failed(&out));
         };
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
+        kill::follow(seq, dryrun, |_, sig| {
             // bkill takes signal names without the SIG prefix (`bkill -l`).
             let name = sig.as_str().trim_start_matches("SIG");
-            let out = self.s.run(with_args(&self.bkill, &["-s", name, jid]), dryrun)?;
-            if out.success() {
-                super::slurm::note_signal(&mut last, *sig);
-                continue;
-            }
-            if gone(&out) {
-                return Ok(if i == 0 {
-                    CancelStatus::Vanished
-                } else {
-                    super::slurm::status_after(last)
-                });
-            }
-            if i == 0 {
-                return Err(kill_failed(&out));
-            }
-            crate::debug!("bkill failed after the job was signalled: the job has ended");
-            break;
-        }
-        Ok(super::slurm::status_after(last))
+            let out = self
+                .s
+                .run(Command::with_args(&self.bkill, &["-s", name, jid]), dryrun)?;
+            Ok(Step::from_outcome(&out, gone(&out), || kill_failed(&out)))
+        })
     }
-}
-
-fn with_args(base: &[String], args: &[&str]) -> Command {
-    Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
-}
-
-fn text(out: &Outcome) -> String {
-    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
 }
 
 /// `Job <1234>: No matching job found`, `Job <1234>: Job has already finished`.
 fn gone(out: &Outcome) -> bool {
-    let t = text(out);
+    let t = out.text();
     t.contains("No matching job found") || t.contains("Job has already finished")
 }
 
 fn kill_failed(out: &Outcome) -> Error {
-    Error::run(format!("bkill failed with {}: {}", out.describe(), text(out).trim()))
+    Error::run(format!("bkill failed with {}: {}", out.describe(), out.text().trim()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 pub mod direct;
 pub mod flux;
 pub mod group;
+pub mod kill;
 pub mod lsf;
 pub mod signals;
 pub mod slurm;

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::kill::{self, Step};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input};
 use crate::error::{Error, Result};
@@ -239,7 +240,7 @@ impl SlurmSite {
     fn state(&self, jid: &str, dryrun: bool) -> Result<Option<String>> {
         let out = self
             .s
-            .run(with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
+            .run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
         if out.dryrun {
             return Ok(Some(String::new()));
         }
@@ -261,7 +262,7 @@ impl SlurmSite {
     }
 
     fn scancel(&self, args: &[&str], dryrun: bool) -> Result<crate::connection::Outcome> {
-        self.s.run(with_args(&self.scancel, args), dryrun)
+        self.s.run(Command::with_args(&self.scancel, args), dryrun)
     }
 }
 
@@ -334,12 +335,12 @@ impl Site for SlurmSite {
         // Without -u, troika 0.2.7 passes the literal text `$USER`; the same
         // command is run, and again without -u when Slurm rejects that user.
         let mut out = self.s.run(
-            with_args(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid]),
+            Command::with_args(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid]),
             dryrun,
         )?;
         if user.is_none() && String::from_utf8_lossy(&out.stderr).contains("Invalid user: $USER") {
             crate::debug!("squeue rejected the user '$USER': asking again without -u");
-            out = self.s.run(with_args(&self.squeue, &["-j", jid]), dryrun)?;
+            out = self.s.run(Command::with_args(&self.squeue, &["-j", jid]), dryrun)?;
         }
         write_stat(script, &out, "squeue")
     }
@@ -367,72 +368,22 @@ impl Site for SlurmSite {
         }
         let Some(seq) = &self.s.kill_sequence else {
             let out = self.scancel(&[jid], dryrun)?;
-            if !out.success() {
-                if vanished(&out) {
-                    return Ok(CancelStatus::Vanished);
-                }
-                return Err(kill_failed(&out));
-            }
-            return Ok(CancelStatus::Killed);
+            return kill::cancelled(&out, vanished(&out), || kill_failed(&out));
         };
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
-            let num = (*sig as i32).to_string();
+        kill::follow(seq, dryrun, |_, sig| {
+            let num = (sig as i32).to_string();
             let out = self.scancel(&[jid, "-f", "-s", &num], dryrun)?;
-            if !out.success() {
-                if vanished(&out) {
-                    return Ok(if i == 0 {
-                        CancelStatus::Vanished
-                    } else {
-                        status_after(last)
-                    });
-                }
-                if i == 0 {
-                    return Err(kill_failed(&out));
-                }
-                crate::debug!("scancel failed after the job was signalled: the job has ended");
-                break;
-            }
-            note_signal(&mut last, *sig);
-        }
-        Ok(status_after(last))
+            Ok(Step::from_outcome(&out, vanished(&out), || kill_failed(&out)))
+        })
     }
-}
-
-/// A command: the configured program and its leading arguments, then `args`.
-fn with_args(base: &[String], args: &[&str]) -> Command {
-    Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
 }
 
 fn vanished(out: &crate::connection::Outcome) -> bool {
-    let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
-    String::from_utf8_lossy(&all).contains("Invalid job id specified")
+    out.text().contains("Invalid job id specified")
 }
 
 fn kill_failed(out: &crate::connection::Outcome) -> Error {
-    let msg = [out.stderr.as_slice(), out.stdout.as_slice()].concat();
-    Error::run(format!(
-        "Kill failed with {}: {}",
-        out.describe(),
-        String::from_utf8_lossy(&msg).trim()
-    ))
-}
-
-/// KILLED when SIGKILL was sent (or the scheduler's plain cancel was used:
-/// `None`), TERMINATED when only signals the job can catch were sent.
-pub fn status_after(sent_kill: Option<bool>) -> CancelStatus {
-    match sent_kill {
-        Some(false) => CancelStatus::Terminated,
-        _ => CancelStatus::Killed,
-    }
-}
-
-/// Records a sent signal: whether SIGKILL has been among them.
-pub fn note_signal(sent_kill: &mut Option<bool>, sig: nix::sys::signal::Signal) {
-    *sent_kill = Some(sent_kill.unwrap_or(false) || sig == nix::sys::signal::Signal::SIGKILL);
+    Error::run(format!("Kill failed with {}: {}", out.describe(), out.text().trim()))
 }
 
 #[cfg(test)]

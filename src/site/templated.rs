@@ -23,6 +23,7 @@
 
 use std::path::Path;
 
+use super::kill::{self, Step};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::config::{Node, SiteConfig, Value};
 use crate::connection::{Command, Input, Outcome};
@@ -483,7 +484,7 @@ impl TemplatedSite {
     }
 
     fn gone(&self, out: &Outcome) -> bool {
-        let t = text(out);
+        let t = out.text();
         self.vanished.iter().any(|p| t.contains(p.as_str()))
     }
 }
@@ -491,10 +492,6 @@ impl TemplatedSite {
 /// The program of an argument vector, for messages.
 fn program(argv: &[String]) -> String {
     argv.first().cloned().unwrap_or_default()
-}
-
-fn text(out: &Outcome) -> String {
-    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
 }
 
 impl Site for TemplatedSite {
@@ -587,7 +584,7 @@ impl Site for TemplatedSite {
                 "{} failed with {}: {}",
                 argv.first().map(String::as_str).unwrap_or(""),
                 out.describe(),
-                text(out).trim()
+                out.text().trim()
             ))
         };
         let (Some(seq), Some(signal)) = (&self.s.kill_sequence, &self.signal) else {
@@ -599,47 +596,21 @@ impl Site for TemplatedSite {
             };
             let argv = self.kill.render(site, &values)?;
             let out = self.s.run(Command::new(argv.clone()), dryrun)?;
-            if out.success() {
-                return Ok(CancelStatus::Killed);
-            }
-            if self.gone(&out) {
-                return Ok(CancelStatus::Vanished);
-            }
-            return Err(failed(&argv, &out));
+            return kill::cancelled(&out, self.gone(&out), || failed(&argv, &out));
         };
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
+        kill::follow(seq, dryrun, |_, sig| {
             let values = Values {
                 script: Some(&path),
                 jobid: Some(jid),
                 user,
-                signal: Some((*sig as i32).to_string()),
+                signal: Some((sig as i32).to_string()),
                 signal_name: Some(sig.as_str().trim_start_matches("SIG")),
                 ..Default::default()
             };
             let argv = signal.render(site, &values)?;
             let out = self.s.run(Command::new(argv.clone()), dryrun)?;
-            if out.success() {
-                super::slurm::note_signal(&mut last, *sig);
-                continue;
-            }
-            if self.gone(&out) {
-                return Ok(if i == 0 {
-                    CancelStatus::Vanished
-                } else {
-                    super::slurm::status_after(last)
-                });
-            }
-            if i == 0 {
-                return Err(failed(&argv, &out));
-            }
-            crate::debug!("The signal command failed after the job was signalled: the job has ended");
-            break;
-        }
-        Ok(super::slurm::status_after(last))
+            Ok(Step::from_outcome(&out, self.gone(&out), || failed(&argv, &out)))
+        })
     }
 }
 

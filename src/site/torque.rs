@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use super::kill::{self, Step};
 use super::units::{memory, MemoryStyle};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Outcome};
@@ -220,7 +221,7 @@ impl TorqueSite {
     }
 
     fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let out = self.s.run(with_args(&self.qdel, &[jid]), dryrun)?;
+        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
         if out.success() {
             return Ok(CancelStatus::Killed);
         }
@@ -281,7 +282,7 @@ impl Site for TorqueSite {
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
         warn_existing_stat(script);
-        let out = self.s.run(with_args(&self.qstat, &[jid]), dryrun)?;
+        let out = self.s.run(Command::with_args(&self.qstat, &[jid]), dryrun)?;
         write_stat(script, &out, "qstat")
     }
 
@@ -289,67 +290,43 @@ impl Site for TorqueSite {
         let Some(seq) = &self.s.kill_sequence else {
             return self.qdel(jid, dryrun);
         };
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
-            let out = self.s.run(with_args(&self.qsig, &["-s", sig.as_str(), jid]), dryrun)?;
-            if out.success() {
-                super::slurm::note_signal(&mut last, *sig);
-                continue;
-            }
-            if unknown_job(&out) {
-                return Ok(if i == 0 {
-                    CancelStatus::Vanished
-                } else {
-                    super::slurm::status_after(last)
-                });
-            }
-            if i == 0 && not_running(&out) {
+        kill::follow(seq, dryrun, |i, sig| {
+            let out = self
+                .s
+                .run(Command::with_args(&self.qsig, &["-s", sig.as_str(), jid]), dryrun)?;
+            if i == 0 && !out.success() && !out.dryrun && not_running(&out) {
                 // A queued or held job cannot be signalled: remove it.
                 crate::debug!("Job {jid} is not running: deleting it with qdel");
-                return Ok(match self.qdel(jid, dryrun)? {
+                return Ok(Step::Done(match self.qdel(jid, dryrun)? {
                     CancelStatus::Killed => CancelStatus::Cancelled,
                     other => other,
-                });
+                }));
             }
-            if i == 0 {
-                return Err(kill_failed("qsig", &out));
-            }
-            crate::debug!("qsig failed after the job was signalled: the job has ended");
-            break;
-        }
-        Ok(super::slurm::status_after(last))
+            Ok(Step::from_outcome(&out, unknown_job(&out), || {
+                kill_failed("qsig", &out)
+            }))
+        })
     }
-}
-
-fn with_args(base: &[String], args: &[&str]) -> Command {
-    Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
-}
-
-fn text(out: &Outcome) -> String {
-    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
 }
 
 /// `qdel: Unknown Job Id 12.server` (exit 153).
 fn unknown_job(out: &Outcome) -> bool {
-    text(out).contains("Unknown Job Id")
+    out.text().contains("Unknown Job Id")
 }
 
 /// `qdel: Invalid state for job - COMPLETE 12.server`: the job has ended
 /// and is kept for `keep_completed` seconds.
 fn finished(out: &Outcome) -> bool {
-    text(out).contains("Invalid state for job - COMPLETE")
+    out.text().contains("Invalid state for job - COMPLETE")
 }
 
 /// `qsig: Request invalid for state of job MSG=job not running 12.server`.
 fn not_running(out: &Outcome) -> bool {
-    text(out).contains("invalid for state of job")
+    out.text().contains("invalid for state of job")
 }
 
 fn kill_failed(what: &str, out: &Outcome) -> Error {
-    Error::run(format!("{what} failed with {}: {}", out.describe(), text(out).trim()))
+    Error::run(format!("{what} failed with {}: {}", out.describe(), out.text().trim()))
 }
 
 #[cfg(test)]
