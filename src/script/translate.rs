@@ -11,6 +11,24 @@ use crate::error::{Error, Result};
 /// A computed translation: from the value to zero or more directive arguments.
 pub type TranslateFn = fn(value: &[u8]) -> Result<Vec<Vec<u8>>>;
 
+/// A combined translation: from the members present, as (name, value) in
+/// script order, to zero or more directive arguments.
+pub type GroupFn = fn(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>>;
+
+/// Directives that a scheduler needs to see together, such as PBS Pro's
+/// `-l select=N:ncpus=C:mpiprocs=P:mem=M`, built from the node, task, cpu and
+/// memory directives at once. Each member is a table row with
+/// [`Rule::Group`]; the group's output takes the place of its first member
+/// in the script. A member with a `directive_translate` entry is translated
+/// by that entry and left out of the group.
+pub struct Group {
+    /// Names the group in the documentation.
+    pub name: &'static str,
+    pub func: GroupFn,
+    /// How the members combine, for the documentation.
+    pub doc: &'static str,
+}
+
 /// How one generic directive becomes native ones.
 #[derive(Clone, Copy)]
 pub enum Rule {
@@ -18,6 +36,8 @@ pub enum Rule {
     Format(&'static str),
     /// Computed from the value; `doc` says how, for the documentation.
     Func(TranslateFn, &'static str),
+    /// Part of a combined translation; `doc` says what this member gives.
+    Group(&'static Group, &'static str),
     /// Known to the site but produces nothing.
     Ignore,
 }
@@ -114,6 +134,7 @@ pub fn translate(
         return Ok(vec![]);
     };
     let mut lines = Vec::new();
+    let mut groups_done: Vec<&str> = Vec::new();
     for (name, value) in directives.iter() {
         let rule: Option<Cow<Rule>> = match overrides.get(name) {
             Some(None) => Some(Cow::Owned(Rule::Ignore)),
@@ -134,6 +155,16 @@ pub fn translate(
                     push_line(&mut lines, prefix, &arg);
                 }
             }
+            Some(Rule::Group(group, _)) => {
+                if groups_done.contains(&group.name) {
+                    continue;
+                }
+                groups_done.push(group.name);
+                let members = group_members(directives, table, overrides, group);
+                for arg in (group.func)(&members)? {
+                    push_line(&mut lines, prefix, &arg);
+                }
+            }
             Some(Rule::Ignore) => {}
             None => match unknown {
                 UnknownPolicy::Fail => return Err(Error::Script(format!("Unknown directive '{name}'"))),
@@ -143,6 +174,20 @@ pub fn translate(
         }
     }
     Ok(lines)
+}
+
+/// The directives translated by `group`, in script order.
+fn group_members<'d>(
+    directives: &'d Directives,
+    table: &Table,
+    overrides: &Overrides,
+    group: &Group,
+) -> Vec<(&'d str, &'d [u8])> {
+    directives
+        .iter()
+        .filter(|(name, _)| !overrides.contains_key(*name))
+        .filter(|(name, _)| matches!(table.get(name), Some(Rule::Group(g, _)) if g.name == group.name))
+        .collect()
 }
 
 fn push_line(lines: &mut Vec<Vec<u8>>, prefix: &[u8], arg: &[u8]) {
@@ -188,5 +233,60 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(translate(&d, &t, &o, None, UnknownPolicy::Fail).unwrap().is_empty());
+    }
+
+    fn both(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
+        let parts: Vec<String> = members
+            .iter()
+            .map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(v)))
+            .collect();
+        Ok(vec![format!("-l {}", parts.join(":")).into_bytes()])
+    }
+
+    const PAIR: Group = Group {
+        name: "pair",
+        func: both,
+        doc: "",
+    };
+
+    const GROUPED: Table = Table {
+        entries: &[
+            Entry {
+                name: "name",
+                rule: Rule::Format("-N %s"),
+            },
+            Entry {
+                name: "a",
+                rule: Rule::Group(&PAIR, ""),
+            },
+            Entry {
+                name: "b",
+                rule: Rule::Group(&PAIR, ""),
+            },
+        ],
+    };
+
+    fn lines(d: &Directives, o: &Overrides) -> Vec<String> {
+        translate(d, &GROUPED, o, Some(b"#P "), UnknownPolicy::Fail)
+            .unwrap()
+            .into_iter()
+            .map(|l| String::from_utf8(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn groups_are_translated_once_at_their_first_member() {
+        let mut d = Directives::new();
+        d.set("b", b"2".to_vec());
+        d.set("name", b"x".to_vec());
+        d.set("a", b"1".to_vec());
+        assert_eq!(lines(&d, &Overrides::new()), ["#P -l b=2:a=1\n", "#P -N x\n"]);
+
+        // A member with its own translation leaves the group.
+        let mut o = Overrides::new();
+        o.insert("b".into(), Some("-B %s".into()));
+        assert_eq!(lines(&d, &o), ["#P -B 2\n", "#P -N x\n", "#P -l a=1\n"]);
+        o.insert("a".into(), None);
+        assert_eq!(lines(&d, &o), ["#P -B 2\n", "#P -N x\n"]);
     }
 }

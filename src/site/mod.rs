@@ -3,6 +3,8 @@
 //! scheduler is adding one file and registering it in [`builtin`].
 
 pub mod direct;
+pub mod pbs;
+pub mod sge;
 pub mod signals;
 pub mod slurm;
 
@@ -138,7 +140,12 @@ pub struct SiteType {
 
 /// The built-in site types.
 pub fn builtin() -> Vec<SiteType> {
-    vec![direct::site_type(), slurm::site_type()]
+    vec![
+        direct::site_type(),
+        slurm::site_type(),
+        pbs::site_type(),
+        sge::site_type(),
+    ]
 }
 
 /// Keys every site accepts.

@@ -403,7 +403,7 @@ impl Site for SlurmSite {
 }
 
 /// A command: the configured program and its leading arguments, then `args`.
-fn with_args(base: &[String], args: &[&str]) -> Command {
+pub fn with_args(base: &[String], args: &[&str]) -> Command {
     Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
 }
 
@@ -412,7 +412,7 @@ fn vanished(out: &crate::connection::Outcome) -> bool {
     String::from_utf8_lossy(&all).contains("Invalid job id specified")
 }
 
-fn kill_failed(out: &crate::connection::Outcome) -> Error {
+pub fn kill_failed(out: &crate::connection::Outcome) -> Error {
     let msg = [out.stderr.as_slice(), out.stdout.as_slice()].concat();
     Error::run(format!(
         "Kill failed with {}: {}",

@@ -1,0 +1,635 @@
+//! PBS Pro / OpenPBS: `qsub`, `qstat`, `qdel`, `qsig`, `#PBS` directives.
+//!
+//! The eleven translations of troika 0.2.7 are always on. With
+//! `resource_syntax: select` the node, task, cpu, memory and exclusive
+//! directives are translated too, together, into PBS Pro's
+//! `-l select=...` and `-l place=...` (see [`SELECT`]).
+
+use std::path::Path;
+
+use super::slurm::{kill_failed, status_after, with_args};
+use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
+use crate::connection::{Command, Input, Outcome};
+use crate::error::{Error, Result};
+use crate::script::translate::{Entry, Group, Rule, Table};
+use crate::script::NativeSyntax;
+use crate::util::{quote, quote_bytes};
+
+pub const KEYS: &[&str] = &[
+    "qsub_command",
+    "qstat_command",
+    "qdel_command",
+    "qsig_command",
+    "resource_syntax",
+];
+
+/// Rows of every PBS site (troika 0.2.7), then the rows of `resource_syntax:
+/// select`.
+const ENTRIES: &[Entry] = &[
+    Entry {
+        name: "billing_account",
+        rule: Rule::Format("-A %s"),
+    },
+    Entry {
+        name: "error_file",
+        rule: Rule::Format("-e %s"),
+    },
+    Entry {
+        name: "export_vars",
+        rule: Rule::Func(export_vars, "`-V` if `all`, nothing if `none`, `-v <value>` otherwise"),
+    },
+    Entry {
+        name: "join_output_error",
+        rule: Rule::Func(join_output_error, "`-j oe` (whatever the value)"),
+    },
+    Entry {
+        name: "mail_type",
+        rule: Rule::Func(
+            mail_type,
+            "`-m <letters>`: `begin`, `end`, `fail`, `none` (any case) become `b`, `e`, `a`, `n`, \
+             joined without separator; other values are kept as given, with a warning",
+        ),
+    },
+    Entry {
+        name: "mail_user",
+        rule: Rule::Format("-M %s"),
+    },
+    Entry {
+        name: "name",
+        rule: Rule::Format("-N %s"),
+    },
+    Entry {
+        name: "output_file",
+        rule: Rule::Format("-o %s"),
+    },
+    Entry {
+        name: "priority",
+        rule: Rule::Format("-p %s"),
+    },
+    Entry {
+        name: "queue",
+        rule: Rule::Format("-q %s"),
+    },
+    Entry {
+        name: "walltime",
+        rule: Rule::Format("-l walltime=%s"),
+    },
+    // resource_syntax: select
+    Entry {
+        name: "total_nodes",
+        rule: Rule::Group(
+            &SELECT,
+            "the number of chunks `N` of `-l select=N:...`, one chunk per node (`-l place=scatter` when N > 1)",
+        ),
+    },
+    Entry {
+        name: "tasks_per_node",
+        rule: Rule::Group(&SELECT, "`mpiprocs=P` of each chunk, and `ncpus=P×C`"),
+    },
+    Entry {
+        name: "total_tasks",
+        rule: Rule::Group(
+            &SELECT,
+            "with `total_nodes`: T/N tasks per node; with `tasks_per_node`: T/P nodes; alone: one chunk \
+             per task (`-l select=T:ncpus=C:mpiprocs=1`)",
+        ),
+    },
+    Entry {
+        name: "cpus_per_task",
+        rule: Rule::Group(&SELECT, "`C`: `ncpus=` of each chunk is C × its tasks"),
+    },
+    Entry {
+        name: "memory_per_node",
+        rule: Rule::Group(
+            &SELECT,
+            "`mem=` of each chunk; `500M`, `64G`, `1T` become `500mb`, `64gb`, `1tb`, a number alone is in \
+             megabytes",
+        ),
+    },
+    Entry {
+        name: "exclusive",
+        rule: Rule::Group(
+            &SELECT,
+            "`-l place=excl` if true or empty, nothing if false; `exclhost` and `shared` as given",
+        ),
+    },
+];
+
+/// How many rows of [`ENTRIES`] every PBS site has.
+const BASE_ROWS: usize = 11;
+
+/// The full table, as documented: troika 0.2.7's rows and the `select` rows.
+pub const TABLE: Table = Table { entries: ENTRIES };
+
+/// The table of a site without `resource_syntax: select`: troika 0.2.7's
+/// eleven rows, the node, task, cpu and memory directives unknown.
+pub const TABLE_0_2_7: Table = Table {
+    entries: ENTRIES.split_at(BASE_ROWS).0,
+};
+
+/// The node, task, cpu, memory and exclusive directives, combined.
+pub const SELECT: Group = Group {
+    name: "select",
+    func: select,
+    doc: "With `resource_syntax: select` (PBS Pro, OpenPBS), `total_nodes` (N), `tasks_per_node` (P), \
+          `total_tasks` (T), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` become one \
+          `#PBS -l select=<chunks>:ncpus=<cpus>:mpiprocs=<tasks>:mem=<M>` line and one `#PBS -l place=...` \
+          line, where the first of them is in the script. A chunk is one node: N chunks, or T/P chunks when \
+          only T and P are given, or 1 chunk when neither N nor T is given; its `mpiprocs` is P, or T/N; \
+          its `ncpus` is `mpiprocs` × C (C alone: `ncpus=C`). T alone asks for T chunks of one task each, \
+          placed anywhere (M is then refused: memory per node needs a node count). Several nodes add \
+          `place=scatter` (one chunk per node); `exclusive` adds `excl` (`-l place=scatter:excl`). \
+          Counts must be positive integers, T must be a multiple of N (or of P), and T = N × P when all \
+          three are given; anything else is an error that names the directives. Without \
+          `resource_syntax: select` (the default, as troika 0.2.7 did, and right for Torque) these six \
+          directives are unknown to PBS sites.",
+};
+
+/// `#PBS` lines; output, error and join options are set by troika.
+pub const NATIVE: NativeSyntax = NativeSyntax {
+    prefix: "PBS",
+    drop: &["-o", "-e", "-j"],
+};
+
+pub fn site_type() -> SiteType {
+    SiteType {
+        name: "pbs",
+        keys: KEYS,
+        syntax: ScriptSyntax {
+            prefix: Some("#PBS "),
+            native: Some(NATIVE),
+            table: TABLE,
+        },
+        create: |settings| Ok(Box::new(PbsSite::new(settings)?)),
+    }
+}
+
+/// `export_vars` for PBS and Grid Engine: `all` exports everything (`-V`),
+/// `none` nothing, anything else is a list for `-v`. Only lowercase `all`
+/// and `none` are special, as in troika 0.2.7.
+pub fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(match v {
+        b"all" => vec![b"-V".to_vec()],
+        b"none" => vec![],
+        other => vec![[b"-v ", other].concat()],
+    })
+}
+
+fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![b"-j oe".to_vec()])
+}
+
+/// `mail_type` for PBS and Grid Engine: items are trimmed; `begin`, `end`,
+/// `fail` and `none` (any case) become `b`, `e`, `a` and `n`; other items
+/// are kept as given, with a warning; all are joined without separator.
+pub fn mail_letters(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in v.split(|&c| c == b',') {
+        let item = item.trim_ascii();
+        let letter: &[u8] = match item.to_ascii_lowercase().as_slice() {
+            b"begin" => b"b",
+            b"end" => b"e",
+            b"fail" => b"a",
+            b"none" => b"n",
+            _ => {
+                crate::warning!("Unknown mail_type value {}", quote_bytes(item));
+                item
+            }
+        };
+        out.extend_from_slice(letter);
+    }
+    out
+}
+
+fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-m ".as_slice(), &mail_letters(v)].concat()])
+}
+
+/// A positive count, for the `select` combination.
+fn count(name: &str, v: &[u8]) -> Result<u64> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Script(format!(
+                "Directive '{name}': invalid value {} (expected a positive integer)",
+                quote_bytes(v)
+            ))
+        })
+}
+
+/// A memory size in PBS units: `500M` -> `500mb`, `64G`/`64gb` -> `64gb`,
+/// a number alone is in megabytes.
+fn pbs_memory(v: &[u8]) -> Result<String> {
+    let bad = || {
+        Error::Script(format!(
+            "Directive 'memory_per_node': invalid value {} (expected a size such as 4000, 500M, 64G or 64gb; \
+             a number alone is in megabytes)",
+            quote_bytes(v)
+        ))
+    };
+    let s = std::str::from_utf8(v).map_err(|_| bad())?.trim().to_ascii_lowercase();
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = s.split_at(digits);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    if n == 0 {
+        return Err(bad());
+    }
+    let unit = match unit.trim_start() {
+        "" => "mb",
+        "k" | "kb" => "kb",
+        "m" | "mb" => "mb",
+        "g" | "gb" => "gb",
+        "t" | "tb" => "tb",
+        "p" | "pb" => "pb",
+        _ => return Err(bad()),
+    };
+    Ok(format!("{n}{unit}"))
+}
+
+/// `exclusive` as a PBS placement sharing value, `None` for not exclusive.
+fn sharing(v: &[u8]) -> Result<Option<&'static str>> {
+    let s = std::str::from_utf8(v).unwrap_or("").trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return Ok(Some("excl"));
+    }
+    match (crate::util::parse_bool(&s), s.as_str()) {
+        (Some(true), _) | (_, "excl") => Ok(Some("excl")),
+        (Some(false), _) => Ok(None),
+        (_, "exclhost") => Ok(Some("exclhost")),
+        (_, "shared") => Ok(Some("shared")),
+        _ => Err(Error::Script(format!(
+            "Directive 'exclusive': invalid value {} (expected true, false, excl, exclhost or shared)",
+            quote_bytes(v)
+        ))),
+    }
+}
+
+fn divide(total: u64, total_name: &str, by: u64, by_name: &str) -> Result<u64> {
+    if total % by != 0 {
+        return Err(Error::Script(format!(
+            "Directives '{total_name}' ({total}) and '{by_name}' ({by}): {total_name} must be a multiple of \
+             {by_name}, as PBS gives every node the same number of tasks"
+        )));
+    }
+    Ok(total / by)
+}
+
+fn product(a: u64, b: u64) -> Result<u64> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::Script(format!("Directives: {a} × {b} is too large")))
+}
+
+/// The `select` combination (documented in [`SELECT`]).
+fn select(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
+    let get = |n: &str| members.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+    let opt_count = |n: &str| get(n).map(|v| count(n, v)).transpose();
+    let nodes = opt_count("total_nodes")?;
+    let per_node = opt_count("tasks_per_node")?;
+    let tasks = opt_count("total_tasks")?;
+    let cpus = opt_count("cpus_per_task")?;
+    let mem = get("memory_per_node").map(pbs_memory).transpose()?;
+    let share = match get("exclusive") {
+        Some(v) => sharing(v)?,
+        None => None,
+    };
+    if let (Some(n), Some(p), Some(t)) = (nodes, per_node, tasks) {
+        if product(n, p)? != t {
+            return Err(Error::Script(format!(
+                "Directives 'total_tasks' ({t}), 'total_nodes' ({n}) and 'tasks_per_node' ({p}) disagree: \
+                 on PBS total_tasks must be total_nodes × tasks_per_node (or leave one of them out)"
+            )));
+        }
+    }
+    // (chunks, tasks per chunk, whether a chunk is a node)
+    let layout = match (nodes, per_node, tasks) {
+        (Some(n), Some(p), _) => Some((n, Some(p), true)),
+        (Some(n), None, Some(t)) => Some((n, Some(divide(t, "total_tasks", n, "total_nodes")?), true)),
+        (Some(n), None, None) => Some((n, None, true)),
+        (None, Some(p), Some(t)) => Some((divide(t, "total_tasks", p, "tasks_per_node")?, Some(p), true)),
+        (None, Some(p), None) => Some((1, Some(p), true)),
+        (None, None, Some(t)) => Some((t, Some(1), false)),
+        (None, None, None) if cpus.is_some() || mem.is_some() => Some((1, None, true)),
+        (None, None, None) => None,
+    };
+    let mut out = Vec::new();
+    let mut place = Vec::new();
+    if let Some((chunks, procs, chunk_is_node)) = layout {
+        if !chunk_is_node && mem.is_some() {
+            return Err(Error::Script(
+                "Directive 'memory_per_node' needs a node count on PBS: give 'total_nodes', or \
+                 'tasks_per_node' with 'total_tasks'"
+                    .into(),
+            ));
+        }
+        let mut sel = format!("-l select={chunks}");
+        match (procs, cpus) {
+            (Some(p), c) => {
+                sel.push_str(&format!(":ncpus={}:mpiprocs={p}", product(p, c.unwrap_or(1))?));
+            }
+            (None, Some(c)) => sel.push_str(&format!(":ncpus={c}")),
+            (None, None) => {}
+        }
+        if let Some(m) = &mem {
+            sel.push_str(&format!(":mem={m}"));
+        }
+        out.push(sel.into_bytes());
+        if chunk_is_node && chunks > 1 {
+            place.push("scatter");
+        }
+    }
+    if let Some(s) = share {
+        place.push(s);
+    }
+    if !place.is_empty() {
+        out.push(format!("-l place={}", place.join(":")).into_bytes());
+    }
+    Ok(out)
+}
+
+/// Reads the job id from `qsub` output: PBS prints only the id
+/// (`1234.server`). The last non-empty line is taken, so that a banner
+/// printed by a site's qsub wrapper does not hide it.
+pub fn parse_qsub_output(out: &str) -> Option<String> {
+    let id = out.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    (!id.chars().any(char::is_whitespace)).then(|| id.to_string())
+}
+
+/// A PBS Pro / OpenPBS server.
+pub struct PbsSite {
+    s: SiteSettings,
+    qsub: Vec<String>,
+    qstat: Vec<String>,
+    qdel: Vec<String>,
+    qsig: Vec<String>,
+}
+
+impl PbsSite {
+    pub fn new(mut s: SiteSettings) -> Result<Self> {
+        let qsub = s.config.command("qsub_command", &["qsub"])?;
+        let qstat = s.config.command("qstat_command", &["qstat"])?;
+        let qdel = s.config.command("qdel_command", &["qdel"])?;
+        let qsig = s.config.command("qsig_command", &["qsig"])?;
+        s.syntax.table = match s.config.opt_str("resource_syntax")?.as_deref() {
+            None | Some("none") => TABLE_0_2_7,
+            Some("select") => TABLE,
+            Some(other) => {
+                let at = s
+                    .config
+                    .get("resource_syntax")
+                    .map(|n| s.config.at(n))
+                    .unwrap_or_default();
+                return Err(Error::config(format!(
+                    "{at}: site '{}': invalid 'resource_syntax' {}: expected 'none' (troika 0.2.7's \
+                     directives) or 'select' (PBS Pro / OpenPBS -l select=...)",
+                    s.config.name,
+                    quote(other)
+                )));
+            }
+        };
+        Ok(PbsSite {
+            s,
+            qsub,
+            qstat,
+            qdel,
+            qsig,
+        })
+    }
+
+    fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let out = self.s.run(with_args(&self.qdel, &[jid]), dryrun)?;
+        if out.success() {
+            return Ok(CancelStatus::Killed);
+        }
+        if unknown_job(&out) {
+            return Ok(CancelStatus::Vanished);
+        }
+        Err(kill_failed(&out))
+    }
+}
+
+fn output_text(out: &Outcome) -> String {
+    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
+}
+
+/// `Unknown Job Id` (never existed, or gone), `Job has finished` (kept in
+/// the history): the job is not there to kill.
+fn unknown_job(out: &Outcome) -> bool {
+    let text = output_text(out);
+    text.contains("Unknown Job Id") || text.contains("Job has finished")
+}
+
+/// `qsig` refuses jobs that do not run (queued, held):
+/// `qsig: Request invalid for state of job 12.srv`.
+fn not_running(out: &Outcome) -> bool {
+    output_text(out).contains("Request invalid for state of job")
+}
+
+impl Site for PbsSite {
+    fn settings(&self) -> &SiteSettings {
+        &self.s
+    }
+
+    fn check_job_id(&self, jid: &str) -> Result<()> {
+        if jid.is_empty() || jid.starts_with('-') || jid.chars().any(|c| c.is_whitespace()) {
+            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
+        }
+        Ok(())
+    }
+
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let mut argv = self.qsub.clone();
+        let mut stdin = Input::File(script.to_path_buf());
+        if self.s.copy_script {
+            let target = self.s.copy_target(script, output);
+            self.s.connection.send_file(script, &target, dryrun)?;
+            argv.push(target.display().to_string());
+            stdin = Input::Null;
+        }
+        let out = self.s.run(Command::new(argv).stdin(stdin), dryrun)?;
+        if out.dryrun {
+            return Ok(None);
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.success() {
+            crate::error!("qsub stdout for script {}:\n{}", script.display(), stdout.trim_end());
+            crate::error!("qsub stderr for script {}:\n{}", script.display(), stderr.trim_end());
+            return Err(Error::run(format!(
+                "Submission failed with {}: {}",
+                out.describe(),
+                stderr.trim()
+            )));
+        }
+        match parse_qsub_output(&stdout) {
+            Some(id) => {
+                crate::debug!("PBS job ID: {id}");
+                Ok(Some(id))
+            }
+            None => Err(Error::run(format!(
+                "Could not read the job id from the qsub output {}; the job may have been submitted: check \
+                 with qstat before submitting again",
+                quote(stdout.trim())
+            ))),
+        }
+    }
+
+    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+        warn_existing_stat(script);
+        let out = self.s.run(with_args(&self.qstat, &[jid]), dryrun)?;
+        write_stat(script, &out, "qstat")
+    }
+
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let Some(seq) = &self.s.kill_sequence else {
+            return self.qdel(jid, dryrun);
+        };
+        let mut last = None;
+        for (i, (wait, sig)) in seq.0.iter().enumerate() {
+            if !dryrun && !wait.is_zero() {
+                std::thread::sleep(*wait);
+            }
+            let num = (*sig as i32).to_string();
+            let out = self.s.run(with_args(&self.qsig, &["-s", &num, jid]), dryrun)?;
+            if out.success() {
+                last = Some(*sig);
+                continue;
+            }
+            if i > 0 {
+                crate::debug!("qsig failed after the job was signalled: the job has ended");
+                break;
+            }
+            if unknown_job(&out) {
+                return Ok(CancelStatus::Vanished);
+            }
+            if not_running(&out) {
+                // Queued or held: there is no process to signal, remove it.
+                crate::debug!("Job {jid} is not running: deleting it with qdel");
+                return match self.qdel(jid, dryrun)? {
+                    CancelStatus::Killed => Ok(CancelStatus::Cancelled),
+                    other => Ok(other),
+                };
+            }
+            return Err(kill_failed(&out));
+        }
+        Ok(status_after(last))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(items: &[(&str, &str)]) -> Result<Vec<String>> {
+        let m: Vec<(&str, &[u8])> = items.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        select(&m).map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect())
+    }
+
+    #[test]
+    fn base_table_is_troika_0_2_7() {
+        let names: Vec<&str> = TABLE_0_2_7.entries.iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            [
+                "billing_account",
+                "error_file",
+                "export_vars",
+                "join_output_error",
+                "mail_type",
+                "mail_user",
+                "name",
+                "output_file",
+                "priority",
+                "queue",
+                "walltime"
+            ]
+        );
+        assert!(TABLE_0_2_7.entries.iter().all(|e| !matches!(e.rule, Rule::Group(..))));
+        let extra = &TABLE.entries[BASE_ROWS..];
+        assert_eq!(extra.len(), 6);
+        assert!(extra
+            .iter()
+            .all(|e| matches!(e.rule, Rule::Group(g, _) if g.name == "select")));
+    }
+
+    #[test]
+    fn qsub_output() {
+        assert_eq!(parse_qsub_output("1234.server\n").as_deref(), Some("1234.server"));
+        assert_eq!(parse_qsub_output("\n  99.server  \n").as_deref(), Some("99.server"));
+        assert_eq!(
+            parse_qsub_output("Welcome\n12[].pbs01\n").as_deref(),
+            Some("12[].pbs01")
+        );
+        assert_eq!(parse_qsub_output(" \n\n"), None);
+        assert_eq!(parse_qsub_output("job 12 queued"), None);
+    }
+
+    #[test]
+    fn mail_and_export() {
+        assert_eq!(mail_letters(b"begin, END,fail,none"), b"bean");
+        assert_eq!(mail_letters(b"begin,all"), b"ball");
+        assert_eq!(export_vars(b"all").unwrap(), vec![b"-V".to_vec()]);
+        assert!(export_vars(b"none").unwrap().is_empty());
+        assert_eq!(export_vars(b"ALL").unwrap(), vec![b"-v ALL".to_vec()]);
+        assert_eq!(join_output_error(b"no").unwrap(), vec![b"-j oe".to_vec()]);
+    }
+
+    #[test]
+    fn select_combinations() {
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("tasks_per_node", "4"), ("cpus_per_task", "2")]).unwrap(),
+            ["-l select=2:ncpus=8:mpiprocs=4", "-l place=scatter"]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "8"), ("total_nodes", "2"), ("memory_per_node", "64G")]).unwrap(),
+            ["-l select=2:ncpus=4:mpiprocs=4:mem=64gb", "-l place=scatter"]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "12"), ("tasks_per_node", "4"), ("exclusive", "")]).unwrap(),
+            ["-l select=3:ncpus=4:mpiprocs=4", "-l place=scatter:excl"]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "5"), ("cpus_per_task", "3")]).unwrap(),
+            ["-l select=5:ncpus=3:mpiprocs=1"]
+        );
+        assert_eq!(sel(&[("cpus_per_task", "6")]).unwrap(), ["-l select=1:ncpus=6"]);
+        assert_eq!(sel(&[("memory_per_node", "4000")]).unwrap(), ["-l select=1:mem=4000mb"]);
+        assert_eq!(
+            sel(&[("total_nodes", "1"), ("exclusive", "true")]).unwrap(),
+            ["-l select=1", "-l place=excl"]
+        );
+        assert_eq!(sel(&[("exclusive", "yes")]).unwrap(), ["-l place=excl"]);
+        assert_eq!(sel(&[("exclusive", "exclhost")]).unwrap(), ["-l place=exclhost"]);
+        assert!(sel(&[("exclusive", "no")]).unwrap().is_empty());
+        assert_eq!(
+            sel(&[("total_nodes", "3"), ("tasks_per_node", "2"), ("total_tasks", "6")]).unwrap(),
+            ["-l select=3:ncpus=2:mpiprocs=2", "-l place=scatter"]
+        );
+    }
+
+    #[test]
+    fn select_errors_name_the_directives() {
+        let err = |items: &[(&str, &str)]| sel(items).unwrap_err().to_string();
+        assert!(err(&[("total_nodes", "two")]).contains("Directive 'total_nodes': invalid value 'two'"));
+        assert!(err(&[("total_nodes", "0")]).contains("positive integer"));
+        assert!(err(&[("total_nodes", "3"), ("total_tasks", "8")]).contains("multiple of total_nodes"));
+        assert!(err(&[("tasks_per_node", "3"), ("total_tasks", "8")]).contains("multiple of tasks_per_node"));
+        assert!(err(&[("total_nodes", "2"), ("tasks_per_node", "2"), ("total_tasks", "8")]).contains("disagree"));
+        assert!(err(&[("total_tasks", "8"), ("memory_per_node", "1G")]).contains("needs a node count"));
+        assert!(err(&[("memory_per_node", "lots")]).contains("Directive 'memory_per_node'"));
+        assert!(err(&[("memory_per_node", "4GiB")]).contains("Directive 'memory_per_node'"));
+        assert!(err(&[("exclusive", "user")]).contains("Directive 'exclusive'"));
+        assert!(err(&[("tasks_per_node", "18446744073709551615"), ("cpus_per_task", "2")]).contains("too large"));
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(pbs_memory(b"500M").unwrap(), "500mb");
+        assert_eq!(pbs_memory(b"64gb").unwrap(), "64gb");
+        assert_eq!(pbs_memory(b" 2 T ").unwrap(), "2tb");
+        assert_eq!(pbs_memory(b"100kb").unwrap(), "100kb");
+        assert!(pbs_memory(b"0").is_err());
+        assert!(pbs_memory(b"G").is_err());
+    }
+}
