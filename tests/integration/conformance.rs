@@ -6,6 +6,10 @@
 //!   `differs` (deliberate deviations, skipped by the driver), and
 //! - the cases listed in `tests/conformance/pending.txt`, which need features
 //!   of later issues. They must still fail: when one passes, its line goes.
+//!
+//! The cases listed in `tests/conformance/untagged.txt` fall under a quirk
+//! marked `differs` without being tagged with it: they run with the checks
+//! that the deviation changes skipped, and must pass every other check.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -99,6 +103,37 @@ fn pending() -> Vec<Pending> {
         .collect()
 }
 
+/// One line of `tests/conformance/untagged.txt`:
+/// `<area>/<case-dir>  <quirk>  <check>[,<check>...]  <reason>`.
+struct Untagged {
+    line_no: usize,
+    case: String,
+    quirk: String,
+    checks: String,
+    reason: String,
+}
+
+fn untagged() -> Vec<Untagged> {
+    let path = conformance_dir().join("untagged.txt");
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .enumerate()
+        .map(|(i, line)| (i + 1, line.trim()))
+        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
+        .map(|(line_no, line)| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let word = |i: usize| words.get(i).copied().unwrap_or("").to_string();
+            Untagged {
+                line_no,
+                case: word(0),
+                quirk: word(1),
+                checks: word(2),
+                reason: words.get(3..).unwrap_or(&[]).join(" "),
+            }
+        })
+        .collect()
+}
+
 /// Runs the driver on `cases` (names relative to `public/`).
 fn run_driver(options: &[&str], cases: &[String]) -> Output {
     let driver = conformance_dir().join("run_case.py");
@@ -135,7 +170,11 @@ fn report(output: &Output) -> String {
 fn conformance_corpus() {
     let deviations = deviations();
     let pending: BTreeSet<String> = pending().into_iter().map(|p| p.case).collect();
-    let cases: Vec<String> = all_cases().into_iter().filter(|case| !pending.contains(case)).collect();
+    let untagged = untagged();
+    let cases: Vec<String> = all_cases()
+        .into_iter()
+        .filter(|case| !pending.contains(case) && !untagged.iter().any(|u| u.case == *case))
+        .collect();
 
     let skip_quirks = deviations.join(",");
     let mut options = vec!["-q"];
@@ -162,6 +201,44 @@ fn conformance_corpus() {
         output.status,
         report(&output)
     );
+}
+
+#[test]
+fn untagged_deviations_pass_their_other_checks() {
+    let deviations = deviations();
+    let pending: BTreeSet<String> = pending().into_iter().map(|p| p.case).collect();
+    let cases: BTreeSet<String> = all_cases().into_iter().collect();
+    let mut problems = Vec::new();
+    for u in untagged() {
+        let at = format!("untagged.txt:{}: {}", u.line_no, u.case);
+        if !cases.contains(&u.case) {
+            problems.push(format!("{at}: no such case in tests/conformance/public"));
+            continue;
+        }
+        if !deviations.contains(&u.quirk) {
+            problems.push(format!(
+                "{at}: {} is not marked 'differs' in docs/compatibility.md",
+                u.quirk
+            ));
+        }
+        if pending.contains(&u.case) {
+            problems.push(format!("{at}: also listed in pending.txt"));
+        }
+        if u.checks.is_empty() || u.reason.is_empty() {
+            problems.push(format!("{at}: expected '<case> <quirk> <checks> <reason>'"));
+            continue;
+        }
+        let output = run_driver(&["-q", "--skip", &u.checks], std::slice::from_ref(&u.case));
+        if !output.status.success() {
+            problems.push(format!("{at} fails with {} skipped\n{}", u.checks, report(&output)));
+            continue;
+        }
+        // The skipped checks must be the only difference: the case fails without skipping them.
+        if run_driver(&["-q"], std::slice::from_ref(&u.case)).status.success() {
+            problems.push(format!("{at}: passes every check: delete its line"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]

@@ -7,5 +7,7 @@ mod cli;
 mod conformance;
 mod direct;
 mod docs;
+mod pbs;
+mod sge;
 mod slurm;
 mod ssh;
