@@ -9,6 +9,7 @@ use crate::config::{Config, Value};
 use crate::error::{Error, Result};
 use crate::hook::{HookContext, HookPoint, Hooks};
 use crate::registry::Registry;
+use crate::script::translators::{self, TranslatorContext};
 use crate::script::{Overrides, Request, UnknownPolicy};
 use crate::site::{CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
@@ -59,9 +60,11 @@ impl<'r> Controller<'r> {
             .registry
             .connection_type(&conn_name)
             .ok_or_else(|| Error::config(format!("Unknown connection '{conn_name}'")))?;
+        let translator_entries = translators::entries(&cfg)?;
         let mut known: Vec<&str> = COMMON_KEYS.to_vec();
         known.extend_from_slice(site_type.keys);
         known.extend_from_slice(conn_type.keys);
+        known.extend(translators::keys(&translator_entries, &self.registry.translators));
         cfg.warn_unknown_keys(&known);
 
         let connection = (conn_type.create)(&cfg, user)?;
@@ -121,17 +124,11 @@ impl<'r> Controller<'r> {
                 ))
             })?,
         };
-        let mut translators = Vec::new();
-        for t in cfg.str_list("translators")? {
-            let factory = self
-                .registry
-                .translators
-                .iter()
-                .find(|(n, _)| *n == t)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| Error::config(format!("Implementation '{t}' not found for translators hook")))?;
-            translators.push(factory(&cfg)?);
-        }
+        let translators = translators::build(
+            &translator_entries,
+            &TranslatorContext::new(&cfg, site_type.name),
+            &self.registry.translators,
+        )?;
         let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;
         let settings = SiteSettings {
             default_shebang: cfg.opt_str("default_shebang")?.map(String::into_bytes),

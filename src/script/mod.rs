@@ -140,30 +140,11 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     let mode = meta.permissions().mode() & 0o7777;
 
     // Generate next to the script, then keep the original and swap.
-    let dir = crate::util::parent_dir(path);
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{base}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("Cannot create a temporary file next to", path, e))?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file());
-        write_generated(&mut w, &header, &mut file, &scan)
-            .map_err(|e| Error::io("Cannot write the generated script for", path, e))?;
-        w.flush()
-            .map_err(|e| Error::io("Cannot write the generated script for", path, e))?;
-    }
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("Cannot set the mode of", path, e))?;
+    let mut generated = crate::util::AtomicFile::create(path)?;
+    generated.fill(mode, |w| write_generated(w, &header, &mut file, &scan))?;
     let orig = with_suffix(path, ".orig");
     save_original(path, &orig)?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("Cannot replace", path, e.error))?;
+    generated.commit()?;
     crate::debug!(
         "Script generated. Original script saved to {}",
         quote(&orig.display().to_string())

@@ -396,7 +396,7 @@ impl Site for SlurmSite {
                 crate::debug!("scancel failed after the job was signalled: the job has ended");
                 break;
             }
-            last = Some(*sig);
+            note_signal(&mut last, *sig);
         }
         Ok(status_after(last))
     }
@@ -421,12 +421,18 @@ pub fn kill_failed(out: &crate::connection::Outcome) -> Error {
     ))
 }
 
-/// KILLED when the last signal sent was SIGKILL, TERMINATED otherwise.
-pub fn status_after(last: Option<nix::sys::signal::Signal>) -> CancelStatus {
-    match last {
-        Some(nix::sys::signal::Signal::SIGKILL) | None => CancelStatus::Killed,
-        Some(_) => CancelStatus::Terminated,
+/// KILLED when SIGKILL was sent (or the scheduler's plain cancel was used:
+/// `None`), TERMINATED when only signals the job can catch were sent.
+pub fn status_after(sent_kill: Option<bool>) -> CancelStatus {
+    match sent_kill {
+        Some(false) => CancelStatus::Terminated,
+        _ => CancelStatus::Killed,
     }
+}
+
+/// Records a sent signal: whether SIGKILL has been among them.
+pub fn note_signal(sent_kill: &mut Option<bool>, sig: nix::sys::signal::Signal) {
+    *sent_kill = Some(sent_kill.unwrap_or(false) || sig == nix::sys::signal::Signal::SIGKILL);
 }
 
 #[cfg(test)]

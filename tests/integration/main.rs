@@ -8,6 +8,8 @@ mod conformance;
 mod direct;
 mod docs;
 mod pbs;
+mod plugin;
 mod sge;
 mod slurm;
 mod ssh;
+mod translators;
