@@ -7,11 +7,12 @@
 
 use std::path::Path;
 
-use super::slurm::{kill_failed, status_after, with_args};
+use super::slurm::{kill_failed, note_signal, status_after, with_args};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::{Entry, Group, Rule, Table};
+use crate::script::translators::resources::{parse_memory, ResourceFormat};
 use crate::script::NativeSyntax;
 use crate::util::{quote, quote_bytes};
 
@@ -77,40 +78,39 @@ const ENTRIES: &[Entry] = &[
     // resource_syntax: select
     Entry {
         name: "total_nodes",
-        rule: Rule::Group(
-            &SELECT,
-            "the number of chunks `N` of `-l select=N:...`, one chunk per node (`-l place=scatter` when N > 1)",
-        ),
+        rule: Rule::Group(&SELECT, "`N`: N chunks, one per node (`-l place=scatter` when N > 1)"),
     },
     Entry {
         name: "tasks_per_node",
-        rule: Rule::Group(&SELECT, "`mpiprocs=P` of each chunk, and `ncpus=P×C`"),
+        rule: Rule::Group(
+            &SELECT,
+            "`P`: the most tasks a node runs; `mpiprocs=P` of each chunk when the tasks are not counted",
+        ),
     },
     Entry {
         name: "total_tasks",
         rule: Rule::Group(
             &SELECT,
-            "with `total_nodes`: T/N tasks per node; with `tasks_per_node`: T/P nodes; alone: one chunk \
-             per task (`-l select=T:ncpus=C:mpiprocs=1`)",
+            "`T`: spread over the nodes as evenly as possible; alone, one chunk per task",
         ),
     },
     Entry {
         name: "cpus_per_task",
-        rule: Rule::Group(&SELECT, "`C`: `ncpus=` of each chunk is C × its tasks"),
+        rule: Rule::Group(&SELECT, "`C`: `ncpus` of a chunk is C × its tasks"),
     },
     Entry {
         name: "memory_per_node",
         rule: Rule::Group(
             &SELECT,
-            "`mem=` of each chunk; `500M`, `64G`, `1T` become `500mb`, `64gb`, `1tb`, a number alone is in \
-             megabytes",
+            "`M`: `mem=` of each chunk, in PBS units (`4G` -> `4gb`, `1.5G` -> `1536mb`; a number alone is \
+             in megabytes)",
         ),
     },
     Entry {
         name: "exclusive",
         rule: Rule::Group(
             &SELECT,
-            "`-l place=excl` if true or empty, nothing if false; `exclhost` and `shared` as given",
+            "`excl` in `-l place=` if true or empty, nothing if false; `exclhost` and `shared` as given",
         ),
     },
 ];
@@ -133,16 +133,19 @@ pub const SELECT: Group = Group {
     func: select,
     doc: "With `resource_syntax: select` (PBS Pro, OpenPBS), `total_nodes` (N), `tasks_per_node` (P), \
           `total_tasks` (T), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` become one \
-          `#PBS -l select=<chunks>:ncpus=<cpus>:mpiprocs=<tasks>:mem=<M>` line and one `#PBS -l place=...` \
-          line, where the first of them is in the script. A chunk is one node: N chunks, or T/P chunks when \
-          only T and P are given, or 1 chunk when neither N nor T is given; its `mpiprocs` is P, or T/N; \
-          its `ncpus` is `mpiprocs` × C (C alone: `ncpus=C`). T alone asks for T chunks of one task each, \
-          placed anywhere (M is then refused: memory per node needs a node count). Several nodes add \
-          `place=scatter` (one chunk per node); `exclusive` adds `excl` (`-l place=scatter:excl`). \
-          Counts must be positive integers, T must be a multiple of N (or of P), and T = N × P when all \
-          three are given; anything else is an error that names the directives. Without \
-          `resource_syntax: select` (the default, as troika 0.2.7 did, and right for Torque) these six \
-          directives are unknown to PBS sites.",
+          `#PBS -l select=...` line and one `#PBS -l place=...` line, where the first of them is in the \
+          script. A chunk is one node. The nodes are N, or T/P rounded up when only T and P are given, \
+          or 1 when neither N nor T is given. As on Slurm, P is the most tasks a node runs: the T tasks \
+          are spread over the nodes as evenly as possible (N=2, T=9: \
+          `-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4`), and N and P without T make N × P \
+          tasks. A chunk asks `mpiprocs` = its tasks and `ncpus` = its tasks × C (C alone: `ncpus=C`), \
+          and `mem=M`. T alone asks for T chunks of one task each, placed anywhere (M is then refused: \
+          memory per node needs a node count). Several nodes add `scatter` to the placement, \
+          `exclusive` adds `excl` (`-l place=scatter:excl`). Counts are whole numbers above zero, and \
+          N <= T <= N × P; anything else is an error that names the directives. The `resources` \
+          translator may fill in the missing count first. Without `resource_syntax: select` (the \
+          default, as in troika 0.2.7, and right for Torque) these six directives are unknown to PBS \
+          sites.",
 };
 
 /// `#PBS` lines; output, error and join options are set by troika.
@@ -219,33 +222,14 @@ fn count(name: &str, v: &[u8]) -> Result<u64> {
         })
 }
 
-/// A memory size in PBS units: `500M` -> `500mb`, `64G`/`64gb` -> `64gb`,
-/// a number alone is in megabytes.
+/// A memory size in PBS units, read as the `normalise_memory` translator
+/// reads sizes: `500M` -> `500mb`, `64G`/`64gb` -> `64gb`, `1.5G` ->
+/// `1536mb`, a number alone is in megabytes.
 fn pbs_memory(v: &[u8]) -> Result<String> {
-    let bad = || {
-        Error::Script(format!(
-            "Directive 'memory_per_node': invalid value {} (expected a size such as 4000, 500M, 64G or 64gb; \
-             a number alone is in megabytes)",
-            quote_bytes(v)
-        ))
-    };
-    let s = std::str::from_utf8(v).map_err(|_| bad())?.trim().to_ascii_lowercase();
-    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
-    let (num, unit) = s.split_at(digits);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    if n == 0 {
-        return Err(bad());
-    }
-    let unit = match unit.trim_start() {
-        "" => "mb",
-        "k" | "kb" => "kb",
-        "m" | "mb" => "mb",
-        "g" | "gb" => "gb",
-        "t" | "tb" => "tb",
-        "p" | "pb" => "pb",
-        _ => return Err(bad()),
-    };
-    Ok(format!("{n}{unit}"))
+    let bad = |why: String| Error::Script(format!("Directive 'memory_per_node': {why}"));
+    let text = std::str::from_utf8(v).map_err(|_| bad(format!("invalid size {}", quote_bytes(v))))?;
+    let kib = parse_memory(text).map_err(bad)?;
+    ResourceFormat::Pbs.memory(kib).map_err(bad)
 }
 
 /// `exclusive` as a PBS placement sharing value, `None` for not exclusive.
@@ -266,19 +250,27 @@ fn sharing(v: &[u8]) -> Result<Option<&'static str>> {
     }
 }
 
-fn divide(total: u64, total_name: &str, by: u64, by_name: &str) -> Result<u64> {
-    if total % by != 0 {
-        return Err(Error::Script(format!(
-            "Directives '{total_name}' ({total}) and '{by_name}' ({by}): {total_name} must be a multiple of \
-             {by_name}, as PBS gives every node the same number of tasks"
-        )));
-    }
-    Ok(total / by)
-}
-
 fn product(a: u64, b: u64) -> Result<u64> {
     a.checked_mul(b)
         .ok_or_else(|| Error::Script(format!("Directives: {a} × {b} is too large")))
+}
+
+/// Chunks of a `select`: (how many, tasks in each), `None` tasks when no
+/// task count was given.
+type Chunks = Vec<(u64, Option<u64>)>;
+
+/// `tasks` spread over `nodes` as evenly as possible: the first
+/// `tasks % nodes` nodes run one task more.
+fn spread(tasks: u64, nodes: u64) -> Chunks {
+    let (lo, extra) = (tasks / nodes, tasks % nodes);
+    let mut chunks = Vec::new();
+    if extra > 0 {
+        chunks.push((extra, Some(lo + 1)));
+    }
+    if nodes > extra {
+        chunks.push((nodes - extra, Some(lo)));
+    }
+    chunks
 }
 
 /// The `select` combination (documented in [`SELECT`]).
@@ -294,28 +286,38 @@ fn select(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
         Some(v) => sharing(v)?,
         None => None,
     };
-    if let (Some(n), Some(p), Some(t)) = (nodes, per_node, tasks) {
-        if product(n, p)? != t {
+    // As on Slurm, tasks_per_node is the most tasks a node runs: every node
+    // runs at least one task and at most tasks_per_node.
+    if let (Some(n), Some(t)) = (nodes, tasks) {
+        if t < n {
             return Err(Error::Script(format!(
-                "Directives 'total_tasks' ({t}), 'total_nodes' ({n}) and 'tasks_per_node' ({p}) disagree: \
-                 on PBS total_tasks must be total_nodes × tasks_per_node (or leave one of them out)"
+                "Directives 'total_tasks' ({t}) and 'total_nodes' ({n}): a node would have no task"
             )));
         }
+        if let Some(p) = per_node {
+            if t > product(n, p)? {
+                return Err(Error::Script(format!(
+                    "Directives 'total_tasks' ({t}), 'total_nodes' ({n}) and 'tasks_per_node' ({p}) disagree: \
+                     {n} nodes of at most {p} tasks run at most {} tasks",
+                    n * p
+                )));
+            }
+        }
     }
-    // (chunks, tasks per chunk, whether a chunk is a node)
-    let layout = match (nodes, per_node, tasks) {
-        (Some(n), Some(p), _) => Some((n, Some(p), true)),
-        (Some(n), None, Some(t)) => Some((n, Some(divide(t, "total_tasks", n, "total_nodes")?), true)),
-        (Some(n), None, None) => Some((n, None, true)),
-        (None, Some(p), Some(t)) => Some((divide(t, "total_tasks", p, "tasks_per_node")?, Some(p), true)),
-        (None, Some(p), None) => Some((1, Some(p), true)),
-        (None, None, Some(t)) => Some((t, Some(1), false)),
-        (None, None, None) if cpus.is_some() || mem.is_some() => Some((1, None, true)),
+    // (chunks, whether a chunk is a node)
+    let layout: Option<(Chunks, bool)> = match (nodes, per_node, tasks) {
+        (Some(n), Some(p), None) => Some((vec![(n, Some(p))], true)),
+        (Some(n), _, Some(t)) => Some((spread(t, n), true)),
+        (Some(n), None, None) => Some((vec![(n, None)], true)),
+        (None, Some(p), Some(t)) => Some((spread(t, t.div_ceil(p)), true)),
+        (None, Some(p), None) => Some((vec![(1, Some(p))], true)),
+        (None, None, Some(t)) => Some((vec![(t, Some(1))], false)),
+        (None, None, None) if cpus.is_some() || mem.is_some() => Some((vec![(1, None)], true)),
         (None, None, None) => None,
     };
     let mut out = Vec::new();
     let mut place = Vec::new();
-    if let Some((chunks, procs, chunk_is_node)) = layout {
+    if let Some((chunks, chunk_is_node)) = layout {
         if !chunk_is_node && mem.is_some() {
             return Err(Error::Script(
                 "Directive 'memory_per_node' needs a node count on PBS: give 'total_nodes', or \
@@ -323,19 +325,24 @@ fn select(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
                     .into(),
             ));
         }
-        let mut sel = format!("-l select={chunks}");
-        match (procs, cpus) {
-            (Some(p), c) => {
-                sel.push_str(&format!(":ncpus={}:mpiprocs={p}", product(p, c.unwrap_or(1))?));
+        let mut specs = Vec::new();
+        for (count, procs) in &chunks {
+            let mut spec = count.to_string();
+            match (procs, cpus) {
+                (Some(p), c) => {
+                    spec.push_str(&format!(":ncpus={}:mpiprocs={p}", product(*p, c.unwrap_or(1))?));
+                }
+                (None, Some(c)) => spec.push_str(&format!(":ncpus={c}")),
+                (None, None) => {}
             }
-            (None, Some(c)) => sel.push_str(&format!(":ncpus={c}")),
-            (None, None) => {}
+            if let Some(m) = &mem {
+                spec.push_str(&format!(":mem={m}"));
+            }
+            specs.push(spec);
         }
-        if let Some(m) = &mem {
-            sel.push_str(&format!(":mem={m}"));
-        }
-        out.push(sel.into_bytes());
-        if chunk_is_node && chunks > 1 {
+        out.push(format!("-l select={}", specs.join("+")).into_bytes());
+        let node_count: u64 = chunks.iter().map(|(c, _)| c).sum();
+        if chunk_is_node && node_count > 1 {
             place.push("scatter");
         }
     }
@@ -485,7 +492,7 @@ impl Site for PbsSite {
         let Some(seq) = &self.s.kill_sequence else {
             return self.qdel(jid, dryrun);
         };
-        let mut last = None;
+        let mut sent_kill = None;
         for (i, (wait, sig)) in seq.0.iter().enumerate() {
             if !dryrun && !wait.is_zero() {
                 std::thread::sleep(*wait);
@@ -493,7 +500,7 @@ impl Site for PbsSite {
             let num = (*sig as i32).to_string();
             let out = self.s.run(with_args(&self.qsig, &["-s", &num, jid]), dryrun)?;
             if out.success() {
-                last = Some(*sig);
+                note_signal(&mut sent_kill, *sig);
                 continue;
             }
             if i > 0 {
@@ -513,7 +520,7 @@ impl Site for PbsSite {
             }
             return Err(kill_failed(&out));
         }
-        Ok(status_after(last))
+        Ok(status_after(sent_kill))
     }
 }
 
@@ -586,8 +593,22 @@ mod tests {
             ["-l select=2:ncpus=4:mpiprocs=4:mem=64gb", "-l place=scatter"]
         );
         assert_eq!(
+            sel(&[("total_nodes", "2"), ("total_tasks", "9"), ("cpus_per_task", "2")]).unwrap(),
+            [
+                "-l select=1:ncpus=10:mpiprocs=5+1:ncpus=8:mpiprocs=4",
+                "-l place=scatter"
+            ]
+        );
+        assert_eq!(
             sel(&[("total_tasks", "12"), ("tasks_per_node", "4"), ("exclusive", "")]).unwrap(),
             ["-l select=3:ncpus=4:mpiprocs=4", "-l place=scatter:excl"]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "10"), ("tasks_per_node", "4")]).unwrap(),
+            [
+                "-l select=1:ncpus=4:mpiprocs=4+2:ncpus=3:mpiprocs=3",
+                "-l place=scatter"
+            ]
         );
         assert_eq!(
             sel(&[("total_tasks", "5"), ("cpus_per_task", "3")]).unwrap(),
@@ -595,6 +616,11 @@ mod tests {
         );
         assert_eq!(sel(&[("cpus_per_task", "6")]).unwrap(), ["-l select=1:ncpus=6"]);
         assert_eq!(sel(&[("memory_per_node", "4000")]).unwrap(), ["-l select=1:mem=4000mb"]);
+        assert_eq!(sel(&[("memory_per_node", "1.5G")]).unwrap(), ["-l select=1:mem=1536mb"]);
+        assert_eq!(
+            sel(&[("tasks_per_node", "6")]).unwrap(),
+            ["-l select=1:ncpus=6:mpiprocs=6"]
+        );
         assert_eq!(
             sel(&[("total_nodes", "1"), ("exclusive", "true")]).unwrap(),
             ["-l select=1", "-l place=excl"]
@@ -606,6 +632,14 @@ mod tests {
             sel(&[("total_nodes", "3"), ("tasks_per_node", "2"), ("total_tasks", "6")]).unwrap(),
             ["-l select=3:ncpus=2:mpiprocs=2", "-l place=scatter"]
         );
+        // tasks_per_node is a maximum, as on Slurm.
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("tasks_per_node", "5"), ("total_tasks", "9")]).unwrap(),
+            [
+                "-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4",
+                "-l place=scatter"
+            ]
+        );
     }
 
     #[test]
@@ -613,12 +647,11 @@ mod tests {
         let err = |items: &[(&str, &str)]| sel(items).unwrap_err().to_string();
         assert!(err(&[("total_nodes", "two")]).contains("Directive 'total_nodes': invalid value 'two'"));
         assert!(err(&[("total_nodes", "0")]).contains("positive integer"));
-        assert!(err(&[("total_nodes", "3"), ("total_tasks", "8")]).contains("multiple of total_nodes"));
-        assert!(err(&[("tasks_per_node", "3"), ("total_tasks", "8")]).contains("multiple of tasks_per_node"));
+        assert!(err(&[("total_nodes", "3"), ("total_tasks", "2")]).contains("a node would have no task"));
         assert!(err(&[("total_nodes", "2"), ("tasks_per_node", "2"), ("total_tasks", "8")]).contains("disagree"));
         assert!(err(&[("total_tasks", "8"), ("memory_per_node", "1G")]).contains("needs a node count"));
         assert!(err(&[("memory_per_node", "lots")]).contains("Directive 'memory_per_node'"));
-        assert!(err(&[("memory_per_node", "4GiB")]).contains("Directive 'memory_per_node'"));
+        assert!(err(&[("memory_per_node", "4X")]).contains("Directive 'memory_per_node'"));
         assert!(err(&[("exclusive", "user")]).contains("Directive 'exclusive'"));
         assert!(err(&[("tasks_per_node", "18446744073709551615"), ("cpus_per_task", "2")]).contains("too large"));
     }
@@ -627,8 +660,9 @@ mod tests {
     fn memory_units() {
         assert_eq!(pbs_memory(b"500M").unwrap(), "500mb");
         assert_eq!(pbs_memory(b"64gb").unwrap(), "64gb");
-        assert_eq!(pbs_memory(b" 2 T ").unwrap(), "2tb");
+        assert_eq!(pbs_memory(b"2T").unwrap(), "2tb");
         assert_eq!(pbs_memory(b"100kb").unwrap(), "100kb");
+        assert_eq!(pbs_memory(b"4096").unwrap(), "4gb");
         assert!(pbs_memory(b"0").is_err());
         assert!(pbs_memory(b"G").is_err());
     }

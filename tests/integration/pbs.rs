@@ -169,7 +169,10 @@ fn pbs_emulated_submit_runs_the_job_with_translated_directives() {
     }
     pbs.wait_state(&jid, "F");
     assert_eq!(pbs.attribute(&jid, "Exit_status").as_deref(), Some("0"));
-    assert_eq!(pbs.attribute(&jid, "Resource_List.walltime").as_deref(), Some("00:05:00"));
+    assert_eq!(
+        pbs.attribute(&jid, "Resource_List.walltime").as_deref(),
+        Some("00:05:00")
+    );
     assert_eq!(pbs.read("job.out"), "job 1.pbs-emu (troika_pbs) X=exported\n");
     // Without -e the error stream goes to <workdir>/<name>.e<seq>, as in PBS.
     assert_eq!(pbs.read("troika_pbs.e1"), "oops\n");
@@ -211,24 +214,40 @@ fn pbs_emulated_select_resources_reach_qsub() {
         pbs.attribute(&jid, "Resource_List.select").as_deref(),
         Some("2:ncpus=8:mpiprocs=4:mem=8gb")
     );
-    assert_eq!(pbs.attribute(&jid, "Resource_List.place").as_deref(), Some("scatter:excl"));
+    assert_eq!(
+        pbs.attribute(&jid, "Resource_List.place").as_deref(),
+        Some("scatter:excl")
+    );
     pbs.wait_state(&jid, "F");
 
     // Without resource_syntax: select, as troika 0.2.7: unknown directives.
     pbs.write("job.sh", job);
     let out = pbs.troika(&["submit", "pbs", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
     assert!(out.status.success(), "{}", text(&out));
-    for name in ["total_nodes", "tasks_per_node", "cpus_per_task", "memory_per_node", "exclusive"] {
-        assert!(stderr(&out).contains(&format!("Unknown directive '{name}'")), "{}", text(&out));
+    for name in [
+        "total_nodes",
+        "tasks_per_node",
+        "cpus_per_task",
+        "memory_per_node",
+        "exclusive",
+    ] {
+        assert!(
+            stderr(&out).contains(&format!("Unknown directive '{name}'")),
+            "{}",
+            text(&out)
+        );
     }
     assert!(!pbs.read("job.sh").contains("select="), "{}", pbs.read("job.sh"));
 
     // A combination PBS cannot express: an error naming the directives, nothing submitted.
-    pbs.write("job.sh", "#!/bin/sh\n# troika total_nodes=3\n# troika total_tasks=8\necho x\n");
+    pbs.write(
+        "job.sh",
+        "#!/bin/sh\n# troika total_nodes=3\n# troika total_tasks=2\necho x\n",
+    );
     let out = pbs.troika(&["submit", "pbs_select", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        stderr(&out).contains("Directives 'total_tasks' (8) and 'total_nodes' (3)"),
+        stderr(&out).contains("Directives 'total_tasks' (2) and 'total_nodes' (3): a node would have no task"),
         "{}",
         text(&out)
     );
@@ -254,14 +273,22 @@ fn pbs_emulated_monitor_then_kill_a_held_job_with_qdel() {
 
     let out = pbs.troika(&["-vv", "kill", "pbs", &pbs.s("job.sh")]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains(&format!("Kill of job {jid}: KILLED")), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("Kill of job {jid}: KILLED")),
+        "{}",
+        text(&out)
+    );
     assert_eq!(pbs.attribute(&jid, "job_state").as_deref(), Some("F"));
     assert_eq!(pbs.read("job.out"), "", "a held job must not run");
 
     // Now finished: qstat refuses it, monitor reports the failure with its output.
     let out = pbs.troika(&["monitor", "pbs", &pbs.s("job.sh")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("qstat failed with exit code 35"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("qstat failed with exit code 35"),
+        "{}",
+        text(&out)
+    );
     assert!(pbs.read("job.sh.stat").contains("Job has finished, use -x or -H"));
 }
 
@@ -306,12 +333,19 @@ fn pbs_emulated_kill_sequence_signals_a_running_job() {
 #[test]
 fn pbs_emulated_qdel_kills_a_running_job_that_ignores_term() {
     let pbs = Pbs::new("running-qdel");
-    pbs.write("job.sh", "#!/bin/sh\ntrap '' TERM\necho started\nwhile :; do sleep 0.1; done\n");
+    pbs.write(
+        "job.sh",
+        "#!/bin/sh\ntrap '' TERM\necho started\nwhile :; do sleep 0.1; done\n",
+    );
     let jid = pbs.submit("pbs");
     pbs.wait_state(&jid, "R");
     let out = pbs.troika(&["-vv", "kill", "pbs", &pbs.s("job.sh")]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains(&format!("Kill of job {jid}: KILLED")), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("Kill of job {jid}: KILLED")),
+        "{}",
+        text(&out)
+    );
     // SIGTERM is ignored; SIGKILL follows after the kill delay: 256 + 9.
     pbs.wait_state(&jid, "F");
     assert_eq!(pbs.attribute(&jid, "Exit_status").as_deref(), Some("265"));
@@ -324,16 +358,28 @@ fn pbs_emulated_unknown_and_finished_jobs_vanish() {
     pbs.write("job.sh", "#!/bin/sh\necho done\n");
     let out = pbs.troika(&["-vv", "kill", "pbs", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains("Kill of job 99.pbs-emu: VANISHED"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("Kill of job 99.pbs-emu: VANISHED"),
+        "{}",
+        text(&out)
+    );
     let out = pbs.troika(&["-vv", "kill", "pbs_sequence", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains("Kill of job 99.pbs-emu: VANISHED"), "{}", text(&out));
+    assert!(
+        stderr(&out).contains("Kill of job 99.pbs-emu: VANISHED"),
+        "{}",
+        text(&out)
+    );
 
     let jid = pbs.submit("pbs");
     pbs.wait_state(&jid, "F");
     let out = pbs.troika(&["-vv", "kill", "pbs_sequence", &pbs.s("job.sh")]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(stderr(&out).contains(&format!("Kill of job {jid}: VANISHED")), "{}", text(&out));
+    assert!(
+        stderr(&out).contains(&format!("Kill of job {jid}: VANISHED")),
+        "{}",
+        text(&out)
+    );
 
     let out = pbs.troika(&["monitor", "pbs", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -381,9 +427,15 @@ fn pbs_emulator_answers_like_pbs() {
     let out = pbs.cmd("qdel", &["7.pbs-emu"]);
     assert_eq!(out.status.code(), Some(153));
     assert_eq!(stderr(&out), "qdel: Unknown Job Id 7.pbs-emu\n");
-    let out = pbs.cmd("qsub", &["-l", "select=0:ncpus=2", Path::new("/dev/null").to_str().unwrap()]);
+    let out = pbs.cmd(
+        "qsub",
+        &["-l", "select=0:ncpus=2", Path::new("/dev/null").to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(166));
-    assert_eq!(stderr(&out), "qsub: Illegal attribute or resource value Resource_List.select\n");
+    assert_eq!(
+        stderr(&out),
+        "qsub: Illegal attribute or resource value Resource_List.select\n"
+    );
     assert!(pbs.cmd("qdel", &["1"]).status.success());
     let out = pbs.cmd("qstat", &["1"]);
     assert_eq!(out.status.code(), Some(35));
