@@ -141,6 +141,7 @@ impl<'r> Controller<'r> {
                     .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
             ),
             syntax: site_type.syntax,
+            rewrite_native: false,
             prefix,
             overrides,
             unknown,

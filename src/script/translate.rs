@@ -11,22 +11,29 @@ use crate::error::{Error, Result};
 /// A computed translation: from the value to zero or more directive arguments.
 pub type TranslateFn = fn(value: &[u8]) -> Result<Vec<Vec<u8>>>;
 
-/// A combined translation: from the members present, as (name, value) in
-/// script order, to zero or more directive arguments.
-pub type GroupFn = fn(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>>;
+/// A computed translation that also reads other directives: for schedulers
+/// where several generic directives make one native option (Torque's
+/// `-l nodes=N:ppn=M`).
+pub type JointFn = fn(&Joint) -> Result<Vec<Vec<u8>>>;
 
-/// Directives that a scheduler needs to see together, such as PBS Pro's
-/// `-l select=N:ncpus=C:mpiprocs=P:mem=M`, built from the node, task, cpu and
-/// memory directives at once. Each member is a table row with
-/// [`Rule::Group`]; the group's output takes the place of its first member
-/// in the script. A member with a `directive_translate` entry is translated
-/// by that entry and left out of the group.
-pub struct Group {
-    /// Names the group in the documentation.
-    pub name: &'static str,
-    pub func: GroupFn,
-    /// How the members combine, for the documentation.
-    pub doc: &'static str,
+/// What a [`JointFn`] sees: the directive being translated and the others.
+pub struct Joint<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+    directives: &'a Directives,
+    overrides: &'a Overrides,
+}
+
+impl<'a> Joint<'a> {
+    /// Another directive's value, if it is set and translated by the site's
+    /// table: a directive that the configuration's `directive_translate`
+    /// replaces or disables counts as absent.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        if self.overrides.contains_key(name) {
+            return None;
+        }
+        self.directives.get(name)
+    }
 }
 
 /// How one generic directive becomes native ones.
@@ -36,8 +43,8 @@ pub enum Rule {
     Format(&'static str),
     /// Computed from the value; `doc` says how, for the documentation.
     Func(TranslateFn, &'static str),
-    /// Part of a combined translation; `doc` says what this member gives.
-    Group(&'static Group, &'static str),
+    /// Computed from the value and other directives; `doc` says how.
+    Joint(JointFn, &'static str),
     /// Known to the site but produces nothing.
     Ignore,
 }
@@ -134,7 +141,6 @@ pub fn translate(
         return Ok(vec![]);
     };
     let mut lines = Vec::new();
-    let mut groups_done: Vec<&str> = Vec::new();
     for (name, value) in directives.iter() {
         let rule: Option<Cow<Rule>> = match overrides.get(name) {
             Some(None) => Some(Cow::Owned(Rule::Ignore)),
@@ -155,13 +161,17 @@ pub fn translate(
                     push_line(&mut lines, prefix, &arg);
                 }
             }
-            Some(Rule::Group(group, _)) => {
-                if groups_done.contains(&group.name) {
-                    continue;
-                }
-                groups_done.push(group.name);
-                let members = group_members(directives, table, overrides, group);
-                for arg in (group.func)(&members)? {
+            Some(Rule::Joint(f, _)) => {
+                let joint = Joint {
+                    name,
+                    value,
+                    directives,
+                    overrides,
+                };
+                for arg in f(&joint).map_err(|e| match e {
+                    Error::Script(m) => Error::Script(format!("Directive '{name}': {m}")),
+                    other => other,
+                })? {
                     push_line(&mut lines, prefix, &arg);
                 }
             }
@@ -174,20 +184,6 @@ pub fn translate(
         }
     }
     Ok(lines)
-}
-
-/// The directives translated by `group`, in script order.
-fn group_members<'d>(
-    directives: &'d Directives,
-    table: &Table,
-    overrides: &Overrides,
-    group: &Group,
-) -> Vec<(&'d str, &'d [u8])> {
-    directives
-        .iter()
-        .filter(|(name, _)| !overrides.contains_key(*name))
-        .filter(|(name, _)| matches!(table.get(name), Some(Rule::Group(g, _)) if g.name == group.name))
-        .collect()
 }
 
 fn push_line(lines: &mut Vec<Vec<u8>>, prefix: &[u8], arg: &[u8]) {
@@ -235,58 +231,38 @@ mod tests {
         assert!(translate(&d, &t, &o, None, UnknownPolicy::Fail).unwrap().is_empty());
     }
 
-    fn both(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
-        let parts: Vec<String> = members
-            .iter()
-            .map(|(k, v)| format!("{k}={}", String::from_utf8_lossy(v)))
-            .collect();
-        Ok(vec![format!("-l {}", parts.join(":")).into_bytes()])
-    }
-
-    const PAIR: Group = Group {
-        name: "pair",
-        func: both,
-        doc: "",
-    };
-
-    const GROUPED: Table = Table {
-        entries: &[
-            Entry {
-                name: "name",
-                rule: Rule::Format("-N %s"),
-            },
-            Entry {
-                name: "a",
-                rule: Rule::Group(&PAIR, ""),
-            },
-            Entry {
-                name: "b",
-                rule: Rule::Group(&PAIR, ""),
-            },
-        ],
-    };
-
-    fn lines(d: &Directives, o: &Overrides) -> Vec<String> {
-        translate(d, &GROUPED, o, Some(b"#P "), UnknownPolicy::Fail)
-            .unwrap()
-            .into_iter()
-            .map(|l| String::from_utf8(l).unwrap())
-            .collect()
+    fn pair(j: &Joint) -> Result<Vec<Vec<u8>>> {
+        match (j.name, j.get("b")) {
+            ("a", Some(b)) => Ok(vec![[j.value, b":", b].concat()]),
+            ("a", None) => Ok(vec![j.value.to_vec()]),
+            (_, _) if j.get("a").is_some() => Ok(vec![]),
+            _ => Ok(vec![[b"1:", j.value].concat()]),
+        }
     }
 
     #[test]
-    fn groups_are_translated_once_at_their_first_member() {
+    fn joint_rules_see_the_other_directives() {
+        const T: Table = Table {
+            entries: &[
+                Entry {
+                    name: "a",
+                    rule: Rule::Joint(pair, "a[:b]"),
+                },
+                Entry {
+                    name: "b",
+                    rule: Rule::Joint(pair, "a[:b]"),
+                },
+            ],
+        };
         let mut d = Directives::new();
-        d.set("b", b"2".to_vec());
-        d.set("name", b"x".to_vec());
-        d.set("a", b"1".to_vec());
-        assert_eq!(lines(&d, &Overrides::new()), ["#P -l b=2:a=1\n", "#P -N x\n"]);
-
-        // A member with its own translation leaves the group.
+        d.set("b", b"4".to_vec());
+        d.set("a", b"2".to_vec());
         let mut o = Overrides::new();
-        o.insert("b".into(), Some("-B %s".into()));
-        assert_eq!(lines(&d, &o), ["#P -B 2\n", "#P -N x\n", "#P -l a=1\n"]);
-        o.insert("a".into(), None);
-        assert_eq!(lines(&d, &o), ["#P -B 2\n", "#P -N x\n"]);
+        let lines = translate(&d, &T, &o, Some(b"#X "), UnknownPolicy::Fail).unwrap();
+        assert_eq!(lines, vec![b"#X 2:4\n".to_vec()]);
+        // A directive replaced by the configuration is not seen by the others.
+        o.insert("a".into(), Some("-a %s".into()));
+        let lines = translate(&d, &T, &o, Some(b"#X "), UnknownPolicy::Fail).unwrap();
+        assert_eq!(lines, vec![b"#X 1:4\n".to_vec(), b"#X -a 2\n".to_vec()]);
     }
 }

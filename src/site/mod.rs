@@ -3,10 +3,15 @@
 //! scheduler is adding one file and registering it in [`builtin`].
 
 pub mod direct;
+pub mod flux;
+pub mod lsf;
 pub mod pbs;
 pub mod sge;
 pub mod signals;
 pub mod slurm;
+pub mod templated;
+pub mod torque;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -70,6 +75,9 @@ pub struct SiteSettings {
     pub kill_sequence: Option<KillSequence>,
     /// Time limit of each scheduler command.
     pub command_timeout: Option<Duration>,
+    /// Rewrite native directive lines with the directive prefix (set by
+    /// site types whose scheduler rejects mixed prefixes).
+    pub rewrite_native: bool,
 }
 
 impl SiteSettings {
@@ -82,6 +90,7 @@ impl SiteSettings {
             overrides: &self.overrides,
             unknown: self.unknown,
             default_shebang: self.default_shebang.as_deref(),
+            rewrite_native: self.rewrite_native,
         }
     }
 
@@ -145,6 +154,10 @@ pub fn builtin() -> Vec<SiteType> {
         slurm::site_type(),
         pbs::site_type(),
         sge::site_type(),
+        torque::site_type(),
+        lsf::site_type(),
+        flux::site_type(),
+        templated::site_type(),
     ]
 }
 

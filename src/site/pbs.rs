@@ -3,7 +3,7 @@
 //! The eleven translations of troika 0.2.7 are always on. With
 //! `resource_syntax: select` the node, task, cpu, memory and exclusive
 //! directives are translated too, together, into PBS Pro's
-//! `-l select=...` and `-l place=...` (see [`SELECT`]).
+//! `-l select=...` and `-l place=...` (see [`SELECT_DOC`]).
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use super::slurm::{kill_failed, note_signal, status_after, with_args};
 use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
-use crate::script::translate::{Entry, Group, Rule, Table};
+use crate::script::translate::{Entry, Joint, Rule, Table};
 use crate::script::translators::resources::{parse_memory, ResourceFormat};
 use crate::script::NativeSyntax;
 use crate::util::{quote, quote_bytes};
@@ -78,39 +78,40 @@ const ENTRIES: &[Entry] = &[
     // resource_syntax: select
     Entry {
         name: "total_nodes",
-        rule: Rule::Group(&SELECT, "`N`: N chunks, one per node (`-l place=scatter` when N > 1)"),
-    },
-    Entry {
-        name: "tasks_per_node",
-        rule: Rule::Group(
-            &SELECT,
-            "`P`: the most tasks a node runs; `mpiprocs=P` of each chunk when the tasks are not counted",
-        ),
+        rule: Rule::Joint(select, SELECT_DOC),
     },
     Entry {
         name: "total_tasks",
-        rule: Rule::Group(
-            &SELECT,
-            "`T`: spread over the nodes as evenly as possible; alone, one chunk per task",
+        rule: Rule::Joint(
+            select,
+            "T (see `total_nodes`): spread over the nodes as evenly as possible; alone, one chunk per task",
+        ),
+    },
+    Entry {
+        name: "tasks_per_node",
+        rule: Rule::Joint(
+            select,
+            "P (see `total_nodes`): the most tasks a node runs; `mpiprocs` of a chunk",
         ),
     },
     Entry {
         name: "cpus_per_task",
-        rule: Rule::Group(&SELECT, "`C`: `ncpus` of a chunk is C × its tasks"),
+        rule: Rule::Joint(select, "C (see `total_nodes`): `ncpus` of a chunk is C × its tasks"),
     },
     Entry {
         name: "memory_per_node",
-        rule: Rule::Group(
-            &SELECT,
-            "`M`: `mem=` of each chunk, in PBS units (`4G` -> `4gb`, `1.5G` -> `1536mb`; a number alone is \
-             in megabytes)",
+        rule: Rule::Joint(
+            select,
+            "M (see `total_nodes`): `mem=` of each chunk, in PBS units (`4G` -> `4gb`, `1.5G` -> \
+             `1536mb`; a number alone is in megabytes)",
         ),
     },
     Entry {
         name: "exclusive",
-        rule: Rule::Group(
-            &SELECT,
-            "`excl` in `-l place=` if true or empty, nothing if false; `exclhost` and `shared` as given",
+        rule: Rule::Joint(
+            select,
+            "(see `total_nodes`) `excl` in `-l place=` if true or empty, nothing if false; `exclhost` and \
+             `shared` as given",
         ),
     },
 ];
@@ -127,26 +128,20 @@ pub const TABLE_0_2_7: Table = Table {
     entries: ENTRIES.split_at(BASE_ROWS).0,
 };
 
-/// The node, task, cpu, memory and exclusive directives, combined.
-pub const SELECT: Group = Group {
-    name: "select",
-    func: select,
-    doc: "With `resource_syntax: select` (PBS Pro, OpenPBS), `total_nodes` (N), `tasks_per_node` (P), \
-          `total_tasks` (T), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` become one \
-          `#PBS -l select=...` line and one `#PBS -l place=...` line, where the first of them is in the \
-          script. A chunk is one node. The nodes are N, or T/P rounded up when only T and P are given, \
-          or 1 when neither N nor T is given. As on Slurm, P is the most tasks a node runs: the T tasks \
-          are spread over the nodes as evenly as possible (N=2, T=9: \
-          `-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4`), and N and P without T make N × P \
-          tasks. A chunk asks `mpiprocs` = its tasks and `ncpus` = its tasks × C (C alone: `ncpus=C`), \
-          and `mem=M`. T alone asks for T chunks of one task each, placed anywhere (M is then refused: \
-          memory per node needs a node count). Several nodes add `scatter` to the placement, \
-          `exclusive` adds `excl` (`-l place=scatter:excl`). Counts are whole numbers above zero, and \
-          N <= T <= N × P; anything else is an error that names the directives. The `resources` \
-          translator may fill in the missing count first. Without `resource_syntax: select` (the \
-          default, as in troika 0.2.7, and right for Torque) these six directives are unknown to PBS \
-          sites.",
-};
+/// How the node, task, cpu, memory and exclusive directives combine.
+const SELECT_DOC: &str = "With `resource_syntax: select` (PBS Pro, OpenPBS): N; `total_nodes` (N), \
+    `total_tasks` (T), `tasks_per_node` (P), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` \
+    together become one `-l select=...` line and one `-l place=...` line, where the first of them in this \
+    order is. A chunk is one node. The nodes are N, or T/P rounded up when only T and P are given, or 1 \
+    when neither N nor T is given. As on Slurm, P is the most tasks a node runs: T tasks are spread over \
+    the nodes as evenly as possible (N=2, T=9: `-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4`), \
+    and N and P without T make N × P tasks. A chunk asks `mpiprocs` = its tasks, `ncpus` = its tasks × C \
+    (C alone: `ncpus=C`) and `mem=M`. T alone asks for T chunks of one task each, placed anywhere (M is \
+    then refused: memory per node needs a node count). Several nodes add `scatter` to the placement, \
+    `exclusive` adds `excl` (`-l place=scatter:excl`). Counts are whole numbers above zero and \
+    N <= T <= N × P; anything else is an error. The `resources` translator can fill in a missing count \
+    first. Without `resource_syntax: select` (the default, as in troika 0.2.7) the six directives are \
+    unknown to PBS sites";
 
 /// `#PBS` lines; output, error and join options are set by troika.
 pub const NATIVE: NativeSyntax = NativeSyntax {
@@ -216,7 +211,7 @@ fn count(name: &str, v: &[u8]) -> Result<u64> {
         .filter(|n| *n > 0)
         .ok_or_else(|| {
             Error::Script(format!(
-                "Directive '{name}': invalid value {} (expected a positive integer)",
+                "PBS select: invalid {name} {} (expected a whole number above zero)",
                 quote_bytes(v)
             ))
         })
@@ -226,7 +221,7 @@ fn count(name: &str, v: &[u8]) -> Result<u64> {
 /// reads sizes: `500M` -> `500mb`, `64G`/`64gb` -> `64gb`, `1.5G` ->
 /// `1536mb`, a number alone is in megabytes.
 fn pbs_memory(v: &[u8]) -> Result<String> {
-    let bad = |why: String| Error::Script(format!("Directive 'memory_per_node': {why}"));
+    let bad = |why: String| Error::Script(format!("PBS select: memory_per_node: {why}"));
     let text = std::str::from_utf8(v).map_err(|_| bad(format!("invalid size {}", quote_bytes(v))))?;
     let kib = parse_memory(text).map_err(bad)?;
     ResourceFormat::Pbs.memory(kib).map_err(bad)
@@ -244,7 +239,7 @@ fn sharing(v: &[u8]) -> Result<Option<&'static str>> {
         (_, "exclhost") => Ok(Some("exclhost")),
         (_, "shared") => Ok(Some("shared")),
         _ => Err(Error::Script(format!(
-            "Directive 'exclusive': invalid value {} (expected true, false, excl, exclhost or shared)",
+            "PBS select: invalid exclusive {} (expected true, false, excl, exclhost or shared)",
             quote_bytes(v)
         ))),
     }
@@ -252,7 +247,7 @@ fn sharing(v: &[u8]) -> Result<Option<&'static str>> {
 
 fn product(a: u64, b: u64) -> Result<u64> {
     a.checked_mul(b)
-        .ok_or_else(|| Error::Script(format!("Directives: {a} × {b} is too large")))
+        .ok_or_else(|| Error::Script(format!("PBS select: {a} × {b} is too large")))
 }
 
 /// Chunks of a `select`: (how many, tasks in each), `None` tasks when no
@@ -273,8 +268,30 @@ fn spread(tasks: u64, nodes: u64) -> Chunks {
     chunks
 }
 
-/// The `select` combination (documented in [`SELECT`]).
-fn select(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
+/// The directives of the `select` combination, in the order that picks
+/// where its lines go.
+const SELECT_PARTS: [&str; 6] = [
+    "total_nodes",
+    "total_tasks",
+    "tasks_per_node",
+    "cpus_per_task",
+    "memory_per_node",
+    "exclusive",
+];
+
+/// The `select` combination ([`SELECT_DOC`]): written where the first
+/// present of [`SELECT_PARTS`] is; the others write nothing.
+fn select(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    let get = |name: &str| if name == j.name { Some(j.value) } else { j.get(name) };
+    if SELECT_PARTS.iter().find(|p| get(p).is_some()).copied() != Some(j.name) {
+        return Ok(vec![]);
+    }
+    let members: Vec<(&str, &[u8])> = SELECT_PARTS.iter().filter_map(|p| get(p).map(|v| (*p, v))).collect();
+    select_lines(&members)
+}
+
+/// The `select` and `place` lines for the members present.
+fn select_lines(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
     let get = |n: &str| members.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
     let opt_count = |n: &str| get(n).map(|v| count(n, v)).transpose();
     let nodes = opt_count("total_nodes")?;
@@ -291,14 +308,14 @@ fn select(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
     if let (Some(n), Some(t)) = (nodes, tasks) {
         if t < n {
             return Err(Error::Script(format!(
-                "Directives 'total_tasks' ({t}) and 'total_nodes' ({n}): a node would have no task"
+                "PBS select: total_tasks={t} with total_nodes={n} leaves a node without a task"
             )));
         }
         if let Some(p) = per_node {
             if t > product(n, p)? {
                 return Err(Error::Script(format!(
-                    "Directives 'total_tasks' ({t}), 'total_nodes' ({n}) and 'tasks_per_node' ({p}) disagree: \
-                     {n} nodes of at most {p} tasks run at most {} tasks",
+                    "PBS select: total_tasks={t}, total_nodes={n} and tasks_per_node={p} disagree: {n} nodes \
+                     of at most {p} tasks run at most {} tasks",
                     n * p
                 )));
             }
@@ -320,8 +337,8 @@ fn select(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
     if let Some((chunks, chunk_is_node)) = layout {
         if !chunk_is_node && mem.is_some() {
             return Err(Error::Script(
-                "Directive 'memory_per_node' needs a node count on PBS: give 'total_nodes', or \
-                 'tasks_per_node' with 'total_tasks'"
+                "PBS select: memory_per_node needs a node count: give total_nodes, or tasks_per_node with \
+                 total_tasks"
                     .into(),
             ));
         }
@@ -530,7 +547,7 @@ mod tests {
 
     fn sel(items: &[(&str, &str)]) -> Result<Vec<String>> {
         let m: Vec<(&str, &[u8])> = items.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
-        select(&m).map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect())
+        select_lines(&m).map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect())
     }
 
     #[test]
@@ -552,12 +569,14 @@ mod tests {
                 "walltime"
             ]
         );
-        assert!(TABLE_0_2_7.entries.iter().all(|e| !matches!(e.rule, Rule::Group(..))));
+        assert!(TABLE_0_2_7.entries.iter().all(|e| !matches!(e.rule, Rule::Joint(..))));
         let extra = &TABLE.entries[BASE_ROWS..];
-        assert_eq!(extra.len(), 6);
-        assert!(extra
-            .iter()
-            .all(|e| matches!(e.rule, Rule::Group(g, _) if g.name == "select")));
+        assert!(extra.iter().all(|e| matches!(e.rule, Rule::Joint(..))));
+        let mut names: Vec<&str> = extra.iter().map(|e| e.name).collect();
+        names.sort();
+        let mut parts = SELECT_PARTS.to_vec();
+        parts.sort();
+        assert_eq!(names, parts);
     }
 
     #[test]
@@ -645,15 +664,63 @@ mod tests {
     #[test]
     fn select_errors_name_the_directives() {
         let err = |items: &[(&str, &str)]| sel(items).unwrap_err().to_string();
-        assert!(err(&[("total_nodes", "two")]).contains("Directive 'total_nodes': invalid value 'two'"));
-        assert!(err(&[("total_nodes", "0")]).contains("positive integer"));
-        assert!(err(&[("total_nodes", "3"), ("total_tasks", "2")]).contains("a node would have no task"));
+        assert!(err(&[("total_nodes", "two")]).contains("invalid total_nodes 'two'"));
+        assert!(err(&[("total_nodes", "0")]).contains("whole number above zero"));
+        assert!(err(&[("total_nodes", "3"), ("total_tasks", "2")]).contains("leaves a node without a task"));
         assert!(err(&[("total_nodes", "2"), ("tasks_per_node", "2"), ("total_tasks", "8")]).contains("disagree"));
         assert!(err(&[("total_tasks", "8"), ("memory_per_node", "1G")]).contains("needs a node count"));
-        assert!(err(&[("memory_per_node", "lots")]).contains("Directive 'memory_per_node'"));
-        assert!(err(&[("memory_per_node", "4X")]).contains("Directive 'memory_per_node'"));
-        assert!(err(&[("exclusive", "user")]).contains("Directive 'exclusive'"));
+        assert!(err(&[("memory_per_node", "lots")]).contains("memory_per_node: invalid size 'lots'"));
+        assert!(err(&[("memory_per_node", "4X")]).contains("memory_per_node: invalid size '4X'"));
+        assert!(err(&[("exclusive", "user")]).contains("invalid exclusive 'user'"));
         assert!(err(&[("tasks_per_node", "18446744073709551615"), ("cpus_per_task", "2")]).contains("too large"));
+    }
+
+    #[test]
+    fn select_lines_go_where_the_first_part_is() {
+        use crate::script::translate::{translate, Overrides, UnknownPolicy};
+        use crate::script::Directives;
+        let mut d = Directives::new();
+        d.set("exclusive", b"".to_vec());
+        d.set("name", b"x".to_vec());
+        d.set("cpus_per_task", b"2".to_vec());
+        d.set("total_nodes", b"2".to_vec());
+        let run = |o: &Overrides| -> Vec<String> {
+            translate(&d, &TABLE, o, Some(b"#PBS "), UnknownPolicy::Fail)
+                .unwrap()
+                .into_iter()
+                .map(|l| String::from_utf8(l).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            run(&Overrides::new()),
+            [
+                "#PBS -N x\n",
+                "#PBS -l select=2:ncpus=2\n",
+                "#PBS -l place=scatter:excl\n"
+            ]
+        );
+        // A directive that the configuration translates leaves the combination.
+        let mut o = Overrides::new();
+        o.insert("total_nodes".into(), Some("-l nodes=%s".into()));
+        assert_eq!(
+            run(&o),
+            [
+                "#PBS -N x\n",
+                "#PBS -l select=1:ncpus=2\n",
+                "#PBS -l place=excl\n",
+                "#PBS -l nodes=2\n"
+            ]
+        );
+        let e = translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail);
+        assert!(e.is_ok());
+        d.set("total_tasks", b"1".to_vec());
+        let e = translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Directive 'total_nodes': PBS select: total_tasks=1 with total_nodes=2 leaves a node without a task"
+        );
     }
 
     #[test]

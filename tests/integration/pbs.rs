@@ -247,7 +247,9 @@ fn pbs_emulated_select_resources_reach_qsub() {
     let out = pbs.troika(&["submit", "pbs_select", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
-        stderr(&out).contains("Directives 'total_tasks' (2) and 'total_nodes' (3): a node would have no task"),
+        stderr(&out).contains(
+            "Directive 'total_nodes': PBS select: total_tasks=2 with total_nodes=3 leaves a node without a task"
+        ),
         "{}",
         text(&out)
     );

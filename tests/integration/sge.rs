@@ -203,7 +203,10 @@ fn sge_submit_runs_the_job_with_translated_directives() {
         format!("#$ -e {}\n", dir.s("job.err")),
         format!("#$ -o {}\n", dir.s("job.out")),
     ] {
-        assert!(script.contains(&line), "{line:?} not in the generated script:\n{script}");
+        assert!(
+            script.contains(&line),
+            "{line:?} not in the generated script:\n{script}"
+        );
     }
     let want = format!("hello from {} (troika_submit) in {}\n", job.jid, sge.queue);
     wait_for("the job's output", LIMIT, || dir.read("job.out") == want);
@@ -231,7 +234,11 @@ fn sge_monitor_and_kill_a_held_job() {
     let Some(sge) = sge() else { return };
     let dir = Dir::new("held");
     // A native directive: the job is held, it waits until released or deleted.
-    dir.write("job.sh", "#!/bin/sh\n#$ -h\n# troika name=troika_held\necho ran\n", 0o755);
+    dir.write(
+        "job.sh",
+        "#!/bin/sh\n#$ -h\n# troika name=troika_held\necho ran\n",
+        0o755,
+    );
     let job = submit(&sge, &dir, "sge");
     wait_for("the job to be held", LIMIT, || sge.state(&job.jid) == "hqw");
 
@@ -239,7 +246,8 @@ fn sge_monitor_and_kill_a_held_job() {
     assert!(out.status.success(), "monitor failed\n{}", text(&out));
     let stat = dir.read("job.sh.stat");
     assert!(
-        stat.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["job_number:", &job.jid]),
+        stat.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["job_number:", &job.jid]),
         "{stat}"
     );
     assert!(stat.contains("troika_held"), "{stat}");
@@ -272,7 +280,11 @@ fn sge_kill_a_running_job_with_qdel_whatever_the_kill_sequence() {
     assert!(err.contains(&format!("Kill of job {}: KILLED", job.jid)), "{err}");
     assert!(err.contains("kill_sequence is not used"), "{err}");
     // One qdel: no waiting for the sequence's 2 s step.
-    assert!(start.elapsed() < Duration::from_secs(2), "kill took {:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "kill took {:?}",
+        start.elapsed()
+    );
     wait_for("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
     // qdel sends SIGKILL: the job's TERM trap never runs.
     assert_eq!(dir.read("job.out"), "started\n");
@@ -288,8 +300,16 @@ fn sge_unknown_job_monitor_fails_and_kill_reports_vanished() {
 
     let out = sge.troika(&dir, &["monitor", "sge", &dir.s("job.sh"), "-j", jid]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("qstat failed with exit code 1"), "{}", text(&out));
-    assert!(dir.read("job.sh.stat").contains("Following jobs do not exist"), "{}", dir.read("job.sh.stat"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("qstat failed with exit code 1"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        dir.read("job.sh.stat").contains("Following jobs do not exist"),
+        "{}",
+        dir.read("job.sh.stat")
+    );
 
     let out = sge.troika(&dir, &["-vv", "kill", "sge", &dir.s("job.sh"), "-j", jid]);
     assert!(out.status.success(), "{}", text(&out));
@@ -301,7 +321,11 @@ fn sge_unknown_job_monitor_fails_and_kill_reports_vanished() {
 
     let out = sge.troika(&dir, &["kill", "sge", &dir.s("job.sh"), "-j", "12abc"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Invalid job id: '12abc'"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Invalid job id: '12abc'"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
