@@ -129,7 +129,7 @@ pub const TABLE_0_2_7: Table = Table {
 };
 
 /// How the node, task, cpu, memory and exclusive directives combine.
-const SELECT_DOC: &str = "With `resource_syntax: select` (PBS Pro, OpenPBS): N; `total_nodes` (N), \
+const SELECT_DOC: &str = "Only with `resource_syntax: select` (PBS Pro, OpenPBS). `total_nodes` (N), \
     `total_tasks` (T), `tasks_per_node` (P), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` \
     together become one `-l select=...` line and one `-l place=...` line, where the first of them in this \
     order is. A chunk is one node. The nodes are N, or T/P rounded up when only T and P are given, or 1 \

@@ -387,7 +387,9 @@ fn pbs_emulated_unknown_and_finished_jobs_vanish() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(pbs.read("job.sh.stat").contains("qstat: Unknown Job Id 99.pbs-emu"));
 
-    let out = pbs.troika(&["kill", "pbs", &pbs.s("job.sh"), "-j", "-W"]);
+    // A job id that qdel would take for an option is refused.
+    std::fs::write(pbs.path("job.sh.jid"), "-W\n").unwrap();
+    let out = pbs.troika(&["kill", "pbs", &pbs.s("job.sh")]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(stderr(&out).contains("Invalid job id: '-W'"), "{}", text(&out));
 }
