@@ -43,6 +43,10 @@ pub struct Command {
     pub detach: bool,
     /// Killed and reported as failed after this long.
     pub timeout: Option<Duration>,
+    /// Variables added to (or replacing in) the inherited environment. A
+    /// connection that runs the command elsewhere passes them along (for
+    /// instance through `env NAME=VALUE ...` on the remote side).
+    pub env: Vec<(String, String)>,
 }
 
 impl Command {
@@ -58,7 +62,13 @@ impl Command {
             stderr: Sink::Capture,
             detach: false,
             timeout: None,
+            env: Vec::new(),
         }
+    }
+    /// Appends one argument.
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.argv.push(a.into());
+        self
     }
     pub fn stdin(mut self, i: Input) -> Self {
         self.stdin = i;
@@ -78,6 +88,11 @@ impl Command {
     }
     pub fn timeout(mut self, t: Option<Duration>) -> Self {
         self.timeout = t;
+        self
+    }
+    /// Sets one environment variable for the command.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
         self
     }
 }

@@ -101,7 +101,7 @@ impl Site for DirectSite {
             stdin = Input::File(script.to_path_buf());
         }
         self.s.connection.ensure_dir(crate::util::parent_dir(output), dryrun)?;
-        if output.exists() && !dryrun {
+        if output.exists() {
             crate::warning!(
                 "Output file {} already exists, overwriting",
                 quote(&output.display().to_string())
@@ -121,6 +121,18 @@ impl Site for DirectSite {
             .ok_or_else(|| Error::run("the process id of the job is unknown"))?;
         crate::debug!("Job started with process id {pid}");
         Ok(Some(pid.to_string()))
+    }
+
+    /// The connection creates the directory (`Ensuring directory ... exists`),
+    /// as the job's output is opened there; an explicit `pmkdir_command` is
+    /// honoured.
+    fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+        if self.s.config.has("pmkdir_command") {
+            return self.s.create_output_dir(output, dryrun);
+        }
+        let dir = crate::util::parent_dir(output);
+        self.s.connection.ensure_dir(dir, dryrun)?;
+        Ok(dir.to_path_buf())
     }
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {

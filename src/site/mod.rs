@@ -4,6 +4,7 @@
 
 pub mod direct;
 pub mod flux;
+pub mod group;
 pub mod lsf;
 pub mod pbs;
 pub mod sge;
@@ -75,6 +76,9 @@ pub struct SiteSettings {
     pub kill_sequence: Option<KillSequence>,
     /// Time limit of each scheduler command.
     pub command_timeout: Option<Duration>,
+    /// `pmkdir_command`: creates a directory and its parents on the site
+    /// (`mkdir -p` by default); the directory is appended.
+    pub pmkdir_command: Vec<String>,
     /// Rewrite native directive lines with the directive prefix (set by
     /// site types whose scheduler rejects mixed prefixes).
     pub rewrite_native: bool,
@@ -102,6 +106,38 @@ impl SiteSettings {
             cmd
         };
         self.connection.execute(cmd, dryrun)
+    }
+
+    /// Creates the directory of `output` on the site with `pmkdir_command`;
+    /// returns the directory.
+    pub fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+        let dir = crate::util::parent_dir(output).to_path_buf();
+        let mut argv: Vec<std::ffi::OsString> = self.pmkdir_command.iter().map(Into::into).collect();
+        argv.push(dir.clone().into_os_string());
+        let out = self.run(Command::new(argv), dryrun)?;
+        if out.dryrun {
+            return Ok(dir);
+        }
+        let prog = &self.pmkdir_command[0];
+        if !out.success() {
+            for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                if !text.is_empty() {
+                    crate::error!("{prog} {what}:\n{}", String::from_utf8_lossy(text).trim());
+                }
+            }
+            let err = String::from_utf8_lossy(&out.stderr);
+            let mut msg = format!(
+                "Output directory creation failed with {} ({} {})",
+                out.describe(),
+                quote(prog),
+                quote(&dir.display().to_string())
+            );
+            if !err.trim().is_empty() {
+                msg.push_str(&format!(": {}", err.trim()));
+            }
+            return Err(Error::run(msg));
+        }
+        Ok(dir)
     }
 
     /// Where `copy_script` puts the script: beside the output file.
@@ -133,6 +169,14 @@ pub trait Site {
 
     /// Kills the job.
     fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus>;
+
+    /// Creates the directory of the job output file on the site and returns
+    /// it (used by the `create_output_dir`, `copy_orig_script` and
+    /// `copy_*_logfile` hooks). By default `pmkdir_command` is run through
+    /// the connection.
+    fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+        self.settings().create_output_dir(output, dryrun)
+    }
 }
 
 /// Builds a site of one type from the checked common settings.

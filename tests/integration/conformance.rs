@@ -5,11 +5,11 @@
 //! - the cases tagged with a quirk that `docs/compatibility.md` marks as
 //!   `differs` (deliberate deviations, skipped by the driver), and
 //! - the cases listed in `tests/conformance/pending.txt`, which need features
-//!   of later issues. They must still fail: when one passes, its line goes.
-//!
-//! The cases listed in `tests/conformance/untagged.txt` fall under a quirk
-//! marked `differs` without being tagged with it: they run with the checks
-//! that the deviation changes skipped, and must pass every other check.
+//!   of later issues. They must still fail: when one passes, its line goes;
+//! - the cases listed in `tests/conformance/differs.txt`: untagged cases that
+//!   a deliberate deviation changes too (the reason starts with the quirk id,
+//!   marked `differs` in `docs/compatibility.md`, or with `feature:` when a
+//!   feature of troika changes the outcome). They must fail as well.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -86,7 +86,15 @@ struct Pending {
 }
 
 fn pending() -> Vec<Pending> {
-    let path = conformance_dir().join("pending.txt");
+    listed("pending.txt")
+}
+
+fn differs() -> Vec<Pending> {
+    listed("differs.txt")
+}
+
+fn listed(file: &str) -> Vec<Pending> {
+    let path = conformance_dir().join(file);
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
         .enumerate()
@@ -98,37 +106,6 @@ fn pending() -> Vec<Pending> {
                 line_no,
                 case: case.to_string(),
                 reason: reason.trim().to_string(),
-            }
-        })
-        .collect()
-}
-
-/// One line of `tests/conformance/untagged.txt`:
-/// `<area>/<case-dir>  <quirk>  <check>[,<check>...]  <reason>`.
-struct Untagged {
-    line_no: usize,
-    case: String,
-    quirk: String,
-    checks: String,
-    reason: String,
-}
-
-fn untagged() -> Vec<Untagged> {
-    let path = conformance_dir().join("untagged.txt");
-    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(|(line_no, line)| {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            let word = |i: usize| words.get(i).copied().unwrap_or("").to_string();
-            Untagged {
-                line_no,
-                case: word(0),
-                quirk: word(1),
-                checks: word(2),
-                reason: words.get(3..).unwrap_or(&[]).join(" "),
             }
         })
         .collect()
@@ -169,12 +146,8 @@ fn report(output: &Output) -> String {
 #[test]
 fn conformance_corpus() {
     let deviations = deviations();
-    let pending: BTreeSet<String> = pending().into_iter().map(|p| p.case).collect();
-    let untagged = untagged();
-    let cases: Vec<String> = all_cases()
-        .into_iter()
-        .filter(|case| !pending.contains(case) && !untagged.iter().any(|u| u.case == *case))
-        .collect();
+    let pending: BTreeSet<String> = pending().into_iter().chain(differs()).map(|p| p.case).collect();
+    let cases: Vec<String> = all_cases().into_iter().filter(|case| !pending.contains(case)).collect();
 
     let skip_quirks = deviations.join(",");
     let mut options = vec!["-q"];
@@ -204,48 +177,36 @@ fn conformance_corpus() {
 }
 
 #[test]
-fn untagged_deviations_pass_their_other_checks() {
-    let deviations = deviations();
-    let pending: BTreeSet<String> = pending().into_iter().map(|p| p.case).collect();
-    let cases: BTreeSet<String> = all_cases().into_iter().collect();
-    let mut problems = Vec::new();
-    for u in untagged() {
-        let at = format!("untagged.txt:{}: {}", u.line_no, u.case);
-        if !cases.contains(&u.case) {
-            problems.push(format!("{at}: no such case in tests/conformance/public"));
-            continue;
-        }
-        if !deviations.contains(&u.quirk) {
-            problems.push(format!(
-                "{at}: {} is not marked 'differs' in docs/compatibility.md",
-                u.quirk
-            ));
-        }
-        if pending.contains(&u.case) {
-            problems.push(format!("{at}: also listed in pending.txt"));
-        }
-        if u.checks.is_empty() || u.reason.is_empty() {
-            problems.push(format!("{at}: expected '<case> <quirk> <checks> <reason>'"));
-            continue;
-        }
-        let output = run_driver(&["-q", "--skip", &u.checks], std::slice::from_ref(&u.case));
-        if !output.status.success() {
-            problems.push(format!("{at} fails with {} skipped\n{}", u.checks, report(&output)));
-            continue;
-        }
-        // The skipped checks must be the only difference: the case fails without skipping them.
-        if run_driver(&["-q"], std::slice::from_ref(&u.case)).status.success() {
-            problems.push(format!("{at}: passes every check: delete its line"));
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
+fn pending_list_is_honest() {
+    assert_all_fail("pending.txt", pending());
 }
 
 #[test]
-fn pending_list_is_honest() {
-    // Unknown names are reported by `pending_list_names_cases_with_reasons`.
+fn differs_list_is_honest() {
+    let deviations = deviations();
+    let list = differs();
+    for d in &list {
+        let id = d
+            .reason
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("");
+        assert!(
+            deviations.iter().any(|q| q == id) || id == "feature",
+            "differs.txt:{}: the reason must start with a quirk id marked `differs` in docs/compatibility.md, \
+             or with `feature:` for a case that a feature of troika changes: {}",
+            d.line_no,
+            d.reason
+        );
+    }
+    assert_all_fail("differs.txt", list);
+}
+
+/// Runs the listed cases and fails if any of them passes.
+fn assert_all_fail(file: &str, list: Vec<Pending>) {
+    // Unknown names are reported by `lists_name_cases_with_reasons`.
     let existing: BTreeSet<String> = all_cases().into_iter().collect();
-    let cases: Vec<String> = pending()
+    let cases: Vec<String> = list
         .into_iter()
         .map(|p| p.case)
         .filter(|case| existing.contains(case))
@@ -262,10 +223,9 @@ fn pending_list_is_honest() {
     assert_eq!(
         ran.count(),
         cases.len(),
-        "the driver did not run every pending case\n{}",
+        "the driver did not run every case of {file}\n{}",
         report(&output)
     );
-
     let passing: Vec<String> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("PASS "))
@@ -273,24 +233,25 @@ fn pending_list_is_honest() {
         .map(str::to_string)
         .collect();
     eprintln!(
-        "conformance: {} pending cases, {} of them pass",
+        "conformance: {} cases in {file}, {} of them pass",
         cases.len(),
         passing.len()
     );
     assert!(
         passing.is_empty(),
-        "these cases pass now: remove them from tests/conformance/pending.txt\n  {}",
+        "these cases pass now: remove them from tests/conformance/{file}\n  {}",
         passing.join("\n  ")
     );
 }
 
 #[test]
-fn pending_list_names_cases_with_reasons() {
+fn lists_name_cases_with_reasons() {
     let cases: BTreeSet<String> = all_cases().into_iter().collect();
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
-    for p in pending() {
-        let at = format!("pending.txt:{}: {}", p.line_no, p.case);
+    let tagged = pending().into_iter().map(|p| ("pending.txt", p));
+    for (file, p) in tagged.chain(differs().into_iter().map(|p| ("differs.txt", p))) {
+        let at = format!("{file}:{}: {}", p.line_no, p.case);
         if !cases.contains(&p.case) {
             problems.push(format!("{at}: no such case in tests/conformance/public"));
         }

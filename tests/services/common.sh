@@ -61,3 +61,10 @@ sge_preseed() {
         "gridengine-common shared/gridenginecell string default" \
         "gridengine-common shared/gridenginemaster string $(hostname)" | debconf-set-selections
 }
+
+# Packages for the ecFlow server of the end-to-end test (ecflow.sh), and whether they are installed.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+ECFLOW_PACKAGES=(ecflow-server ecflow-client)
+ecflow_installed() {
+    { command -v ecflow_server || [ -x /usr/sbin/ecflow_server ]; } && command -v ecflow_client
+} >/dev/null

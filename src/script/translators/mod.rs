@@ -248,6 +248,8 @@ impl Translator for Labelled {
                 Error::Script(s) => Error::Script(m(s)),
                 Error::Run(s) => Error::Run(m(s)),
                 Error::Unexpected(s) => Error::Unexpected(m(s)),
+                // Already logged as it is.
+                Error::Reported(e) => Error::Reported(e),
             }
         })
     }
