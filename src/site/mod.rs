@@ -7,6 +7,8 @@ pub mod flux;
 pub mod group;
 pub mod kill;
 pub mod lsf;
+pub mod pbs;
+pub mod sge;
 pub mod signals;
 pub mod slurm;
 pub mod templated;
@@ -195,6 +197,8 @@ pub fn builtin() -> Vec<SiteType> {
     vec![
         direct::site_type(),
         slurm::site_type(),
+        pbs::site_type(),
+        sge::site_type(),
         torque::site_type(),
         lsf::site_type(),
         flux::site_type(),

@@ -382,7 +382,7 @@ fn vanished(out: &crate::connection::Outcome) -> bool {
     out.text().contains("Invalid job id specified")
 }
 
-fn kill_failed(out: &crate::connection::Outcome) -> Error {
+pub fn kill_failed(out: &crate::connection::Outcome) -> Error {
     Error::run(format!("Kill failed with {}: {}", out.describe(), out.text().trim()))
 }
 

@@ -49,7 +49,7 @@ fn site_pages_match_the_code() {
         stale.is_empty(),
         "out of date: {stale:?}: run `TROIKA_UPDATE_DOCS=1 cargo test --test integration docs`"
     );
-    for name in ["torque", "lsf", "flux", "templated"] {
+    for name in ["pbs", "sge", "torque", "lsf", "flux", "templated"] {
         assert!(checked.contains(&name), "docs/sites/{name}.md is missing");
     }
     // The pages hold the tables of the code.
@@ -58,6 +58,14 @@ fn site_pages_match_the_code() {
         lsf.contains("| `tasks_per_node` | `#BSUB -R \"span[ptile=<value>]\"` |"),
         "{lsf}"
     );
+    let pbs = std::fs::read_to_string(repo_root().join("docs/sites/pbs.md")).unwrap();
+    assert!(pbs.contains("| `walltime` | `#PBS -l walltime=<value>` |"), "{pbs}");
+    assert!(
+        pbs.contains("| `total_nodes` | Only with `resource_syntax: select`"),
+        "{pbs}"
+    );
+    let sge = std::fs::read_to_string(repo_root().join("docs/sites/sge.md")).unwrap();
+    assert!(sge.contains("| `walltime` | `#$ -l h_rt=<value>` |"), "{sge}");
     let torque = std::fs::read_to_string(repo_root().join("docs/sites/torque.md")).unwrap();
     assert!(torque.contains("| `total_nodes` | one `-l nodes=<total_nodes>:ppn=<tasks_per_node>"));
 }
