@@ -9,12 +9,14 @@ use std::path::Path;
 
 use super::kill::{self, Step};
 use super::units::{is_fsd_with_unit, walltime_seconds};
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
-use crate::connection::{Command, Input, Outcome};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
-use crate::util::quote;
 
 pub const KEYS: &[&str] = &["flux_command"];
 
@@ -176,46 +178,13 @@ impl Site for FluxSite {
     fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
         let mut argv = self.flux.clone();
         argv.push("batch".into());
-        let mut stdin = Input::File(script.to_path_buf());
-        if self.s.copy_script {
-            let target = self.s.copy_target(script, output);
-            self.s.connection.send_file(script, &target, dryrun)?;
-            argv.push(target.display().to_string());
-            stdin = Input::Null;
-        }
-        let out = self.s.run(Command::new(argv).stdin(stdin), dryrun)?;
-        if out.dryrun {
-            return Ok(None);
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.success() {
-            crate::error!(
-                "flux batch stdout for script {}:\n{}",
-                script.display(),
-                stdout.trim_end()
-            );
-            crate::error!(
-                "flux batch stderr for script {}:\n{}",
-                script.display(),
-                stderr.trim_end()
-            );
-            return Err(Error::run(format!(
-                "Flux submission failed with {}: {}",
-                out.describe(),
-                stderr.trim()
-            )));
-        }
-        match parse_batch_output(&stdout) {
-            Some(id) => {
-                crate::debug!("Flux job ID: {id}");
-                Ok(Some(id))
-            }
-            None => Err(Error::run(format!(
-                "Could not parse the job id from the flux batch output {}; the job may have been submitted: check with flux jobs before submitting again",
-                quote(stdout.trim())
-            ))),
-        }
+        let out = self.s.run_submission(argv, script, output, dryrun)?;
+        let names = Submission {
+            failed: "Flux submission failed",
+            command: "flux batch",
+            query: "flux jobs",
+        };
+        submitted_job_id(&out, script, &names, parse_batch_output)
     }
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {

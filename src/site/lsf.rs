@@ -8,7 +8,10 @@ use std::path::Path;
 
 use super::kill::{self, Step};
 use super::units::{memory, walltime_seconds, MemoryStyle};
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
@@ -226,30 +229,12 @@ impl Site for LsfSite {
         }
         let cmd = Command::new(self.bsub.clone()).stdin(Input::File(script.to_path_buf()));
         let out = self.s.run(cmd, dryrun)?;
-        if out.dryrun {
-            return Ok(None);
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.success() {
-            crate::error!("bsub stdout for script {}:\n{}", script.display(), stdout.trim_end());
-            crate::error!("bsub stderr for script {}:\n{}", script.display(), stderr.trim_end());
-            return Err(Error::run(format!(
-                "LSF submission failed with {}: {}",
-                out.describe(),
-                [stderr.trim(), stdout.trim()].join(" ").trim()
-            )));
-        }
-        match parse_bsub_output(&stdout) {
-            Some(id) => {
-                crate::debug!("LSF job ID: {id}");
-                Ok(Some(id))
-            }
-            None => Err(Error::run(format!(
-                "Could not parse the job id from the bsub output {}; the job may have been submitted: check with bjobs before submitting again",
-                quote(stdout.trim())
-            ))),
-        }
+        let names = Submission {
+            failed: "LSF submission failed",
+            command: "bsub",
+            query: "bjobs",
+        };
+        submitted_job_id(&out, script, &names, parse_bsub_output)
     }
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {

@@ -141,6 +141,20 @@ impl SiteSettings {
         Ok(dir)
     }
 
+    /// Runs a submission command `argv` with the script on its standard
+    /// input or, with `copy_script`, copies the script beside the output file
+    /// and appends the copy's path.
+    pub fn run_submission(&self, mut argv: Vec<String>, script: &Path, output: &Path, dryrun: bool) -> Result<Outcome> {
+        let mut stdin = crate::connection::Input::File(script.to_path_buf());
+        if self.copy_script {
+            let target = self.copy_target(script, output);
+            self.connection.send_file(script, &target, dryrun)?;
+            argv.push(target.display().to_string());
+            stdin = crate::connection::Input::Null;
+        }
+        self.run(Command::new(argv).stdin(stdin), dryrun)
+    }
+
     /// Where `copy_script` puts the script: beside the output file.
     pub fn copy_target(&self, script: &Path, output: &Path) -> PathBuf {
         let name = script.file_name().unwrap_or_default();
@@ -226,6 +240,65 @@ pub const COMMON_KEYS: &[&str] = &[
     "pmkdir_command",
     "command_timeout",
 ];
+
+/// How a scheduler's submission is named in messages.
+pub struct Submission<'a> {
+    /// The start of the failure message, e.g. `Slurm submission failed`.
+    pub failed: &'a str,
+    /// The submission command, e.g. `sbatch`.
+    pub command: &'a str,
+    /// The command that lists jobs, e.g. `squeue`.
+    pub query: &'a str,
+}
+
+/// The job id from a submission command's outcome (`None` in dry-run). A
+/// failed command is an error with its output (logged too); output without a
+/// job id is an error that warns that the job may have been submitted.
+pub fn submitted_job_id(
+    out: &Outcome,
+    script: &Path,
+    names: &Submission,
+    parse: impl FnOnce(&str) -> Option<String>,
+) -> Result<Option<String>> {
+    if out.dryrun {
+        return Ok(None);
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        crate::error!(
+            "{} stdout for script {}:\n{}",
+            names.command,
+            script.display(),
+            stdout.trim_end()
+        );
+        crate::error!(
+            "{} stderr for script {}:\n{}",
+            names.command,
+            script.display(),
+            stderr.trim_end()
+        );
+        return Err(Error::run(format!(
+            "{} with {}: {}",
+            names.failed,
+            out.describe(),
+            out.text().trim()
+        )));
+    }
+    match parse(&stdout) {
+        Some(id) => {
+            crate::debug!("Job ID: {id}");
+            Ok(Some(id))
+        }
+        None => Err(Error::run(format!(
+            "Could not parse the job id from the {} output {}; the job may have been submitted: check with {} \
+             before submitting again",
+            names.command,
+            quote(stdout.trim()),
+            names.query
+        ))),
+    }
+}
 
 /// Writes a status command's output to `<script>.stat` (atomically) and
 /// reports a failed command.

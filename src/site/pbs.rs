@@ -9,8 +9,11 @@ use std::path::Path;
 
 use super::kill::{self, Step};
 use super::slurm::kill_failed;
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
-use crate::connection::{Command, Input, Outcome};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::{Entry, Joint, Rule, Table};
 use crate::script::translators::resources::{parse_memory, ResourceFormat};
@@ -464,40 +467,17 @@ impl Site for PbsSite {
     }
 
     fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let mut argv = self.qsub.clone();
-        let mut stdin = Input::File(script.to_path_buf());
-        if self.s.copy_script {
-            let target = self.s.copy_target(script, output);
-            self.s.connection.send_file(script, &target, dryrun)?;
-            argv.push(target.display().to_string());
-            stdin = Input::Null;
-        }
-        let out = self.s.run(Command::new(argv).stdin(stdin), dryrun)?;
-        if out.dryrun {
-            return Ok(None);
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.success() {
-            crate::error!("qsub stdout for script {}:\n{}", script.display(), stdout.trim_end());
-            crate::error!("qsub stderr for script {}:\n{}", script.display(), stderr.trim_end());
-            return Err(Error::run(format!(
-                "Submission failed with {}: {}",
-                out.describe(),
-                stderr.trim()
-            )));
-        }
-        match parse_qsub_output(&stdout) {
-            Some(id) => {
-                crate::debug!("PBS job ID: {id}");
-                Ok(Some(id))
-            }
-            None => Err(Error::run(format!(
-                "Could not read the job id from the qsub output {}; the job may have been submitted: check \
-                 with qstat before submitting again",
-                quote(stdout.trim())
-            ))),
-        }
+        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
+        submitted_job_id(
+            &out,
+            script,
+            &Submission {
+                failed: "Submission failed",
+                command: "qsub",
+                query: "qstat",
+            },
+            parse_qsub_output,
+        )
     }
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {

@@ -3,8 +3,11 @@
 use std::path::Path;
 
 use super::kill::{self, Step};
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
-use crate::connection::{Command, Input};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::Command;
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
@@ -295,39 +298,17 @@ impl Site for SlurmSite {
     }
 
     fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let mut argv: Vec<String> = self.sbatch.clone();
-        let mut cmd_stdin = Input::File(script.to_path_buf());
-        if self.s.copy_script {
-            let target = self.s.copy_target(script, output);
-            self.s.connection.send_file(script, &target, dryrun)?;
-            argv.push(target.display().to_string());
-            cmd_stdin = Input::Null;
-        }
-        let out = self.s.run(Command::new(argv).stdin(cmd_stdin), dryrun)?;
-        if out.dryrun {
-            return Ok(None);
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.success() {
-            crate::error!("sbatch stdout for script {}:\n{}", script.display(), stdout.trim_end());
-            crate::error!("sbatch stderr for script {}:\n{}", script.display(), stderr.trim_end());
-            return Err(Error::run(format!(
-                "Slurm submission failed with {}: {}",
-                out.describe(),
-                stderr.trim()
-            )));
-        }
-        match parse_sbatch_output(&stdout) {
-            Some(id) => {
-                crate::debug!("Slurm job ID: {id}");
-                Ok(Some(id))
-            }
-            None => Err(Error::run(format!(
-                "Could not parse the job id from the sbatch output {}; the job may have been submitted: check with squeue before submitting again",
-                quote(stdout.trim())
-            ))),
-        }
+        let out = self.s.run_submission(self.sbatch.clone(), script, output, dryrun)?;
+        submitted_job_id(
+            &out,
+            script,
+            &Submission {
+                failed: "Slurm submission failed",
+                command: "sbatch",
+                query: "squeue",
+            },
+            parse_sbatch_output,
+        )
     }
 
     fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {

@@ -313,7 +313,7 @@ fn slurm_submit_runs_the_job_and_records_its_id() {
     assert_eq!(field(&rec, "ExitCode"), "0:0", "{rec}");
 
     let log = read_or_empty(sibling(&script, ".submitlog"));
-    assert!(log.contains(&format!("; DEBUG; Slurm job ID: {id}\n")), "{log}");
+    assert!(log.contains(&format!("; DEBUG; Job ID: {id}\n")), "{log}");
 }
 
 #[test]
