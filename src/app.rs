@@ -14,7 +14,6 @@ use crate::config::Config;
 use crate::controller::{default_log_file, Controller};
 use crate::error::{Error, Result};
 use crate::registry::Registry;
-use crate::script::directives::parse_define;
 
 /// Runs troika with the built-in registry and the process arguments.
 pub fn main() -> i32 {
@@ -66,8 +65,10 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
             ),
         }
     }
-    match execute(&registry, cli.config.as_deref(), cli.dryrun, action) {
+    match execute(&registry, cli.config.as_deref(), cli.dryrun, logfile, action) {
         Ok(()) => 0,
+        // Already logged before the exit hooks ran.
+        Err(Error::Reported(_)) => 1,
         Err(e) => {
             crate::critical!("{e}");
             1
@@ -155,9 +156,16 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
     Ok(Config::builtin(searched))
 }
 
-fn execute(registry: &Registry, config: Option<&Path>, dryrun: bool, action: Action) -> Result<()> {
+fn execute(
+    registry: &Registry,
+    config: Option<&Path>,
+    dryrun: bool,
+    logfile: Option<PathBuf>,
+    action: Action,
+) -> Result<()> {
     let config = load_config(config)?;
-    let ctl = Controller::new(registry, config, dryrun)?;
+    let mut ctl = Controller::new(registry, config, dryrun)?;
+    ctl.logfile = logfile;
     match action {
         Action::Submit {
             site,
@@ -166,10 +174,7 @@ fn execute(registry: &Registry, config: Option<&Path>, dryrun: bool, action: Act
             output,
             define,
         } => {
-            let defines = define
-                .iter()
-                .map(|d| parse_define(d.as_encoded_bytes()))
-                .collect::<Result<Vec<_>>>()?;
+            let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
             ctl.submit(&site, &script, user.as_deref(), &output, &defines)
         }
         Action::Monitor {

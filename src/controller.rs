@@ -9,8 +9,10 @@ use crate::config::{Config, Value};
 use crate::error::{Error, Result};
 use crate::hook::{HookContext, HookPoint, Hooks};
 use crate::registry::Registry;
+use crate::script::directives::parse_define;
+use crate::script::translators::{self, TranslatorContext};
 use crate::script::{Overrides, Request, UnknownPolicy};
-use crate::site::{CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
+use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
 
 /// Default time limit of a scheduler command.
@@ -20,6 +22,15 @@ pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
 pub struct Prepared {
     pub site: Box<dyn Site>,
     pub hooks: Hooks,
+    /// The group named on the command line, when the site is one of its members.
+    pub group: Option<String>,
+}
+
+/// What an action learnt, for the exit hooks.
+#[derive(Default)]
+struct Known {
+    jid: Option<String>,
+    cancel_status: Option<CancelStatus>,
 }
 
 /// Runs actions against the sites of one configuration.
@@ -27,6 +38,8 @@ pub struct Controller<'r> {
     pub registry: &'r Registry,
     pub config: Config,
     pub dryrun: bool,
+    /// The action's log file, given to the hooks (`copy_submit_logfile`).
+    pub logfile: Option<PathBuf>,
 }
 
 impl<'r> Controller<'r> {
@@ -42,6 +55,7 @@ impl<'r> Controller<'r> {
             registry,
             config,
             dryrun,
+            logfile: None,
         })
     }
 
@@ -59,9 +73,11 @@ impl<'r> Controller<'r> {
             .registry
             .connection_type(&conn_name)
             .ok_or_else(|| Error::config(format!("Unknown connection '{conn_name}'")))?;
+        let translator_entries = translators::entries(&cfg)?;
         let mut known: Vec<&str> = COMMON_KEYS.to_vec();
         known.extend_from_slice(site_type.keys);
         known.extend_from_slice(conn_type.keys);
+        known.extend(translators::keys(&translator_entries, &self.registry.translators));
         cfg.warn_unknown_keys(&known);
 
         let connection = (conn_type.create)(&cfg, user)?;
@@ -121,17 +137,11 @@ impl<'r> Controller<'r> {
                 ))
             })?,
         };
-        let mut translators = Vec::new();
-        for t in cfg.str_list("translators")? {
-            let factory = self
-                .registry
-                .translators
-                .iter()
-                .find(|(n, _)| *n == t)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| Error::config(format!("Implementation '{t}' not found for translators hook")))?;
-            translators.push(factory(&cfg)?);
-        }
+        let translators = translators::build(
+            &translator_entries,
+            &TranslatorContext::new(&cfg, site_type.name),
+            &self.registry.translators,
+        )?;
         let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;
         let settings = SiteSettings {
             default_shebang: cfg.opt_str("default_shebang")?.map(String::into_bytes),
@@ -143,7 +153,9 @@ impl<'r> Controller<'r> {
                     .map(Duration::from_secs_f64)
                     .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
             ),
+            pmkdir_command: cfg.command("pmkdir_command", &["mkdir", "-p"])?,
             syntax: site_type.syntax,
+            rewrite_native: false,
             prefix,
             overrides,
             unknown,
@@ -153,89 +165,182 @@ impl<'r> Controller<'r> {
         };
         let site = (site_type.create)(settings)?;
         crate::debug!("Created {} site {name}", site_type.name);
-        Ok(Prepared { site, hooks })
+        Ok(Prepared {
+            site,
+            hooks,
+            group: None,
+        })
     }
 
-    /// Runs `body` between the `at_startup` and `at_exit` hooks. The exit
-    /// hooks run whatever happened, and their own failure is reported after
-    /// the action's.
-    fn with_hooks<T>(&self, p: &Prepared, ctx: HookContext, body: impl FnOnce(&HookContext) -> Result<T>) -> Result<T> {
-        let result = p.hooks.run(HookPoint::AtStartup, &ctx).and_then(|()| body(&ctx));
-        let exit_ctx = HookContext {
-            failed: result.is_err(),
-            ..ctx
-        };
-        let exit = p.hooks.run(HookPoint::AtExit, &exit_ctx);
-        match (result, exit) {
-            (Err(e), Err(e2)) => {
-                crate::error!("{e2}");
-                Err(e)
-            }
-            (Err(e), _) => Err(e),
-            (Ok(_), Err(e2)) => Err(e2),
-            (Ok(v), Ok(())) => Ok(v),
-        }
-    }
-
-    fn context<'a>(
+    /// The site for an action on `name`: the site itself, or for a group the
+    /// member to use. For `monitor` and `kill` that is the member recorded
+    /// when the job was submitted (`<script>.site`); otherwise the first
+    /// member whose connection check succeeds (checked for real even in
+    /// dry-run, since the choice depends on it).
+    pub fn prepare(
         &self,
-        action: &'a str,
-        p: &'a Prepared,
-        script: &'a Path,
-        output: Option<&'a Path>,
-        user: Option<&'a str>,
-    ) -> HookContext<'a> {
-        HookContext {
+        name: &str,
+        user: Option<&str>,
+        action: &str,
+        script: Option<&Path>,
+        timeout: Option<Duration>,
+    ) -> Result<Prepared> {
+        let cfg = self.config.site(name)?;
+        if !group::is_group(&cfg) {
+            return self.site(name, user);
+        }
+        if let Some(c) = cfg.opt_str("connection")? {
+            if self.registry.connection_type(&c).is_none() {
+                return Err(Error::config(format!("Unknown connection '{c}'")));
+            }
+        }
+        let names = group::members(&cfg, &self.config)?;
+        // Every member is built first: a broken member is a configuration
+        // error, not an unavailable site.
+        let mut members = names
+            .iter()
+            .map(|m| self.site(m, user))
+            .collect::<Result<Vec<Prepared>>>()?;
+        let with_group = |mut p: Prepared| {
+            p.group = Some(name.to_string());
+            p
+        };
+        if matches!(action, "monitor" | "kill") {
+            if let Some(rec) = script.and_then(group::recorded_member) {
+                match names.iter().position(|m| *m == rec) {
+                    Some(i) => {
+                        crate::info!("Site group '{name}': using site '{rec}', where the job was submitted");
+                        return Ok(with_group(members.swap_remove(i)));
+                    }
+                    None => crate::warning!(
+                        "Site group '{name}': the job was submitted to site '{rec}', which is not in the group any more; choosing an available site"
+                    ),
+                }
+            }
+        }
+        for (m, p) in names.iter().zip(members) {
+            crate::debug!("Trying site '{m}' of group '{name}'");
+            if p.site.settings().connection.check(timeout, false)? {
+                crate::info!("Site group '{name}': using site '{m}'");
+                return Ok(with_group(p));
+            }
+            crate::warning!("Site '{m}' of group '{name}' is not available");
+        }
+        Err(Error::run(format!(
+            "No site available in the group '{name}' (tried {})",
+            names.iter().map(|n| quote(n)).collect::<Vec<_>>().join(", ")
+        )))
+    }
+
+    /// Runs an action on a prepared site: `setup` (checks of the command
+    /// line), the `at_startup` hooks, then `body`. The `at_exit` hooks run
+    /// whatever happened, even when `setup` or a startup hook failed; before
+    /// them a failure is logged, so that a log file copied by an exit hook
+    /// holds it. Exit hooks never change the outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn run_action<S, T>(
+        &self,
+        action: &str,
+        p: &Prepared,
+        script: Option<&Path>,
+        output: Option<&Path>,
+        user: Option<&str>,
+        setup: impl FnOnce() -> Result<S>,
+        body: impl FnOnce(&HookContext, S, &mut Known) -> Result<T>,
+    ) -> Result<T> {
+        let mut known = Known::default();
+        let ctx = HookContext {
             action,
             site: p.site.as_ref(),
-            script: Some(script),
+            group: p.group.as_deref(),
+            script,
             output,
             user,
             jid: None,
             cancel_status: None,
             dryrun: self.dryrun,
+            logfile: self.logfile.as_deref(),
             failed: false,
+            error: None,
+        };
+        let result = setup().and_then(|s| {
+            p.hooks.run(HookPoint::AtStartup, &ctx)?;
+            body(&ctx, s, &mut known)
+        });
+        if p.hooks.at(HookPoint::AtExit).is_empty() {
+            return result;
         }
+        let result = result.map_err(|e| match e {
+            Error::Reported(_) => e,
+            e => {
+                crate::critical!("{e}");
+                Error::Reported(Box::new(e))
+            }
+        });
+        let message = result.as_ref().err().map(|e| e.to_string());
+        let exit_ctx = HookContext {
+            jid: known.jid.as_deref(),
+            cancel_status: known.cancel_status,
+            failed: result.is_err(),
+            error: message.as_deref(),
+            ..ctx
+        };
+        // Failures of exit hooks are logged by `Hooks::run`.
+        let _ = p.hooks.run(HookPoint::AtExit, &exit_ctx);
+        result
     }
 
     /// `submit`: generate the script, submit it, record the job id.
+    /// `defines` are the `-D NAME=VALUE` arguments as given.
     pub fn submit(
         &self,
         site: &str,
         script: &Path,
         user: Option<&str>,
         output: &Path,
-        defines: &[(String, Vec<u8>)],
+        defines: &[Vec<u8>],
     ) -> Result<()> {
-        let p = self.site(site, user)?;
-        let ctx = self.context("submit", &p, script, Some(output), user);
-        self.with_hooks(&p, ctx, |ctx| {
-            let settings = p.site.settings();
-            let out_bytes = output.as_os_str().as_encoded_bytes();
-            let req = Request {
-                defines,
-                output: out_bytes,
-                translators: &settings.translators,
-            };
-            crate::script::preprocess(script, &settings.profile(), &req)?;
-            p.hooks.run(HookPoint::PreSubmit, ctx)?;
-            let jid = p.site.submit(script, user, output, self.dryrun)?;
-            if let Some(jid) = jid {
-                let jid_path = with_suffix(script, ".jid");
-                if jid_path.exists() {
-                    crate::warning!(
-                        "Job ID output file {} already exists, overwriting",
-                        quote(&jid_path.display().to_string())
-                    );
+        let p = self.prepare(site, user, "submit", Some(script), None)?;
+        let setup = || defines.iter().map(|d| parse_define(d)).collect::<Result<Vec<_>>>();
+        self.run_action(
+            "submit",
+            &p,
+            Some(script),
+            Some(output),
+            user,
+            setup,
+            |ctx, defines, known| {
+                let settings = p.site.settings();
+                let out_bytes = output.as_os_str().as_encoded_bytes();
+                let req = Request {
+                    defines: &defines,
+                    output: out_bytes,
+                    translators: &settings.translators,
+                };
+                crate::script::preprocess(script, &settings.profile(), &req)?;
+                p.hooks.run(HookPoint::PreSubmit, ctx)?;
+                let jid = p.site.submit(script, user, output, self.dryrun)?;
+                if let Some(jid) = jid {
+                    known.jid = Some(jid.clone());
+                    let jid_path = with_suffix(script, ".jid");
+                    if jid_path.exists() {
+                        crate::warning!(
+                            "Job ID output file {} already exists, overwriting",
+                            quote(&jid_path.display().to_string())
+                        );
+                    }
+                    crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644)?;
+                    if p.group.is_some() {
+                        group::record_member(script, &settings.config.name)?;
+                    }
+                    if settings.copy_jid {
+                        let target = with_suffix(&settings.copy_target(script, output), ".jid");
+                        settings.connection.send_file(&jid_path, &target, self.dryrun)?;
+                    }
                 }
-                crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644)?;
-                if settings.copy_jid {
-                    let target = with_suffix(&settings.copy_target(script, output), ".jid");
-                    settings.connection.send_file(&jid_path, &target, self.dryrun)?;
-                }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
 
     /// The job id: `-j`, else `<script>.jid`, else (with `copy_jid`) the copy
@@ -290,10 +395,10 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         jid: Option<&str>,
     ) -> Result<()> {
-        let p = self.site(site, user)?;
-        let ctx = self.context("monitor", &p, script, output, user);
-        self.with_hooks(&p, ctx, |_| {
-            let jid = self.job_id(&p, script, output, jid)?;
+        let p = self.prepare(site, user, "monitor", Some(script), None)?;
+        let setup = || self.job_id(&p, script, output, jid);
+        self.run_action("monitor", &p, Some(script), output, user, setup, |_, jid, known| {
+            known.jid = Some(jid.clone());
             p.site.monitor(script, user, &jid, self.dryrun)
         })
     }
@@ -307,26 +412,46 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         jid: Option<&str>,
     ) -> Result<CancelStatus> {
-        let p = self.site(site, user)?;
-        let ctx = self.context("kill", &p, script, output, user);
-        self.with_hooks(&p, ctx, |ctx| {
-            let jid = self.job_id(&p, script, output, jid)?;
+        let p = self.prepare(site, user, "kill", Some(script), None)?;
+        let setup = || self.job_id(&p, script, output, jid);
+        self.run_action("kill", &p, Some(script), output, user, setup, |ctx, jid, known| {
+            known.jid = Some(jid.clone());
             let status = p.site.kill(script, user, &jid, self.dryrun)?;
+            known.cancel_status = Some(status);
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {
                 jid: Some(&jid),
                 cancel_status: Some(status),
-                ..HookContext { ..*ctx }
+                ..*ctx
             };
             p.hooks.run(HookPoint::PostKill, &post)?;
             Ok(status)
         })
     }
 
-    /// `check-connection`: whether commands can be run on the site.
+    /// `check-connection`: whether commands can be run on the site (for a
+    /// group: on one of its members). A failed check is an error.
     pub fn check_connection(&self, site: &str, user: Option<&str>, timeout: Option<Duration>) -> Result<bool> {
-        let p = self.site(site, user)?;
-        p.site.settings().connection.check(timeout, self.dryrun)
+        let p = self.prepare(site, user, "check-connection", None, timeout)?;
+        self.run_action(
+            "check-connection",
+            &p,
+            None,
+            None,
+            user,
+            || Ok(()),
+            |_, (), _| {
+                if p.group.is_some() {
+                    // The member was chosen because its check succeeded.
+                    return Ok(true);
+                }
+                // A failed check fails the action, so that exit hooks see it.
+                if !p.site.settings().connection.check(timeout, self.dryrun)? {
+                    return Err(Error::run(format!("Connection failed for site '{site}'")));
+                }
+                Ok(true)
+            },
+        )
     }
 
     /// `list-sites`: a table of names, types and connections. Rows are
@@ -350,7 +475,11 @@ impl<'r> Controller<'r> {
         for name in self.config.site_names()? {
             let cfg = self.config.site(&name)?;
             let t = cfg.required_str("type")?;
-            let c = cfg.required_str("connection")?;
+            let c = if group::is_group(&cfg) {
+                cfg.opt_str("connection")?.unwrap_or_else(|| "-".into())
+            } else {
+                cfg.required_str("connection")?
+            };
             w(out, format!("{name:<28} {t:<15} {c:<15}\n"))?;
         }
         Ok(())

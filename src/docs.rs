@@ -6,6 +6,7 @@ use std::fmt::Write;
 use crate::registry::Registry;
 use crate::script::directives::ALIASES;
 use crate::script::Rule;
+use crate::site::SiteType;
 
 /// `docs/directives.md`: for each site type, how every generic directive is
 /// translated.
@@ -26,43 +27,97 @@ pub fn directives_markdown(reg: &Registry) -> String {
     s.push_str(".\n");
     for t in &reg.sites {
         let _ = write!(s, "\n## `{}`\n\n", t.name);
-        match t.syntax.prefix {
-            Some(p) => {
-                let _ = writeln!(s, "Generated directives start with `{}`.", p.trim_end());
-            }
-            None => s.push_str("No directives are generated: `# troika` lines are removed from the script.\n"),
-        }
-        match &t.syntax.native {
-            Some(n) => {
-                let _ = write!(
-                    s,
-                    "Native `#{}` lines are kept, one per option (the last one wins)",
-                    n.prefix
-                );
-                if n.drop.is_empty() {
-                    s.push_str(".\n");
-                } else {
-                    let d: Vec<String> = n.drop.iter().map(|k| format!("`{k}`")).collect();
-                    let _ = writeln!(s, "; {} are dropped, as troika sets the output.", d.join(", "));
-                }
-            }
-            None => s.push_str(
-                "Other lines, native directives of any scheduler included, stay in the script as they are.\n",
-            ),
-        }
-        if t.syntax.table.entries.is_empty() {
-            continue;
-        }
-        s.push_str("\n| directive | translation |\n|---|---|\n");
-        let prefix = t.syntax.prefix.unwrap_or("");
-        for e in t.syntax.table.entries {
-            let tr = match e.rule {
-                Rule::Format(f) => format!("`{}{}`", prefix, f.replace("%s", "<value>").replace("%%", "%")),
-                Rule::Func(_, doc) => doc.to_string(),
-                Rule::Ignore => "(accepted, nothing generated)".to_string(),
-            };
-            let _ = writeln!(s, "| `{}` | {} |", e.name, tr);
-        }
+        s.push_str(&site_markdown(t));
     }
     s
+}
+
+/// How one site type writes scripts: its directive prefix, its native
+/// directives and its translation table. Used by `docs/directives.md` and
+/// by the generated part of the site's own page (`docs/sites/<type>.md`).
+pub fn site_markdown(t: &SiteType) -> String {
+    let mut s = String::new();
+    if t.name == "templated" {
+        // Its syntax comes entirely from each site's configuration.
+        s.push_str(
+            "The directive prefix, the native directives and the translation table come from each site's \
+             configuration (`directive_prefix`, `native_prefix`, `native_drop`, `directives`).\n",
+        );
+        return s;
+    }
+    match t.syntax.prefix {
+        Some(p) => {
+            let _ = writeln!(s, "Generated directives start with `{}`.", p.trim_end());
+        }
+        None => s.push_str("No directives are generated: `# troika` lines are removed from the script.\n"),
+    }
+    match &t.syntax.native {
+        Some(n) => {
+            let _ = write!(
+                s,
+                "Native `#{}` lines are kept, one per option (the last one wins)",
+                n.prefix
+            );
+            if n.drop.is_empty() {
+                s.push_str(".\n");
+            } else {
+                let d: Vec<String> = n.drop.iter().map(|k| format!("`{k}`")).collect();
+                let _ = writeln!(s, "; {} are dropped, as troika sets the output.", d.join(", "));
+            }
+        }
+        None => {
+            s.push_str("Other lines, native directives of any scheduler included, stay in the script as they are.\n")
+        }
+    }
+    if t.syntax.table.entries.is_empty() {
+        return s;
+    }
+    s.push_str("\n| directive | translation |\n|---|---|\n");
+    let prefix = t.syntax.prefix.unwrap_or("");
+    for e in t.syntax.table.entries {
+        let tr = match e.rule {
+            Rule::Format(f) => format!("`{}{}`", prefix, f.replace("%s", "<value>").replace("%%", "%")),
+            Rule::Func(_, doc) | Rule::Joint(_, doc) => doc.to_string(),
+            Rule::Ignore => "(accepted, nothing generated)".to_string(),
+        };
+        let _ = writeln!(s, "| `{}` | {} |", e.name, tr);
+    }
+    s
+}
+
+/// Markers of the generated part of a hand-written page.
+pub const BEGIN_GENERATED: &str = "<!-- BEGIN GENERATED -->";
+pub const END_GENERATED: &str = "<!-- END GENERATED -->";
+
+/// `page` with the text between its [`BEGIN_GENERATED`] and
+/// [`END_GENERATED`] lines replaced by `generated`; `None` when the page
+/// lacks the markers.
+pub fn replace_generated(page: &str, generated: &str) -> Option<String> {
+    let begin = page.find(BEGIN_GENERATED)?;
+    let body = begin + BEGIN_GENERATED.len();
+    let end = body + page[body..].find(END_GENERATED)?;
+    let mut out = String::with_capacity(page.len() + generated.len());
+    out.push_str(&page[..body]);
+    out.push('\n');
+    out.push_str(generated);
+    if !generated.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str(&page[end..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_block_is_replaced() {
+        let page = "# T\n\nintro\n<!-- BEGIN GENERATED -->\nold\n<!-- END GENERATED -->\nrest\n";
+        assert_eq!(
+            replace_generated(page, "new\n").unwrap(),
+            "# T\n\nintro\n<!-- BEGIN GENERATED -->\nnew\n<!-- END GENERATED -->\nrest\n"
+        );
+        assert!(replace_generated("no markers", "x").is_none());
+    }
 }

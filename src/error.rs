@@ -25,6 +25,10 @@ pub enum Error {
     /// (for instance copying into a directory that does not exist).
     #[error("Unhandled exception: {0}")]
     Unexpected(String),
+    /// An error that was already logged (before the exit hooks ran, so that
+    /// a copied log file holds it); the program only sets the exit status.
+    #[error("{0}")]
+    Reported(Box<Error>),
 }
 
 impl Error {

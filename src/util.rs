@@ -79,41 +79,63 @@ pub fn parent_dir(path: &Path) -> &Path {
     }
 }
 
-/// Writes `data` to `path` atomically: a temporary file in the same directory
-/// is written, given `mode`, synced and renamed over `path`. Readers see the
-/// old content or the new one, never a part.
+/// Writes `data` to `path` atomically (see [`AtomicFile`]).
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_atomic_with(path, mode, |f| f.write_all(data))
+    let mut f = AtomicFile::create(path)?;
+    f.fill(mode, |w| w.write_all(data))?;
+    f.commit()
 }
 
-/// Like [`write_atomic`], with a writer callback for streamed content.
-pub fn write_atomic_with(
-    path: &Path,
-    mode: u32,
-    fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
-) -> Result<()> {
-    let dir = parent_dir(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("Cannot create a temporary file for", path, e))?;
-    {
-        let file = tmp.as_file();
+/// A file replaced atomically: a temporary file in the same directory is
+/// written, given its mode and renamed over the target. Readers see the old
+/// content or the new one, never a part; dropped before `commit`, nothing
+/// is left behind.
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> Result<AtomicFile> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(parent_dir(path))
+            .map_err(|e| Error::io("Cannot create a temporary file for", path, e))?;
+        Ok(AtomicFile {
+            tmp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Writes the content through a buffer, then sets `mode`.
+    pub fn fill(
+        &mut self,
+        mode: u32,
+        fill: impl FnOnce(&mut std::io::BufWriter<&std::fs::File>) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let file = self.tmp.as_file();
         let mut w = std::io::BufWriter::with_capacity(64 * 1024, file);
-        fill(&mut w).map_err(|e| Error::io("Cannot write", path, e))?;
-        w.flush().map_err(|e| Error::io("Cannot write", path, e))?;
+        fill(&mut w)
+            .and_then(|()| w.flush())
+            .map_err(|e| Error::io("Cannot write", &self.path, e))?;
         drop(w);
         file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| Error::io("Cannot set the mode of", path, e))?;
+            .map_err(|e| Error::io("Cannot set the mode of", &self.path, e))
     }
-    tmp.persist(path)
-        .map_err(|e| Error::io("Cannot replace", path, e.error))?;
-    Ok(())
+
+    /// Renames the new content over the target.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.tmp
+            .persist(&path)
+            .map_err(|e| Error::io("Cannot replace", &path, e.error))?;
+        Ok(())
+    }
 }
 
 /// Formats a float the way Python's `str()` does for common values

@@ -119,6 +119,7 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
     let name = prog.to_string_lossy().into_owned();
     let mut c = std::process::Command::new(prog);
     c.args(&cmd.argv[1..]);
+    c.envs(cmd.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if let Some(d) = cwd {
         c.current_dir(d);
     }
@@ -482,5 +483,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("timed out"), "{err}");
+    }
+
+    #[test]
+    fn environment_is_added_to_the_inherited_one() {
+        let cmd = Command::new(["sh", "-c", "echo \"$TROIKA_T1 ${PATH:+path}\""]).env("TROIKA_T1", "a b");
+        let out = LocalConnection::default().execute(cmd, false).unwrap();
+        assert!(out.success());
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b path\n");
+    }
+
+    #[test]
+    fn dry_run_runs_nothing() {
+        let out = LocalConnection::default()
+            .execute(Command::new(["false"]).env("X", "1"), true)
+            .unwrap();
+        assert!(out.dryrun && out.success());
     }
 }

@@ -43,9 +43,18 @@ pub struct Command {
     pub detach: bool,
     /// Killed and reported as failed after this long.
     pub timeout: Option<Duration>,
+    /// Variables added to (or replacing in) the inherited environment. A
+    /// connection that runs the command elsewhere passes them along (for
+    /// instance through `env NAME=VALUE ...` on the remote side).
+    pub env: Vec<(String, String)>,
 }
 
 impl Command {
+    /// A configured command (program and leading arguments) followed by `args`.
+    pub fn with_args(base: &[String], args: &[&str]) -> Self {
+        Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
+    }
+
     pub fn new<I, S>(argv: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -58,7 +67,13 @@ impl Command {
             stderr: Sink::Capture,
             detach: false,
             timeout: None,
+            env: Vec::new(),
         }
+    }
+    /// Appends one argument.
+    pub fn arg(mut self, a: impl Into<OsString>) -> Self {
+        self.argv.push(a.into());
+        self
     }
     pub fn stdin(mut self, i: Input) -> Self {
         self.stdin = i;
@@ -80,6 +95,11 @@ impl Command {
         self.timeout = t;
         self
     }
+    /// Sets one environment variable for the command.
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
 }
 
 /// The result of a command. In dry-run mode every command "succeeds" with no
@@ -99,6 +119,11 @@ pub struct Outcome {
 impl Outcome {
     pub fn success(&self) -> bool {
         self.code == Some(0)
+    }
+    /// Standard error then standard output, as text, for messages and for
+    /// recognising a scheduler's answers.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&[self.stderr.as_slice(), self.stdout.as_slice()].concat()).into_owned()
     }
     pub fn dry() -> Self {
         Outcome {

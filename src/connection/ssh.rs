@@ -54,6 +54,12 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
+/// Whether `name` can be assigned in a POSIX shell (`NAME=value cmd`).
+fn valid_env_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
 /// An ssh connection to `[user@]host`.
 #[derive(Debug, Clone)]
 pub struct SshConnection {
@@ -198,6 +204,12 @@ impl SshConnection {
 
     /// The local `ssh` argument vector that runs `argv` remotely.
     pub fn ssh_argv(&self, argv: &[OsString]) -> Vec<OsString> {
+        self.ssh_argv_env(&[], argv)
+    }
+
+    /// [`Self::ssh_argv`] with `NAME=VALUE` assignments in front of the
+    /// remote command (the command's environment, as troika 0.2.7 passes it).
+    pub fn ssh_argv_env(&self, env: &[(String, String)], argv: &[OsString]) -> Vec<OsString> {
         let mut out: Vec<OsString> = self.ssh.iter().map(OsString::from).collect();
         out.extend(self.ssh_opts.iter().map(OsString::from));
         out.push(self.destination().into());
@@ -206,6 +218,10 @@ impl SshConnection {
             out.push(shell_quote(cwd).into());
             out.push("&&".into());
         }
+        out.extend(
+            env.iter()
+                .map(|(k, v)| OsString::from(format!("{k}={}", shell_quote(v)))),
+        );
         out.extend(argv.iter().map(|a| OsString::from(shell_quote(&a.to_string_lossy()))));
         out
     }
@@ -286,8 +302,16 @@ impl Connection for SshConnection {
                 "a detached command cannot run through ssh: use a remote launcher",
             ));
         }
-        let argv = self.ssh_argv(&cmd.argv);
-        self.run_local(argv, &cmd, dryrun)
+        // The environment goes to the remote command, not to ssh.
+        if let Some((k, _)) = cmd.env.iter().find(|(k, _)| !valid_env_name(k)) {
+            return Err(Error::run(format!(
+                "Invalid environment variable name {} for a remote command",
+                crate::util::quote(k)
+            )));
+        }
+        let argv = self.ssh_argv_env(&cmd.env, &cmd.argv);
+        let local = Command { env: Vec::new(), ..cmd };
+        self.run_local(argv, &local, dryrun)
     }
 
     fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
@@ -378,6 +402,29 @@ mod tests {
         assert_eq!(s[0], "ssh");
         assert!(s.contains(&"-oBatchMode=yes".to_string()));
         assert_eq!(&s[s.len() - 6..], ["alice@h", "cd", "'/w d'", "&&", "qdel", "3.s"]);
+    }
+
+    #[test]
+    fn environment_goes_to_the_remote_command() {
+        let site = SiteConfig::from_yaml("r", "host: h\nssh_multiplex: false\n").unwrap();
+        let c = SshConnection::from_config(&site, None).unwrap();
+        let env = vec![
+            ("ECF_NAME".to_string(), "/s/t".to_string()),
+            ("ECF_PASS".into(), "a b'c".into()),
+        ];
+        let argv = c.ssh_argv_env(&env, &["ecflow_client".into(), "--abort=Killed forcefully".into()]);
+        let s: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(
+            &s[s.len() - 4..],
+            [
+                "ECF_NAME=/s/t",
+                "ECF_PASS='a b'\"'\"'c'",
+                "ecflow_client",
+                "'--abort=Killed forcefully'"
+            ]
+        );
+        assert!(valid_env_name("ECF_PORT") && valid_env_name("_x1"));
+        assert!(!valid_env_name("1X") && !valid_env_name("A-B") && !valid_env_name(""));
     }
 
     #[test]

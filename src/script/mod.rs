@@ -30,6 +30,9 @@ pub struct Profile<'a> {
     pub overrides: &'a Overrides,
     pub unknown: UnknownPolicy,
     pub default_shebang: Option<&'a [u8]>,
+    /// Native directive lines are rewritten with `prefix` (`# flux: -N2`
+    /// becomes `#flux: -N2`), for schedulers that reject a mix of prefixes.
+    pub rewrite_native: bool,
 }
 
 /// What the submit action asks for on top of the script's own directives.
@@ -67,8 +70,26 @@ pub fn header(scan: &Scan, directive_lines: Vec<Vec<u8>>, profile: &Profile) -> 
         }
     }
     out.extend(directive_lines);
-    out.extend(scan.natives.iter().map(|(_, l)| with_newline(l)));
+    let rewrite = match (profile.rewrite_native, profile.prefix, profile.native) {
+        (true, Some(p), Some(n)) => Some((p, n)),
+        _ => None,
+    };
+    out.extend(scan.natives.iter().map(|(_, l)| match rewrite {
+        Some((prefix, native)) => rewrite_native(l, prefix, native),
+        None => with_newline(l),
+    }));
     out
+}
+
+/// `prefix` followed by the options of native line `l` (what follows `#`,
+/// blanks, the native prefix and blanks).
+fn rewrite_native(l: &[u8], prefix: &[u8], native: &NativeSyntax) -> Vec<u8> {
+    let skip = |b: &[u8]| b.iter().take_while(|c| c.is_ascii_whitespace() && **c != b'\n').count();
+    let rest = l.strip_prefix(b"#").unwrap_or(l);
+    let rest = &rest[skip(rest)..];
+    let rest = rest.strip_prefix(native.prefix.as_bytes()).unwrap_or(rest);
+    let rest = &rest[skip(rest)..];
+    with_newline(&[prefix, rest].concat())
 }
 
 fn with_newline(l: &[u8]) -> Vec<u8> {
@@ -140,30 +161,11 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     let mode = meta.permissions().mode() & 0o7777;
 
     // Generate next to the script, then keep the original and swap.
-    let dir = crate::util::parent_dir(path);
-    let base = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{base}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("Cannot create a temporary file next to", path, e))?;
-    {
-        let mut w = std::io::BufWriter::with_capacity(64 * 1024, tmp.as_file());
-        write_generated(&mut w, &header, &mut file, &scan)
-            .map_err(|e| Error::io("Cannot write the generated script for", path, e))?;
-        w.flush()
-            .map_err(|e| Error::io("Cannot write the generated script for", path, e))?;
-    }
-    tmp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io("Cannot set the mode of", path, e))?;
+    let mut generated = crate::util::AtomicFile::create(path)?;
+    generated.fill(mode, |w| write_generated(w, &header, &mut file, &scan))?;
     let orig = with_suffix(path, ".orig");
     save_original(path, &orig)?;
-    tmp.persist(path)
-        .map_err(|e| Error::io("Cannot replace", path, e.error))?;
+    generated.commit()?;
     crate::debug!(
         "Script generated. Original script saved to {}",
         quote(&orig.display().to_string())

@@ -11,6 +11,31 @@ use crate::error::{Error, Result};
 /// A computed translation: from the value to zero or more directive arguments.
 pub type TranslateFn = fn(value: &[u8]) -> Result<Vec<Vec<u8>>>;
 
+/// A computed translation that also reads other directives: for schedulers
+/// where several generic directives make one native option (Torque's
+/// `-l nodes=N:ppn=M`).
+pub type JointFn = fn(&Joint) -> Result<Vec<Vec<u8>>>;
+
+/// What a [`JointFn`] sees: the directive being translated and the others.
+pub struct Joint<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
+    directives: &'a Directives,
+    overrides: &'a Overrides,
+}
+
+impl<'a> Joint<'a> {
+    /// Another directive's value, if it is set and translated by the site's
+    /// table: a directive that the configuration's `directive_translate`
+    /// replaces or disables counts as absent.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        if self.overrides.contains_key(name) {
+            return None;
+        }
+        self.directives.get(name)
+    }
+}
+
 /// How one generic directive becomes native ones.
 #[derive(Clone, Copy)]
 pub enum Rule {
@@ -18,6 +43,8 @@ pub enum Rule {
     Format(&'static str),
     /// Computed from the value; `doc` says how, for the documentation.
     Func(TranslateFn, &'static str),
+    /// Computed from the value and other directives; `doc` says how.
+    Joint(JointFn, &'static str),
     /// Known to the site but produces nothing.
     Ignore,
 }
@@ -134,6 +161,20 @@ pub fn translate(
                     push_line(&mut lines, prefix, &arg);
                 }
             }
+            Some(Rule::Joint(f, _)) => {
+                let joint = Joint {
+                    name,
+                    value,
+                    directives,
+                    overrides,
+                };
+                for arg in f(&joint).map_err(|e| match e {
+                    Error::Script(m) => Error::Script(format!("Directive '{name}': {m}")),
+                    other => other,
+                })? {
+                    push_line(&mut lines, prefix, &arg);
+                }
+            }
             Some(Rule::Ignore) => {}
             None => match unknown {
                 UnknownPolicy::Fail => return Err(Error::Script(format!("Unknown directive '{name}'"))),
@@ -188,5 +229,40 @@ mod tests {
             .unwrap()
             .is_empty());
         assert!(translate(&d, &t, &o, None, UnknownPolicy::Fail).unwrap().is_empty());
+    }
+
+    fn pair(j: &Joint) -> Result<Vec<Vec<u8>>> {
+        match (j.name, j.get("b")) {
+            ("a", Some(b)) => Ok(vec![[j.value, b":", b].concat()]),
+            ("a", None) => Ok(vec![j.value.to_vec()]),
+            (_, _) if j.get("a").is_some() => Ok(vec![]),
+            _ => Ok(vec![[b"1:", j.value].concat()]),
+        }
+    }
+
+    #[test]
+    fn joint_rules_see_the_other_directives() {
+        const T: Table = Table {
+            entries: &[
+                Entry {
+                    name: "a",
+                    rule: Rule::Joint(pair, "a[:b]"),
+                },
+                Entry {
+                    name: "b",
+                    rule: Rule::Joint(pair, "a[:b]"),
+                },
+            ],
+        };
+        let mut d = Directives::new();
+        d.set("b", b"4".to_vec());
+        d.set("a", b"2".to_vec());
+        let mut o = Overrides::new();
+        let lines = translate(&d, &T, &o, Some(b"#X "), UnknownPolicy::Fail).unwrap();
+        assert_eq!(lines, vec![b"#X 2:4\n".to_vec()]);
+        // A directive replaced by the configuration is not seen by the others.
+        o.insert("a".into(), Some("-a %s".into()));
+        let lines = translate(&d, &T, &o, Some(b"#X "), UnknownPolicy::Fail).unwrap();
+        assert_eq!(lines, vec![b"#X 1:4\n".to_vec(), b"#X -a 2\n".to_vec()]);
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, Pid};
 
+use super::kill::{self, Step};
 use super::{warn_existing_stat, write_stat, CancelStatus, KillSequence, ScriptSyntax, Site, SiteSettings, SiteType};
 use crate::connection::{Command, Input, Sink};
 use crate::error::{Error, Result};
@@ -101,7 +102,7 @@ impl Site for DirectSite {
             stdin = Input::File(script.to_path_buf());
         }
         self.s.connection.ensure_dir(crate::util::parent_dir(output), dryrun)?;
-        if output.exists() && !dryrun {
+        if output.exists() {
             crate::warning!(
                 "Output file {} already exists, overwriting",
                 quote(&output.display().to_string())
@@ -123,6 +124,18 @@ impl Site for DirectSite {
         Ok(Some(pid.to_string()))
     }
 
+    /// The connection creates the directory (`Ensuring directory ... exists`),
+    /// as the job's output is opened there; an explicit `pmkdir_command` is
+    /// honoured.
+    fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+        if self.s.config.has("pmkdir_command") {
+            return self.s.create_output_dir(output, dryrun);
+        }
+        let dir = crate::util::parent_dir(output);
+        self.s.connection.ensure_dir(dir, dryrun)?;
+        Ok(dir.to_path_buf())
+    }
+
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
         warn_existing_stat(script);
         let out = self.s.run(Command::new(["ps", "-lyfp", jid]), dryrun)?;
@@ -132,42 +145,45 @@ impl Site for DirectSite {
     fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
         let pid =
             Pid::from_raw(parse_pid(jid).ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?);
-        if !self.s.connection.is_local() {
-            return self.kill_remote(pid, dryrun);
-        }
         let default = KillSequence::default_term();
         let seq = self.s.kill_sequence.as_ref().unwrap_or(&default);
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
-            let msg = format!("Sending {} to process {pid}", sig.as_str());
-            if dryrun {
-                crate::info!("{msg}");
-                last = Some(*sig);
-                continue;
-            }
-            crate::debug!("{msg}");
-            match send(pid, *sig) {
-                Ok(()) => last = Some(*sig),
-                Err(nix::errno::Errno::ESRCH) => {
-                    if i == 0 {
-                        return Err(Error::run(format!("Process ID {pid} not found")));
-                    }
-                    crate::debug!("Process {pid} has ended");
-                    break;
+        let local = self.s.connection.is_local();
+        kill::follow(seq, dryrun, |i, sig| {
+            let delivered = if local {
+                signal_local(pid, sig, dryrun)?
+            } else {
+                self.signal_remote(pid, sig, dryrun)?
+            };
+            Ok(match (delivered, i) {
+                (true, _) => Step::Delivered,
+                // A pid that does not exist is an error, not a vanished job:
+                // nothing tells that it was ever this job.
+                (false, 0) => {
+                    let place = if local { "" } else { " on the site" };
+                    Step::Failed(Error::run(format!("Process ID {pid} not found{place}")))
                 }
-                Err(e) => {
-                    return Err(Error::run(format!(
-                        "Cannot send {} to process {pid}: {}",
-                        sig.as_str(),
-                        e.desc()
-                    )))
-                }
-            }
-        }
-        Ok(super::slurm::status_after(last))
+                (false, _) => Step::Gone,
+            })
+        })
+    }
+}
+
+/// Sends `sig` to a local job; `false` when the process is gone.
+fn signal_local(pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
+    let msg = format!("Sending {} to process {pid}", sig.as_str());
+    if dryrun {
+        crate::info!("{msg}");
+        return Ok(true);
+    }
+    crate::debug!("{msg}");
+    match send(pid, sig) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
+        Err(e) => Err(Error::run(format!(
+            "Cannot send {} to process {pid}: {}",
+            sig.as_str(),
+            e.desc()
+        ))),
     }
 }
 
@@ -230,44 +246,45 @@ impl DirectSite {
         Ok(Some(pid.to_string()))
     }
 
-    /// Kill over a remote connection: `kill -s SIG -- -PID` on the site
-    /// (the job leads its own process group).
-    fn kill_remote(&self, pid: Pid, dryrun: bool) -> Result<CancelStatus> {
-        let default = KillSequence::default_term();
-        let seq = self.s.kill_sequence.as_ref().unwrap_or(&default);
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
-            let name = sig.as_str().trim_start_matches("SIG");
-            let group = format!("-{pid}");
-            let out = self.s.run(Command::new(["kill", "-s", name, "--", &group]), dryrun)?;
-            if out.dryrun || out.success() {
-                last = Some(*sig);
-                continue;
-            }
-            let err = String::from_utf8_lossy(&out.stderr);
-            if err.contains("No such process") {
-                if i == 0 {
-                    return Err(Error::run(format!("Process ID {pid} not found on the site")));
-                }
-                crate::debug!("Process {pid} has ended");
-                break;
-            }
-            return Err(Error::run(format!(
-                "Cannot send {} to process {pid}: {}",
-                sig.as_str(),
-                err.trim()
-            )));
+    /// Sends `sig` to a remote job with `kill -s SIG -- -PID` on the site
+    /// (the job leads its own process group); `false` when it is gone.
+    fn signal_remote(&self, pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
+        let name = sig.as_str().trim_start_matches("SIG");
+        let group = format!("-{pid}");
+        let out = self.s.run(Command::new(["kill", "-s", name, "--", &group]), dryrun)?;
+        if out.dryrun || out.success() {
+            return Ok(true);
         }
-        Ok(super::slurm::status_after(last))
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("No such process") {
+            return Ok(false);
+        }
+        Err(Error::run(format!(
+            "Cannot send {} to process {pid}: {}",
+            sig.as_str(),
+            err.trim()
+        )))
     }
+}
+
+/// Whether the process has ended and waits to be reaped (state `Z` in
+/// `/proc/PID/stat`, after the parenthesised command name).
+fn is_zombie(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    stat.rsplit_once(')')
+        .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        .unwrap_or(false)
 }
 
 /// Signals the job: its whole process group when the job leads one (jobs
 /// started by troika do), so that the script's children get it too.
 fn send(pid: Pid, sig: Signal) -> nix::Result<()> {
+    if is_zombie(pid) {
+        // Ended, not yet reaped by its parent: nothing left to signal.
+        return Err(nix::errno::Errno::ESRCH);
+    }
     match getpgid(Some(pid)) {
         Ok(pgid) if pgid == pid => killpg(pid, sig),
         Ok(_) => kill(pid, sig),

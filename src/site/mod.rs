@@ -3,8 +3,17 @@
 //! scheduler is adding one file and registering it in [`builtin`].
 
 pub mod direct;
+pub mod flux;
+pub mod group;
+pub mod kill;
+pub mod lsf;
+pub mod pbs;
+pub mod sge;
 pub mod signals;
 pub mod slurm;
+pub mod templated;
+pub mod torque;
+pub mod units;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,6 +77,12 @@ pub struct SiteSettings {
     pub kill_sequence: Option<KillSequence>,
     /// Time limit of each scheduler command.
     pub command_timeout: Option<Duration>,
+    /// `pmkdir_command`: creates a directory and its parents on the site
+    /// (`mkdir -p` by default); the directory is appended.
+    pub pmkdir_command: Vec<String>,
+    /// Rewrite native directive lines with the directive prefix (set by
+    /// site types whose scheduler rejects mixed prefixes).
+    pub rewrite_native: bool,
 }
 
 impl SiteSettings {
@@ -80,6 +95,7 @@ impl SiteSettings {
             overrides: &self.overrides,
             unknown: self.unknown,
             default_shebang: self.default_shebang.as_deref(),
+            rewrite_native: self.rewrite_native,
         }
     }
 
@@ -91,6 +107,52 @@ impl SiteSettings {
             cmd
         };
         self.connection.execute(cmd, dryrun)
+    }
+
+    /// Creates the directory of `output` on the site with `pmkdir_command`;
+    /// returns the directory.
+    pub fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+        let dir = crate::util::parent_dir(output).to_path_buf();
+        let mut argv: Vec<std::ffi::OsString> = self.pmkdir_command.iter().map(Into::into).collect();
+        argv.push(dir.clone().into_os_string());
+        let out = self.run(Command::new(argv), dryrun)?;
+        if out.dryrun {
+            return Ok(dir);
+        }
+        let prog = &self.pmkdir_command[0];
+        if !out.success() {
+            for (what, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                if !text.is_empty() {
+                    crate::error!("{prog} {what}:\n{}", String::from_utf8_lossy(text).trim());
+                }
+            }
+            let err = String::from_utf8_lossy(&out.stderr);
+            let mut msg = format!(
+                "Output directory creation failed with {} ({} {})",
+                out.describe(),
+                quote(prog),
+                quote(&dir.display().to_string())
+            );
+            if !err.trim().is_empty() {
+                msg.push_str(&format!(": {}", err.trim()));
+            }
+            return Err(Error::run(msg));
+        }
+        Ok(dir)
+    }
+
+    /// Runs a submission command `argv` with the script on its standard
+    /// input or, with `copy_script`, copies the script beside the output file
+    /// and appends the copy's path.
+    pub fn run_submission(&self, mut argv: Vec<String>, script: &Path, output: &Path, dryrun: bool) -> Result<Outcome> {
+        let mut stdin = crate::connection::Input::File(script.to_path_buf());
+        if self.copy_script {
+            let target = self.copy_target(script, output);
+            self.connection.send_file(script, &target, dryrun)?;
+            argv.push(target.display().to_string());
+            stdin = crate::connection::Input::Null;
+        }
+        self.run(Command::new(argv).stdin(stdin), dryrun)
     }
 
     /// Where `copy_script` puts the script: beside the output file.
@@ -122,6 +184,14 @@ pub trait Site {
 
     /// Kills the job.
     fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus>;
+
+    /// Creates the directory of the job output file on the site and returns
+    /// it (used by the `create_output_dir`, `copy_orig_script` and
+    /// `copy_*_logfile` hooks). By default `pmkdir_command` is run through
+    /// the connection.
+    fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+        self.settings().create_output_dir(output, dryrun)
+    }
 }
 
 /// Builds a site of one type from the checked common settings.
@@ -138,7 +208,16 @@ pub struct SiteType {
 
 /// The built-in site types.
 pub fn builtin() -> Vec<SiteType> {
-    vec![direct::site_type(), slurm::site_type()]
+    vec![
+        direct::site_type(),
+        slurm::site_type(),
+        pbs::site_type(),
+        sge::site_type(),
+        torque::site_type(),
+        lsf::site_type(),
+        flux::site_type(),
+        templated::site_type(),
+    ]
 }
 
 /// Keys every site accepts.
@@ -161,6 +240,65 @@ pub const COMMON_KEYS: &[&str] = &[
     "pmkdir_command",
     "command_timeout",
 ];
+
+/// How a scheduler's submission is named in messages.
+pub struct Submission<'a> {
+    /// The start of the failure message, e.g. `Slurm submission failed`.
+    pub failed: &'a str,
+    /// The submission command, e.g. `sbatch`.
+    pub command: &'a str,
+    /// The command that lists jobs, e.g. `squeue`.
+    pub query: &'a str,
+}
+
+/// The job id from a submission command's outcome (`None` in dry-run). A
+/// failed command is an error with its output (logged too); output without a
+/// job id is an error that warns that the job may have been submitted.
+pub fn submitted_job_id(
+    out: &Outcome,
+    script: &Path,
+    names: &Submission,
+    parse: impl FnOnce(&str) -> Option<String>,
+) -> Result<Option<String>> {
+    if out.dryrun {
+        return Ok(None);
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        crate::error!(
+            "{} stdout for script {}:\n{}",
+            names.command,
+            script.display(),
+            stdout.trim_end()
+        );
+        crate::error!(
+            "{} stderr for script {}:\n{}",
+            names.command,
+            script.display(),
+            stderr.trim_end()
+        );
+        return Err(Error::run(format!(
+            "{} with {}: {}",
+            names.failed,
+            out.describe(),
+            out.text().trim()
+        )));
+    }
+    match parse(&stdout) {
+        Some(id) => {
+            crate::debug!("Job ID: {id}");
+            Ok(Some(id))
+        }
+        None => Err(Error::run(format!(
+            "Could not parse the job id from the {} output {}; the job may have been submitted: check with {} \
+             before submitting again",
+            names.command,
+            quote(stdout.trim()),
+            names.query
+        ))),
+    }
+}
 
 /// Writes a status command's output to `<script>.stat` (atomically) and
 /// reports a failed command.

@@ -2,8 +2,12 @@
 
 use std::path::Path;
 
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
-use crate::connection::{Command, Input};
+use super::kill::{self, Step};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::Command;
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
@@ -239,7 +243,7 @@ impl SlurmSite {
     fn state(&self, jid: &str, dryrun: bool) -> Result<Option<String>> {
         let out = self
             .s
-            .run(with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
+            .run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
         if out.dryrun {
             return Ok(Some(String::new()));
         }
@@ -261,7 +265,7 @@ impl SlurmSite {
     }
 
     fn scancel(&self, args: &[&str], dryrun: bool) -> Result<crate::connection::Outcome> {
-        self.s.run(with_args(&self.scancel, args), dryrun)
+        self.s.run(Command::with_args(&self.scancel, args), dryrun)
     }
 }
 
@@ -294,39 +298,17 @@ impl Site for SlurmSite {
     }
 
     fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let mut argv: Vec<String> = self.sbatch.clone();
-        let mut cmd_stdin = Input::File(script.to_path_buf());
-        if self.s.copy_script {
-            let target = self.s.copy_target(script, output);
-            self.s.connection.send_file(script, &target, dryrun)?;
-            argv.push(target.display().to_string());
-            cmd_stdin = Input::Null;
-        }
-        let out = self.s.run(Command::new(argv).stdin(cmd_stdin), dryrun)?;
-        if out.dryrun {
-            return Ok(None);
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        if !out.success() {
-            crate::error!("sbatch stdout for script {}:\n{}", script.display(), stdout.trim_end());
-            crate::error!("sbatch stderr for script {}:\n{}", script.display(), stderr.trim_end());
-            return Err(Error::run(format!(
-                "Slurm submission failed with {}: {}",
-                out.describe(),
-                stderr.trim()
-            )));
-        }
-        match parse_sbatch_output(&stdout) {
-            Some(id) => {
-                crate::debug!("Slurm job ID: {id}");
-                Ok(Some(id))
-            }
-            None => Err(Error::run(format!(
-                "Could not parse the job id from the sbatch output {}; the job may have been submitted: check with squeue before submitting again",
-                quote(stdout.trim())
-            ))),
-        }
+        let out = self.s.run_submission(self.sbatch.clone(), script, output, dryrun)?;
+        submitted_job_id(
+            &out,
+            script,
+            &Submission {
+                failed: "Slurm submission failed",
+                command: "sbatch",
+                query: "squeue",
+            },
+            parse_sbatch_output,
+        )
     }
 
     fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
@@ -334,12 +316,12 @@ impl Site for SlurmSite {
         // Without -u, troika 0.2.7 passes the literal text `$USER`; the same
         // command is run, and again without -u when Slurm rejects that user.
         let mut out = self.s.run(
-            with_args(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid]),
+            Command::with_args(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid]),
             dryrun,
         )?;
         if user.is_none() && String::from_utf8_lossy(&out.stderr).contains("Invalid user: $USER") {
             crate::debug!("squeue rejected the user '$USER': asking again without -u");
-            out = self.s.run(with_args(&self.squeue, &["-j", jid]), dryrun)?;
+            out = self.s.run(Command::with_args(&self.squeue, &["-j", jid]), dryrun)?;
         }
         write_stat(script, &out, "squeue")
     }
@@ -367,66 +349,22 @@ impl Site for SlurmSite {
         }
         let Some(seq) = &self.s.kill_sequence else {
             let out = self.scancel(&[jid], dryrun)?;
-            if !out.success() {
-                if vanished(&out) {
-                    return Ok(CancelStatus::Vanished);
-                }
-                return Err(kill_failed(&out));
-            }
-            return Ok(CancelStatus::Killed);
+            return kill::cancelled(&out, vanished(&out), || kill_failed(&out));
         };
-        let mut last = None;
-        for (i, (wait, sig)) in seq.0.iter().enumerate() {
-            if !dryrun && !wait.is_zero() {
-                std::thread::sleep(*wait);
-            }
-            let num = (*sig as i32).to_string();
+        kill::follow(seq, dryrun, |_, sig| {
+            let num = (sig as i32).to_string();
             let out = self.scancel(&[jid, "-f", "-s", &num], dryrun)?;
-            if !out.success() {
-                if vanished(&out) {
-                    return Ok(if i == 0 {
-                        CancelStatus::Vanished
-                    } else {
-                        status_after(last)
-                    });
-                }
-                if i == 0 {
-                    return Err(kill_failed(&out));
-                }
-                crate::debug!("scancel failed after the job was signalled: the job has ended");
-                break;
-            }
-            last = Some(*sig);
-        }
-        Ok(status_after(last))
+            Ok(Step::from_outcome(&out, vanished(&out), || kill_failed(&out)))
+        })
     }
-}
-
-/// A command: the configured program and its leading arguments, then `args`.
-fn with_args(base: &[String], args: &[&str]) -> Command {
-    Command::new(base.iter().map(String::as_str).chain(args.iter().copied()))
 }
 
 fn vanished(out: &crate::connection::Outcome) -> bool {
-    let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
-    String::from_utf8_lossy(&all).contains("Invalid job id specified")
+    out.text().contains("Invalid job id specified")
 }
 
-fn kill_failed(out: &crate::connection::Outcome) -> Error {
-    let msg = [out.stderr.as_slice(), out.stdout.as_slice()].concat();
-    Error::run(format!(
-        "Kill failed with {}: {}",
-        out.describe(),
-        String::from_utf8_lossy(&msg).trim()
-    ))
-}
-
-/// KILLED when the last signal sent was SIGKILL, TERMINATED otherwise.
-pub fn status_after(last: Option<nix::sys::signal::Signal>) -> CancelStatus {
-    match last {
-        Some(nix::sys::signal::Signal::SIGKILL) | None => CancelStatus::Killed,
-        Some(_) => CancelStatus::Terminated,
-    }
+pub fn kill_failed(out: &crate::connection::Outcome) -> Error {
+    Error::run(format!("Kill failed with {}: {}", out.describe(), out.text().trim()))
 }
 
 #[cfg(test)]

@@ -5,7 +5,11 @@
 //! - the cases tagged with a quirk that `docs/compatibility.md` marks as
 //!   `differs` (deliberate deviations, skipped by the driver), and
 //! - the cases listed in `tests/conformance/pending.txt`, which need features
-//!   of later issues. They must still fail: when one passes, its line goes.
+//!   of later issues. They must still fail: when one passes, its line goes;
+//! - the cases listed in `tests/conformance/differs.txt`: untagged cases that
+//!   a deliberate deviation changes too (the reason starts with the quirk id,
+//!   marked `differs` in `docs/compatibility.md`, or with `feature:` when a
+//!   feature of troika changes the outcome). They must fail as well.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -82,7 +86,15 @@ struct Pending {
 }
 
 fn pending() -> Vec<Pending> {
-    let path = conformance_dir().join("pending.txt");
+    listed("pending.txt")
+}
+
+fn differs() -> Vec<Pending> {
+    listed("differs.txt")
+}
+
+fn listed(file: &str) -> Vec<Pending> {
+    let path = conformance_dir().join(file);
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     text.lines()
         .enumerate()
@@ -134,7 +146,7 @@ fn report(output: &Output) -> String {
 #[test]
 fn conformance_corpus() {
     let deviations = deviations();
-    let pending: BTreeSet<String> = pending().into_iter().map(|p| p.case).collect();
+    let pending: BTreeSet<String> = pending().into_iter().chain(differs()).map(|p| p.case).collect();
     let cases: Vec<String> = all_cases().into_iter().filter(|case| !pending.contains(case)).collect();
 
     let skip_quirks = deviations.join(",");
@@ -166,9 +178,35 @@ fn conformance_corpus() {
 
 #[test]
 fn pending_list_is_honest() {
-    // Unknown names are reported by `pending_list_names_cases_with_reasons`.
+    assert_all_fail("pending.txt", pending());
+}
+
+#[test]
+fn differs_list_is_honest() {
+    let deviations = deviations();
+    let list = differs();
+    for d in &list {
+        let id = d
+            .reason
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .next()
+            .unwrap_or("");
+        assert!(
+            deviations.iter().any(|q| q == id) || id == "feature",
+            "differs.txt:{}: the reason must start with a quirk id marked `differs` in docs/compatibility.md, \
+             or with `feature:` for a case that a feature of troika changes: {}",
+            d.line_no,
+            d.reason
+        );
+    }
+    assert_all_fail("differs.txt", list);
+}
+
+/// Runs the listed cases and fails if any of them passes.
+fn assert_all_fail(file: &str, list: Vec<Pending>) {
+    // Unknown names are reported by `lists_name_cases_with_reasons`.
     let existing: BTreeSet<String> = all_cases().into_iter().collect();
-    let cases: Vec<String> = pending()
+    let cases: Vec<String> = list
         .into_iter()
         .map(|p| p.case)
         .filter(|case| existing.contains(case))
@@ -185,10 +223,9 @@ fn pending_list_is_honest() {
     assert_eq!(
         ran.count(),
         cases.len(),
-        "the driver did not run every pending case\n{}",
+        "the driver did not run every case of {file}\n{}",
         report(&output)
     );
-
     let passing: Vec<String> = stdout
         .lines()
         .filter_map(|l| l.strip_prefix("PASS "))
@@ -196,24 +233,25 @@ fn pending_list_is_honest() {
         .map(str::to_string)
         .collect();
     eprintln!(
-        "conformance: {} pending cases, {} of them pass",
+        "conformance: {} cases in {file}, {} of them pass",
         cases.len(),
         passing.len()
     );
     assert!(
         passing.is_empty(),
-        "these cases pass now: remove them from tests/conformance/pending.txt\n  {}",
+        "these cases pass now: remove them from tests/conformance/{file}\n  {}",
         passing.join("\n  ")
     );
 }
 
 #[test]
-fn pending_list_names_cases_with_reasons() {
+fn lists_name_cases_with_reasons() {
     let cases: BTreeSet<String> = all_cases().into_iter().collect();
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
-    for p in pending() {
-        let at = format!("pending.txt:{}: {}", p.line_no, p.case);
+    let tagged = pending().into_iter().map(|p| ("pending.txt", p));
+    for (file, p) in tagged.chain(differs().into_iter().map(|p| ("differs.txt", p))) {
+        let at = format!("{file}:{}: {}", p.line_no, p.case);
         if !cases.contains(&p.case) {
             problems.push(format!("{at}: no such case in tests/conformance/public"));
         }

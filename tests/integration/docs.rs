@@ -19,3 +19,53 @@ fn directive_tables_match_the_code() {
     assert!(generated.contains("| `walltime` | `#SBATCH --time=<value>` |"));
     assert!(generated.contains("| `name` | `#SBATCH --job-name=<value>` |"));
 }
+
+/// Every site page `docs/sites/<type>.md` carries its type's generated
+/// table between `<!-- BEGIN GENERATED -->` and `<!-- END GENERATED -->`.
+#[test]
+fn site_pages_match_the_code() {
+    let reg = troika::Registry::builtin();
+    let update = std::env::var_os("TROIKA_UPDATE_DOCS").is_some();
+    let mut stale = Vec::new();
+    let mut checked = Vec::new();
+    for t in &reg.sites {
+        let path = repo_root().join("docs/sites").join(format!("{}.md", t.name));
+        let Ok(page) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let generated = troika::docs::site_markdown(t);
+        let expected = troika::docs::replace_generated(&page, &generated)
+            .unwrap_or_else(|| panic!("{}: no generated-block markers", path.display()));
+        if expected != page {
+            if update {
+                std::fs::write(&path, &expected).unwrap();
+            } else {
+                stale.push(path.display().to_string());
+            }
+        }
+        checked.push(t.name);
+    }
+    assert!(
+        stale.is_empty(),
+        "out of date: {stale:?}: run `TROIKA_UPDATE_DOCS=1 cargo test --test integration docs`"
+    );
+    for name in ["pbs", "sge", "torque", "lsf", "flux", "templated"] {
+        assert!(checked.contains(&name), "docs/sites/{name}.md is missing");
+    }
+    // The pages hold the tables of the code.
+    let lsf = std::fs::read_to_string(repo_root().join("docs/sites/lsf.md")).unwrap();
+    assert!(
+        lsf.contains("| `tasks_per_node` | `#BSUB -R \"span[ptile=<value>]\"` |"),
+        "{lsf}"
+    );
+    let pbs = std::fs::read_to_string(repo_root().join("docs/sites/pbs.md")).unwrap();
+    assert!(pbs.contains("| `walltime` | `#PBS -l walltime=<value>` |"), "{pbs}");
+    assert!(
+        pbs.contains("| `total_nodes` | Only with `resource_syntax: select`"),
+        "{pbs}"
+    );
+    let sge = std::fs::read_to_string(repo_root().join("docs/sites/sge.md")).unwrap();
+    assert!(sge.contains("| `walltime` | `#$ -l h_rt=<value>` |"), "{sge}");
+    let torque = std::fs::read_to_string(repo_root().join("docs/sites/torque.md")).unwrap();
+    assert!(torque.contains("| `total_nodes` | one `-l nodes=<total_nodes>:ppn=<tasks_per_node>"));
+}

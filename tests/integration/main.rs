@@ -1,5 +1,6 @@
 //! One integration-test binary: the conformance corpus, the real Slurm
-//! cluster, real processes for the direct site, the command line, the docs.
+//! cluster, real processes for the direct site, a real sshd, emulated
+//! schedulers, the command line, the docs, plugins.
 
 mod common;
 
@@ -7,5 +8,16 @@ mod cli;
 mod conformance;
 mod direct;
 mod docs;
+mod ecflow;
+mod emulated;
+mod flux;
+mod hooks;
+mod lsf;
+mod pbs;
+mod plugin;
+mod sge;
 mod slurm;
 mod ssh;
+mod templated;
+mod torque;
+mod translators;

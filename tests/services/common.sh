@@ -45,3 +45,27 @@ SLURM_PACKAGES=(slurm-wlm munge)
 slurm_installed() {
     command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged
 } >/dev/null
+
+# Packages for the single-host Grid Engine cell (sge.sh), and whether they are installed.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+SGE_PACKAGES=(gridengine-master gridengine-exec gridengine-client)
+sge_installed() {
+    command -v sge_qmaster && command -v sge_execd && command -v qsub && command -v qconf &&
+        [ -x /usr/share/gridengine/scripts/init_cluster ]
+} >/dev/null
+
+# Answers for the packages' questions: create the cell `default` with this host as master
+# (without them the package leaves act_qmaster empty). Run before installing SGE_PACKAGES.
+sge_preseed() {
+    printf '%s\n' \
+        "gridengine-common shared/gridengineconfig boolean true" \
+        "gridengine-common shared/gridenginecell string default" \
+        "gridengine-common shared/gridenginemaster string $(hostname)" | debconf-set-selections
+}
+
+# Packages for the ecFlow server of the end-to-end test (ecflow.sh), and whether they are installed.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+ECFLOW_PACKAGES=(ecflow-server ecflow-client)
+ecflow_installed() {
+    { command -v ecflow_server || [ -x /usr/sbin/ecflow_server ]; } && command -v ecflow_client
+} >/dev/null

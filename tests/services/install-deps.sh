@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install, only when missing, what the test suite needs on a Debian machine:
-# Slurm + munge (for tests/services/slurm.sh), ps, python3, and rustfmt/clippy.
+# Slurm + munge (for tests/services/slurm.sh), Grid Engine (for tests/services/sge.sh),
+# the ecFlow server and client (for tests/services/ecflow.sh), ps, python3, and
+# rustfmt/clippy.
 # Idempotent; takes a fraction of a second when everything is present.
 set -euo pipefail
 
@@ -9,6 +11,11 @@ set -euo pipefail
 
 pkgs=()
 slurm_installed || pkgs+=("${SLURM_PACKAGES[@]}")
+if ! sge_installed; then
+    sge_preseed # the packages then create the cell with this host as master
+    pkgs+=("${SGE_PACKAGES[@]}")
+fi
+ecflow_installed || pkgs+=("${ECFLOW_PACKAGES[@]}")
 command -v ps >/dev/null || pkgs+=(procps)
 command -v python3 >/dev/null || pkgs+=(python3)
 # One apt-get run for everything missing.

@@ -1,0 +1,311 @@
+//! IBM Spectrum LSF: `bsub`, `bjobs`, `bkill`, `#BSUB` directives.
+//!
+//! No LSF cluster runs on the machines this is developed on: the tests use
+//! emulators of its commands (tests/emulators/lsf/) that answer in the
+//! formats of the LSF documentation.
+
+use std::path::Path;
+
+use super::kill::{self, Step};
+use super::units::{memory, walltime_seconds, MemoryStyle};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::{Command, Input, Outcome};
+use crate::error::{Error, Result};
+use crate::script::translate::{bool_value, Entry, Rule, Table};
+use crate::script::NativeSyntax;
+use crate::util::quote;
+
+pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command"];
+
+/// The translation of generic directives to `#BSUB` options.
+pub const TABLE: Table = Table {
+    entries: &[
+        Entry {
+            name: "billing_account",
+            rule: Rule::Format("-P %s"),
+        },
+        Entry {
+            name: "error_file",
+            rule: Rule::Format("-e %s"),
+        },
+        Entry {
+            name: "exclusive",
+            rule: Rule::Func(exclusive, "`-x` if true or empty, nothing if false"),
+        },
+        Entry {
+            name: "export_vars",
+            rule: Rule::Format("-env \"%s\""),
+        },
+        Entry {
+            name: "gpus_per_node",
+            rule: Rule::Format("-gpu \"num=%s\""),
+        },
+        Entry {
+            // LSF writes standard error to the output file when no -e is given.
+            name: "join_output_error",
+            rule: Rule::Ignore,
+        },
+        Entry {
+            name: "mail_type",
+            rule: Rule::Func(
+                mail_type,
+                "`-B` for `begin`, `-N` for `end` or `fail`, both for `all`, nothing for `none`",
+            ),
+        },
+        Entry {
+            name: "mail_user",
+            rule: Rule::Format("-u %s"),
+        },
+        Entry {
+            name: "memory_per_node",
+            rule: Rule::Func(
+                mem,
+                "`-M <value>`, units in LSF's form (`4G` becomes `4GB`; a plain number is in LSF_UNIT_FOR_LIMITS)",
+            ),
+        },
+        Entry {
+            name: "name",
+            rule: Rule::Format("-J %s"),
+        },
+        Entry {
+            name: "output_file",
+            rule: Rule::Format("-o %s"),
+        },
+        Entry {
+            name: "priority",
+            rule: Rule::Format("-sp %s"),
+        },
+        Entry {
+            name: "queue",
+            rule: Rule::Format("-q %s"),
+        },
+        Entry {
+            name: "reservation",
+            rule: Rule::Format("-U %s"),
+        },
+        Entry {
+            name: "tasks_per_node",
+            rule: Rule::Format("-R \"span[ptile=%s]\""),
+        },
+        Entry {
+            name: "total_tasks",
+            rule: Rule::Format("-n %s"),
+        },
+        Entry {
+            name: "walltime",
+            rule: Rule::Func(
+                walltime,
+                "`-W H:MM`, converted from any walltime form (seconds are rounded up to the next minute)",
+            ),
+        },
+        Entry {
+            name: "working_dir",
+            rule: Rule::Format("-cwd %s"),
+        },
+    ],
+};
+
+/// `#BSUB` lines; output and error files are set by troika.
+pub const NATIVE: NativeSyntax = NativeSyntax {
+    prefix: "BSUB",
+    drop: &["-o", "-e", "-oo", "-eo"],
+};
+
+pub fn site_type() -> SiteType {
+    SiteType {
+        name: "lsf",
+        keys: KEYS,
+        syntax: ScriptSyntax {
+            prefix: Some("#BSUB "),
+            native: Some(NATIVE),
+            table: TABLE,
+        },
+        create: |settings| Ok(Box::new(LsfSite::new(settings)?)),
+    }
+}
+
+fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if v.is_empty() || bool_value(v)? {
+        Ok(vec![b"-x".to_vec()])
+    } else {
+        Ok(vec![])
+    }
+}
+
+fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let (mut begin, mut end) = (false, false);
+    for item in v.split(|&c| c == b',') {
+        let item = item.trim_ascii();
+        match item.to_ascii_lowercase().as_slice() {
+            b"begin" => begin = true,
+            b"end" | b"fail" => end = true,
+            b"all" => (begin, end) = (true, true),
+            b"none" | b"" => {}
+            _ => crate::warning!(
+                "Unknown mail_type value {} (LSF knows begin, end, fail, all and none)",
+                crate::util::quote_bytes(item)
+            ),
+        }
+    }
+    let mut out = Vec::new();
+    if begin {
+        out.push(b"-B".to_vec());
+    }
+    if end {
+        out.push(b"-N".to_vec());
+    }
+    Ok(out)
+}
+
+fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-M ".as_slice(), &memory(v, MemoryStyle::Upper)?].concat()])
+}
+
+/// `-W [HH:]MM`: whole minutes, seconds rounded up.
+fn walltime(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let secs = walltime_seconds(v)?;
+    let minutes = secs.div_ceil(60);
+    Ok(vec![format!("-W {}:{:02}", minutes / 60, minutes % 60).into_bytes()])
+}
+
+/// An LSF cluster.
+pub struct LsfSite {
+    s: SiteSettings,
+    bsub: Vec<String>,
+    bjobs: Vec<String>,
+    bkill: Vec<String>,
+}
+
+impl LsfSite {
+    pub fn new(s: SiteSettings) -> Result<Self> {
+        Ok(LsfSite {
+            bsub: s.config.command("bsub_command", &["bsub"])?,
+            bjobs: s.config.command("bjobs_command", &["bjobs"])?,
+            bkill: s.config.command("bkill_command", &["bkill"])?,
+            s,
+        })
+    }
+}
+
+/// The job id in `bsub` output: `Job <1234> is submitted to queue <normal>.`
+/// (or `... to default queue <normal>.`).
+pub fn parse_bsub_output(out: &str) -> Option<String> {
+    out.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("Job <")?;
+        let (id, tail) = rest.split_once('>')?;
+        (!id.is_empty() && id.bytes().all(|c| c.is_ascii_digit()) && tail.starts_with(" is submitted"))
+            .then(|| id.to_string())
+    })
+}
+
+impl Site for LsfSite {
+    fn settings(&self) -> &SiteSettings {
+        &self.s
+    }
+
+    /// `1234`, or an array element `1234[5]`.
+    fn check_job_id(&self, jid: &str) -> Result<()> {
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|c| c.is_ascii_digit());
+        let ok = match jid.split_once('[') {
+            Some((id, index)) => digits(id) && index.strip_suffix(']').is_some_and(digits),
+            None => digits(jid),
+        };
+        if !ok {
+            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
+        }
+        Ok(())
+    }
+
+    /// `bsub < script`: LSF reads `#BSUB` lines only from a script given on
+    /// standard input. With `copy_script` the script is also copied beside
+    /// the output file, and the copy is what is submitted.
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        if self.s.copy_script {
+            let target = self.s.copy_target(script, output);
+            self.s.connection.send_file(script, &target, dryrun)?;
+        }
+        let cmd = Command::new(self.bsub.clone()).stdin(Input::File(script.to_path_buf()));
+        let out = self.s.run(cmd, dryrun)?;
+        let names = Submission {
+            failed: "LSF submission failed",
+            command: "bsub",
+            query: "bjobs",
+        };
+        submitted_job_id(&out, script, &names, parse_bsub_output)
+    }
+
+    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+        warn_existing_stat(script);
+        let out = self.s.run(Command::with_args(&self.bjobs, &["-w", jid]), dryrun)?;
+        write_stat(script, &out, "bjobs")
+    }
+
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let Some(seq) = &self.s.kill_sequence else {
+            let out = self.s.run(Command::with_args(&self.bkill, &[jid]), dryrun)?;
+            return kill::cancelled(&out, gone(&out), || kill_failed(&out));
+        };
+        kill::follow(seq, dryrun, |_, sig| {
+            // bkill takes signal names without the SIG prefix (`bkill -l`).
+            let name = sig.as_str().trim_start_matches("SIG");
+            let out = self
+                .s
+                .run(Command::with_args(&self.bkill, &["-s", name, jid]), dryrun)?;
+            Ok(Step::from_outcome(&out, gone(&out), || kill_failed(&out)))
+        })
+    }
+}
+
+/// `Job <1234>: No matching job found`, `Job <1234>: Job has already finished`.
+fn gone(out: &Outcome) -> bool {
+    let t = out.text();
+    t.contains("No matching job found") || t.contains("Job has already finished")
+}
+
+fn kill_failed(out: &Outcome) -> Error {
+    Error::run(format!("bkill failed with {}: {}", out.describe(), out.text().trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bsub_output() {
+        assert_eq!(
+            parse_bsub_output("Job <1234> is submitted to queue <normal>.\n").as_deref(),
+            Some("1234")
+        );
+        assert_eq!(
+            parse_bsub_output("Warning: x\nJob <7> is submitted to default queue <short>.\n").as_deref(),
+            Some("7")
+        );
+        assert_eq!(parse_bsub_output("Job <x> is submitted to queue <normal>.\n"), None);
+        assert_eq!(parse_bsub_output("Request aborted by esub. Job not submitted.\n"), None);
+        assert_eq!(parse_bsub_output(""), None);
+    }
+
+    #[test]
+    fn walltime_minutes() {
+        let w = |v: &str| String::from_utf8(walltime(v.as_bytes()).unwrap().remove(0)).unwrap();
+        assert_eq!(w("01:30:00"), "-W 1:30");
+        assert_eq!(w("00:00:01"), "-W 0:01");
+        assert_eq!(w("00:59:59"), "-W 1:00");
+        assert_eq!(w("90"), "-W 1:30");
+        assert_eq!(w("2-00:00:00"), "-W 48:00");
+        assert!(walltime(b"1h").is_err());
+    }
+
+    #[test]
+    fn mail_and_memory() {
+        assert_eq!(mail_type(b"begin,end").unwrap(), vec![b"-B".to_vec(), b"-N".to_vec()]);
+        assert_eq!(mail_type(b"fail").unwrap(), vec![b"-N".to_vec()]);
+        assert_eq!(mail_type(b"all").unwrap(), vec![b"-B".to_vec(), b"-N".to_vec()]);
+        assert!(mail_type(b"none").unwrap().is_empty());
+        assert_eq!(mem(b"4G").unwrap(), vec![b"-M 4GB".to_vec()]);
+        assert!(exclusive(b"maybe").is_err());
+    }
+}

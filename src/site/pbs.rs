@@ -1,0 +1,701 @@
+//! PBS Pro / OpenPBS: `qsub`, `qstat`, `qdel`, `qsig`, `#PBS` directives.
+//!
+//! The eleven translations of troika 0.2.7 are always on. With
+//! `resource_syntax: select` the node, task, cpu, memory and exclusive
+//! directives are translated too, together, into PBS Pro's
+//! `-l select=...` and `-l place=...` (see [`SELECT_DOC`]).
+
+use std::path::Path;
+
+use super::kill::{self, Step};
+use super::slurm::kill_failed;
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::{Command, Outcome};
+use crate::error::{Error, Result};
+use crate::script::translate::{Entry, Joint, Rule, Table};
+use crate::script::translators::resources::{parse_memory, ResourceFormat};
+use crate::script::NativeSyntax;
+use crate::util::{quote, quote_bytes};
+
+pub const KEYS: &[&str] = &[
+    "qsub_command",
+    "qstat_command",
+    "qdel_command",
+    "qsig_command",
+    "resource_syntax",
+];
+
+/// Rows of every PBS site (troika 0.2.7), then the rows of `resource_syntax:
+/// select`.
+const ENTRIES: &[Entry] = &[
+    Entry {
+        name: "billing_account",
+        rule: Rule::Format("-A %s"),
+    },
+    Entry {
+        name: "error_file",
+        rule: Rule::Format("-e %s"),
+    },
+    Entry {
+        name: "export_vars",
+        rule: Rule::Func(export_vars, "`-V` if `all`, nothing if `none`, `-v <value>` otherwise"),
+    },
+    Entry {
+        name: "join_output_error",
+        rule: Rule::Func(join_output_error, "`-j oe` (whatever the value)"),
+    },
+    Entry {
+        name: "mail_type",
+        rule: Rule::Func(
+            mail_type,
+            "`-m <letters>`: `begin`, `end`, `fail`, `none` (any case) become `b`, `e`, `a`, `n`, \
+             joined without separator; other values are kept as given, with a warning",
+        ),
+    },
+    Entry {
+        name: "mail_user",
+        rule: Rule::Format("-M %s"),
+    },
+    Entry {
+        name: "name",
+        rule: Rule::Format("-N %s"),
+    },
+    Entry {
+        name: "output_file",
+        rule: Rule::Format("-o %s"),
+    },
+    Entry {
+        name: "priority",
+        rule: Rule::Format("-p %s"),
+    },
+    Entry {
+        name: "queue",
+        rule: Rule::Format("-q %s"),
+    },
+    Entry {
+        name: "walltime",
+        rule: Rule::Format("-l walltime=%s"),
+    },
+    // resource_syntax: select
+    Entry {
+        name: "total_nodes",
+        rule: Rule::Joint(select, SELECT_DOC),
+    },
+    Entry {
+        name: "total_tasks",
+        rule: Rule::Joint(
+            select,
+            "T (see `total_nodes`): spread over the nodes as evenly as possible; alone, one chunk per task",
+        ),
+    },
+    Entry {
+        name: "tasks_per_node",
+        rule: Rule::Joint(
+            select,
+            "P (see `total_nodes`): the most tasks a node runs; `mpiprocs` of a chunk",
+        ),
+    },
+    Entry {
+        name: "cpus_per_task",
+        rule: Rule::Joint(select, "C (see `total_nodes`): `ncpus` of a chunk is C × its tasks"),
+    },
+    Entry {
+        name: "memory_per_node",
+        rule: Rule::Joint(
+            select,
+            "M (see `total_nodes`): `mem=` of each chunk, in PBS units (`4G` -> `4gb`, `1.5G` -> \
+             `1536mb`; a number alone is in megabytes)",
+        ),
+    },
+    Entry {
+        name: "exclusive",
+        rule: Rule::Joint(
+            select,
+            "(see `total_nodes`) `excl` in `-l place=` if true or empty, nothing if false; `exclhost` and \
+             `shared` as given",
+        ),
+    },
+];
+
+/// How many rows of [`ENTRIES`] every PBS site has.
+const BASE_ROWS: usize = 11;
+
+/// The full table, as documented: troika 0.2.7's rows and the `select` rows.
+pub const TABLE: Table = Table { entries: ENTRIES };
+
+/// The table of a site without `resource_syntax: select`: troika 0.2.7's
+/// eleven rows, the node, task, cpu and memory directives unknown.
+pub const TABLE_0_2_7: Table = Table {
+    entries: ENTRIES.split_at(BASE_ROWS).0,
+};
+
+/// How the node, task, cpu, memory and exclusive directives combine.
+const SELECT_DOC: &str = "Only with `resource_syntax: select` (PBS Pro, OpenPBS). `total_nodes` (N), \
+    `total_tasks` (T), `tasks_per_node` (P), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` \
+    together become one `-l select=...` line and one `-l place=...` line, where the first of them in this \
+    order is. A chunk is one node. The nodes are N, or T/P rounded up when only T and P are given, or 1 \
+    when neither N nor T is given. As on Slurm, P is the most tasks a node runs: T tasks are spread over \
+    the nodes as evenly as possible (N=2, T=9: `-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4`), \
+    and N and P without T make N × P tasks. A chunk asks `mpiprocs` = its tasks, `ncpus` = its tasks × C \
+    (C alone: `ncpus=C`) and `mem=M`. T alone asks for T chunks of one task each, placed anywhere (M is \
+    then refused: memory per node needs a node count). Several nodes add `scatter` to the placement, \
+    `exclusive` adds `excl` (`-l place=scatter:excl`). Counts are whole numbers above zero and \
+    N <= T <= N × P; anything else is an error. The `resources` translator can fill in a missing count \
+    first. Without `resource_syntax: select` (the default, as in troika 0.2.7) the six directives are \
+    unknown to PBS sites";
+
+/// `#PBS` lines; output, error and join options are set by troika.
+pub const NATIVE: NativeSyntax = NativeSyntax {
+    prefix: "PBS",
+    drop: &["-o", "-e", "-j"],
+};
+
+pub fn site_type() -> SiteType {
+    SiteType {
+        name: "pbs",
+        keys: KEYS,
+        syntax: ScriptSyntax {
+            prefix: Some("#PBS "),
+            native: Some(NATIVE),
+            table: TABLE,
+        },
+        create: |settings| Ok(Box::new(PbsSite::new(settings)?)),
+    }
+}
+
+/// `export_vars` for PBS and Grid Engine: `all` exports everything (`-V`),
+/// `none` nothing, anything else is a list for `-v`. Only lowercase `all`
+/// and `none` are special, as in troika 0.2.7.
+pub fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(match v {
+        b"all" => vec![b"-V".to_vec()],
+        b"none" => vec![],
+        other => vec![[b"-v ", other].concat()],
+    })
+}
+
+fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![b"-j oe".to_vec()])
+}
+
+/// `mail_type` for PBS and Grid Engine: items are trimmed; `begin`, `end`,
+/// `fail` and `none` (any case) become `b`, `e`, `a` and `n`; other items
+/// are kept as given, with a warning; all are joined without separator.
+pub fn mail_letters(v: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for item in v.split(|&c| c == b',') {
+        let item = item.trim_ascii();
+        let letter: &[u8] = match item.to_ascii_lowercase().as_slice() {
+            b"begin" => b"b",
+            b"end" => b"e",
+            b"fail" => b"a",
+            b"none" => b"n",
+            _ => {
+                crate::warning!("Unknown mail_type value {}", quote_bytes(item));
+                item
+            }
+        };
+        out.extend_from_slice(letter);
+    }
+    out
+}
+
+fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-m ".as_slice(), &mail_letters(v)].concat()])
+}
+
+/// A positive count, for the `select` combination.
+fn count(name: &str, v: &[u8]) -> Result<u64> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Script(format!(
+                "PBS select: invalid {name} {} (expected a whole number above zero)",
+                quote_bytes(v)
+            ))
+        })
+}
+
+/// A memory size in PBS units, read as the `normalise_memory` translator
+/// reads sizes: `500M` -> `500mb`, `64G`/`64gb` -> `64gb`, `1.5G` ->
+/// `1536mb`, a number alone is in megabytes.
+fn pbs_memory(v: &[u8]) -> Result<String> {
+    let bad = |why: String| Error::Script(format!("PBS select: memory_per_node: {why}"));
+    let text = std::str::from_utf8(v).map_err(|_| bad(format!("invalid size {}", quote_bytes(v))))?;
+    let kib = parse_memory(text).map_err(bad)?;
+    ResourceFormat::Pbs.memory(kib).map_err(bad)
+}
+
+/// `exclusive` as a PBS placement sharing value, `None` for not exclusive.
+fn sharing(v: &[u8]) -> Result<Option<&'static str>> {
+    let s = std::str::from_utf8(v).unwrap_or("").trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return Ok(Some("excl"));
+    }
+    match (crate::util::parse_bool(&s), s.as_str()) {
+        (Some(true), _) | (_, "excl") => Ok(Some("excl")),
+        (Some(false), _) => Ok(None),
+        (_, "exclhost") => Ok(Some("exclhost")),
+        (_, "shared") => Ok(Some("shared")),
+        _ => Err(Error::Script(format!(
+            "PBS select: invalid exclusive {} (expected true, false, excl, exclhost or shared)",
+            quote_bytes(v)
+        ))),
+    }
+}
+
+fn product(a: u64, b: u64) -> Result<u64> {
+    a.checked_mul(b)
+        .ok_or_else(|| Error::Script(format!("PBS select: {a} × {b} is too large")))
+}
+
+/// Chunks of a `select`: (how many, tasks in each), `None` tasks when no
+/// task count was given.
+type Chunks = Vec<(u64, Option<u64>)>;
+
+/// `tasks` spread over `nodes` as evenly as possible: the first
+/// `tasks % nodes` nodes run one task more.
+fn spread(tasks: u64, nodes: u64) -> Chunks {
+    let (lo, extra) = (tasks / nodes, tasks % nodes);
+    let mut chunks = Vec::new();
+    if extra > 0 {
+        chunks.push((extra, Some(lo + 1)));
+    }
+    if nodes > extra {
+        chunks.push((nodes - extra, Some(lo)));
+    }
+    chunks
+}
+
+/// The directives of the `select` combination, in the order that picks
+/// where its lines go.
+const SELECT_PARTS: [&str; 6] = [
+    "total_nodes",
+    "total_tasks",
+    "tasks_per_node",
+    "cpus_per_task",
+    "memory_per_node",
+    "exclusive",
+];
+
+/// The `select` combination ([`SELECT_DOC`]): written where the first
+/// present of [`SELECT_PARTS`] is; the others write nothing.
+fn select(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    let get = |name: &str| if name == j.name { Some(j.value) } else { j.get(name) };
+    if SELECT_PARTS.iter().find(|p| get(p).is_some()).copied() != Some(j.name) {
+        return Ok(vec![]);
+    }
+    let members: Vec<(&str, &[u8])> = SELECT_PARTS.iter().filter_map(|p| get(p).map(|v| (*p, v))).collect();
+    select_lines(&members)
+}
+
+/// The `select` and `place` lines for the members present.
+fn select_lines(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
+    let get = |n: &str| members.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
+    let opt_count = |n: &str| get(n).map(|v| count(n, v)).transpose();
+    let nodes = opt_count("total_nodes")?;
+    let per_node = opt_count("tasks_per_node")?;
+    let tasks = opt_count("total_tasks")?;
+    let cpus = opt_count("cpus_per_task")?;
+    let mem = get("memory_per_node").map(pbs_memory).transpose()?;
+    let share = match get("exclusive") {
+        Some(v) => sharing(v)?,
+        None => None,
+    };
+    // As on Slurm, tasks_per_node is the most tasks a node runs: every node
+    // runs at least one task and at most tasks_per_node.
+    if let (Some(n), Some(t)) = (nodes, tasks) {
+        if t < n {
+            return Err(Error::Script(format!(
+                "PBS select: total_tasks={t} with total_nodes={n} leaves a node without a task"
+            )));
+        }
+        if let Some(p) = per_node {
+            if t > product(n, p)? {
+                return Err(Error::Script(format!(
+                    "PBS select: total_tasks={t}, total_nodes={n} and tasks_per_node={p} disagree: {n} nodes \
+                     of at most {p} tasks run at most {} tasks",
+                    n * p
+                )));
+            }
+        }
+    }
+    // (chunks, whether a chunk is a node)
+    let layout: Option<(Chunks, bool)> = match (nodes, per_node, tasks) {
+        (Some(n), Some(p), None) => Some((vec![(n, Some(p))], true)),
+        (Some(n), _, Some(t)) => Some((spread(t, n), true)),
+        (Some(n), None, None) => Some((vec![(n, None)], true)),
+        (None, Some(p), Some(t)) => Some((spread(t, t.div_ceil(p)), true)),
+        (None, Some(p), None) => Some((vec![(1, Some(p))], true)),
+        (None, None, Some(t)) => Some((vec![(t, Some(1))], false)),
+        (None, None, None) if cpus.is_some() || mem.is_some() => Some((vec![(1, None)], true)),
+        (None, None, None) => None,
+    };
+    let mut out = Vec::new();
+    let mut place = Vec::new();
+    if let Some((chunks, chunk_is_node)) = layout {
+        if !chunk_is_node && mem.is_some() {
+            return Err(Error::Script(
+                "PBS select: memory_per_node needs a node count: give total_nodes, or tasks_per_node with \
+                 total_tasks"
+                    .into(),
+            ));
+        }
+        let mut specs = Vec::new();
+        for (count, procs) in &chunks {
+            let mut spec = count.to_string();
+            match (procs, cpus) {
+                (Some(p), c) => {
+                    spec.push_str(&format!(":ncpus={}:mpiprocs={p}", product(*p, c.unwrap_or(1))?));
+                }
+                (None, Some(c)) => spec.push_str(&format!(":ncpus={c}")),
+                (None, None) => {}
+            }
+            if let Some(m) = &mem {
+                spec.push_str(&format!(":mem={m}"));
+            }
+            specs.push(spec);
+        }
+        out.push(format!("-l select={}", specs.join("+")).into_bytes());
+        let node_count: u64 = chunks.iter().map(|(c, _)| c).sum();
+        if chunk_is_node && node_count > 1 {
+            place.push("scatter");
+        }
+    }
+    if let Some(s) = share {
+        place.push(s);
+    }
+    if !place.is_empty() {
+        out.push(format!("-l place={}", place.join(":")).into_bytes());
+    }
+    Ok(out)
+}
+
+/// Reads the job id from `qsub` output: PBS prints only the id
+/// (`1234.server`). The last non-empty line is taken, so that a banner
+/// printed by a site's qsub wrapper does not hide it.
+pub fn parse_qsub_output(out: &str) -> Option<String> {
+    let id = out.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    (!id.chars().any(char::is_whitespace)).then(|| id.to_string())
+}
+
+/// A PBS Pro / OpenPBS server.
+pub struct PbsSite {
+    s: SiteSettings,
+    qsub: Vec<String>,
+    qstat: Vec<String>,
+    qdel: Vec<String>,
+    qsig: Vec<String>,
+}
+
+impl PbsSite {
+    pub fn new(mut s: SiteSettings) -> Result<Self> {
+        let qsub = s.config.command("qsub_command", &["qsub"])?;
+        let qstat = s.config.command("qstat_command", &["qstat"])?;
+        let qdel = s.config.command("qdel_command", &["qdel"])?;
+        let qsig = s.config.command("qsig_command", &["qsig"])?;
+        s.syntax.table = match s.config.opt_str("resource_syntax")?.as_deref() {
+            None | Some("none") => TABLE_0_2_7,
+            Some("select") => TABLE,
+            Some(other) => {
+                let at = s
+                    .config
+                    .get("resource_syntax")
+                    .map(|n| s.config.at(n))
+                    .unwrap_or_default();
+                return Err(Error::config(format!(
+                    "{at}: site '{}': invalid 'resource_syntax' {}: expected 'none' (troika 0.2.7's \
+                     directives) or 'select' (PBS Pro / OpenPBS -l select=...)",
+                    s.config.name,
+                    quote(other)
+                )));
+            }
+        };
+        Ok(PbsSite {
+            s,
+            qsub,
+            qstat,
+            qdel,
+            qsig,
+        })
+    }
+
+    fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
+        if out.success() {
+            return Ok(CancelStatus::Killed);
+        }
+        if unknown_job(&out) {
+            return Ok(CancelStatus::Vanished);
+        }
+        Err(kill_failed(&out))
+    }
+}
+
+fn output_text(out: &Outcome) -> String {
+    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
+}
+
+/// `Unknown Job Id` (never existed, or gone), `Job has finished` (kept in
+/// the history): the job is not there to kill.
+fn unknown_job(out: &Outcome) -> bool {
+    let text = output_text(out);
+    text.contains("Unknown Job Id") || text.contains("Job has finished")
+}
+
+/// `qsig` refuses jobs that do not run (queued, held):
+/// `qsig: Request invalid for state of job 12.srv`.
+fn not_running(out: &Outcome) -> bool {
+    output_text(out).contains("Request invalid for state of job")
+}
+
+impl Site for PbsSite {
+    fn settings(&self) -> &SiteSettings {
+        &self.s
+    }
+
+    fn check_job_id(&self, jid: &str) -> Result<()> {
+        if jid.is_empty() || jid.starts_with('-') || jid.chars().any(|c| c.is_whitespace()) {
+            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
+        }
+        Ok(())
+    }
+
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
+        submitted_job_id(
+            &out,
+            script,
+            &Submission {
+                failed: "Submission failed",
+                command: "qsub",
+                query: "qstat",
+            },
+            parse_qsub_output,
+        )
+    }
+
+    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+        warn_existing_stat(script);
+        let out = self.s.run(Command::with_args(&self.qstat, &[jid]), dryrun)?;
+        write_stat(script, &out, "qstat")
+    }
+
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let Some(seq) = &self.s.kill_sequence else {
+            return self.qdel(jid, dryrun);
+        };
+        kill::follow(seq, dryrun, |i, sig| {
+            let num = (sig as i32).to_string();
+            let out = self.s.run(Command::with_args(&self.qsig, &["-s", &num, jid]), dryrun)?;
+            if i == 0 && !out.success() && !out.dryrun && !unknown_job(&out) && not_running(&out) {
+                // Queued or held: there is no process to signal, remove it.
+                crate::debug!("Job {jid} is not running: deleting it with qdel");
+                return Ok(Step::Done(match self.qdel(jid, dryrun)? {
+                    CancelStatus::Killed => CancelStatus::Cancelled,
+                    other => other,
+                }));
+            }
+            Ok(Step::from_outcome(&out, unknown_job(&out), || kill_failed(&out)))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sel(items: &[(&str, &str)]) -> Result<Vec<String>> {
+        let m: Vec<(&str, &[u8])> = items.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
+        select_lines(&m).map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect())
+    }
+
+    #[test]
+    fn base_table_is_troika_0_2_7() {
+        let names: Vec<&str> = TABLE_0_2_7.entries.iter().map(|e| e.name).collect();
+        assert_eq!(
+            names,
+            [
+                "billing_account",
+                "error_file",
+                "export_vars",
+                "join_output_error",
+                "mail_type",
+                "mail_user",
+                "name",
+                "output_file",
+                "priority",
+                "queue",
+                "walltime"
+            ]
+        );
+        assert!(TABLE_0_2_7.entries.iter().all(|e| !matches!(e.rule, Rule::Joint(..))));
+        let extra = &TABLE.entries[BASE_ROWS..];
+        assert!(extra.iter().all(|e| matches!(e.rule, Rule::Joint(..))));
+        let mut names: Vec<&str> = extra.iter().map(|e| e.name).collect();
+        names.sort();
+        let mut parts = SELECT_PARTS.to_vec();
+        parts.sort();
+        assert_eq!(names, parts);
+    }
+
+    #[test]
+    fn qsub_output() {
+        assert_eq!(parse_qsub_output("1234.server\n").as_deref(), Some("1234.server"));
+        assert_eq!(parse_qsub_output("\n  99.server  \n").as_deref(), Some("99.server"));
+        assert_eq!(
+            parse_qsub_output("Welcome\n12[].pbs01\n").as_deref(),
+            Some("12[].pbs01")
+        );
+        assert_eq!(parse_qsub_output(" \n\n"), None);
+        assert_eq!(parse_qsub_output("job 12 queued"), None);
+    }
+
+    #[test]
+    fn mail_and_export() {
+        assert_eq!(mail_letters(b"begin, END,fail,none"), b"bean");
+        assert_eq!(mail_letters(b"begin,all"), b"ball");
+        assert_eq!(export_vars(b"all").unwrap(), vec![b"-V".to_vec()]);
+        assert!(export_vars(b"none").unwrap().is_empty());
+        assert_eq!(export_vars(b"ALL").unwrap(), vec![b"-v ALL".to_vec()]);
+        assert_eq!(join_output_error(b"no").unwrap(), vec![b"-j oe".to_vec()]);
+    }
+
+    #[test]
+    fn select_combinations() {
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("tasks_per_node", "4"), ("cpus_per_task", "2")]).unwrap(),
+            ["-l select=2:ncpus=8:mpiprocs=4", "-l place=scatter"]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "8"), ("total_nodes", "2"), ("memory_per_node", "64G")]).unwrap(),
+            ["-l select=2:ncpus=4:mpiprocs=4:mem=64gb", "-l place=scatter"]
+        );
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("total_tasks", "9"), ("cpus_per_task", "2")]).unwrap(),
+            [
+                "-l select=1:ncpus=10:mpiprocs=5+1:ncpus=8:mpiprocs=4",
+                "-l place=scatter"
+            ]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "12"), ("tasks_per_node", "4"), ("exclusive", "")]).unwrap(),
+            ["-l select=3:ncpus=4:mpiprocs=4", "-l place=scatter:excl"]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "10"), ("tasks_per_node", "4")]).unwrap(),
+            [
+                "-l select=1:ncpus=4:mpiprocs=4+2:ncpus=3:mpiprocs=3",
+                "-l place=scatter"
+            ]
+        );
+        assert_eq!(
+            sel(&[("total_tasks", "5"), ("cpus_per_task", "3")]).unwrap(),
+            ["-l select=5:ncpus=3:mpiprocs=1"]
+        );
+        assert_eq!(sel(&[("cpus_per_task", "6")]).unwrap(), ["-l select=1:ncpus=6"]);
+        assert_eq!(sel(&[("memory_per_node", "4000")]).unwrap(), ["-l select=1:mem=4000mb"]);
+        assert_eq!(sel(&[("memory_per_node", "1.5G")]).unwrap(), ["-l select=1:mem=1536mb"]);
+        assert_eq!(
+            sel(&[("tasks_per_node", "6")]).unwrap(),
+            ["-l select=1:ncpus=6:mpiprocs=6"]
+        );
+        assert_eq!(
+            sel(&[("total_nodes", "1"), ("exclusive", "true")]).unwrap(),
+            ["-l select=1", "-l place=excl"]
+        );
+        assert_eq!(sel(&[("exclusive", "yes")]).unwrap(), ["-l place=excl"]);
+        assert_eq!(sel(&[("exclusive", "exclhost")]).unwrap(), ["-l place=exclhost"]);
+        assert!(sel(&[("exclusive", "no")]).unwrap().is_empty());
+        assert_eq!(
+            sel(&[("total_nodes", "3"), ("tasks_per_node", "2"), ("total_tasks", "6")]).unwrap(),
+            ["-l select=3:ncpus=2:mpiprocs=2", "-l place=scatter"]
+        );
+        // tasks_per_node is a maximum, as on Slurm.
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("tasks_per_node", "5"), ("total_tasks", "9")]).unwrap(),
+            [
+                "-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4",
+                "-l place=scatter"
+            ]
+        );
+    }
+
+    #[test]
+    fn select_errors_name_the_directives() {
+        let err = |items: &[(&str, &str)]| sel(items).unwrap_err().to_string();
+        assert!(err(&[("total_nodes", "two")]).contains("invalid total_nodes 'two'"));
+        assert!(err(&[("total_nodes", "0")]).contains("whole number above zero"));
+        assert!(err(&[("total_nodes", "3"), ("total_tasks", "2")]).contains("leaves a node without a task"));
+        assert!(err(&[("total_nodes", "2"), ("tasks_per_node", "2"), ("total_tasks", "8")]).contains("disagree"));
+        assert!(err(&[("total_tasks", "8"), ("memory_per_node", "1G")]).contains("needs a node count"));
+        assert!(err(&[("memory_per_node", "lots")]).contains("memory_per_node: invalid size 'lots'"));
+        assert!(err(&[("memory_per_node", "4X")]).contains("memory_per_node: invalid size '4X'"));
+        assert!(err(&[("exclusive", "user")]).contains("invalid exclusive 'user'"));
+        assert!(err(&[("tasks_per_node", "18446744073709551615"), ("cpus_per_task", "2")]).contains("too large"));
+    }
+
+    #[test]
+    fn select_lines_go_where_the_first_part_is() {
+        use crate::script::translate::{translate, Overrides, UnknownPolicy};
+        use crate::script::Directives;
+        let mut d = Directives::new();
+        d.set("exclusive", b"".to_vec());
+        d.set("name", b"x".to_vec());
+        d.set("cpus_per_task", b"2".to_vec());
+        d.set("total_nodes", b"2".to_vec());
+        let run = |o: &Overrides| -> Vec<String> {
+            translate(&d, &TABLE, o, Some(b"#PBS "), UnknownPolicy::Fail)
+                .unwrap()
+                .into_iter()
+                .map(|l| String::from_utf8(l).unwrap())
+                .collect()
+        };
+        assert_eq!(
+            run(&Overrides::new()),
+            [
+                "#PBS -N x\n",
+                "#PBS -l select=2:ncpus=2\n",
+                "#PBS -l place=scatter:excl\n"
+            ]
+        );
+        // A directive that the configuration translates leaves the combination.
+        let mut o = Overrides::new();
+        o.insert("total_nodes".into(), Some("-l nodes=%s".into()));
+        assert_eq!(
+            run(&o),
+            [
+                "#PBS -N x\n",
+                "#PBS -l select=1:ncpus=2\n",
+                "#PBS -l place=excl\n",
+                "#PBS -l nodes=2\n"
+            ]
+        );
+        let e = translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail);
+        assert!(e.is_ok());
+        d.set("total_tasks", b"1".to_vec());
+        let e = translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "Directive 'total_nodes': PBS select: total_tasks=1 with total_nodes=2 leaves a node without a task"
+        );
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(pbs_memory(b"500M").unwrap(), "500mb");
+        assert_eq!(pbs_memory(b"64gb").unwrap(), "64gb");
+        assert_eq!(pbs_memory(b"2T").unwrap(), "2tb");
+        assert_eq!(pbs_memory(b"100kb").unwrap(), "100kb");
+        assert_eq!(pbs_memory(b"4096").unwrap(), "4gb");
+        assert!(pbs_memory(b"0").is_err());
+        assert!(pbs_memory(b"G").is_err());
+    }
+}

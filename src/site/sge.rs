@@ -1,0 +1,249 @@
+//! Grid Engine (Son of Grid Engine, Univa/Altair Grid Engine): `qsub`,
+//! `qstat -j`, `qdel`, `#$` directives.
+//!
+//! Grid Engine has no command that sends a chosen signal to a job: `qdel`
+//! kills it (SIGKILL; a job submitted with `-notify` gets SIGUSR2 first, the
+//! queue's `notify` time before). A configured `kill_sequence` is therefore
+//! not followed: the kill is one `qdel`, as in troika 0.2.7.
+
+use std::path::Path;
+
+use super::pbs::{export_vars, mail_letters};
+use super::slurm::kill_failed;
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::Command;
+use crate::error::{Error, Result};
+use crate::script::translate::{Entry, Rule, Table};
+use crate::script::NativeSyntax;
+use crate::util::quote;
+
+pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command"];
+
+/// The translation of generic directives to `#$` options (troika 0.2.7's).
+pub const TABLE: Table = Table {
+    entries: &[
+        Entry {
+            name: "billing_account",
+            rule: Rule::Format("-A %s"),
+        },
+        Entry {
+            name: "error_file",
+            rule: Rule::Format("-e %s"),
+        },
+        Entry {
+            name: "export_vars",
+            rule: Rule::Func(export_vars, "`-V` if `all`, nothing if `none`, `-v <value>` otherwise"),
+        },
+        Entry {
+            name: "join_output_error",
+            rule: Rule::Func(join_output_error, "`-j y` (whatever the value)"),
+        },
+        Entry {
+            name: "mail_type",
+            rule: Rule::Func(
+                mail_type,
+                "`-m <letters>`: `begin`, `end`, `fail`, `none` (any case) become `b`, `e`, `a`, `n`, \
+                 joined without separator; other values are kept as given, with a warning",
+            ),
+        },
+        Entry {
+            name: "mail_user",
+            rule: Rule::Format("-M %s"),
+        },
+        Entry {
+            name: "name",
+            rule: Rule::Format("-N %s"),
+        },
+        Entry {
+            name: "output_file",
+            rule: Rule::Format("-o %s"),
+        },
+        Entry {
+            name: "priority",
+            rule: Rule::Format("-p %s"),
+        },
+        Entry {
+            name: "queue",
+            rule: Rule::Format("-q %s"),
+        },
+        Entry {
+            name: "walltime",
+            rule: Rule::Format("-l h_rt=%s"),
+        },
+    ],
+};
+
+/// `#$` lines; output, error and join options are set by troika.
+pub const NATIVE: NativeSyntax = NativeSyntax {
+    prefix: "$",
+    drop: &["-o", "-e", "-j"],
+};
+
+pub fn site_type() -> SiteType {
+    SiteType {
+        name: "sge",
+        keys: KEYS,
+        syntax: ScriptSyntax {
+            prefix: Some("#$ "),
+            native: Some(NATIVE),
+            table: TABLE,
+        },
+        create: |settings| Ok(Box::new(SgeSite::new(settings)?)),
+    }
+}
+
+fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![b"-j y".to_vec()])
+}
+
+fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-m ".as_slice(), &mail_letters(v)].concat()])
+}
+
+fn leading_digits(s: &str) -> Option<&str> {
+    let n = s.bytes().take_while(u8::is_ascii_digit).count();
+    (n > 0).then(|| &s[..n])
+}
+
+/// Reads the job id from `qsub` output: `Your job N ("name") has been
+/// submitted`, `Your job-array N.1-10:1 ("name") has been submitted`, or
+/// with `-terse` `N` (`N.1-10:1`). Other output falls back to its first
+/// number, as troika 0.2.7 read it, with a warning.
+pub fn parse_qsub_output(out: &str) -> Option<String> {
+    for line in out.lines().map(str::trim) {
+        let rest = line
+            .strip_prefix("Your job-array ")
+            .or_else(|| line.strip_prefix("Your job "));
+        if let Some(id) = rest.and_then(leading_digits) {
+            return Some(id.to_string());
+        }
+        if let Some(id) = leading_digits(line) {
+            if line[id.len()..].is_empty() || (line[id.len()..].starts_with('.') && !line.contains(' ')) {
+                return Some(id.to_string());
+            }
+        }
+    }
+    let start = out.find(|c: char| c.is_ascii_digit())?;
+    let id = leading_digits(&out[start..])?;
+    crate::warning!("Job id {id} taken from unexpected qsub output {}", quote(out.trim()));
+    Some(id.to_string())
+}
+
+/// A Grid Engine cell.
+pub struct SgeSite {
+    s: SiteSettings,
+    qsub: Vec<String>,
+    qstat: Vec<String>,
+    qdel: Vec<String>,
+}
+
+impl SgeSite {
+    pub fn new(s: SiteSettings) -> Result<Self> {
+        let qsub = s.config.command("qsub_command", &["qsub"])?;
+        let qstat = s.config.command("qstat_command", &["qstat"])?;
+        let qdel = s.config.command("qdel_command", &["qdel"])?;
+        Ok(SgeSite { s, qsub, qstat, qdel })
+    }
+}
+
+impl Site for SgeSite {
+    fn settings(&self) -> &SiteSettings {
+        &self.s
+    }
+
+    /// `N`, or `N.TASKS` for tasks of an array job (`12.1-10:2`).
+    fn check_job_id(&self, jid: &str) -> Result<()> {
+        let ok = match leading_digits(jid) {
+            Some(id) => {
+                let rest = &jid[id.len()..];
+                rest.is_empty()
+                    || (rest.len() > 1
+                        && rest.starts_with('.')
+                        && rest[1..].bytes().all(|c| c.is_ascii_digit() || b"-:,".contains(&c)))
+            }
+            None => false,
+        };
+        if !ok {
+            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
+        }
+        Ok(())
+    }
+
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
+        submitted_job_id(
+            &out,
+            script,
+            &Submission {
+                failed: "Submission failed",
+                command: "qsub",
+                query: "qstat",
+            },
+            parse_qsub_output,
+        )
+    }
+
+    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+        warn_existing_stat(script);
+        let out = self.s.run(Command::with_args(&self.qstat, &["-j", jid]), dryrun)?;
+        write_stat(script, &out, "qstat")
+    }
+
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        if self.s.kill_sequence.is_some() {
+            crate::debug!(
+                "Grid Engine cannot send a chosen signal to a job: kill_sequence is not used, qdel kills job {jid}"
+            );
+        }
+        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
+        // qdel answers on stdout: `root has deleted job 17` (it was waiting),
+        // `root has registered the job 15 for deletion` (it runs, SIGKILL),
+        // `denied: job "16" does not exist` (exit 1).
+        let text = String::from_utf8_lossy(&out.stdout);
+        if out.success() {
+            return Ok(if text.contains("has deleted job") {
+                CancelStatus::Cancelled
+            } else {
+                CancelStatus::Killed
+            });
+        }
+        if text.contains("does not exist") {
+            crate::debug!("Job {jid} is unknown to Grid Engine");
+            return Ok(CancelStatus::Vanished);
+        }
+        Err(kill_failed(&out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qsub_output() {
+        assert_eq!(
+            parse_qsub_output("Your job 555 (\"job 2\") has been submitted\n").as_deref(),
+            Some("555")
+        );
+        assert_eq!(parse_qsub_output("3\n").as_deref(), Some("3"));
+        assert_eq!(
+            parse_qsub_output("Your job-array 8.1-10:1 (\"arr\") has been submitted\n").as_deref(),
+            Some("8")
+        );
+        assert_eq!(parse_qsub_output("8.1-10:1\n").as_deref(), Some("8"));
+        assert_eq!(parse_qsub_output("submitted as 42 today\n").as_deref(), Some("42"));
+        assert_eq!(parse_qsub_output("no id here\n"), None);
+        assert_eq!(parse_qsub_output(""), None);
+    }
+
+    #[test]
+    fn table_has_troika_0_2_7_rows() {
+        assert_eq!(TABLE.entries.len(), 11);
+        assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
+        assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
+        assert_eq!(mail_type(b"end,fail").unwrap(), vec![b"-m ea".to_vec()]);
+    }
+}

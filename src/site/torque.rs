@@ -1,0 +1,364 @@
+//! Torque: `qsub`, `qstat`, `qdel`, `qsig`, `#PBS` directives with Torque's
+//! resource syntax (`-l nodes=N:ppn=M`, `-l walltime=`, `-l mem=`).
+//!
+//! No Torque server runs on the machines this is developed on: the tests
+//! use emulators of its commands (tests/emulators/torque/).
+
+use std::path::Path;
+
+use super::kill::{self, Step};
+use super::units::{memory, MemoryStyle};
+use super::{
+    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission,
+};
+use crate::connection::{Command, Outcome};
+use crate::error::{Error, Result};
+use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
+use crate::script::NativeSyntax;
+
+pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command", "qsig_command"];
+
+/// The translation of generic directives to `#PBS` options, Torque flavour.
+pub const TABLE: Table = Table {
+    entries: &[
+        Entry {
+            name: "billing_account",
+            rule: Rule::Format("-A %s"),
+        },
+        Entry {
+            name: "error_file",
+            rule: Rule::Format("-e %s"),
+        },
+        Entry {
+            name: "exclusive",
+            rule: Rule::Func(exclusive, "`-n` (node-exclusive) if true or empty, nothing if false"),
+        },
+        Entry {
+            name: "export_vars",
+            rule: Rule::Func(
+                export_vars,
+                "`-V` for `all`, nothing for `none`, `-v <value>` otherwise",
+            ),
+        },
+        Entry {
+            name: "gpus_per_node",
+            rule: Rule::Joint(nodes, NODES_DOC),
+        },
+        Entry {
+            name: "join_output_error",
+            rule: Rule::Format("-j oe"),
+        },
+        Entry {
+            name: "mail_type",
+            rule: Rule::Func(
+                mail_type,
+                "`-m <letters>`: `begin` b, `end` e, `fail` a, `none` n; others as given",
+            ),
+        },
+        Entry {
+            name: "mail_user",
+            rule: Rule::Format("-M %s"),
+        },
+        Entry {
+            name: "memory_per_cpu",
+            rule: Rule::Func(
+                pmem,
+                "`-l pmem=<value>` (memory per process), units in Torque's form (`4G` becomes `4gb`)",
+            ),
+        },
+        Entry {
+            name: "memory_per_node",
+            rule: Rule::Func(
+                mem,
+                "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`)",
+            ),
+        },
+        Entry {
+            name: "name",
+            rule: Rule::Format("-N %s"),
+        },
+        Entry {
+            name: "output_file",
+            rule: Rule::Format("-o %s"),
+        },
+        Entry {
+            name: "priority",
+            rule: Rule::Format("-p %s"),
+        },
+        Entry {
+            name: "queue",
+            rule: Rule::Format("-q %s"),
+        },
+        Entry {
+            name: "tasks_per_node",
+            rule: Rule::Joint(nodes, NODES_DOC),
+        },
+        Entry {
+            name: "total_nodes",
+            rule: Rule::Joint(nodes, NODES_DOC),
+        },
+        Entry {
+            name: "total_tasks",
+            rule: Rule::Format("-l procs=%s"),
+        },
+        Entry {
+            name: "walltime",
+            rule: Rule::Format("-l walltime=%s"),
+        },
+        Entry {
+            name: "working_dir",
+            rule: Rule::Format("-d %s"),
+        },
+    ],
+};
+
+const NODES_DOC: &str = "one `-l nodes=<total_nodes>:ppn=<tasks_per_node>:gpus=<gpus_per_node>` line from \
+                         whichever of the three are set (`total_nodes` defaults to 1)";
+
+/// `#PBS` lines; output and error files are set by troika.
+pub const NATIVE: NativeSyntax = NativeSyntax {
+    prefix: "PBS",
+    drop: &["-o", "-e"],
+};
+
+pub fn site_type() -> SiteType {
+    SiteType {
+        name: "torque",
+        keys: KEYS,
+        syntax: ScriptSyntax {
+            prefix: Some("#PBS "),
+            native: Some(NATIVE),
+            table: TABLE,
+        },
+        create: |settings| Ok(Box::new(TorqueSite::new(settings)?)),
+    }
+}
+
+/// The node request: `total_nodes`, `tasks_per_node` and `gpus_per_node`
+/// make one `nodes=` resource, written where the first present of
+/// `total_nodes`, `tasks_per_node`, `gpus_per_node` (in that order) is; the
+/// others write nothing.
+fn nodes(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    const PARTS: [&str; 3] = ["total_nodes", "tasks_per_node", "gpus_per_node"];
+    let value_of = |name: &str| if name == j.name { Some(j.value) } else { j.get(name) };
+    let first = PARTS.iter().find(|p| value_of(p).is_some()).copied();
+    if first != Some(j.name) {
+        return Ok(vec![]);
+    }
+    let mut spec = b"-l nodes=".to_vec();
+    spec.extend_from_slice(value_of("total_nodes").unwrap_or(b"1"));
+    if let Some(ppn) = value_of("tasks_per_node") {
+        spec.extend_from_slice(b":ppn=");
+        spec.extend_from_slice(ppn);
+    }
+    if let Some(g) = value_of("gpus_per_node") {
+        spec.extend_from_slice(b":gpus=");
+        spec.extend_from_slice(g);
+    }
+    Ok(vec![spec])
+}
+
+fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    if v.is_empty() || bool_value(v)? {
+        Ok(vec![b"-n".to_vec()])
+    } else {
+        Ok(vec![])
+    }
+}
+
+fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(match v {
+        b"all" => vec![b"-V".to_vec()],
+        b"none" => vec![],
+        other => vec![[b"-v ", other].concat()],
+    })
+}
+
+fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut letters = Vec::new();
+    for item in v.split(|&c| c == b',') {
+        let item = item.trim_ascii();
+        let letter: &[u8] = match item.to_ascii_lowercase().as_slice() {
+            b"begin" => b"b",
+            b"end" => b"e",
+            b"fail" => b"a",
+            b"none" => b"n",
+            _ => {
+                crate::warning!("Unknown mail_type value {}", crate::util::quote_bytes(item));
+                item
+            }
+        };
+        letters.extend_from_slice(letter);
+    }
+    Ok(vec![[b"-m ", letters.as_slice()].concat()])
+}
+
+fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-l mem=".as_slice(), &memory(v, MemoryStyle::Lower)?].concat()])
+}
+
+fn pmem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-l pmem=".as_slice(), &memory(v, MemoryStyle::Lower)?].concat()])
+}
+
+/// A Torque cluster.
+pub struct TorqueSite {
+    s: SiteSettings,
+    qsub: Vec<String>,
+    qstat: Vec<String>,
+    qdel: Vec<String>,
+    qsig: Vec<String>,
+}
+
+impl TorqueSite {
+    pub fn new(s: SiteSettings) -> Result<Self> {
+        Ok(TorqueSite {
+            qsub: s.config.command("qsub_command", &["qsub"])?,
+            qstat: s.config.command("qstat_command", &["qstat"])?,
+            qdel: s.config.command("qdel_command", &["qdel"])?,
+            qsig: s.config.command("qsig_command", &["qsig"])?,
+            s,
+        })
+    }
+
+    fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
+        if out.success() {
+            return Ok(CancelStatus::Killed);
+        }
+        if unknown_job(&out) || finished(&out) {
+            return Ok(CancelStatus::Vanished);
+        }
+        Err(kill_failed("qdel", &out))
+    }
+}
+
+/// The job id printed by `qsub` (`1234.server`): the output's only word.
+pub fn parse_qsub_output(out: &str) -> Option<String> {
+    let mut words = out.split_whitespace();
+    let id = words.next()?;
+    words.next().is_none().then(|| id.to_string())
+}
+
+impl Site for TorqueSite {
+    fn settings(&self) -> &SiteSettings {
+        &self.s
+    }
+
+    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
+        submitted_job_id(
+            &out,
+            script,
+            &Submission {
+                failed: "Torque submission failed",
+                command: "qsub",
+                query: "qstat",
+            },
+            parse_qsub_output,
+        )
+    }
+
+    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+        warn_existing_stat(script);
+        let out = self.s.run(Command::with_args(&self.qstat, &[jid]), dryrun)?;
+        write_stat(script, &out, "qstat")
+    }
+
+    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let Some(seq) = &self.s.kill_sequence else {
+            return self.qdel(jid, dryrun);
+        };
+        kill::follow(seq, dryrun, |i, sig| {
+            let out = self
+                .s
+                .run(Command::with_args(&self.qsig, &["-s", sig.as_str(), jid]), dryrun)?;
+            if i == 0 && !out.success() && !out.dryrun && not_running(&out) {
+                // A queued or held job cannot be signalled: remove it.
+                crate::debug!("Job {jid} is not running: deleting it with qdel");
+                return Ok(Step::Done(match self.qdel(jid, dryrun)? {
+                    CancelStatus::Killed => CancelStatus::Cancelled,
+                    other => other,
+                }));
+            }
+            Ok(Step::from_outcome(&out, unknown_job(&out), || {
+                kill_failed("qsig", &out)
+            }))
+        })
+    }
+}
+
+/// `qdel: Unknown Job Id 12.server` (exit 153).
+fn unknown_job(out: &Outcome) -> bool {
+    out.text().contains("Unknown Job Id")
+}
+
+/// `qdel: Invalid state for job - COMPLETE 12.server`: the job has ended
+/// and is kept for `keep_completed` seconds.
+fn finished(out: &Outcome) -> bool {
+    out.text().contains("Invalid state for job - COMPLETE")
+}
+
+/// `qsig: Request invalid for state of job MSG=job not running 12.server`.
+fn not_running(out: &Outcome) -> bool {
+    out.text().contains("invalid for state of job")
+}
+
+fn kill_failed(what: &str, out: &Outcome) -> Error {
+    Error::run(format!("{what} failed with {}: {}", out.describe(), out.text().trim()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::script::translate::{translate, Overrides, UnknownPolicy};
+    use crate::script::Directives;
+
+    fn gen(pairs: &[(&str, &str)]) -> Vec<String> {
+        let mut d = Directives::new();
+        for (k, v) in pairs {
+            d.set(k, v.as_bytes().to_vec());
+        }
+        translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail)
+            .unwrap()
+            .into_iter()
+            .map(|l| String::from_utf8(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn node_requests() {
+        assert_eq!(
+            gen(&[("tasks_per_node", "8"), ("name", "x"), ("total_nodes", "2")]),
+            vec!["#PBS -N x\n", "#PBS -l nodes=2:ppn=8\n"]
+        );
+        assert_eq!(gen(&[("total_nodes", "3")]), vec!["#PBS -l nodes=3\n"]);
+        assert_eq!(gen(&[("tasks_per_node", "4")]), vec!["#PBS -l nodes=1:ppn=4\n"]);
+        assert_eq!(
+            gen(&[("gpus_per_node", "2"), ("tasks_per_node", "4")]),
+            vec!["#PBS -l nodes=1:ppn=4:gpus=2\n"]
+        );
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(
+            gen(&[
+                ("mail_type", "begin, end,FAIL"),
+                ("memory_per_node", "4G"),
+                ("export_vars", "all")
+            ]),
+            vec!["#PBS -m bea\n", "#PBS -l mem=4gb\n", "#PBS -V\n"]
+        );
+        assert_eq!(gen(&[("exclusive", "")]), vec!["#PBS -n\n"]);
+        assert!(gen(&[("exclusive", "no")]).is_empty());
+    }
+
+    #[test]
+    fn qsub_output() {
+        assert_eq!(parse_qsub_output("1234.torque01\n").as_deref(), Some("1234.torque01"));
+        assert_eq!(parse_qsub_output("\n"), None);
+        assert_eq!(parse_qsub_output("qsub: submit error\n"), None);
+    }
+}

@@ -1,0 +1,280 @@
+//! The command line and what it promises beyond the conformance corpus:
+//! configuration errors that point at the file, line and column; unknown
+//! keys; the built-in default site; byte-exact scripts; atomic files;
+//! command timeouts; usage errors.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use crate::common::{poll_until, read_or_empty, sibling, troika_in, ScratchDir};
+
+const JOB: &str = "#!/bin/sh\necho hello\n";
+
+#[test]
+fn config_errors_name_file_line_and_column() {
+    let d = ScratchDir::new("cli-cfg");
+    let script = d.write("job.sh", JOB, 0o755);
+    let cases = [
+        ("sites:\n  s:\n    type: slurm\n   connection: local\n", "c.yml:4:4"),
+        (
+            "sites:\n  s: {type: slurm, connection: local}\n  s: {type: direct, connection: local}\n",
+            "c.yml:3:3",
+        ),
+        (
+            "sites:\n  s:\n    type: slurm\n    connection: local\n    copy_script: perhaps\n",
+            "c.yml:5:18",
+        ),
+        (
+            "sites:\n  s:\n    type: slurm\n    connection: local\n    kill_sequence: [[0, SIGNOPE]]\n",
+            "c.yml:5:25",
+        ),
+        (
+            "sites:\n  s:\n    type: slurm\n    connection: local\n    command_timeout: -3\n",
+            "c.yml:5:22",
+        ),
+    ];
+    for (yaml, at) in cases {
+        d.write("c.yml", yaml, 0o644);
+        let r = troika_in(
+            d.path(),
+            &[
+                "-c",
+                "c.yml",
+                "-n",
+                "submit",
+                "s",
+                script.to_str().unwrap(),
+                "-o",
+                "out",
+            ],
+        );
+        r.expect_code(1);
+        assert!(
+            r.stderr.contains("Configuration error") && r.stderr.contains(at),
+            "{yaml}\n{}",
+            r.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(&script).unwrap(),
+            JOB,
+            "the script is untouched"
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_are_reported_with_the_closest_known_key() {
+    let d = ScratchDir::new("cli-keys");
+    let script = d.write("job.sh", JOB, 0o755);
+    d.write(
+        "c.yml",
+        "sites:\n  s:\n    type: slurm\n    connection: local\n    sbatch_comand: /x\n",
+        0o644,
+    );
+    let r = troika_in(
+        d.path(),
+        &[
+            "-c",
+            "c.yml",
+            "-n",
+            "submit",
+            "s",
+            script.to_str().unwrap(),
+            "-o",
+            "out",
+        ],
+    );
+    r.expect_code(0);
+    assert!(
+        r.stderr
+            .contains("c.yml:5:5: site 's': unknown key 'sbatch_comand' (did you mean 'sbatch_command'?)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn builtin_default_site_runs_a_job_without_configuration() {
+    let d = ScratchDir::new("cli-default");
+    let script = d.write("job.sh", "#!/bin/sh\n# troika name=ignored\necho \"hello $1\"\n", 0o755);
+    let out = d.join("logs/job.out");
+    // No -c, no TROIKA_CONFIG_FILE (troika_in removes it), no etc/troika.yml beside the test binary.
+    let r = troika_in(
+        d.path(),
+        &["submit", "localhost", "job.sh", "-o", out.to_str().unwrap()],
+    );
+    r.expect_code(0);
+    let text = poll_until("the job's output", Duration::from_secs(10), || {
+        let s = read_or_empty(&out);
+        (!s.is_empty()).then_some(s)
+    });
+    assert_eq!(text, "hello \n");
+    assert_eq!(
+        std::fs::read_to_string(&script).unwrap(),
+        "#!/bin/sh\necho \"hello $1\"\n"
+    );
+    // A site that the built-in configuration does not have: say where troika looked.
+    let r = troika_in(d.path(), &["-n", "submit", "hpc", "job.sh", "-o", "x"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("Unknown site 'hpc'") && r.stderr.contains("No configuration file found"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn scripts_are_bytes_and_files_are_replaced_atomically() {
+    let d = ScratchDir::new("cli-bytes");
+    d.write("c.yml", "sites:\n  s: {type: slurm, connection: local}\n", 0o644);
+    let original: &[u8] = b"#!/bin/bash\r\n# troika name=crlf\r\n\xff\xfe binary \x00 bytes\r\n#SBATCH -N 2\r\necho last line without newline";
+    let script = d.join("job.sh");
+    std::fs::write(&script, original).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let r = troika_in(
+        d.path(),
+        &["-c", "c.yml", "-n", "submit", "s", "job.sh", "-o", "/o/job.out"],
+    );
+    r.expect_code(0);
+    let generated = std::fs::read(&script).unwrap();
+    let expected: &[u8] = b"#!/bin/bash\r\n#SBATCH --job-name=crlf\n#SBATCH --output=/o/job.out\n#SBATCH -N 2\r\n\xff\xfe binary \x00 bytes\r\necho last line without newline";
+    assert_eq!(String::from_utf8_lossy(&generated), String::from_utf8_lossy(expected));
+    assert_eq!(generated, expected);
+    assert_eq!(
+        std::fs::read(sibling(&script, ".orig")).unwrap(),
+        original,
+        ".orig is the exact original"
+    );
+    let mode = std::fs::metadata(&script).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640, "the mode is kept");
+    let mut names: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["c.yml", "job.sh", "job.sh.orig", "job.sh.submitlog"],
+        "no temporary file is left"
+    );
+}
+
+#[test]
+fn a_failing_generation_leaves_everything_as_it_was() {
+    let d = ScratchDir::new("cli-fail");
+    d.write(
+        "c.yml",
+        "sites:\n  s: {type: slurm, connection: local, unknown_directive: fail}\n",
+        0o644,
+    );
+    let script = d.write(
+        "job.sh",
+        "#!/bin/sh\n# troika name=a\n# troika frobnicate=1\necho\n",
+        0o755,
+    );
+    let before = std::fs::read(&script).unwrap();
+    let r = troika_in(d.path(), &["-c", "c.yml", "-n", "submit", "s", "job.sh", "-o", "o"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("Unknown directive 'frobnicate'"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&script).unwrap(), before);
+    assert!(!sibling(&script, ".orig").exists());
+    let names: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names.len(), 3, "c.yml, job.sh and its log only: {names:?}");
+}
+
+#[test]
+fn scheduler_commands_time_out() {
+    let d = ScratchDir::new("cli-timeout");
+    let sbatch = d.write(
+        "slow-sbatch",
+        "#!/bin/sh\nsleep 30\necho 'Submitted batch job 1'\n",
+        0o755,
+    );
+    d.write(
+        "c.yml",
+        &format!(
+            "sites:\n  s: {{type: slurm, connection: local, command_timeout: 0.5, sbatch_command: {}}}\n",
+            sbatch.display()
+        ),
+        0o644,
+    );
+    d.write("job.sh", JOB, 0o755);
+    let r = troika_in(d.path(), &["-c", "c.yml", "submit", "s", "job.sh", "-o", "o"]);
+    r.expect_code(1);
+    assert!(r.stderr.contains("timed out after 0.5 s"), "{}", r.stderr);
+    assert!(r.elapsed < Duration::from_secs(5), "took {:?}", r.elapsed);
+    assert!(!d.join("job.sh.jid").exists(), "no job id without a submission");
+}
+
+#[test]
+fn unparseable_submission_output_is_an_error_without_jid() {
+    let d = ScratchDir::new("cli-unparseable");
+    let sbatch = d.write("sbatch", "#!/bin/sh\necho 'queued somewhere'\n", 0o755);
+    d.write(
+        "c.yml",
+        &format!(
+            "sites:\n  s: {{type: slurm, connection: local, sbatch_command: {}}}\n",
+            sbatch.display()
+        ),
+        0o644,
+    );
+    d.write("job.sh", JOB, 0o755);
+    let r = troika_in(d.path(), &["-c", "c.yml", "submit", "s", "job.sh", "-o", "o"]);
+    r.expect_code(1);
+    assert!(
+        r.stderr.contains("Could not parse the job id") && r.stderr.contains("queued somewhere"),
+        "{}",
+        r.stderr
+    );
+    assert!(!d.join("job.sh.jid").exists());
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let d = ScratchDir::new("cli-usage");
+    for args in [
+        &["submit", "s", "job.sh"][..],
+        &["frobnicate"],
+        &[],
+        &["submit", "s", "job.sh", "-o", "o", "--bogus"],
+    ] {
+        let r = troika_in(d.path(), args);
+        r.expect_code(2);
+        assert!(r.stderr.contains("error"), "{args:?}: {}", r.stderr);
+    }
+    let r = troika_in(d.path(), &["--version"]);
+    r.expect_code(0);
+    assert!(r.stdout.starts_with("troika "), "{}", r.stdout);
+}
+
+#[test]
+fn log_records_have_the_reference_format() {
+    let d = ScratchDir::new("cli-log");
+    d.write("c.yml", "sites:\n  s: {type: slurm, connection: local}\n", 0o644);
+    d.write("job.sh", JOB, 0o755);
+    let r = troika_in(
+        d.path(),
+        &["-c", "c.yml", "-n", "-v", "submit", "s", "job.sh", "-o", "o"],
+    );
+    r.expect_code(0);
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("Execute:"))
+        .expect("an Execute record");
+    // 2026-11-25 00:36:11,133; troika.connection.local; INFO; Execute: 'sbatch'
+    let (ts, rest) = line.split_at(23);
+    assert!(
+        ts.as_bytes()[4] == b'-' && ts.as_bytes()[10] == b' ' && ts.as_bytes()[19] == b',',
+        "{line}"
+    );
+    assert!(
+        rest.starts_with("; troika.") && rest.ends_with("; INFO; Execute: 'sbatch'"),
+        "{line}"
+    );
+    let log = read_or_empty(d.join("job.sh.submitlog"));
+    assert!(log.contains("; DEBUG; "), "the log file has debug records:\n{log}");
+}
