@@ -593,6 +593,7 @@ class Bench:
         tools = [("ours", self.ours)]
         if self.a.concurrent_ref:
             tools.append(("ref", self.ref))
+        self.load_before_concurrent = loadavg()
         for tool, exe in tools:
             wait_queue_empty(self.a.queue_wait)
             results[tool] = self.concurrent(tool, exe)
@@ -744,8 +745,10 @@ class Bench:
             "removed (hyperfine `--prepare`), for both programs.\n"
             "- Programs are run without a shell (hyperfine `-N`); their output is discarded. 0.2.7 is "
             "installed with `pip install troika==0.2.7` in a virtual environment.\n"
-            "- Slurm: a single-node cluster on this machine (`tests/services/slurm.sh`); between phases "
-            "the benchmark waits for its own jobs to finish so that running jobs do not load the machine.\n"
+            "- Slurm: a single-node cluster on this machine (`tests/services/slurm.sh`). The timed submits "
+            "(Slurm and ssh) use the script with `#SBATCH --hold`: their jobs never run, so they do not load "
+            "the machine, and are cancelled after each group. The concurrent run's jobs do run; before it the "
+            "benchmark waits for the queue to be free of its jobs.\n"
             "- ssh: OpenSSH to 127.0.0.1 (`tests/services/sshd.sh`) as a user without slow shell start-up; "
             "each submit runs `sbatch` remotely. Before the multiplexed series any master is closed, "
             "so the first submit pays for the connection.\n"
@@ -801,6 +804,10 @@ def wait_queue_empty(limit):
         time.sleep(1)
 
 
+def loadavg():
+    return " ".join(open("/proc/loadavg").read().split()[:3])
+
+
 def machine_info(a):
     cpu = "n/a"
     try:
@@ -836,7 +843,7 @@ def machine_info(a):
         "hyperfine": out_of(["hyperfine", "--version"]),
         "Slurm": out_of(["sbatch", "--version"]),
         "OpenSSH": out_of(["ssh", "-V"]),
-        "load average at start": open("/proc/loadavg").read().split()[:3],
+        "load average (1, 5, 15 min) at start": loadavg(),
     }
 
 
@@ -888,7 +895,9 @@ def main():
         if a.ssh_config:
             b.ssh_master_exit()
     finished = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    info["load average at end"] = open("/proc/loadavg").read().split()[:3]
+    if getattr(b, "load_before_concurrent", None):
+        info["load average before the concurrent run"] = b.load_before_concurrent
+    info["load average at end"] = loadavg()
     if a.no_slurm:
         b.sections.append("Slurm and ssh cases not measured: no Slurm cluster (tests/services/slurm.sh up failed).\n")
     text = b.report(info, started, finished)
