@@ -446,7 +446,12 @@ impl<'r> Controller<'r> {
                     return Ok(true);
                 }
                 // A failed check fails the action, so that exit hooks see it.
-                if !p.site.settings().connection.check(timeout, self.dryrun)? {
+                // Without -t, the site's command timeout bounds the check.
+                let settings = p.site.settings();
+                if !settings
+                    .connection
+                    .check(timeout.or(settings.command_timeout), self.dryrun)?
+                {
                     return Err(Error::run(format!("Connection failed for site '{site}'")));
                 }
                 Ok(true)

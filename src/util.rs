@@ -43,6 +43,35 @@ pub fn quote_bytes(b: &[u8]) -> String {
     quote(&String::from_utf8_lossy(b))
 }
 
+/// Shows raw bytes as troika 0.2.7 does in some warnings: `b'abe'`, with
+/// `\xNN` for bytes that are not printable ASCII.
+pub fn bytes_repr(b: &[u8]) -> String {
+    let q = if b.contains(&b'\'') && !b.contains(&b'"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(b.len() + 3);
+    out.push('b');
+    out.push(q);
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c if c as char == q => {
+                out.push('\\');
+                out.push(q);
+            }
+            0x20..=0x7e => out.push(c as char),
+            c => out.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    out.push(q);
+    out
+}
+
 /// Joins quoted arguments with spaces, as in `Execute: 'sbatch' '-p' 'x'`.
 pub fn quote_argv<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
     let mut out = String::new();
@@ -174,6 +203,14 @@ mod tests {
         assert_eq!(quote("a'b\"c"), "'a\\'b\"c'");
         assert_eq!(quote("a\\b\n"), "'a\\\\b\\n'");
         assert_eq!(quote_argv(&["a", "b c"]), "'a' 'b c'");
+    }
+
+    #[test]
+    fn bytes_like_python() {
+        assert_eq!(bytes_repr(b"abe"), "b'abe'");
+        assert_eq!(bytes_repr(b" end"), "b' end'");
+        assert_eq!(bytes_repr(b"it's"), "b\"it's\"");
+        assert_eq!(bytes_repr(b"\xff\n"), "b'\\xff\\n'");
     }
 
     #[test]

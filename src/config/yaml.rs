@@ -53,7 +53,14 @@ impl Node {
                     Some(i) if first.starts_with("line ") => &first[i + 2..],
                     _ => first,
                 };
-                Err((msg.to_string(), loc))
+                // The library's advice to its own users is no help in a configuration file.
+                let msg = msg.split(", set DuplicateKeyPolicy").next().unwrap_or(msg);
+                let msg = if msg.starts_with("duplicate mapping key") {
+                    format!("{msg} (each key may appear once in a mapping)")
+                } else {
+                    msg.to_string()
+                };
+                Err((msg, loc))
             }
         }
     }
@@ -213,7 +220,10 @@ mod tests {
     #[test]
     fn duplicate_keys_rejected() {
         let (msg, loc) = Node::parse("a: 1\na: 2\n").unwrap_err();
-        assert!(msg.contains("duplicate"), "{msg}");
+        assert!(
+            msg.contains("duplicate") && !msg.contains("DuplicateKeyPolicy"),
+            "{msg}"
+        );
         assert_eq!(loc, Some((2, 1)));
     }
 }

@@ -80,6 +80,13 @@ impl Connection for LocalConnection {
             return Ok(Outcome::dry());
         }
         crate::debug!("Executing {}", quote_argv(&cmd.argv));
+        // Output files are paths on the site: relative ones are relative to local_cwd.
+        let mut cmd = cmd;
+        for sink in [&mut cmd.stdout, &mut cmd.stderr] {
+            if let Sink::File(p) = sink {
+                *p = self.resolve(p);
+            }
+        }
         run(&cmd, self.cwd.as_deref())
     }
 

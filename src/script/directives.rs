@@ -92,7 +92,7 @@ pub fn parse_define(def: &[u8]) -> Result<(String, Vec<u8>)> {
     let invalid = || {
         Error::invocation(format!(
             "Invalid key-value pair: {} (expected -D NAME=VALUE, NAME made of letters, digits and '_')",
-            crate::util::quote_bytes(def)
+            crate::util::bytes_repr(def)
         ))
     };
     let eq = def.iter().position(|&c| c == b'=').ok_or_else(invalid)?;
@@ -132,7 +132,7 @@ mod tests {
         assert!(parse_define(b"novalue")
             .unwrap_err()
             .to_string()
-            .contains("Invalid key-value pair: 'novalue'"));
+            .contains("Invalid key-value pair: b'novalue'"));
         assert!(parse_define(b"1x=2").is_err());
     }
 }

@@ -96,7 +96,7 @@ impl Site for DirectSite {
             argv = vec![script_abs.display().to_string()];
         } else if self.s.copy_script {
             // A local copy would be the script itself.
-            argv = vec![self.shell[0].clone(), script_abs.display().to_string()];
+            argv = self.shell_for_file(script_abs.display().to_string());
         } else {
             argv = self.shell.clone();
             stdin = Input::File(script.to_path_buf());
@@ -192,6 +192,14 @@ fn signal_local(pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
 const REMOTE_LAUNCH: &str = r#"out=$1; shift; setsid "$@" >"$out" 2>&1 </dev/null & echo $!"#;
 
 impl DirectSite {
+    /// The shell command that runs a script file: the configured shell
+    /// without `-s` (read the script from stdin), then the file.
+    fn shell_for_file(&self, file: String) -> Vec<String> {
+        let mut argv: Vec<String> = self.shell.iter().filter(|a| *a != "-s").cloned().collect();
+        argv.push(file);
+        argv
+    }
+
     /// Submit over a remote connection: the script is staged next to the
     /// output file, then started detached; the job id is the remote pid.
     fn submit_remote(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
@@ -216,9 +224,10 @@ impl DirectSite {
         let mut argv: Vec<String> = vec!["sh".into(), "-c".into(), REMOTE_LAUNCH.into(), "troika".into()];
         argv.push(output.display().to_string());
         if self.use_shell {
-            argv.push(self.shell[0].clone());
+            argv.extend(self.shell_for_file(target_s));
+        } else {
+            argv.push(target_s);
         }
-        argv.push(target_s);
         let out = self.s.run(Command::new(argv), dryrun)?;
         if out.dryrun {
             return Ok(None);

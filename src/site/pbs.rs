@@ -194,7 +194,7 @@ pub fn mail_letters(v: &[u8]) -> Vec<u8> {
             b"fail" => b"a",
             b"none" => b"n",
             _ => {
-                crate::warning!("Unknown mail_type value {}", quote_bytes(item));
+                crate::warning!("Unknown mail_type value {}", crate::util::bytes_repr(item));
                 item
             }
         };

@@ -205,7 +205,7 @@ pub fn mail_types(v: &[u8], known: &[&str]) -> Vec<Vec<u8>> {
             if known.iter().any(|k| k.as_bytes() == up.as_slice()) {
                 up
             } else {
-                crate::warning!("Unknown mail_type value {}", crate::util::quote_bytes(item));
+                crate::warning!("Unknown mail_type value {}", crate::util::bytes_repr(item));
                 item.to_vec()
             }
         })

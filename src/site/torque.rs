@@ -185,7 +185,7 @@ fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
             b"fail" => b"a",
             b"none" => b"n",
             _ => {
-                crate::warning!("Unknown mail_type value {}", crate::util::quote_bytes(item));
+                crate::warning!("Unknown mail_type value {}", crate::util::bytes_repr(item));
                 item
             }
         };

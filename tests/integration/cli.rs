@@ -278,3 +278,24 @@ fn log_records_have_the_reference_format() {
     let log = read_or_empty(d.join("job.sh.submitlog"));
     assert!(log.contains("; DEBUG; "), "the log file has debug records:\n{log}");
 }
+
+#[test]
+fn direct_site_output_is_relative_to_local_cwd() {
+    let d = ScratchDir::new("cli-lcwd");
+    std::fs::create_dir(d.join("work")).unwrap();
+    d.write(
+        "c.yml",
+        &format!("sites:\n  d: {{type: direct, connection: local, local_cwd: {}}}\n", d.join("work").display()),
+        0o644,
+    );
+    d.write("job.sh", "#!/bin/sh\necho \"in $PWD\"\n", 0o755);
+    let r = troika_in(d.path(), &["-c", "c.yml", "submit", "d", "job.sh", "-o", "logs/job.out"]);
+    r.expect_code(0);
+    let out = d.join("work/logs/job.out");
+    let text = poll_until("the job's output under local_cwd", Duration::from_secs(10), || {
+        let s = read_or_empty(&out);
+        (!s.is_empty()).then_some(s)
+    });
+    assert_eq!(text.trim(), format!("in {}", d.join("work").display()));
+    assert!(!d.join("logs").exists(), "nothing is written relative to troika's own directory");
+}
