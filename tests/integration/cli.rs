@@ -285,11 +285,17 @@ fn direct_site_output_is_relative_to_local_cwd() {
     std::fs::create_dir(d.join("work")).unwrap();
     d.write(
         "c.yml",
-        &format!("sites:\n  d: {{type: direct, connection: local, local_cwd: {}}}\n", d.join("work").display()),
+        &format!(
+            "sites:\n  d: {{type: direct, connection: local, local_cwd: {}}}\n",
+            d.join("work").display()
+        ),
         0o644,
     );
     d.write("job.sh", "#!/bin/sh\necho \"in $PWD\"\n", 0o755);
-    let r = troika_in(d.path(), &["-c", "c.yml", "submit", "d", "job.sh", "-o", "logs/job.out"]);
+    let r = troika_in(
+        d.path(),
+        &["-c", "c.yml", "submit", "d", "job.sh", "-o", "logs/job.out"],
+    );
     r.expect_code(0);
     let out = d.join("work/logs/job.out");
     let text = poll_until("the job's output under local_cwd", Duration::from_secs(10), || {
@@ -297,5 +303,8 @@ fn direct_site_output_is_relative_to_local_cwd() {
         (!s.is_empty()).then_some(s)
     });
     assert_eq!(text.trim(), format!("in {}", d.join("work").display()));
-    assert!(!d.join("logs").exists(), "nothing is written relative to troika's own directory");
+    assert!(
+        !d.join("logs").exists(),
+        "nothing is written relative to troika's own directory"
+    );
 }
