@@ -96,6 +96,8 @@ pub fn troika_in(dir: &Path, args: &[&str]) -> TroikaRun {
         .args(args)
         .current_dir(dir)
         .env_remove("TROIKA_CONFIG_FILE")
+        .env_remove("ECF_HOST")
+        .env_remove("ECF_PORT")
         .stdin(std::process::Stdio::null())
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", troika_bin().display()));

@@ -122,6 +122,13 @@ fn run_driver(options: &[&str], cases: &[String]) -> Output {
         .args(options)
         .args(cases)
         .current_dir(public_dir())
+        // The fake commands record the ECF_* variables they see: only the
+        // cases' own may be there.
+        .env_remove("ECF_HOST")
+        .env_remove("ECF_PORT")
+        .env_remove("ECF_NAME")
+        .env_remove("ECF_PASS")
+        .env_remove("ECF_TRYNO")
         .output()
         .unwrap_or_else(|e| panic!("cannot run python3 {}: {e}", driver.display()))
 }

@@ -42,6 +42,9 @@ impl Dir {
             .current_dir(self.root())
             .env("PATH", path)
             .env_remove("TROIKA_CONFIG_FILE")
+            // The hooks set ECF_* from the script; none may come from outside.
+            .env_remove("ECF_HOST")
+            .env_remove("ECF_PORT")
             .output()
             .unwrap();
         Run {

@@ -127,8 +127,9 @@ down) down_quiet ;;
 status) running && ping_ok ;;
 env)
     [ -n "$(port)" ] || die "no server state in $STATE: run '$0 up' first"
-    echo "export ECF_HOST=$HOST"
-    echo "export ECF_PORT=$(port)"
+    # Not ECF_HOST/ECF_PORT: ecflow_client would pick those up in every test that runs it.
+    echo "export TROIKA_TEST_ECF_HOST=$HOST"
+    echo "export TROIKA_TEST_ECF_PORT=$(port)"
     ;;
 install) ecflow_install ;;
 *)
