@@ -37,7 +37,7 @@ pub const TABLE: Table = Table {
         Entry {
             name: "export_vars",
             rule: Rule::Func(
-                export_vars,
+                super::pbs::export_vars,
                 "`-V` for `all`, nothing for `none`, `-v <value>` otherwise",
             ),
         },
@@ -167,31 +167,9 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     }
 }
 
-fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(match v {
-        b"all" => vec![b"-V".to_vec()],
-        b"none" => vec![],
-        other => vec![[b"-v ", other].concat()],
-    })
-}
-
+/// As PBS: `-m <letters>`.
 fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let mut letters = Vec::new();
-    for item in v.split(|&c| c == b',') {
-        let item = item.trim_ascii();
-        let letter: &[u8] = match item.to_ascii_lowercase().as_slice() {
-            b"begin" => b"b",
-            b"end" => b"e",
-            b"fail" => b"a",
-            b"none" => b"n",
-            _ => {
-                crate::warning!("Unknown mail_type value {}", crate::util::bytes_repr(item));
-                item
-            }
-        };
-        letters.extend_from_slice(letter);
-    }
-    Ok(vec![[b"-m ", letters.as_slice()].concat()])
+    Ok(vec![[b"-m ".as_slice(), &super::pbs::mail_letters(v)].concat()])
 }
 
 fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
