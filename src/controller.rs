@@ -11,7 +11,7 @@ use crate::hook::{HookContext, HookPoint, Hooks};
 use crate::registry::Registry;
 use crate::script::directives::parse_define;
 use crate::script::translators::{self, TranslatorContext};
-use crate::script::{Overrides, Request, UnknownPolicy};
+use crate::script::{Request, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
 
@@ -98,36 +98,7 @@ impl<'r> Controller<'r> {
                     .to_vec(),
             ),
         };
-        let mut overrides = Overrides::new();
-        if let Some(n) = cfg.get("directive_translate") {
-            match &n.value {
-                Value::Null => {}
-                Value::Map(entries) => {
-                    for (k, v) in entries {
-                        let fmt = match &v.value {
-                            Value::Null => None,
-                            Value::Str(s) => Some(s.clone()),
-                            _ => {
-                                return Err(Error::config(format!(
-                                    "{}: site '{name}': the translation of '{}' must be a string with %s, or null, found {}",
-                                    cfg.at(v),
-                                    k.key_text(),
-                                    v.kind()
-                                )))
-                            }
-                        };
-                        overrides.insert(k.key_text(), fmt);
-                    }
-                }
-                _ => {
-                    return Err(Error::config(format!(
-                        "{}: site '{name}': 'directive_translate' must be a mapping, found {}",
-                        cfg.at(n),
-                        n.kind()
-                    )))
-                }
-            }
-        }
+        let overrides = crate::script::translate::read_overrides(&cfg, "directive_translate")?;
         let unknown = match cfg.opt_str("unknown_directive")? {
             None => UnknownPolicy::Warn,
             Some(s) => UnknownPolicy::parse(&s).ok_or_else(|| {

@@ -92,6 +92,41 @@ impl UnknownPolicy {
 /// Per-site overrides from `directive_translate`: `None` disables a directive.
 pub type Overrides = HashMap<String, Option<String>>;
 
+/// Reads a mapping of directive names to translations (`'--job-name=%s'`,
+/// or null to disable one) from the site key `key`; absent or null is empty.
+pub fn read_overrides(cfg: &crate::config::SiteConfig, key: &str) -> Result<Overrides> {
+    use crate::config::Value;
+    let mut out = Overrides::new();
+    let Some(n) = cfg.get(key).filter(|n| !n.is_null()) else {
+        return Ok(out);
+    };
+    let entries = n.entries().ok_or_else(|| {
+        Error::config(format!(
+            "{}: site '{}': '{key}' must be a mapping of directive names to translations ('--job-name=%s'), found {}",
+            cfg.at(n),
+            cfg.name,
+            n.kind()
+        ))
+    })?;
+    for (k, v) in entries {
+        let fmt = match &v.value {
+            Value::Null => None,
+            Value::Str(f) => Some(f.clone()),
+            _ => {
+                return Err(Error::config(format!(
+                    "{}: site '{}': the translation of '{}' must be a string with %s, or null, found {}",
+                    cfg.at(v),
+                    cfg.name,
+                    k.key_text(),
+                    v.kind()
+                )))
+            }
+        };
+        out.insert(k.key_text(), fmt);
+    }
+    Ok(out)
+}
+
 /// Applies a `%s` format to a value.
 pub fn apply_format(name: &str, fmt: &str, value: &[u8]) -> Vec<u8> {
     let f = fmt.as_bytes();

@@ -29,7 +29,7 @@ use crate::config::{Node, SiteConfig, Value};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::Table;
-use crate::script::{NativeSyntax, Overrides};
+use crate::script::NativeSyntax;
 use crate::util::quote;
 
 pub const KEYS: &[&str] = &[
@@ -393,31 +393,7 @@ impl TemplatedSite {
         s.rewrite_native = cfg.bool_or("rewrite_native", false)?;
 
         // The translation table: `directives`, then `directive_translate` on top.
-        let mut table = Overrides::new();
-        if let Some(n) = cfg.get("directives").filter(|n| !n.is_null()) {
-            let entries = n.entries().ok_or_else(|| {
-                Error::config(format!(
-                    "{}: site '{name}': 'directives' must be a mapping of directive names to translations ('--job-name=%s'), found {}",
-                    cfg.at(n),
-                    n.kind()
-                ))
-            })?;
-            for (k, v) in entries {
-                let fmt = match &v.value {
-                    Value::Null => None,
-                    Value::Str(f) => Some(f.clone()),
-                    _ => {
-                        return Err(Error::config(format!(
-                            "{}: site '{name}': the translation of '{}' must be a string with %s, or null, found {}",
-                            cfg.at(v),
-                            k.key_text(),
-                            v.kind()
-                        )))
-                    }
-                };
-                table.insert(k.key_text(), fmt);
-            }
-        }
+        let mut table = crate::script::translate::read_overrides(cfg, "directives")?;
         table.extend(std::mem::take(&mut s.overrides));
         s.overrides = table;
 
