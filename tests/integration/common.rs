@@ -125,6 +125,21 @@ pub fn poll_until<T>(what: &str, timeout: std::time::Duration, mut f: impl FnMut
     }
 }
 
+/// Waits until `f` returns true, for at most `timeout` (see [`poll_until`]).
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut f: impl FnMut() -> bool) {
+    poll_until(what, timeout, || f().then_some(()))
+}
+
+/// A finished process's status and output, for assertion messages.
+pub fn describe(o: &std::process::Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
 /// The content of a file, empty when it cannot be read (not there yet).
 pub fn read_or_empty(p: impl AsRef<Path>) -> String {
     std::fs::read_to_string(p).unwrap_or_default()

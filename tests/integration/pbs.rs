@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::{repo_root, troika_bin};
+use crate::common::{describe, repo_root, troika_bin, wait_until};
 
 fn emulator(cmd: &str) -> PathBuf {
     repo_root().join("tests/emulators/pbs").join(cmd)
@@ -85,7 +85,7 @@ impl Pbs {
     /// `qstat -x -f ID`: the job's attributes (`job_state`, `Exit_status`, ...).
     fn attributes(&self, jid: &str) -> Vec<(String, String)> {
         let out = self.cmd("qstat", &["-x", "-f", jid]);
-        assert!(out.status.success(), "qstat -x -f {jid}\n{}", text(&out));
+        assert!(out.status.success(), "qstat -x -f {jid}\n{}", describe(&out));
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.trim().split_once(" = "))
@@ -98,7 +98,7 @@ impl Pbs {
     }
 
     fn wait_state(&self, jid: &str, state: &str) {
-        wait_for(&format!("job {jid} in state {state}"), || {
+        wait_until(&format!("job {jid} in state {state}"), Duration::from_secs(30), || {
             self.attribute(jid, "job_state").as_deref() == Some(state)
         });
     }
@@ -106,9 +106,9 @@ impl Pbs {
     /// Submits `job.sh` to `site` with output `job.out`; returns the job id.
     fn submit(&self, site: &str) -> String {
         let out = self.troika(&["submit", site, &self.s("job.sh"), "-o", &self.s("job.out")]);
-        assert!(out.status.success(), "submit failed\n{}", text(&out));
+        assert!(out.status.success(), "submit failed\n{}", describe(&out));
         let jid = self.read("job.sh.jid").trim().to_string();
-        assert!(jid.ends_with(".pbs-emu"), "job id file: {jid:?}\n{}", text(&out));
+        assert!(jid.ends_with(".pbs-emu"), "job id file: {jid:?}\n{}", describe(&out));
         jid
     }
 }
@@ -125,26 +125,8 @@ impl Drop for Pbs {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
-    let limit = Duration::from_secs(30);
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -184,7 +166,7 @@ fn pbs_emulated_copy_script_passes_the_copy_and_joins_streams() {
     pbs.write("job.sh", "#!/bin/sh\necho out\necho err >&2\n");
     std::fs::create_dir_all(pbs.path("out")).unwrap();
     let out = pbs.troika(&["submit", "pbs_copy", &pbs.s("job.sh"), "-o", &pbs.s("out/job.out")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     let jid = pbs.read("job.sh.jid").trim().to_string();
     // The copy beside the output went to qsub as its argument: its name is the job's.
     assert_eq!(pbs.read("out/job.sh"), pbs.read("job.sh"));
@@ -223,7 +205,7 @@ fn pbs_emulated_select_resources_reach_qsub() {
     // Without resource_syntax: select, as troika 0.2.7: unknown directives.
     pbs.write("job.sh", job);
     let out = pbs.troika(&["submit", "pbs", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     for name in [
         "total_nodes",
         "tasks_per_node",
@@ -234,7 +216,7 @@ fn pbs_emulated_select_resources_reach_qsub() {
         assert!(
             stderr(&out).contains(&format!("Unknown directive '{name}'")),
             "{}",
-            text(&out)
+            describe(&out)
         );
     }
     assert!(!pbs.read("job.sh").contains("select="), "{}", pbs.read("job.sh"));
@@ -245,13 +227,13 @@ fn pbs_emulated_select_resources_reach_qsub() {
         "#!/bin/sh\n# troika total_nodes=3\n# troika total_tasks=2\necho x\n",
     );
     let out = pbs.troika(&["submit", "pbs_select", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         stderr(&out).contains(
             "Directive 'total_nodes': PBS select: total_tasks=2 with total_nodes=3 leaves a node without a task"
         ),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(!pbs.path("server/jobs/3").exists(), "a job was submitted");
 }
@@ -266,7 +248,7 @@ fn pbs_emulated_monitor_then_kill_a_held_job_with_qdel() {
     pbs.wait_state(&jid, "H");
 
     let out = pbs.troika(&["monitor", "pbs", &pbs.s("job.sh")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     let stat = pbs.read("job.sh.stat");
     assert!(stat.starts_with("Job id            Name             User"), "{stat}");
     let row: Vec<&str> = stat.lines().nth(2).unwrap_or("").split_whitespace().collect();
@@ -274,22 +256,22 @@ fn pbs_emulated_monitor_then_kill_a_held_job_with_qdel() {
     assert_eq!(row.get(4), Some(&"H"), "{stat}");
 
     let out = pbs.troika(&["-vv", "kill", "pbs", &pbs.s("job.sh")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     assert!(
         stderr(&out).contains(&format!("Kill of job {jid}: KILLED")),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert_eq!(pbs.attribute(&jid, "job_state").as_deref(), Some("F"));
     assert_eq!(pbs.read("job.out"), "", "a held job must not run");
 
     // Now finished: qstat refuses it, monitor reports the failure with its output.
     let out = pbs.troika(&["monitor", "pbs", &pbs.s("job.sh")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         stderr(&out).contains("qstat failed with exit code 35"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(pbs.read("job.sh.stat").contains("Job has finished, use -x or -H"));
 }
@@ -301,7 +283,7 @@ fn pbs_emulated_kill_sequence_of_a_held_job_falls_back_to_qdel() {
     let jid = pbs.submit("pbs_sequence");
     pbs.wait_state(&jid, "H");
     let out = pbs.troika(&["-vv", "kill", "pbs_sequence", &pbs.s("job.sh")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     let err = stderr(&out);
     // qsig refuses a job that does not run; qdel removes it.
     assert!(err.contains("is not running: deleting it with qdel"), "{err}");
@@ -322,7 +304,7 @@ fn pbs_emulated_kill_sequence_signals_a_running_job() {
     std::thread::sleep(Duration::from_millis(300)); // the traps are set
     let start = Instant::now();
     let out = pbs.troika(&["-vv", "kill", "pbs_sequence", &pbs.s("job.sh")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     let err = stderr(&out);
     // USR1, then TERM (the job exits), then KILL fails: the job was terminated.
     assert!(err.contains(&format!("Kill of job {jid}: TERMINATED")), "{err}");
@@ -342,11 +324,11 @@ fn pbs_emulated_qdel_kills_a_running_job_that_ignores_term() {
     let jid = pbs.submit("pbs");
     pbs.wait_state(&jid, "R");
     let out = pbs.troika(&["-vv", "kill", "pbs", &pbs.s("job.sh")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     assert!(
         stderr(&out).contains(&format!("Kill of job {jid}: KILLED")),
         "{}",
-        text(&out)
+        describe(&out)
     );
     // SIGTERM is ignored; SIGKILL follows after the kill delay: 256 + 9.
     pbs.wait_state(&jid, "F");
@@ -359,39 +341,39 @@ fn pbs_emulated_unknown_and_finished_jobs_vanish() {
     let pbs = Pbs::new("vanished");
     pbs.write("job.sh", "#!/bin/sh\necho done\n");
     let out = pbs.troika(&["-vv", "kill", "pbs", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     assert!(
         stderr(&out).contains("Kill of job 99.pbs-emu: VANISHED"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     let out = pbs.troika(&["-vv", "kill", "pbs_sequence", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     assert!(
         stderr(&out).contains("Kill of job 99.pbs-emu: VANISHED"),
         "{}",
-        text(&out)
+        describe(&out)
     );
 
     let jid = pbs.submit("pbs");
     pbs.wait_state(&jid, "F");
     let out = pbs.troika(&["-vv", "kill", "pbs_sequence", &pbs.s("job.sh")]);
-    assert!(out.status.success(), "{}", text(&out));
+    assert!(out.status.success(), "{}", describe(&out));
     assert!(
         stderr(&out).contains(&format!("Kill of job {jid}: VANISHED")),
         "{}",
-        text(&out)
+        describe(&out)
     );
 
     let out = pbs.troika(&["monitor", "pbs", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(pbs.read("job.sh.stat").contains("qstat: Unknown Job Id 99.pbs-emu"));
 
     // A job id that qdel would take for an option is refused.
     std::fs::write(pbs.path("job.sh.jid"), "-W\n").unwrap();
     let out = pbs.troika(&["kill", "pbs", &pbs.s("job.sh")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(stderr(&out).contains("Invalid job id: '-W'"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains("Invalid job id: '-W'"), "{}", describe(&out));
 }
 
 #[test]
@@ -399,11 +381,11 @@ fn pbs_emulated_submit_failures_report_qsub_errors() {
     let pbs = Pbs::new("fail");
     pbs.write("job.sh", "#!/bin/sh\n# troika queue=nosuch\necho x\n");
     let out = pbs.troika(&["submit", "pbs", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         stderr(&out).contains("Submission failed with exit code 170: qsub: Unknown queue"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(!pbs.path("job.sh.jid").exists());
 
@@ -411,11 +393,11 @@ fn pbs_emulated_submit_failures_report_qsub_errors() {
     std::fs::remove_dir_all(pbs.path("server")).unwrap();
     pbs.write("job.sh", "#!/bin/sh\necho x\n");
     let out = pbs.troika(&["submit", "pbs", &pbs.s("job.sh"), "-o", &pbs.s("job.out")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         stderr(&out).contains("exit code 162: qsub: cannot connect to server pbs-emu (errno=15010)"),
         "{}",
-        text(&out)
+        describe(&out)
     );
 }
 

@@ -5,12 +5,11 @@
 //! These tests fail when the cell is not reachable, unless
 //! TROIKA_TEST_NO_SGE=1 is set.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::troika_bin;
+use crate::common::{describe, read_or_empty, troika_bin, wait_until, ScratchDir};
 
 /// How to reach the cell: the environment its commands need.
 struct Sge {
@@ -34,7 +33,7 @@ fn sge() -> Option<Sge> {
     assert!(
         out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&format!("{}@", s.queue)),
         "the test Grid Engine cell is not reachable: run `tests/services/sge.sh up` (or set TROIKA_TEST_NO_SGE=1)\n{}",
-        text(&out)
+        describe(&out)
     );
     Some(s)
 }
@@ -55,12 +54,12 @@ impl Sge {
     }
 
     /// troika with the test configuration, in `dir`.
-    fn troika(&self, dir: &Dir, args: &[&str]) -> Output {
+    fn troika(&self, dir: &ScratchDir, args: &[&str]) -> Output {
         self.command(&troika_bin())
             .arg("-c")
-            .arg(dir.path("troika.yml"))
+            .arg(dir.join("troika.yml"))
             .args(args)
-            .current_dir(&dir.0)
+            .current_dir(dir.path())
             .output()
             .unwrap()
     }
@@ -113,71 +112,33 @@ sites:
     kill_sequence: [[0, TERM], [2, KILL]]
 ";
 
-/// A scratch directory with the test configuration, removed at the end.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("troika-sge-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        let d = Dir(p);
-        d.write("troika.yml", CONFIG, 0o644);
-        d
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-    fn write(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
-        let p = self.path(rel);
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        p
-    }
-    fn read(&self, rel: &str) -> String {
-        std::fs::read_to_string(self.path(rel)).unwrap_or_default()
-    }
-    fn s(&self, rel: &str) -> String {
-        self.path(rel).display().to_string()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+/// A scratch directory with the test configuration.
+fn scratch(tag: &str) -> ScratchDir {
+    let d = ScratchDir::new(&format!("sge-{tag}"));
+    d.write("troika.yml", CONFIG, 0o644);
+    d
 }
 
 const LIMIT: Duration = Duration::from_secs(60);
 
 /// Submits `job.sh` of `dir` to `site` with output `job.out`; returns the job.
-fn submit<'a>(sge: &'a Sge, dir: &Dir, site: &str) -> Job<'a> {
-    let out = sge.troika(dir, &["submit", site, &dir.s("job.sh"), "-o", &dir.s("job.out")]);
-    assert!(out.status.success(), "submit failed\n{}", text(&out));
-    let jid = dir.read("job.sh.jid").trim().to_string();
+fn submit<'a>(sge: &'a Sge, dir: &ScratchDir, site: &str) -> Job<'a> {
+    let out = sge.troika(
+        dir,
+        &[
+            "submit",
+            site,
+            &dir.join("job.sh").display().to_string(),
+            "-o",
+            &dir.join("job.out").display().to_string(),
+        ],
+    );
+    assert!(out.status.success(), "submit failed\n{}", describe(&out));
+    let jid = read_or_empty(dir.join("job.sh.jid")).trim().to_string();
     assert!(
         !jid.is_empty() && jid.bytes().all(|c| c.is_ascii_digit()),
         "job id file: {jid:?}\n{}",
-        text(&out)
+        describe(&out)
     );
     Job { sge, jid }
 }
@@ -185,23 +146,23 @@ fn submit<'a>(sge: &'a Sge, dir: &Dir, site: &str) -> Job<'a> {
 #[test]
 fn sge_submit_runs_the_job_with_translated_directives() {
     let Some(sge) = sge() else { return };
-    let dir = Dir::new("submit");
+    let dir = scratch("submit");
     dir.write(
         "job.sh",
         &format!(
             "#!/bin/bash\n# troika name=troika_submit\n# troika walltime=00:05:00\n# troika error_file={}\n\
              echo \"hello from $JOB_ID ($JOB_NAME) in $QUEUE\"\necho 'to stderr' >&2\n",
-            dir.s("job.err")
+            dir.join("job.err").display()
         ),
         0o755,
     );
     let job = submit(&sge, &dir, "sge");
-    let script = dir.read("job.sh");
+    let script = read_or_empty(dir.join("job.sh"));
     for line in [
         "#$ -N troika_submit\n".to_string(),
         "#$ -l h_rt=00:05:00\n".to_string(),
-        format!("#$ -e {}\n", dir.s("job.err")),
-        format!("#$ -o {}\n", dir.s("job.out")),
+        format!("#$ -e {}\n", dir.join("job.err").display()),
+        format!("#$ -o {}\n", dir.join("job.out").display()),
     ] {
         assert!(
             script.contains(&line),
@@ -209,30 +170,36 @@ fn sge_submit_runs_the_job_with_translated_directives() {
         );
     }
     let want = format!("hello from {} (troika_submit) in {}\n", job.jid, sge.queue);
-    wait_for("the job's output", LIMIT, || dir.read("job.out") == want);
-    wait_for("the job's error output", LIMIT, || dir.read("job.err") == "to stderr\n");
+    wait_until("the job's output", LIMIT, || read_or_empty(dir.join("job.out")) == want);
+    wait_until("the job's error output", LIMIT, || {
+        read_or_empty(dir.join("job.err")) == "to stderr\n"
+    });
     // The job really ran through Grid Engine: it leaves the queue.
-    wait_for("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
+    wait_until("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
 }
 
 #[test]
 fn sge_submit_with_terse_output_and_joined_streams() {
     let Some(sge) = sge() else { return };
-    let dir = Dir::new("terse");
+    let dir = scratch("terse");
     dir.write("job.sh", "#!/bin/sh\necho out\necho err >&2\n", 0o755);
     let job = submit(&sge, &dir, "sge_terse");
-    assert!(dir.read("job.sh").contains("\n#$ -j y\n"), "{}", dir.read("job.sh"));
-    wait_for("the joined output", LIMIT, || {
-        let o = dir.read("job.out");
+    assert!(
+        read_or_empty(dir.join("job.sh")).contains("\n#$ -j y\n"),
+        "{}",
+        read_or_empty(dir.join("job.sh"))
+    );
+    wait_until("the joined output", LIMIT, || {
+        let o = read_or_empty(dir.join("job.out"));
         o.contains("out\n") && o.contains("err\n")
     });
-    wait_for("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
+    wait_until("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
 }
 
 #[test]
 fn sge_monitor_and_kill_a_held_job() {
     let Some(sge) = sge() else { return };
-    let dir = Dir::new("held");
+    let dir = scratch("held");
     // A native directive: the job is held, it waits until released or deleted.
     dir.write(
         "job.sh",
@@ -240,11 +207,11 @@ fn sge_monitor_and_kill_a_held_job() {
         0o755,
     );
     let job = submit(&sge, &dir, "sge");
-    wait_for("the job to be held", LIMIT, || sge.state(&job.jid) == "hqw");
+    wait_until("the job to be held", LIMIT, || sge.state(&job.jid) == "hqw");
 
-    let out = sge.troika(&dir, &["monitor", "sge", &dir.s("job.sh")]);
-    assert!(out.status.success(), "monitor failed\n{}", text(&out));
-    let stat = dir.read("job.sh.stat");
+    let out = sge.troika(&dir, &["monitor", "sge", &dir.join("job.sh").display().to_string()]);
+    assert!(out.status.success(), "monitor failed\n{}", describe(&out));
+    let stat = read_or_empty(dir.join("job.sh.stat"));
     assert!(
         stat.lines()
             .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["job_number:", &job.jid]),
@@ -252,30 +219,35 @@ fn sge_monitor_and_kill_a_held_job() {
     );
     assert!(stat.contains("troika_held"), "{stat}");
 
-    let out = sge.troika(&dir, &["-vv", "kill", "sge", &dir.s("job.sh")]);
-    assert!(out.status.success(), "kill failed\n{}", text(&out));
+    let out = sge.troika(&dir, &["-vv", "kill", "sge", &dir.join("job.sh").display().to_string()]);
+    assert!(out.status.success(), "kill failed\n{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("Kill of job {}: CANCELLED", job.jid)), "{err}");
     assert!(!sge.knows(&job.jid), "the job is still known after the kill");
-    assert_eq!(dir.read("job.out"), "", "a held job must not run");
+    assert_eq!(read_or_empty(dir.join("job.out")), "", "a held job must not run");
 }
 
 #[test]
 fn sge_kill_a_running_job_with_qdel_whatever_the_kill_sequence() {
     let Some(sge) = sge() else { return };
-    let dir = Dir::new("running");
+    let dir = scratch("running");
     dir.write(
         "job.sh",
         "#!/bin/bash\ntrap 'echo got TERM; exit 3' TERM\necho started\nsleep 300 &\nwait\necho finished\n",
         0o755,
     );
     let job = submit(&sge, &dir, "sge_sequence");
-    wait_for("the job to start", LIMIT, || dir.read("job.out").contains("started"));
+    wait_until("the job to start", LIMIT, || {
+        read_or_empty(dir.join("job.out")).contains("started")
+    });
     assert_eq!(sge.state(&job.jid), "r");
 
     let start = Instant::now();
-    let out = sge.troika(&dir, &["-vv", "kill", "sge_sequence", &dir.s("job.sh")]);
-    assert!(out.status.success(), "kill failed\n{}", text(&out));
+    let out = sge.troika(
+        &dir,
+        &["-vv", "kill", "sge_sequence", &dir.join("job.sh").display().to_string()],
+    );
+    assert!(out.status.success(), "kill failed\n{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("Kill of job {}: KILLED", job.jid)), "{err}");
     assert!(err.contains("kill_sequence is not used"), "{err}");
@@ -285,58 +257,83 @@ fn sge_kill_a_running_job_with_qdel_whatever_the_kill_sequence() {
         "kill took {:?}",
         start.elapsed()
     );
-    wait_for("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
+    wait_until("the job to leave the queue", LIMIT, || !sge.knows(&job.jid));
     // qdel sends SIGKILL: the job's TERM trap never runs.
-    assert_eq!(dir.read("job.out"), "started\n");
+    assert_eq!(read_or_empty(dir.join("job.out")), "started\n");
 }
 
 #[test]
 fn sge_unknown_job_monitor_fails_and_kill_reports_vanished() {
     let Some(sge) = sge() else { return };
-    let dir = Dir::new("unknown");
+    let dir = scratch("unknown");
     dir.write("job.sh", "#!/bin/sh\necho x\n", 0o755);
     let jid = "987654";
     assert!(!sge.knows(jid));
 
-    let out = sge.troika(&dir, &["monitor", "sge", &dir.s("job.sh"), "-j", jid]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = sge.troika(
+        &dir,
+        &["monitor", "sge", &dir.join("job.sh").display().to_string(), "-j", jid],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("qstat failed with exit code 1"),
         "{}",
-        text(&out)
+        describe(&out)
     );
     assert!(
-        dir.read("job.sh.stat").contains("Following jobs do not exist"),
+        read_or_empty(dir.join("job.sh.stat")).contains("Following jobs do not exist"),
         "{}",
-        dir.read("job.sh.stat")
+        read_or_empty(dir.join("job.sh.stat"))
     );
 
-    let out = sge.troika(&dir, &["-vv", "kill", "sge", &dir.s("job.sh"), "-j", jid]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = sge.troika(
+        &dir,
+        &[
+            "-vv",
+            "kill",
+            "sge",
+            &dir.join("job.sh").display().to_string(),
+            "-j",
+            jid,
+        ],
+    );
+    assert!(out.status.success(), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains(&format!("Kill of job {jid}: VANISHED")),
         "{}",
-        text(&out)
+        describe(&out)
     );
 
-    let out = sge.troika(&dir, &["kill", "sge", &dir.s("job.sh"), "-j", "12abc"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = sge.troika(
+        &dir,
+        &["kill", "sge", &dir.join("job.sh").display().to_string(), "-j", "12abc"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("Invalid job id: '12abc'"),
         "{}",
-        text(&out)
+        describe(&out)
     );
 }
 
 #[test]
 fn sge_submit_failure_reports_qsub_error() {
     let Some(sge) = sge() else { return };
-    let dir = Dir::new("fail");
+    let dir = scratch("fail");
     dir.write("job.sh", "#!/bin/sh\n# troika queue=nosuch.q\necho x\n", 0o755);
-    let out = sge.troika(&dir, &["submit", "sge", &dir.s("job.sh"), "-o", &dir.s("job.out")]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let out = sge.troika(
+        &dir,
+        &[
+            "submit",
+            "sge",
+            &dir.join("job.sh").display().to_string(),
+            "-o",
+            &dir.join("job.out").display().to_string(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Submission failed with exit code 1"), "{err}");
     assert!(err.contains("unknown queue \"nosuch.q\""), "{err}");
-    assert!(!dir.path("job.sh.jid").exists());
+    assert!(!dir.join("job.sh.jid").exists());
 }

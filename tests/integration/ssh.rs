@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,7 @@ use troika::config::SiteConfig;
 use troika::connection::ssh::SshConnection;
 use troika::connection::{Command, Connection};
 
-use crate::common::troika_bin;
+use crate::common::{describe, read_or_empty, troika_bin, wait_until, ScratchDir};
 
 struct Env {
     config: String,
@@ -49,34 +49,11 @@ fn env() -> Option<Env> {
     Some(e)
 }
 
-/// A directory the remote users can write to, removed at the end.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("troika-ssh-{}-{tag}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o777)).unwrap();
-        Dir(p)
-    }
-    fn path(&self, rel: &str) -> PathBuf {
-        self.0.join(rel)
-    }
-    fn write(&self, rel: &str, text: &str, mode: u32) -> PathBuf {
-        let p = self.path(rel);
-        std::fs::write(&p, text).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
-        p
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A scratch directory the remote users can write to.
+fn scratch(tag: &str) -> ScratchDir {
+    let d = ScratchDir::new(&format!("ssh-{tag}"));
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    d
 }
 
 fn site_yaml(e: &Env, name: &str, typ: &str, extra: &str) -> String {
@@ -88,27 +65,6 @@ fn site_yaml(e: &Env, name: &str, typ: &str, extra: &str) -> String {
 
 fn troika(args: &[&str]) -> Output {
     std::process::Command::new(troika_bin()).args(args).output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
 }
 
 fn connection(e: &Env, extra: &str) -> SshConnection {
@@ -160,8 +116,8 @@ fn ssh_quoting_catalogue() {
         .collect();
     assert_eq!(&got[..catalogue.len()], &catalogue[..]);
     // The remote working directory is quoted too.
-    let d = Dir::new("cwd");
-    let odd = d.path("odd dir $x 'q'");
+    let d = scratch("cwd");
+    let odd = d.join("odd dir $x 'q'");
     std::fs::create_dir(&odd).unwrap();
     std::fs::set_permissions(&odd, std::fs::Permissions::from_mode(0o777)).unwrap();
     let conn = connection(
@@ -178,7 +134,7 @@ fn ssh_quoting_catalogue() {
 fn ssh_direct_submit_monitor_kill() {
     let Some(e) = env() else { return };
     for (copy, user) in [(false, None), (true, None), (false, Some(e.user2.as_str()))] {
-        let d = Dir::new("direct");
+        let d = scratch("direct");
         let extra = if copy { "    copy_script: true\n" } else { "" };
         let cfg = d.write(
             "c.yml",
@@ -190,7 +146,7 @@ fn ssh_direct_submit_monitor_kill() {
             "#!/bin/bash\n# troika name=x\necho \"user=$(whoami)\"\nsleep 60\necho END\n",
             0o755,
         );
-        let out_file = d.path("out dir/j $1 'x'.out");
+        let out_file = d.join("out dir/j $1 'x'.out");
         let mut args = vec![
             "-c",
             cfg.to_str().unwrap(),
@@ -204,13 +160,16 @@ fn ssh_direct_submit_monitor_kill() {
             args.extend(["-u", u]);
         }
         let o = troika(&args);
-        assert!(o.status.success(), "{}", text(&o));
-        let jid = read(&d.path("job.sh.jid")).trim().to_string();
+        assert!(o.status.success(), "{}", describe(&o));
+        let jid = read_or_empty(d.join("job.sh.jid")).trim().to_string();
         let pid: u32 = jid.parse().unwrap_or_else(|_| panic!("jid {jid:?}"));
-        wait_for("job output", Duration::from_secs(10), || {
-            read(&out_file).contains("user=")
+        wait_until("job output", Duration::from_secs(10), || {
+            read_or_empty(&out_file).contains("user=")
         });
-        assert_eq!(read(&out_file).trim(), format!("user={}", user.unwrap_or(&e.user)));
+        assert_eq!(
+            read_or_empty(&out_file).trim(),
+            format!("user={}", user.unwrap_or(&e.user))
+        );
         assert!(
             Path::new(&format!("/proc/{pid}")).exists(),
             "the remote pid is the job's"
@@ -220,26 +179,30 @@ fn ssh_direct_submit_monitor_kill() {
             margs.extend(["-u", u]);
         }
         let o = troika(&margs);
-        assert!(o.status.success(), "{}", text(&o));
+        assert!(o.status.success(), "{}", describe(&o));
         assert!(
-            read(&d.path("job.sh.stat")).contains(&jid),
+            read_or_empty(d.join("job.sh.stat")).contains(&jid),
             "stat: {}",
-            read(&d.path("job.sh.stat"))
+            read_or_empty(d.join("job.sh.stat"))
         );
         let mut kargs = vec!["-c", cfg.to_str().unwrap(), "kill", "r", script.to_str().unwrap()];
         if let Some(u) = user {
             kargs.extend(["-u", u]);
         }
         let o = troika(&kargs);
-        assert!(o.status.success(), "{}", text(&o));
-        wait_for("the job to end", Duration::from_secs(10), || {
+        assert!(o.status.success(), "{}", describe(&o));
+        wait_until("the job to end", Duration::from_secs(10), || {
             !Path::new(&format!("/proc/{pid}")).exists()
         });
-        assert!(read(&d.path("job.sh.killlog")).contains(&format!("Kill of job {jid}: TERMINATED")));
+        assert!(read_or_empty(d.join("job.sh.killlog")).contains(&format!("Kill of job {jid}: TERMINATED")));
         // The job is gone: a second kill says so.
         let o = troika(&kargs);
-        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains("not found"), "{}", text(&o));
+        assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("not found"),
+            "{}",
+            describe(&o)
+        );
     }
 }
 
@@ -261,7 +224,7 @@ fn ssh_slurm_submit_monitor_kill() {
     }
     assert!(slurm_available(), "Slurm is not running: tests/services/slurm.sh up");
     for copy in [false, true] {
-        let d = Dir::new("slurm");
+        let d = scratch("slurm");
         let extra = if copy { "    copy_script: true\n" } else { "" };
         let cfg = d.write(
             "c.yml",
@@ -273,7 +236,7 @@ fn ssh_slurm_submit_monitor_kill() {
             "#!/bin/bash\n# troika name=over-ssh\necho \"ran as $(whoami)\"\nsleep 60\n",
             0o755,
         );
-        let out_dir = d.path("out");
+        let out_dir = d.join("out");
         std::fs::create_dir(&out_dir).unwrap();
         std::fs::set_permissions(&out_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let out_file = out_dir.join("job.out");
@@ -290,8 +253,8 @@ fn ssh_slurm_submit_monitor_kill() {
             "-D",
             "walltime=00:02:00",
         ]);
-        assert!(o.status.success(), "{}", text(&o));
-        let jid = read(&d.path("job.sh.jid")).trim().to_string();
+        assert!(o.status.success(), "{}", describe(&o));
+        let jid = read_or_empty(d.join("job.sh.jid")).trim().to_string();
         assert!(jid.parse::<u64>().is_ok(), "jid {jid:?}");
         let show = std::process::Command::new("scontrol")
             .args(["show", "job", &jid])
@@ -307,21 +270,21 @@ fn ssh_slurm_submit_monitor_kill() {
                 "the script is copied beside the output"
             );
         }
-        wait_for("the job to run", Duration::from_secs(30), || {
-            read(&out_file).contains("ran as")
+        wait_until("the job to run", Duration::from_secs(30), || {
+            read_or_empty(&out_file).contains("ran as")
         });
-        assert_eq!(read(&out_file).trim(), format!("ran as {}", e.user));
+        assert_eq!(read_or_empty(&out_file).trim(), format!("ran as {}", e.user));
         let o = troika(&["-c", cfg_s, "monitor", "r", script_s]);
-        assert!(o.status.success(), "{}", text(&o));
+        assert!(o.status.success(), "{}", describe(&o));
         assert!(
-            read(&d.path("job.sh.stat")).contains(&jid),
+            read_or_empty(d.join("job.sh.stat")).contains(&jid),
             "stat: {}",
-            read(&d.path("job.sh.stat"))
+            read_or_empty(d.join("job.sh.stat"))
         );
         let o = troika(&["-c", cfg_s, "kill", "r", script_s]);
-        assert!(o.status.success(), "{}", text(&o));
-        assert!(read(&d.path("job.sh.killlog")).contains(&format!("Kill of job {jid}: KILLED")));
-        wait_for("the job to leave the queue", Duration::from_secs(20), || {
+        assert!(o.status.success(), "{}", describe(&o));
+        assert!(read_or_empty(d.join("job.sh.killlog")).contains(&format!("Kill of job {jid}: KILLED")));
+        wait_until("the job to leave the queue", Duration::from_secs(20), || {
             let q = std::process::Command::new("squeue")
                 .args(["-h", "-j", &jid])
                 .output()
@@ -336,7 +299,7 @@ fn ssh_slurm_submit_monitor_kill() {
 #[test]
 fn ssh_server_down_or_silent() {
     let Some(e) = env() else { return };
-    let d = Dir::new("down");
+    let d = scratch("down");
     // A port with nothing behind it: bind, note the port, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -365,21 +328,21 @@ fn ssh_server_down_or_silent() {
         "-o",
         "/tmp/x.out",
     ]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("Connection to 127.0.0.1 failed") && err.contains("Connection refused"),
         "{err}"
     );
     assert!(start.elapsed() < Duration::from_secs(5));
-    assert!(!d.path("job.sh.jid").exists());
+    assert!(!d.join("job.sh.jid").exists());
     let o = troika(&["-c", cfg_s, "check-connection", "down"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     // The silent listener accepts (kernel backlog) and never answers.
     let start = Instant::now();
     let o = troika(&["-c", cfg_s, "check-connection", "silent"]);
     let took = start.elapsed();
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     assert!(took < Duration::from_secs(8), "took {took:?}");
     // -t is honoured even when the site's own timeout is longer.
     let cfg2 = d.write(
@@ -389,7 +352,7 @@ fn ssh_server_down_or_silent() {
     );
     let start = Instant::now();
     let o = troika(&["-c", cfg2.to_str().unwrap(), "check-connection", "-t", "1", "silent"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", describe(&o));
     assert!(start.elapsed() < Duration::from_secs(5), "took {:?}", start.elapsed());
     drop(silent);
 }
