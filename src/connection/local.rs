@@ -20,12 +20,17 @@ pub const KEYS: &[&str] = &["local_cwd"];
 #[derive(Debug, Default)]
 pub struct LocalConnection {
     pub cwd: Option<PathBuf>,
+    /// Whether copy messages name the destination as a resolved local path
+    /// (see [`py_path`]): so did 0.2.7 for a `direct` site without
+    /// `local_cwd`.
+    pub resolved_dst: bool,
 }
 
 impl LocalConnection {
     pub fn create(site: &SiteConfig, _user: Option<&str>) -> Result<Box<dyn Connection>> {
         let cwd = site.opt_str("local_cwd")?.map(PathBuf::from);
-        Ok(Box::new(LocalConnection { cwd }))
+        let resolved_dst = cwd.is_none() && site.opt_str("type").ok().flatten().as_deref() == Some("direct");
+        Ok(Box::new(LocalConnection { cwd, resolved_dst }))
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
@@ -35,13 +40,11 @@ impl LocalConnection {
         }
     }
 
-    fn copy(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+    /// Copies `src` to `dst`; `resolved` says which of the two paths the
+    /// message names as resolved local paths.
+    fn copy(&self, src: &Path, dst: &Path, resolved: (bool, bool), dryrun: bool) -> Result<()> {
         let dst = self.resolve(dst);
-        let msg = format!(
-            "Copying {} to {}",
-            quote(&src.display().to_string()),
-            quote(&dst.display().to_string())
-        );
+        let msg = format!("Copying {} to {}", py_path(src, resolved.0), py_path(&dst, resolved.1));
         if dryrun {
             crate::info!("{msg}");
             return Ok(());
@@ -91,11 +94,15 @@ impl Connection for LocalConnection {
     }
 
     fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.copy(src, dst, dryrun)
+        self.copy(src, dst, (false, self.resolved_dst), dryrun)
+    }
+
+    fn send_script(&self, script: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+        self.copy(script, dst, (true, self.resolved_dst), dryrun)
     }
 
     fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.copy(&self.resolve(src), dst, dryrun)
+        self.copy(&self.resolve(src), dst, (false, false), dryrun)
     }
 
     fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
@@ -108,6 +115,16 @@ impl Connection for LocalConnection {
         crate::debug!("{msg}");
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("Cannot create directory", &dir, e))
     }
+}
+
+/// A path as a copy message names it. troika 0.2.7 wrote Python path objects
+/// there, `PosixPath('...')` for the job script and for a local direct site's
+/// output directory, `PurePosixPath('...')` for the others; those who read
+/// the logs compare them with its logs, so troika writes them the same way
+/// (quirk Q26 in docs/compatibility.md).
+pub fn py_path(p: &Path, resolved: bool) -> String {
+    let class = if resolved { "PosixPath" } else { "PurePosixPath" };
+    format!("{class}({})", quote(&p.display().to_string()))
 }
 
 fn open_sink(s: &Sink) -> std::io::Result<Stdio> {
@@ -401,6 +418,15 @@ mod tests {
     }
 
     const LONG: Option<Duration> = Some(Duration::from_secs(300));
+
+    #[test]
+    fn copy_messages_name_paths_as_python_path_objects() {
+        assert_eq!(py_path(Path::new("job.sh"), true), "PosixPath('job.sh')");
+        assert_eq!(
+            py_path(Path::new("/o/it's.orig"), false),
+            "PurePosixPath(\"/o/it's.orig\")"
+        );
+    }
 
     #[test]
     fn status_and_output() {

@@ -152,6 +152,11 @@ pub trait Connection {
     fn execute(&self, cmd: Command, dryrun: bool) -> Result<Outcome>;
     /// Copies a local file to the site.
     fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()>;
+    /// Copies the job script to the site (`copy_script`). The same as
+    /// [`Connection::send_file`] unless a connection treats scripts apart.
+    fn send_script(&self, script: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+        self.send_file(script, dst, dryrun)
+    }
     /// Copies a file from the site to this machine.
     fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()>;
     /// Creates a directory and its parents on the site.

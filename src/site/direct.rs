@@ -208,7 +208,7 @@ impl DirectSite {
         let target = self.s.copy_target(script, output);
         let target_s = target.display().to_string();
         if self.s.copy_script {
-            conn.send_file(script, &target, dryrun)?;
+            conn.send_script(script, &target, dryrun)?;
         } else {
             // Through the same ssh connection: no scp round trip.
             let put = Command::new(["sh", "-c", r#"cat >"$1" && chmod +x "$1""#, "troika", &target_s])

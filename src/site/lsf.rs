@@ -225,7 +225,7 @@ impl Site for LsfSite {
     fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
         if self.s.copy_script {
             let target = self.s.copy_target(script, output);
-            self.s.connection.send_file(script, &target, dryrun)?;
+            self.s.connection.send_script(script, &target, dryrun)?;
         }
         let cmd = Command::new(self.bsub.clone()).stdin(Input::File(script.to_path_buf()));
         let out = self.s.run(cmd, dryrun)?;

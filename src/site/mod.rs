@@ -148,7 +148,7 @@ impl SiteSettings {
         let mut stdin = crate::connection::Input::File(script.to_path_buf());
         if self.copy_script {
             let target = self.copy_target(script, output);
-            self.connection.send_file(script, &target, dryrun)?;
+            self.connection.send_script(script, &target, dryrun)?;
             argv.push(target.display().to_string());
             stdin = crate::connection::Input::Null;
         }

@@ -482,7 +482,7 @@ impl Site for TemplatedSite {
         let mut by_argument = self.script_input == ScriptInput::Argument;
         if self.s.copy_script {
             let target = self.s.copy_target(script, output);
-            self.s.connection.send_file(script, &target, dryrun)?;
+            self.s.connection.send_script(script, &target, dryrun)?;
             path = target.display().to_string();
             by_argument = true;
         }
