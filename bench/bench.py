@@ -341,7 +341,8 @@ class Bench:
                 "    ssh_multiplex: false\n"
             )
         write(self.cfg,
-              "# Written by bench/bench.py\n"
+              "# Written by bench/bench.py (0.2.7 ignores `edition`)\n"
+              "edition: 2026\n"
               "sites:\n"
               "  slurm: {type: slurm, connection: local}\n"
               "  direct: {type: direct, connection: local}\n" + ssh_site)

@@ -1,6 +1,7 @@
 //! The YAML configuration: a top-level `sites` mapping (and an optional
-//! `controller`), as in troika 0.2.7. Sites are read lazily: only the site an
-//! action uses is validated, so one broken entry does not stop the others.
+//! `controller`), as in troika 0.2.7, and troika's optional `edition`. Sites
+//! are read lazily: only the site an action uses is validated, so one broken
+//! entry does not stop the others.
 
 pub mod yaml;
 
@@ -11,7 +12,43 @@ use crate::error::{Error, Result};
 pub use yaml::{Node, Value};
 
 /// The built-in configuration used when no file is found.
-pub const BUILTIN_CONFIG: &str = "sites:\n  localhost:\n    type: direct\n    connection: local\n";
+pub const BUILTIN_CONFIG: &str = "edition: 2026\nsites:\n  localhost:\n    type: direct\n    connection: local\n";
+
+/// The defaults a configuration asks for, with its top-level `edition` key.
+///
+/// A configuration written for troika 0.2.7 has no `edition` and gets 0.2.7's
+/// behaviour wherever troika keeps it, down to the command lines it runs, so
+/// an installation can switch by changing one path. `edition: 2026` asks for
+/// troika's own defaults where they differ (today: the ssh connection shares
+/// one connection per host and never waits for a password or a dead server).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Edition {
+    /// No `edition`, or `edition: 0.2.7`.
+    #[default]
+    V0_2_7,
+    /// `edition: 2026`.
+    E2026,
+}
+
+impl Edition {
+    /// The values of the `edition` key, newest first.
+    pub const NAMES: [&'static str; 2] = ["2026", "0.2.7"];
+
+    pub fn parse(text: &str) -> Option<Edition> {
+        match text {
+            "2026" => Some(Edition::E2026),
+            "0.2.7" => Some(Edition::V0_2_7),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Edition::V0_2_7 => "0.2.7",
+            Edition::E2026 => "2026",
+        }
+    }
+}
 
 /// Where the configuration came from.
 #[derive(Clone, Debug)]
@@ -30,6 +67,7 @@ pub struct Config {
     /// File name used in messages.
     origin: Rc<str>,
     root: Node,
+    edition: Edition,
 }
 
 impl Config {
@@ -80,7 +118,27 @@ impl Config {
                 )))
             }
         }
-        Ok(Config { source, origin, root })
+        let edition = match root.get("edition") {
+            None => Edition::default(),
+            Some(n) => n.scalar_text().as_deref().and_then(Edition::parse).ok_or_else(|| {
+                Error::config(format!(
+                    "{}: unknown edition {}: use `edition: 2026` for troika's defaults, or leave it out (or write `edition: 0.2.7`) for troika 0.2.7's behaviour",
+                    at(&origin, n),
+                    n.scalar_text().map(|t| crate::util::quote(&t)).unwrap_or_else(|| n.kind().to_string())
+                ))
+            })?,
+        };
+        Ok(Config {
+            source,
+            origin,
+            root,
+            edition,
+        })
+    }
+
+    /// The configuration's `edition` (0.2.7 when it has none).
+    pub fn edition(&self) -> Edition {
+        self.edition
     }
 
     pub fn origin(&self) -> &str {
@@ -138,7 +196,10 @@ impl Config {
             }
             Error::invocation(msg)
         })?;
-        SiteConfig::new(name.to_string(), key.clone(), node.clone(), self.origin.clone())
+        Ok(
+            SiteConfig::new(name.to_string(), key.clone(), node.clone(), self.origin.clone())?
+                .with_edition(self.edition),
+        )
     }
 }
 
@@ -155,6 +216,8 @@ fn at(origin: &str, node: &Node) -> String {
 #[derive(Clone, Debug)]
 pub struct SiteConfig {
     pub name: String,
+    /// The edition of the configuration the site comes from.
+    pub edition: Edition,
     key: Node,
     node: Node,
     origin: Rc<str>,
@@ -179,6 +242,7 @@ impl SiteConfig {
         }
         Ok(SiteConfig {
             name,
+            edition: Edition::default(),
             key,
             node,
             origin,
@@ -194,6 +258,12 @@ impl SiteConfig {
             node,
             "<inline>".into(),
         )
+    }
+
+    /// The same site under another edition's defaults.
+    pub fn with_edition(mut self, edition: Edition) -> SiteConfig {
+        self.edition = edition;
+        self
     }
 
     /// `file:line:col` of `node`.
@@ -389,6 +459,35 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn edition_of(text: &str) -> Result<Edition> {
+        let c = Config::from_text(text, Source::File("t.yml".into()))?;
+        let e = c.edition();
+        if c.site_names().map(|n| !n.is_empty()).unwrap_or(false) {
+            assert_eq!(c.site(&c.site_names()?[0])?.edition, e, "sites carry the edition");
+        }
+        Ok(e)
+    }
+
+    #[test]
+    fn editions() {
+        assert_eq!(edition_of("sites: {a: {type: direct}}\n").unwrap(), Edition::V0_2_7);
+        assert_eq!(edition_of("edition: 0.2.7\nsites: {a: {}}\n").unwrap(), Edition::V0_2_7);
+        assert_eq!(edition_of("edition: 2026\nsites: {a: {}}\n").unwrap(), Edition::E2026);
+        assert_eq!(edition_of("edition: '2026'\n").unwrap(), Edition::E2026);
+        let e = edition_of("sites: {}\nedition: 2025\n").unwrap_err().to_string();
+        assert!(
+            e.contains("t.yml:2:10: unknown edition '2025': use `edition: 2026`"),
+            "{e}"
+        );
+        let e = edition_of("edition: [1]\n").unwrap_err().to_string();
+        assert!(e.contains("unknown edition a list"), "{e}");
+        assert_eq!(
+            Config::builtin(String::new()).edition(),
+            Edition::E2026,
+            "the built-in configuration is a new one"
+        );
+    }
 
     #[test]
     fn closest_key() {

@@ -4,9 +4,11 @@
 //!
 //! Every remote argument is shell-quoted on its own (the remote login shell
 //! parses the command line again); a remote command is never pasted together.
-//! By default calls are multiplexed over one OpenSSH master per user and host
-//! (`ControlMaster=auto`, `ControlPersist`), and always non-interactive
-//! (`BatchMode=yes`, `ConnectTimeout`, `ServerAliveInterval`).
+//! With `edition: 2026` calls are multiplexed over one OpenSSH master per user
+//! and host (`ControlMaster=auto`, `ControlPersist`) and never wait for a
+//! password or a dead server (`BatchMode=yes`, `ConnectTimeout`,
+//! `ServerAliveInterval`). A configuration without an edition gets 0.2.7's
+//! command lines; each option can be set per site either way.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use super::local::run;
 use super::{Command, Connection, Outcome};
-use crate::config::SiteConfig;
+use crate::config::{Edition, SiteConfig};
 use crate::error::{Error, Result};
 use crate::util::quote_argv;
 
@@ -72,7 +74,8 @@ pub struct SshConnection {
     pub ssh_opts: Vec<String>,
     pub scp_opts: Vec<String>,
     pub remote_cwd: Option<String>,
-    pub connect_timeout: u64,
+    /// The `ConnectTimeout` given to ssh, if any.
+    pub connect_timeout: Option<u64>,
     pub pmkdir: Vec<String>,
 }
 
@@ -131,19 +134,22 @@ impl SshConnection {
         let verbose = site.bool_or("ssh_verbose", false)?;
         let strict = site.bool_or("ssh_strict_host_key_checking", false)?;
         let configured_timeout = site.seconds("ssh_connect_timeout")?.map(|s| s.ceil() as u64);
-        let multiplex = site.bool_or("ssh_multiplex", true)?;
-        let batch = site.bool_or("ssh_batch_mode", true)?;
+        // troika's own defaults come with `edition: 2026`; without it the
+        // command lines are those of 0.2.7 unless the site asks otherwise.
+        let ours = site.edition >= Edition::E2026;
+        let multiplex = site.bool_or("ssh_multiplex", ours)?;
+        let batch = site.bool_or("ssh_batch_mode", ours)?;
         let persist = site
             .seconds("ssh_control_persist")?
             .map(|s| s.ceil() as u64)
             .unwrap_or(DEFAULT_CONTROL_PERSIST);
+        // `0` turns the keep-alives off.
         let alive = match site.get("ssh_server_alive_interval") {
             Some(n) if n.scalar_text().as_deref() == Some("0") => None,
-            _ => Some(
-                site.seconds("ssh_server_alive_interval")?
-                    .map(|s| s.ceil() as u64)
-                    .unwrap_or(DEFAULT_SERVER_ALIVE),
-            ),
+            _ => site
+                .seconds("ssh_server_alive_interval")?
+                .map(|s| s.ceil() as u64)
+                .or(ours.then_some(DEFAULT_SERVER_ALIVE)),
         };
         let mut common = Vec::new();
         if verbose {
@@ -157,7 +163,7 @@ impl SshConnection {
         if batch {
             extra.push("-oBatchMode=yes".to_string());
         }
-        if configured_timeout.is_none() {
+        if configured_timeout.is_none() && ours {
             extra.push(format!("-oConnectTimeout={DEFAULT_CONNECT_TIMEOUT}"));
         }
         if let Some(a) = alive {
@@ -189,7 +195,7 @@ impl SshConnection {
             ssh_opts,
             scp_opts,
             remote_cwd: site.opt_str("remote_cwd")?,
-            connect_timeout: configured_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
+            connect_timeout: configured_timeout.or(ours.then_some(DEFAULT_CONNECT_TIMEOUT)),
             pmkdir: site.command("pmkdir_command", &["mkdir", "-p"])?,
         })
     }
@@ -363,11 +369,14 @@ impl Connection for SshConnection {
 
     fn check(&self, timeout: Option<Duration>, dryrun: bool) -> Result<bool> {
         let mut conn = self.clone();
-        if let Some(t) = timeout {
+        // The process is stopped after `timeout` in any case; ssh's own
+        // ConnectTimeout is shortened to it when the command line has one
+        // (0.2.7's command lines, without an edition, have none unless the
+        // site sets `ssh_connect_timeout`).
+        if let (Some(t), Some(ct)) = (timeout, self.connect_timeout) {
             let secs = t.as_secs_f64().ceil().max(1.0) as u64;
             conn.ssh_opts.retain(|o| !o.starts_with("-oConnectTimeout="));
-            conn.ssh_opts
-                .push(format!("-oConnectTimeout={}", secs.min(self.connect_timeout)));
+            conn.ssh_opts.push(format!("-oConnectTimeout={}", secs.min(ct)));
         }
         match conn.execute(Command::new(["true"]).timeout(timeout), dryrun) {
             Ok(o) => Ok(o.success()),
@@ -393,15 +402,81 @@ mod tests {
         assert_eq!(shell_quote("a;b*c\\"), "'a;b*c\\'");
     }
 
+    fn strings(argv: Vec<OsString>) -> Vec<String> {
+        argv.iter().map(|a| a.to_string_lossy().into_owned()).collect()
+    }
+
     #[test]
     fn argv_with_cwd_and_user() {
-        let site = SiteConfig::from_yaml("r", "host: h\nremote_cwd: /w d\nssh_multiplex: false\n").unwrap();
+        let site = SiteConfig::from_yaml("r", "host: h\nremote_cwd: /w d\n").unwrap();
         let c = SshConnection::from_config(&site, Some("alice")).unwrap();
-        let argv = c.ssh_argv(&["qdel".into(), "3.s".into()]);
-        let s: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(s[0], "ssh");
-        assert!(s.contains(&"-oBatchMode=yes".to_string()));
-        assert_eq!(&s[s.len() - 6..], ["alice@h", "cd", "'/w d'", "&&", "qdel", "3.s"]);
+        let s = strings(c.ssh_argv(&["qdel".into(), "3.s".into()]));
+        assert_eq!(
+            s,
+            [
+                "ssh",
+                "-oStrictHostKeyChecking=no",
+                "alice@h",
+                "cd",
+                "'/w d'",
+                "&&",
+                "qdel",
+                "3.s"
+            ]
+        );
+    }
+
+    #[test]
+    fn editions_choose_the_ssh_options() {
+        let text = "host: h\nssh_options: [-F, cfg]\nssh_verbose: true\n";
+        let site = SiteConfig::from_yaml("r", text).unwrap();
+        // Without an edition: 0.2.7's options, in its order.
+        let old = SshConnection::from_config(&site, None).unwrap();
+        assert_eq!(old.ssh_opts, ["-F", "cfg", "-v", "-oStrictHostKeyChecking=no"]);
+        assert_eq!(old.scp_opts, ["-F", "cfg", "-oStrictHostKeyChecking=no"]);
+        assert_eq!(old.connect_timeout, None);
+        // edition 2026: the same, then troika's own.
+        let new = SshConnection::from_config(&site.clone().with_edition(Edition::E2026), None).unwrap();
+        assert_eq!(&new.ssh_opts[..4], &old.ssh_opts[..]);
+        let ours = &new.ssh_opts[4..];
+        assert_eq!(
+            &ours[..5],
+            [
+                "-oBatchMode=yes",
+                "-oConnectTimeout=30",
+                "-oServerAliveInterval=15",
+                "-oServerAliveCountMax=3",
+                "-oControlMaster=auto"
+            ]
+        );
+        assert!(
+            ours[5].starts_with("-oControlPath=") && ours[5].ends_with("/%C"),
+            "{ours:?}"
+        );
+        assert_eq!(ours[6], "-oControlPersist=60");
+        assert_eq!(new.connect_timeout, Some(30));
+        // Each option can be set either way, in either edition.
+        let off =
+            "host: h\nssh_multiplex: false\nssh_batch_mode: no\nssh_server_alive_interval: 0\nssh_connect_timeout: 5\n";
+        let off = SiteConfig::from_yaml("r", off).unwrap().with_edition(Edition::E2026);
+        let c = SshConnection::from_config(&off, None).unwrap();
+        assert_eq!(c.ssh_opts, ["-oStrictHostKeyChecking=no", "-oConnectTimeout=5"]);
+        let on = "host: h\nssh_multiplex: true\nssh_batch_mode: yes\nssh_server_alive_interval: 20\n";
+        let c = SshConnection::from_config(&SiteConfig::from_yaml("r", on).unwrap(), None).unwrap();
+        assert_eq!(
+            &c.ssh_opts[..4],
+            [
+                "-oStrictHostKeyChecking=no",
+                "-oBatchMode=yes",
+                "-oServerAliveInterval=20",
+                "-oServerAliveCountMax=3"
+            ]
+        );
+        assert!(
+            c.ssh_opts[4..].iter().any(|o| o == "-oControlMaster=auto"),
+            "{:?}",
+            c.ssh_opts
+        );
     }
 
     #[test]

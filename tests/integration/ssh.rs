@@ -128,17 +128,52 @@ fn ssh_quoting_catalogue() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), odd.display().to_string());
 }
 
+/// The top of a configuration in `edition` (None: a 0.2.7 configuration).
+fn edition_line(edition: Option<&str>) -> String {
+    edition.map(|e| format!("edition: {e}\n")).unwrap_or_default()
+}
+
+/// Whether the log of an action shows ssh calls with troika's own options
+/// (edition 2026) or 0.2.7's command lines only.
+fn assert_ssh_options(log: &Path, edition: Option<&str>) {
+    let log = read_or_empty(log);
+    assert!(log.contains("'ssh' '-F'"), "no ssh call logged: {log}");
+    let ours = [
+        "'-oBatchMode=yes'",
+        "'-oServerAliveInterval=15'",
+        "'-oControlMaster=auto'",
+    ];
+    for o in ours {
+        assert_eq!(
+            log.contains(o),
+            edition.is_some(),
+            "{o} with edition {edition:?}: {log}"
+        );
+    }
+}
+
 /// Submit, monitor and kill on the direct site through ssh, with the script
-/// piped (use_shell) or copied with scp, and -u as the second user.
+/// piped (use_shell) or copied with scp, and -u as the second user; with
+/// troika's ssh options (edition 2026) and with 0.2.7's command lines.
 #[test]
 fn ssh_direct_submit_monitor_kill() {
     let Some(e) = env() else { return };
-    for (copy, user) in [(false, None), (true, None), (false, Some(e.user2.as_str()))] {
+    let user2 = Some(e.user2.as_str());
+    for (copy, user, edition) in [
+        (false, None, Some("2026")),
+        (true, None, None),
+        (false, user2, Some("2026")),
+        (false, user2, None),
+    ] {
         let d = scratch("direct");
         let extra = if copy { "    copy_script: true\n" } else { "" };
         let cfg = d.write(
             "c.yml",
-            &format!("sites:\n{}", site_yaml(&e, "r", "direct", extra)),
+            &format!(
+                "{}sites:\n{}",
+                edition_line(edition),
+                site_yaml(&e, "r", "direct", extra)
+            ),
             0o644,
         );
         let script = d.write(
@@ -161,6 +196,7 @@ fn ssh_direct_submit_monitor_kill() {
         }
         let o = troika(&args);
         assert!(o.status.success(), "{}", describe(&o));
+        assert_ssh_options(&d.join("job.sh.submitlog"), edition);
         let jid = read_or_empty(d.join("job.sh.jid")).trim().to_string();
         let pid: u32 = jid.parse().unwrap_or_else(|_| panic!("jid {jid:?}"));
         wait_until("job output", Duration::from_secs(10), || {
@@ -223,12 +259,16 @@ fn ssh_slurm_submit_monitor_kill() {
         return;
     }
     assert!(slurm_available(), "Slurm is not running: tests/services/slurm.sh up");
-    for copy in [false, true] {
+    for (copy, edition) in [(false, Some("2026")), (true, None)] {
         let d = scratch("slurm");
         let extra = if copy { "    copy_script: true\n" } else { "" };
         let cfg = d.write(
             "c.yml",
-            &format!("sites:\n{}", site_yaml(&e, "r", "slurm", extra)),
+            &format!(
+                "{}sites:\n{}",
+                edition_line(edition),
+                site_yaml(&e, "r", "slurm", extra)
+            ),
             0o644,
         );
         let script = d.write(
@@ -254,6 +294,7 @@ fn ssh_slurm_submit_monitor_kill() {
             "walltime=00:02:00",
         ]);
         assert!(o.status.success(), "{}", describe(&o));
+        assert_ssh_options(&d.join("job.sh.submitlog"), edition);
         let jid = read_or_empty(d.join("job.sh.jid")).trim().to_string();
         assert!(jid.parse::<u64>().is_ok(), "jid {jid:?}");
         let show = std::process::Command::new("scontrol")
