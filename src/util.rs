@@ -100,12 +100,26 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// The directory of `path`, `.` when it has none.
-pub fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
+/// `path` written as troika 0.2.7 wrote the paths it derived (output
+/// directories, copies, `remote_cwd`): without `.` parts, repeated or
+/// trailing slashes (`/a/./b//` is `/a/b`, `./job.sh` is `job.sh`); `..` is
+/// kept, and a path with nothing left is `.`.
+pub fn pure_path(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        if c != std::path::Component::CurDir {
+            out.push(c);
+        }
     }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// The directory of `path` (see [`pure_path`]), `.` when it has none.
+pub fn parent_dir(path: &Path) -> PathBuf {
+    pure_path(path.parent().unwrap_or(path))
 }
 
 /// Writes `data` to `path` atomically (see [`AtomicFile`]).
@@ -194,6 +208,28 @@ pub fn py_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pure_paths_and_parents() {
+        for (given, pure) in [
+            ("./job.sh", "job.sh"),
+            ("/a/./b//c/", "/a/b/c"),
+            ("a/../b", "a/../b"),
+            (".", "."),
+            ("", "."),
+        ] {
+            assert_eq!(pure_path(Path::new(given)), Path::new(pure), "{given}");
+        }
+        for (given, parent) in [
+            ("job.out", "."),
+            ("./job.out", "."),
+            ("/a/./b//j.out", "/a/b"),
+            ("a/b/", "a"),
+            ("/", "/"),
+        ] {
+            assert_eq!(parent_dir(Path::new(given)), Path::new(parent), "{given}");
+        }
+    }
 
     #[test]
     fn quote_like_python_repr() {

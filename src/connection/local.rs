@@ -35,8 +35,8 @@ impl LocalConnection {
 
     fn resolve(&self, p: &Path) -> PathBuf {
         match &self.cwd {
-            Some(cwd) if p.is_relative() => cwd.join(p),
-            _ => p.to_path_buf(),
+            Some(cwd) if p.is_relative() => crate::util::pure_path(&cwd.join(p)),
+            _ => crate::util::pure_path(p),
         }
     }
 

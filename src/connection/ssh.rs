@@ -18,7 +18,7 @@ use super::local::run;
 use super::{Command, Connection, Outcome};
 use crate::config::{Edition, SiteConfig};
 use crate::error::{Error, Result};
-use crate::util::quote_argv;
+use crate::util::{pure_path, quote_argv};
 
 pub const KEYS: &[&str] = &[
     "host",
@@ -180,12 +180,11 @@ impl SshConnection {
                 None => crate::debug!("No private directory for ssh control sockets: not multiplexing"),
             }
         }
-        let strip_v = |v: &Vec<String>| v.clone();
         let mut ssh_opts = base_opts.clone();
         ssh_opts.extend(common.iter().cloned());
         ssh_opts.extend(extra.iter().cloned());
-        let mut scp_opts = strip_v(&scp_base);
-        scp_opts.extend(common.iter().filter(|o| *o != "-v").cloned());
+        let mut scp_opts = scp_base;
+        scp_opts.extend(common.iter().cloned());
         scp_opts.extend(extra);
         Ok(SshConnection {
             host,
@@ -194,7 +193,9 @@ impl SshConnection {
             scp,
             ssh_opts,
             scp_opts,
-            remote_cwd: site.opt_str("remote_cwd")?,
+            remote_cwd: site
+                .opt_str("remote_cwd")?
+                .map(|c| pure_path(Path::new(&c)).display().to_string()),
             connect_timeout: configured_timeout.or(ours.then_some(DEFAULT_CONNECT_TIMEOUT)),
             pmkdir: site.command("pmkdir_command", &["mkdir", "-p"])?,
         })
@@ -235,8 +236,8 @@ impl SshConnection {
     /// A remote path: relative paths are relative to `remote_cwd`.
     fn remote_path(&self, p: &Path) -> String {
         match &self.remote_cwd {
-            Some(cwd) if p.is_relative() => Path::new(cwd).join(p).display().to_string(),
-            _ => p.display().to_string(),
+            Some(cwd) if p.is_relative() => pure_path(&Path::new(cwd).join(p)).display().to_string(),
+            _ => pure_path(p).display().to_string(),
         }
     }
 
@@ -433,7 +434,7 @@ mod tests {
         // Without an edition: 0.2.7's options, in its order.
         let old = SshConnection::from_config(&site, None).unwrap();
         assert_eq!(old.ssh_opts, ["-F", "cfg", "-v", "-oStrictHostKeyChecking=no"]);
-        assert_eq!(old.scp_opts, ["-F", "cfg", "-oStrictHostKeyChecking=no"]);
+        assert_eq!(old.scp_opts, ["-F", "cfg", "-v", "-oStrictHostKeyChecking=no"]);
         assert_eq!(old.connect_timeout, None);
         // edition 2026: the same, then troika's own.
         let new = SshConnection::from_config(&site.clone().with_edition(Edition::E2026), None).unwrap();

@@ -72,7 +72,7 @@ fn create_output_dir(ctx: &HookContext) -> Result<()> {
 /// Creates the output directory and copies the local file `src` into it.
 fn copy_to_output_dir(ctx: &HookContext, output: &Path, src: &Path) -> Result<()> {
     let dir = ctx.site.create_output_dir(output, ctx.dryrun)?;
-    let target: PathBuf = dir.join(src.file_name().unwrap_or_default());
+    let target: PathBuf = crate::util::pure_path(&dir.join(src.file_name().unwrap_or_default()));
     ctx.site.settings().connection.send_file(src, &target, ctx.dryrun)
 }
 
@@ -87,13 +87,14 @@ fn copy_orig_script(ctx: &HookContext) -> Result<()> {
 }
 
 /// `pre_submit`: removes the output file of a previous run, so that what is
-/// there after the submission belongs to the new job. On a local connection
-/// the file is removed here (in dry-run, only reported when it exists);
-/// elsewhere `rm -f OUTPUT` runs on the site.
+/// there after the submission belongs to the new job. The file is removed
+/// here (in dry-run, only reported when it exists); with `edition: 2026` a
+/// site on another host runs `rm -f OUTPUT` there instead (0.2.7 looked for
+/// the file on this machine whatever the connection).
 fn remove_previous_output(ctx: &HookContext) -> Result<()> {
     let output = required_output(ctx, "remove_previous_output")?;
     let conn = &ctx.site.settings().connection;
-    if !conn.is_local() {
+    if !conn.is_local() && ctx.site.settings().config.edition >= crate::config::Edition::E2026 {
         let out = ctx
             .site
             .settings()

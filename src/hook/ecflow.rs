@@ -101,7 +101,10 @@ pub fn abort_on_ecflow(ctx: &HookContext) -> Result<()> {
         .collect();
     let has_host = env.iter().any(|(k, _)| k == "ECF_HOST");
     let local;
-    let conn: &dyn Connection = if settings.connection.is_local() || has_host {
+    // With `edition: 2026` a script that names its ecFlow host has the client
+    // run on the site (0.2.7 meant to, but always ran it here).
+    let on_site = has_host && settings.config.edition >= crate::config::Edition::E2026;
+    let conn: &dyn Connection = if settings.connection.is_local() || on_site {
         crate::debug!(
             "abort_on_ecflow running {} on the site with {}",
             quote(&client),
@@ -110,7 +113,7 @@ pub fn abort_on_ecflow(ctx: &HookContext) -> Result<()> {
         settings.connection.as_ref()
     } else {
         crate::debug!(
-            "abort_on_ecflow running {} locally (no ecflow_host) with {}",
+            "abort_on_ecflow running {} locally with {}",
             quote(&client),
             shown.join(" ")
         );
@@ -152,7 +155,7 @@ fn original_script(ctx: &HookContext, orig: &Path) -> Result<PathBuf> {
             quote(&orig.display().to_string())
         )));
     };
-    let remote = crate::util::parent_dir(output).join(orig.file_name().unwrap_or_default());
+    let remote = crate::util::pure_path(&crate::util::parent_dir(output).join(orig.file_name().unwrap_or_default()));
     let conn = &ctx.site.settings().connection;
     conn.get_file(&remote, orig, ctx.dryrun)
         .map_err(|e| Error::run(format!("Could not copy back original script: {e}")))?;

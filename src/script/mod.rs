@@ -185,7 +185,7 @@ fn save_original(path: &Path, orig: &Path) -> Result<()> {
     let dir = crate::util::parent_dir(path);
     let tmp_name = tempfile::Builder::new()
         .prefix(".orig.")
-        .make_in(dir, |p| std::fs::hard_link(path, p))
+        .make_in(&dir, |p| std::fs::hard_link(path, p))
         .map(|t| t.into_temp_path());
     match tmp_name {
         Ok(link) => link

@@ -101,7 +101,7 @@ impl Site for DirectSite {
             argv = self.shell.clone();
             stdin = Input::File(script.to_path_buf());
         }
-        self.s.connection.ensure_dir(crate::util::parent_dir(output), dryrun)?;
+        self.s.connection.ensure_dir(&crate::util::parent_dir(output), dryrun)?;
         if output.exists() {
             crate::warning!(
                 "Output file {} already exists, overwriting",
@@ -132,8 +132,8 @@ impl Site for DirectSite {
             return self.s.create_output_dir(output, dryrun);
         }
         let dir = crate::util::parent_dir(output);
-        self.s.connection.ensure_dir(dir, dryrun)?;
-        Ok(dir.to_path_buf())
+        self.s.connection.ensure_dir(&dir, dryrun)?;
+        Ok(dir)
     }
 
     fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
@@ -204,7 +204,7 @@ impl DirectSite {
     /// output file, then started detached; the job id is the remote pid.
     fn submit_remote(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
         let conn = &self.s.connection;
-        conn.ensure_dir(crate::util::parent_dir(output), dryrun)?;
+        conn.ensure_dir(&crate::util::parent_dir(output), dryrun)?;
         let target = self.s.copy_target(script, output);
         let target_s = target.display().to_string();
         if self.s.copy_script {

@@ -112,7 +112,7 @@ impl SiteSettings {
     /// Creates the directory of `output` on the site with `pmkdir_command`;
     /// returns the directory.
     pub fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
-        let dir = crate::util::parent_dir(output).to_path_buf();
+        let dir = crate::util::parent_dir(output);
         let mut argv: Vec<std::ffi::OsString> = self.pmkdir_command.iter().map(Into::into).collect();
         argv.push(dir.clone().into_os_string());
         let out = self.run(Command::new(argv), dryrun)?;
@@ -158,7 +158,7 @@ impl SiteSettings {
     /// Where `copy_script` puts the script: beside the output file.
     pub fn copy_target(&self, script: &Path, output: &Path) -> PathBuf {
         let name = script.file_name().unwrap_or_default();
-        crate::util::parent_dir(output).join(name)
+        crate::util::pure_path(&crate::util::parent_dir(output).join(name))
     }
 }
 

@@ -391,6 +391,9 @@ pub struct PbsSite {
     qstat: Vec<String>,
     qdel: Vec<String>,
     qsig: Vec<String>,
+    /// `edition: 2026`: a kill of a job that is gone is VANISHED, and a job
+    /// that does not run yet is removed with `qdel` when `qsig` refuses it.
+    forgiving_kill: bool,
 }
 
 impl PbsSite {
@@ -417,6 +420,7 @@ impl PbsSite {
             }
         };
         Ok(PbsSite {
+            forgiving_kill: s.config.edition >= crate::config::Edition::E2026,
             s,
             qsub,
             qstat,
@@ -425,12 +429,19 @@ impl PbsSite {
         })
     }
 
+    /// Whether a failed `qdel` or `qsig` says the job is not there to kill
+    /// (then it VANISHED). Only with `edition: 2026`: for 0.2.7 any failure
+    /// fails the kill.
+    fn gone(&self, out: &Outcome) -> bool {
+        self.forgiving_kill && unknown_job(out)
+    }
+
     fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
         let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
         if out.success() {
             return Ok(CancelStatus::Killed);
         }
-        if unknown_job(&out) {
+        if self.gone(&out) {
             return Ok(CancelStatus::Vanished);
         }
         Err(kill_failed(&out))
@@ -493,7 +504,8 @@ impl Site for PbsSite {
         kill::follow(seq, dryrun, |i, sig| {
             let num = (sig as i32).to_string();
             let out = self.s.run(Command::with_args(&self.qsig, &["-s", &num, jid]), dryrun)?;
-            if i == 0 && !out.success() && !out.dryrun && !unknown_job(&out) && not_running(&out) {
+            let gone = self.gone(&out);
+            if i == 0 && self.forgiving_kill && !out.success() && !out.dryrun && !gone && not_running(&out) {
                 // Queued or held: there is no process to signal, remove it.
                 crate::debug!("Job {jid} is not running: deleting it with qdel");
                 return Ok(Step::Done(match self.qdel(jid, dryrun)? {
@@ -501,7 +513,7 @@ impl Site for PbsSite {
                     other => other,
                 }));
             }
-            Ok(Step::from_outcome(&out, unknown_job(&out), || kill_failed(&out)))
+            Ok(Step::from_outcome(&out, gone, || kill_failed(&out)))
         })
     }
 }

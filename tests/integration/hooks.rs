@@ -333,6 +333,35 @@ fn remove_previous_output_and_create_output_dir() {
     assert_eq!(mode, 0o700);
 }
 
+/// What remote sites do with `edition: 2026` and without (0.2.7's way):
+/// where `remove_previous_output` looks and where `abort_on_ecflow` runs.
+#[test]
+fn editions_choose_where_remote_hooks_act() {
+    let d = Dir::new("editions");
+    let site = "sites:\n  r:\n    type: slurm\n    connection: ssh\n    host: hpc-login\n\
+                \x20   pre_submit: [remove_previous_output]\n    post_kill: [abort_on_ecflow]\n";
+    d.write("old.yml", site, 0o644);
+    d.write("new.yml", &format!("edition: 2026\n{site}"), 0o644);
+    d.write("job.sh", "#!/bin/bash\necho new\n", 0o755);
+    let submit = |cfg| d.troika(&["-n", "-v", "-c", cfg, "submit", "r", "job.sh", "-o", "/o/job.out"]);
+    submit("new.yml").code(0).has("'hpc-login' 'rm' '-f' '/o/job.out'");
+    submit("old.yml").code(0).lacks("'rm' '-f'");
+    // The ecFlow variables of the task come from the original script.
+    d.write(
+        "job.sh.orig",
+        "#!/bin/bash\n# troika ecflow_name=/s/t\n# troika ecflow_pass=pw\n# troika ecflow_host=ecf1\n",
+        0o644,
+    );
+    let kill = |cfg| d.troika(&["-n", "-v", "-c", cfg, "kill", "r", "job.sh", "-j", "42"]);
+    kill("new.yml").code(0).has(
+        "'hpc-login' 'ECF_NAME=/s/t' 'ECF_PASS=pw' 'ECF_HOST=ecf1' 'ecflow_client' \"'--abort=Killed forcefully'\"",
+    );
+    kill("old.yml")
+        .code(0)
+        .has("Execute: 'ecflow_client' '--abort=Killed forcefully'")
+        .lacks("'ECF_HOST=ecf1'");
+}
+
 #[test]
 fn check_connection_runs_the_startup_hooks() {
     let d = Dir::new("check");

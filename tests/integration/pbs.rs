@@ -39,7 +39,10 @@ impl Pbs {
              \x20 pbs_sequence:\n    type: pbs\n    connection: local\n    kill_sequence: [[0, USR1], [0.5, TERM], [1, KILL]]\n{cmds}\
              \x20 pbs_copy:\n    type: pbs\n    connection: local\n    copy_script: true\n    translators: [join_output_error]\n{cmds}"
         );
-        std::fs::write(dir.join("troika.yml"), config).unwrap();
+        // troika's kill of vanished and queued jobs comes with edition 2026;
+        // troika-0.2.7.yml is the same configuration without it.
+        std::fs::write(dir.join("troika.yml"), format!("edition: 2026\n{config}")).unwrap();
+        std::fs::write(dir.join("troika-0.2.7.yml"), config).unwrap();
         Pbs { dir }
     }
 
@@ -70,9 +73,13 @@ impl Pbs {
 
     /// troika with this test's configuration.
     fn troika(&self, args: &[&str]) -> Output {
+        self.troika_with("troika.yml", args)
+    }
+
+    fn troika_with(&self, config: &str, args: &[&str]) -> Output {
         let mut c = std::process::Command::new(troika_bin());
         self.env(&mut c);
-        c.arg("-c").arg(self.path("troika.yml")).args(args).output().unwrap()
+        c.arg("-c").arg(self.path(config)).args(args).output().unwrap()
     }
 
     /// An emulator command.
@@ -364,6 +371,16 @@ fn pbs_emulated_unknown_and_finished_jobs_vanish() {
         "{}",
         describe(&out)
     );
+    // A 0.2.7 configuration: as in 0.2.7, any qdel or qsig failure fails the kill.
+    for site in ["pbs", "pbs_sequence"] {
+        let out = pbs.troika_with("troika-0.2.7.yml", &["kill", site, &pbs.s("job.sh")]);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(
+            stderr(&out).contains("Kill failed with exit code"),
+            "{}",
+            describe(&out)
+        );
+    }
 
     let out = pbs.troika(&["monitor", "pbs", &pbs.s("job.sh"), "-j", "99.pbs-emu"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
