@@ -57,10 +57,8 @@ impl KillSequence {
             let sig = parse_signal(&pair[1]).map_err(|why| bad(&pair[1], why))?;
             out.push((wait, sig));
         }
-        if out.is_empty() {
-            return Err(bad(node, "the sequence is empty".into()));
-        }
-        Ok(Some(KillSequence(out)))
+        // An empty list is no sequence, as in 0.2.7: the site's plain kill.
+        Ok((!out.is_empty()).then_some(KillSequence(out)))
     }
 }
 
@@ -103,6 +101,12 @@ mod tests {
         let sigs: Vec<_> = k.0.iter().map(|(_, s)| *s as i32).collect();
         assert_eq!(sigs, vec![15, 12, 1, 10, 9]);
         assert_eq!(k.0[4].0, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn empty_is_none() {
+        assert_eq!(seq("kill_sequence: []\n").unwrap(), None);
+        assert_eq!(seq("kill_sequence:\n").unwrap(), None);
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //!   a deliberate deviation changes too (the reason starts with the quirk id,
 //!   marked `differs` in `docs/compatibility.md`, or with `feature:` when a
 //!   feature of troika changes the outcome). They must fail as well.
+//!
+//! `tests/conformance/variants` holds more cases of the same kinds, made by
+//! varying the public ones and recorded from troika 0.2.7 with the driver's
+//! `--record`; all of them must pass (quirk-tagged ones are skipped alike).
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -30,17 +34,27 @@ fn public_dir() -> PathBuf {
     conformance_dir().join("public")
 }
 
+/// The recorded variants, named alike relative to this directory.
+fn variants_dir() -> PathBuf {
+    conformance_dir().join("variants")
+}
+
 /// All cases of the public corpus, sorted.
 fn all_cases() -> Vec<String> {
+    cases_in(&public_dir())
+}
+
+/// All cases under `root` (`<area>/<case-dir>`), sorted.
+fn cases_in(root: &Path) -> Vec<String> {
     let mut cases = Vec::new();
-    for area in sorted_subdirs(&public_dir()) {
-        for case in sorted_subdirs(&public_dir().join(&area)) {
-            if public_dir().join(&area).join(&case).join("case.json").is_file() {
+    for area in sorted_subdirs(root) {
+        for case in sorted_subdirs(&root.join(&area)) {
+            if root.join(&area).join(&case).join("case.json").is_file() {
                 cases.push(format!("{area}/{case}"));
             }
         }
     }
-    assert!(!cases.is_empty(), "no cases found in {}", public_dir().display());
+    assert!(!cases.is_empty(), "no cases found in {}", root.display());
     cases
 }
 
@@ -113,6 +127,11 @@ fn listed(file: &str) -> Vec<Pending> {
 
 /// Runs the driver on `cases` (names relative to `public/`).
 fn run_driver(options: &[&str], cases: &[String]) -> Output {
+    run_driver_in(&public_dir(), options, cases)
+}
+
+/// Runs the driver on `cases`, named relative to `root`.
+fn run_driver_in(root: &Path, options: &[&str], cases: &[String]) -> Output {
     let driver = conformance_dir().join("run_case.py");
     Command::new("python3")
         .arg(&driver)
@@ -121,7 +140,7 @@ fn run_driver(options: &[&str], cases: &[String]) -> Output {
         .args(["-j", JOBS])
         .args(options)
         .args(cases)
-        .current_dir(public_dir())
+        .current_dir(root)
         // The fake commands record the ECF_* variables they see: only the
         // cases' own may be there.
         .env_remove("ECF_HOST")
@@ -180,6 +199,28 @@ fn conformance_corpus() {
         output.status.success(),
         "conformance cases failed ({}); a case that needs a later feature goes to \
          tests/conformance/pending.txt, a deliberate deviation to docs/compatibility.md\n{}",
+        output.status,
+        report(&output)
+    );
+}
+
+#[test]
+fn conformance_variants() {
+    let deviations = deviations();
+    let cases = cases_in(&variants_dir());
+    let skip_quirks = deviations.join(",");
+    let mut options = vec!["-q"];
+    if !deviations.is_empty() {
+        options.extend(["--skip-quirks", &skip_quirks]);
+    }
+    let output = run_driver_in(&variants_dir(), &options, &cases);
+    eprintln!(
+        "conformance variants: {}",
+        summary(&String::from_utf8_lossy(&output.stdout))
+    );
+    assert!(
+        output.status.success(),
+        "recorded variants failed ({})\n{}",
         output.status,
         report(&output)
     );

@@ -1,0 +1,1 @@
+echo 31 > job.sh.jid.tmp
