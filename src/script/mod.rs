@@ -134,6 +134,12 @@ pub fn open_script(path: &Path) -> Result<File> {
     })
 }
 
+/// Scans the script at `path` for errors only.
+pub fn check(path: &Path, native: Option<&NativeSyntax>) -> Result<()> {
+    let file = open_script(path)?;
+    parse::scan(BufReader::new(file), native, &path.display().to_string()).map(|_| ())
+}
+
 /// Parses, translates and rewrites the script at `path` in place. The
 /// original is saved as `<path>.orig`. Nothing is written when any step
 /// fails.
@@ -150,6 +156,15 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     let scan = parse::scan(BufReader::with_capacity(64 * 1024, &file), profile.native, &name)?;
     crate::debug!("Translating directives");
     let directives = effective_directives(&scan, req)?;
+    // 0.2.7 warns here, before the warnings of the translation and before
+    // an unknown directive fails it; the original is replaced only at the end.
+    let orig = with_suffix(path, ".orig");
+    if orig.exists() {
+        crate::warning!(
+            "Backup script file {} already exists, overwriting",
+            quote(&orig.display().to_string())
+        );
+    }
     let lines = translate::translate(
         &directives,
         profile.table,
@@ -163,7 +178,6 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     // Generate next to the script, then keep the original and swap.
     let mut generated = crate::util::AtomicFile::create(path)?;
     generated.fill(mode, |w| write_generated(w, &header, &mut file, &scan))?;
-    let orig = with_suffix(path, ".orig");
     save_original(path, &orig)?;
     generated.commit()?;
     crate::debug!(
@@ -176,12 +190,6 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
 /// Keeps the original script as `orig`, atomically: a hard link to the
 /// original file where the file system allows it, a copy otherwise.
 fn save_original(path: &Path, orig: &Path) -> Result<()> {
-    if orig.exists() {
-        crate::warning!(
-            "Backup script file {} already exists, overwriting",
-            quote(&orig.display().to_string())
-        );
-    }
     let dir = crate::util::parent_dir(path);
     let tmp_name = tempfile::Builder::new()
         .prefix(".orig.")
