@@ -64,10 +64,9 @@ pub fn header(scan: &Scan, directive_lines: Vec<Vec<u8>>, profile: &Profile) -> 
     if let Some(s) = &scan.shebang {
         out.push(with_newline(s));
     } else if let Some(d) = profile.default_shebang {
-        let t = d.trim_ascii_end();
-        if !t.is_empty() {
-            out.push(with_newline(t));
-        }
+        // Written as configured, as 0.2.7 did: blanks kept, and an empty
+        // default makes an empty first line.
+        out.push(with_newline(d));
     }
     out.extend(directive_lines);
     let rewrite = match (profile.rewrite_native, profile.prefix, profile.native) {
@@ -208,4 +207,29 @@ fn save_original(path: &Path, orig: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_shebang_is_written_as_configured() {
+        let overrides = Overrides::new();
+        let head = |default: &[u8]| {
+            let profile = Profile {
+                native: None,
+                prefix: None,
+                table: &Table::EMPTY,
+                overrides: &overrides,
+                unknown: UnknownPolicy::Ignore,
+                default_shebang: Some(default),
+                rewrite_native: false,
+            };
+            header(&Scan::default(), vec![], &profile)
+        };
+        assert_eq!(head(b"#!/bin/sh  "), vec![b"#!/bin/sh  \n".to_vec()]);
+        assert_eq!(head(b""), vec![b"\n".to_vec()]);
+        assert_eq!(head(b"#!/bin/sh\n"), vec![b"#!/bin/sh\n".to_vec()]);
+    }
 }
