@@ -28,7 +28,7 @@ pub struct Cli {
     #[arg(short = 'q', long = "quiet", action = ArgAction::Count)]
     pub quiet: u8,
     /// Save log output to this file
-    #[arg(short = 'l', long = "logfile", value_name = "LOGFILE")]
+    #[arg(short = 'l', long = "logfile", value_name = "LOGFILE", value_parser = any_path())]
     pub logfile: Option<PathBuf>,
     /// Append to the log file instead of overwriting
     #[arg(short = 'A', long = "append-log")]
@@ -36,7 +36,7 @@ pub struct Cli {
     /// Path to the configuration file
     // Every value given is opened (0.2.7's parser opened each as it went),
     // the last one is used.
-    #[arg(short = 'c', long = "config", value_name = "CONFIG", action = ArgAction::Append)]
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", action = ArgAction::Append, value_parser = any_path())]
     pub config: Vec<PathBuf>,
     /// If true, do not execute, just report
     #[arg(short = 'n', long = "dryrun")]
@@ -70,7 +70,7 @@ pub enum Action {
         #[arg(short = 'u', long = "user")]
         user: Option<String>,
         /// Job output file
-        #[arg(short = 'o', long = "output")]
+        #[arg(short = 'o', long = "output", value_parser = any_path())]
         output: Option<PathBuf>,
         /// Job ID (default: read from SCRIPT.jid)
         #[arg(short = 'j', long = "jobid")]
@@ -82,7 +82,7 @@ pub enum Action {
         script: PathBuf,
         #[arg(short = 'u', long = "user")]
         user: Option<String>,
-        #[arg(short = 'o', long = "output")]
+        #[arg(short = 'o', long = "output", value_parser = any_path())]
         output: Option<PathBuf>,
         #[arg(short = 'j', long = "jobid")]
         jobid: Option<String>,
@@ -117,6 +117,12 @@ impl Action {
             Action::ListSites => "list-sites",
         }
     }
+}
+
+/// A path, the empty one included (0.2.7 took `-o ''` as given).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
 }
 
 /// An integer as Python's `int()` reads it: blanks around it, a sign,
@@ -168,5 +174,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(Cli::try_parse_from(["troika", "check-conn", "s"]).is_err());
+        assert!(Cli::try_parse_from(["troika", "monitor", "s", "j.sh", "-o", ""]).is_ok());
     }
 }
