@@ -38,13 +38,18 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
         return 2;
     };
     crate::log::set_verbosity(cli.verbose, cli.quiet);
-    if let Some(c) = &cli.config {
-        if let Err(e) = std::fs::File::open(c) {
+    for c in &cli.config {
+        // A directory opens on Linux, but 0.2.7's parser could not read it.
+        let opened = std::fs::File::open(c).and_then(|f| match f.metadata() {
+            Ok(m) if m.is_dir() => Err(std::io::Error::from_raw_os_error(21)),
+            _ => Ok(f),
+        });
+        if let Err(e) = opened {
             eprintln!("usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ...");
             eprintln!(
                 "troika: error: argument -c/--config: can't open '{}': {}",
                 c.display(),
-                crate::error::io_reason(&e)
+                crate::error::python_io_error(&e, &c.display().to_string())
             );
             return 2;
         }
@@ -58,14 +63,19 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
     if let Some(lf) = &logfile {
         match crate::log::open_file(lf, cli.append_log) {
             Ok(()) => crate::debug!("Writing logs to {}", crate::util::quote(&lf.display().to_string())),
-            Err(e) => crate::warning!(
-                "Cannot write the log file {}: {}",
-                lf.display(),
-                crate::error::io_reason(&e)
+            Err(e) => crate::error!(
+                "Cannot open log file: {}",
+                crate::error::python_io_error(&e, &lf.display().to_string())
             ),
         }
     }
-    match execute(&registry, cli.config.as_deref(), cli.dryrun, logfile, action) {
+    match execute(
+        &registry,
+        cli.config.last().map(PathBuf::as_path),
+        cli.dryrun,
+        logfile,
+        action,
+    ) {
         Ok(()) => 0,
         // Already logged before the exit hooks ran.
         Err(Error::Reported(_)) => 1,
@@ -175,7 +185,7 @@ fn execute(
             define,
         } => {
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
-            ctl.submit(&site, &script, user.as_deref(), &output, &defines)
+            ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines)
         }
         Action::Monitor {
             site,
@@ -194,15 +204,12 @@ fn execute(
             .kill(&site, &script, user.as_deref(), output.as_deref(), jobid.as_deref())
             .map(|_| ()),
         Action::CheckConnection { site, user, timeout } => {
-            let timeout = match timeout {
-                Some(t) if t > 0.0 && t.is_finite() => Some(Duration::from_secs_f64(t)),
-                Some(t) => {
-                    return Err(Error::invocation(format!(
-                        "Invalid timeout: {t} (expected a positive number of seconds)"
-                    )))
-                }
-                None => None,
-            };
+            // 0.2.7 accepted any integer (and ignored it): zero or a
+            // negative timeout means no time limit.
+            let timeout = timeout
+                .and_then(|t| u64::try_from(t).ok())
+                .filter(|t| *t > 0)
+                .map(Duration::from_secs);
             if ctl.check_connection(&site, user.as_deref(), timeout)? {
                 println!("OK");
                 Ok(())

@@ -1,5 +1,9 @@
 //! The command line, as in troika 0.2.7: global options, then the action and
 //! its own options. Parsing only; `app` runs what was asked.
+//!
+//! As with 0.2.7's parser, an option given twice keeps its last value (`-D`
+//! accumulates), and a long option may be shortened to any unambiguous prefix
+//! (`--conf`, `--dry`); action names are never shortened.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -12,7 +16,9 @@ use clap::{ArgAction, Parser, Subcommand};
     version,
     about = "Submit, monitor and kill jobs on remote systems",
     after_help = "environment variables:\n  TROIKA_CONFIG_FILE    path to the default configuration file",
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    args_override_self = true,
+    infer_long_args = true
 )]
 pub struct Cli {
     /// Increase verbosity level (can be repeated)
@@ -22,14 +28,16 @@ pub struct Cli {
     #[arg(short = 'q', long = "quiet", action = ArgAction::Count)]
     pub quiet: u8,
     /// Save log output to this file
-    #[arg(short = 'l', long = "logfile", value_name = "LOGFILE")]
+    #[arg(short = 'l', long = "logfile", value_name = "LOGFILE", value_parser = any_path())]
     pub logfile: Option<PathBuf>,
     /// Append to the log file instead of overwriting
     #[arg(short = 'A', long = "append-log")]
     pub append_log: bool,
     /// Path to the configuration file
-    #[arg(short = 'c', long = "config", value_name = "CONFIG")]
-    pub config: Option<PathBuf>,
+    // Every value given is opened (0.2.7's parser opened each as it went),
+    // the last one is used.
+    #[arg(short = 'c', long = "config", value_name = "CONFIG", action = ArgAction::Append, value_parser = any_path())]
+    pub config: Vec<PathBuf>,
     /// If true, do not execute, just report
     #[arg(short = 'n', long = "dryrun")]
     pub dryrun: bool,
@@ -49,8 +57,8 @@ pub enum Action {
         #[arg(short = 'u', long = "user")]
         user: Option<String>,
         /// Job output file
-        #[arg(short = 'o', long = "output", required = true)]
-        output: PathBuf,
+        #[arg(short = 'o', long = "output", required = true, value_parser = clap::value_parser!(OsString))]
+        output: OsString,
         /// Set a directive (NAME=VALUE); overrides the script's
         #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
         define: Vec<OsString>,
@@ -62,7 +70,7 @@ pub enum Action {
         #[arg(short = 'u', long = "user")]
         user: Option<String>,
         /// Job output file
-        #[arg(short = 'o', long = "output")]
+        #[arg(short = 'o', long = "output", value_parser = any_path())]
         output: Option<PathBuf>,
         /// Job ID (default: read from SCRIPT.jid)
         #[arg(short = 'j', long = "jobid")]
@@ -74,7 +82,7 @@ pub enum Action {
         script: PathBuf,
         #[arg(short = 'u', long = "user")]
         user: Option<String>,
-        #[arg(short = 'o', long = "output")]
+        #[arg(short = 'o', long = "output", value_parser = any_path())]
         output: Option<PathBuf>,
         #[arg(short = 'j', long = "jobid")]
         jobid: Option<String>,
@@ -84,9 +92,15 @@ pub enum Action {
         site: String,
         #[arg(short = 'u', long = "user")]
         user: Option<String>,
-        /// Wait at most this many seconds
-        #[arg(short = 't', long = "timeout", value_name = "SECONDS")]
-        timeout: Option<f64>,
+        /// Wait at most this many seconds (an integer, as in 0.2.7)
+        #[arg(
+            short = 't',
+            long = "timeout",
+            value_name = "SECONDS",
+            allow_negative_numbers = true,
+            value_parser = parse_int
+        )]
+        timeout: Option<i64>,
     },
     /// List available sites
     ListSites,
@@ -102,5 +116,64 @@ impl Action {
             Action::CheckConnection { .. } => "check-connection",
             Action::ListSites => "list-sites",
         }
+    }
+}
+
+/// A path, the empty one included (0.2.7 took `-o ''` as given).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+/// An integer as Python's `int()` reads it: blanks around it, a sign,
+/// underscores between digits.
+fn parse_int(s: &str) -> Result<i64, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let ok = !digits.is_empty()
+        && !digits.starts_with('_')
+        && !digits.ends_with('_')
+        && !digits.contains("__")
+        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    if !ok {
+        return Err(format!("invalid int value: '{s}'"));
+    }
+    t.replace('_', "")
+        .parse()
+        .map_err(|_| format!("invalid int value: '{s}'"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_are_python_integers() {
+        assert_eq!(parse_int(" +7 "), Ok(7));
+        assert_eq!(parse_int("-1"), Ok(-1));
+        assert_eq!(parse_int("1_000"), Ok(1000));
+        for bad in ["1.5", "nan", "", "_1", "1__0", "inf"] {
+            assert!(parse_int(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn repeated_options_keep_the_last_value_and_long_options_shorten() {
+        let cli = Cli::try_parse_from([
+            "troika", "--conf", "a.yml", "--dry", "-n", "-c", "b.yml", "submit", "s", "j.sh", "--out", "/a/1", "-o",
+            "/b/2", "-u", "x", "--us", "y",
+        ])
+        .unwrap();
+        assert!(cli.dryrun);
+        assert_eq!(cli.config, [PathBuf::from("a.yml"), PathBuf::from("b.yml")]);
+        match cli.action {
+            Some(Action::Submit { output, user, .. }) => {
+                assert_eq!(output, "/b/2");
+                assert_eq!(user.as_deref(), Some("y"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from(["troika", "check-conn", "s"]).is_err());
+        assert!(Cli::try_parse_from(["troika", "monitor", "s", "j.sh", "-o", ""]).is_ok());
     }
 }

@@ -272,7 +272,20 @@ impl<'r> Controller<'r> {
         defines: &[Vec<u8>],
     ) -> Result<()> {
         let p = self.prepare(site, user, "submit", Some(script), None)?;
-        let setup = || defines.iter().map(|d| parse_define(d)).collect::<Result<Vec<_>>>();
+        // 0.2.7 read the script before the `-D` arguments: an error in the
+        // script is the one reported when both are wrong.
+        let setup = || {
+            defines
+                .iter()
+                .map(|d| parse_define(d))
+                .collect::<Result<Vec<_>>>()
+                .map_err(
+                    |e| match crate::script::check(script, p.site.settings().profile().native) {
+                        Err(script_error @ Error::Script(_)) => script_error,
+                        _ => e,
+                    },
+                )
+        };
         self.run_action(
             "submit",
             &p,

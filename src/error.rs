@@ -56,4 +56,12 @@ pub fn io_reason(err: &std::io::Error) -> String {
     }
 }
 
+/// An I/O error on `path` as Python words it: `[Errno 21] Is a directory: 'path'`.
+pub fn python_io_error(err: &std::io::Error, path: &str) -> String {
+    match err.raw_os_error() {
+        Some(n) => format!("[Errno {n}] {}: {}", io_reason(err), crate::util::quote(path)),
+        None => format!("{}: {}", io_reason(err), crate::util::quote(path)),
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -84,6 +84,17 @@ pub fn quote_argv<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
     out
 }
 
+/// A job id of digits as 0.2.7 wrote it after reading it as an integer:
+/// without leading zeros (`0042` -> `42`, `000` -> `0`).
+pub fn integer_id(digits: &str) -> String {
+    let t = digits.trim_start_matches('0');
+    if t.is_empty() && !digits.is_empty() {
+        "0".to_string()
+    } else {
+        t.to_string()
+    }
+}
+
 /// Parses a boolean the way troika's directives and hooks accept them.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim().to_ascii_lowercase().as_str() {

@@ -86,8 +86,15 @@ impl Directives {
     }
 }
 
-/// Parses a `-D NAME=VALUE` definition. Spaces around `=` are removed; the
-/// value keeps trailing spaces.
+/// Whether `c` is a blank as 0.2.7 read them (space, tab, CR, LF, FF, VT).
+fn is_blank(c: u8) -> bool {
+    c.is_ascii_whitespace() || c == 0x0b
+}
+
+/// Parses a `-D NAME=VALUE` definition as 0.2.7 did: the name first (no
+/// blank before it), blanks around `=` removed, the value kept as it is
+/// (trailing blanks included) but for one final newline; a newline inside the
+/// value is invalid.
 pub fn parse_define(def: &[u8]) -> Result<(String, Vec<u8>)> {
     let invalid = || {
         Error::invocation(format!(
@@ -96,12 +103,18 @@ pub fn parse_define(def: &[u8]) -> Result<(String, Vec<u8>)> {
         ))
     };
     let eq = def.iter().position(|&c| c == b'=').ok_or_else(invalid)?;
-    let key = def[..eq].trim_ascii();
+    let key_end = def[..eq].iter().rposition(|&c| !is_blank(c)).map_or(0, |i| i + 1);
+    let key = &def[..key_end];
     if !valid_name(key) {
         return Err(invalid());
     }
-    let value = def[eq + 1..].trim_ascii_start().to_vec();
-    Ok((String::from_utf8_lossy(key).into_owned(), value))
+    let value = &def[eq + 1..];
+    let value = &value[value.iter().position(|&c| !is_blank(c)).unwrap_or(value.len())..];
+    let value = value.strip_suffix(b"\n").unwrap_or(value);
+    if value.contains(&b'\n') {
+        return Err(invalid());
+    }
+    Ok((String::from_utf8_lossy(key).into_owned(), value.to_vec()))
 }
 
 #[cfg(test)]
@@ -134,5 +147,17 @@ mod tests {
             .to_string()
             .contains("Invalid key-value pair: b'novalue'"));
         assert!(parse_define(b"1x=2").is_err());
+        for bad in [
+            &b" name=x"[..],
+            b" name = x ",
+            b"name=a\nb",
+            b"name=x\n\n",
+            b"name=x\n ",
+        ] {
+            assert!(parse_define(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_define(b"name\x0b=\tx\t").unwrap().1, b"x\t");
+        assert_eq!(parse_define(b"name=x\r\n").unwrap().1, b"x\r");
+        assert_eq!(parse_define(b"name=\nx").unwrap().1, b"x");
     }
 }

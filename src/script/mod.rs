@@ -64,10 +64,9 @@ pub fn header(scan: &Scan, directive_lines: Vec<Vec<u8>>, profile: &Profile) -> 
     if let Some(s) = &scan.shebang {
         out.push(with_newline(s));
     } else if let Some(d) = profile.default_shebang {
-        let t = d.trim_ascii_end();
-        if !t.is_empty() {
-            out.push(with_newline(t));
-        }
+        // Written as configured, as 0.2.7 did: blanks kept, and an empty
+        // default makes an empty first line.
+        out.push(with_newline(d));
     }
     out.extend(directive_lines);
     let rewrite = match (profile.rewrite_native, profile.prefix, profile.native) {
@@ -134,6 +133,12 @@ pub fn open_script(path: &Path) -> Result<File> {
     })
 }
 
+/// Scans the script at `path` for errors only.
+pub fn check(path: &Path, native: Option<&NativeSyntax>) -> Result<()> {
+    let file = open_script(path)?;
+    parse::scan(BufReader::new(file), native, &path.display().to_string()).map(|_| ())
+}
+
 /// Parses, translates and rewrites the script at `path` in place. The
 /// original is saved as `<path>.orig`. Nothing is written when any step
 /// fails.
@@ -150,6 +155,15 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     let scan = parse::scan(BufReader::with_capacity(64 * 1024, &file), profile.native, &name)?;
     crate::debug!("Translating directives");
     let directives = effective_directives(&scan, req)?;
+    // 0.2.7 warns here, before the warnings of the translation and before
+    // an unknown directive fails it; the original is replaced only at the end.
+    let orig = with_suffix(path, ".orig");
+    if orig.exists() {
+        crate::warning!(
+            "Backup script file {} already exists, overwriting",
+            quote(&orig.display().to_string())
+        );
+    }
     let lines = translate::translate(
         &directives,
         profile.table,
@@ -163,7 +177,6 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     // Generate next to the script, then keep the original and swap.
     let mut generated = crate::util::AtomicFile::create(path)?;
     generated.fill(mode, |w| write_generated(w, &header, &mut file, &scan))?;
-    let orig = with_suffix(path, ".orig");
     save_original(path, &orig)?;
     generated.commit()?;
     crate::debug!(
@@ -176,12 +189,6 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
 /// Keeps the original script as `orig`, atomically: a hard link to the
 /// original file where the file system allows it, a copy otherwise.
 fn save_original(path: &Path, orig: &Path) -> Result<()> {
-    if orig.exists() {
-        crate::warning!(
-            "Backup script file {} already exists, overwriting",
-            quote(&orig.display().to_string())
-        );
-    }
     let dir = crate::util::parent_dir(path);
     let tmp_name = tempfile::Builder::new()
         .prefix(".orig.")
@@ -200,4 +207,29 @@ fn save_original(path: &Path, orig: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_shebang_is_written_as_configured() {
+        let overrides = Overrides::new();
+        let head = |default: &[u8]| {
+            let profile = Profile {
+                native: None,
+                prefix: None,
+                table: &Table::EMPTY,
+                overrides: &overrides,
+                unknown: UnknownPolicy::Ignore,
+                default_shebang: Some(default),
+                rewrite_native: false,
+            };
+            header(&Scan::default(), vec![], &profile)
+        };
+        assert_eq!(head(b"#!/bin/sh  "), vec![b"#!/bin/sh  \n".to_vec()]);
+        assert_eq!(head(b""), vec![b"\n".to_vec()]);
+        assert_eq!(head(b"#!/bin/sh\n"), vec![b"#!/bin/sh\n".to_vec()]);
+    }
 }

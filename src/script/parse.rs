@@ -22,6 +22,25 @@ pub struct NativeSyntax {
     pub drop: &'static [&'static str],
 }
 
+impl NativeSyntax {
+    /// The submission command whose arguments the lines hold, for messages
+    /// (`Malformed sbatch argument`).
+    pub fn command(&self) -> &'static str {
+        match self.prefix {
+            "SBATCH" => "sbatch",
+            "BSUB" => "bsub",
+            "flux:" => "flux",
+            _ => "qsub",
+        }
+    }
+
+    /// Whether an option must have a name before any `=` (`#SBATCH =x` is
+    /// malformed, as 0.2.7 said; qsub lines take their first word whole).
+    fn needs_option_name(&self) -> bool {
+        self.prefix == "SBATCH"
+    }
+}
+
 /// What a scan found.
 #[derive(Debug, Default)]
 pub struct Scan {
@@ -54,6 +73,29 @@ fn skip_ws(b: &[u8]) -> &[u8] {
     &b[n..]
 }
 
+/// The text of a directive line after its keyword (`troika`, `SBATCH`):
+/// what follows the blanks after the keyword, without the blanks that end the
+/// line. `None` when no blank follows the keyword, or when the keyword is
+/// followed by a single blank and nothing else. As in 0.2.7, a keyword
+/// followed by two or more blanks only has the last of them as its text
+/// (`# troika  ` -> `b' '`), which is then malformed.
+fn directive_body(after: &[u8]) -> Option<&[u8]> {
+    let after = after.strip_suffix(b"\n").unwrap_or(after);
+    let body = skip_ws(after);
+    let blanks = after.len() - body.len();
+    if blanks == 0 {
+        return None;
+    }
+    let body = trim_end_ws(body);
+    if !body.is_empty() {
+        return Some(body);
+    }
+    if blanks < 2 {
+        return None;
+    }
+    Some(&after[blanks - 1..])
+}
+
 /// If `line` is a troika directive (`#`, optional blanks, `troika` in any case,
 /// blanks, then text), returns the text after the keyword.
 fn troika_directive(line: &[u8]) -> Option<&[u8]> {
@@ -62,16 +104,7 @@ fn troika_directive(line: &[u8]) -> Option<&[u8]> {
     if rest.len() < 6 || !rest[..6].eq_ignore_ascii_case(b"troika") {
         return None;
     }
-    let after = &rest[6..];
-    let body = skip_ws(after);
-    if body.len() == after.len() {
-        return None; // no blank after the keyword
-    }
-    let body = trim_end_ws(body);
-    if body.is_empty() {
-        return None;
-    }
-    Some(body)
+    directive_body(&rest[6..])
 }
 
 /// Splits `name = value` (value already right-trimmed).
@@ -84,28 +117,28 @@ fn key_value(body: &[u8]) -> Option<(&[u8], &[u8])> {
     Some((key, skip_ws(&body[eq + 1..])))
 }
 
-/// If `line` is a native directive of `syntax`, returns its key. `Err(())`
-/// when the prefix is followed by blanks only.
-fn native_key(line: &[u8], syntax: &NativeSyntax) -> Option<Result<Vec<u8>, ()>> {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
+/// If `line` is a native directive of `syntax`, returns its key, or
+/// `Err(text)` when it is malformed: blanks only after the prefix, or (Slurm)
+/// no option name before `=`.
+fn native_key<'a>(line: &'a [u8], syntax: &NativeSyntax) -> Option<Result<Vec<u8>, &'a [u8]>> {
     let rest = skip_ws(line.strip_prefix(b"#")?);
     let rest = rest.strip_prefix(syntax.prefix.as_bytes())?;
-    let args = skip_ws(rest);
-    if args.len() == rest.len() {
-        return None; // `#SBATCH-N` or `#SBATCH` alone
-    }
+    let args = directive_body(rest)?; // `#SBATCH-N`, `#SBATCH` alone, `#SBATCH `
     let word_len = args
         .iter()
         .take_while(|c| !(c.is_ascii_whitespace() || **c == 0x0b))
         .count();
     if word_len == 0 {
-        return Some(Err(()));
+        return Some(Err(args));
     }
     let word = &args[..word_len];
     let key = match word.iter().position(|&c| c == b'=') {
         Some(i) => &word[..i],
         None => word,
     };
+    if key.is_empty() && syntax.needs_option_name() {
+        return Some(Err(args));
+    }
     Some(Ok(key.to_vec()))
 }
 
@@ -131,18 +164,21 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
         if let Some(body) = troika_directive(&line) {
             let (key, value) = key_value(body).ok_or_else(|| {
                 Error::Script(format!(
-                    "{name}, line {lineno}: Invalid key-value pair: {} (expected '# troika name=value', the name made of letters, digits and '_')",
-                    crate::util::quote_bytes(body)
+                    "in {name}, line {lineno} Invalid key-value pair: {} (expected '# troika name=value', the name made of letters, digits and '_')",
+                    crate::util::bytes_repr(body)
                 ))
             })?;
             out.directives.set(&String::from_utf8_lossy(key), value.to_vec());
         } else if let Some(found) = native.and_then(|s| native_key(&line, s).map(|k| (s, k))) {
             let (syntax, key) = found;
-            let key = key.map_err(|()| {
-                Error::Script(format!(
-                    "{name}, line {lineno}: Malformed #{} directive: no option after the prefix",
-                    syntax.prefix
-                ))
+            let key = key.map_err(|arg| {
+                let (cmd, arg) = (syntax.command(), crate::util::bytes_repr(arg));
+                let hint = format!("a '#{}' line needs an option after the prefix", syntax.prefix);
+                Error::Script(if syntax.needs_option_name() {
+                    format!("in {name}, line {lineno} Malformed {cmd} argument: {arg} ({hint})")
+                } else {
+                    format!("Malformed {cmd} argument: {arg} (in {name}, line {lineno}: {hint})")
+                })
             })?;
             if !syntax.drop.iter().any(|d| d.as_bytes() == key.as_slice()) {
                 match out.natives.iter_mut().find(|(k, _)| *k == key) {
@@ -241,6 +277,31 @@ mod tests {
 
     #[test]
     fn malformed_native() {
-        assert!(scan(&b"#SBATCH  \n"[..], Some(&SLURM), "j").is_err());
+        let err = |s: &[u8], syntax| scan(s, Some(syntax), "j").unwrap_err().to_string();
+        const SGE: NativeSyntax = NativeSyntax { prefix: "$", drop: &[] };
+        assert!(err(b"#!/bin/sh\n#SBATCH  \n", &SLURM).starts_with("in j, line 2 Malformed sbatch argument: b' '"));
+        assert!(err(b"#SBATCH \r\n", &SLURM).contains("Malformed sbatch argument: b'\\r'"));
+        assert!(err(b"#SBATCH =foo\n", &SLURM).contains("Malformed sbatch argument: b'=foo'"));
+        assert!(err(b"#$ \t\n", &SGE).starts_with("Malformed qsub argument: b'\\t' (in j, line 1"));
+        // One blank after the prefix and nothing else: not a directive.
+        for one in [&b"#SBATCH \n"[..], b"#SBATCH\t\n", b"#SBATCH\r\n", b"#SBATCH "] {
+            let s = scan(one, Some(&SLURM), "j").unwrap();
+            assert!(s.natives.is_empty() && s.removed.is_empty(), "{one:?}");
+        }
+        assert_eq!(scan(&b"#$ =foo\n"[..], Some(&SGE), "j").unwrap().natives.len(), 1);
+    }
+
+    #[test]
+    fn troika_keyword_with_blanks_only() {
+        assert!(scan_str(b"# troika \n").directives.is_empty());
+        let e = scan(&b"#!/bin/sh\n# troika \t\n"[..], None, "j")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("in j, line 2 Invalid key-value pair: b'\\t'"), "{e}");
+        let e = scan(&b"# troika n\xe9me=x\n"[..], None, "j").unwrap_err().to_string();
+        assert!(
+            e.starts_with("in j, line 1 Invalid key-value pair: b'n\\xe9me=x'"),
+            "{e}"
+        );
     }
 }

@@ -212,7 +212,7 @@ pub fn translate(
             }
             Some(Rule::Ignore) => {}
             None => match unknown {
-                UnknownPolicy::Fail => return Err(Error::Script(format!("Unknown directive '{name}'"))),
+                UnknownPolicy::Fail => return Err(Error::invocation(format!("Unknown directive '{name}'"))),
                 UnknownPolicy::Warn => crate::warning!("Unknown directive '{name}'"),
                 UnknownPolicy::Ignore => {}
             },

@@ -111,25 +111,30 @@ fn leading_digits(s: &str) -> Option<&str> {
 /// Reads the job id from `qsub` output: `Your job N ("name") has been
 /// submitted`, `Your job-array N.1-10:1 ("name") has been submitted`, or
 /// with `-terse` `N` (`N.1-10:1`). Other output falls back to its first
-/// number, as troika 0.2.7 read it, with a warning.
+/// number, as troika 0.2.7 read it (said at debug level). The id is an
+/// integer, as in 0.2.7 (`00321` -> `321`).
 pub fn parse_qsub_output(out: &str) -> Option<String> {
+    parse_digits(out).map(crate::util::integer_id)
+}
+
+fn parse_digits(out: &str) -> Option<&str> {
     for line in out.lines().map(str::trim) {
         let rest = line
             .strip_prefix("Your job-array ")
             .or_else(|| line.strip_prefix("Your job "));
         if let Some(id) = rest.and_then(leading_digits) {
-            return Some(id.to_string());
+            return Some(id);
         }
         if let Some(id) = leading_digits(line) {
             if line[id.len()..].is_empty() || (line[id.len()..].starts_with('.') && !line.contains(' ')) {
-                return Some(id.to_string());
+                return Some(id);
             }
         }
     }
     let start = out.find(|c: char| c.is_ascii_digit())?;
     let id = leading_digits(&out[start..])?;
-    crate::warning!("Job id {id} taken from unexpected qsub output {}", quote(out.trim()));
-    Some(id.to_string())
+    crate::debug!("Job id {id} taken from unexpected qsub output {}", quote(out.trim()));
+    Some(id)
 }
 
 /// A Grid Engine cell.
@@ -235,6 +240,11 @@ mod tests {
         );
         assert_eq!(parse_qsub_output("8.1-10:1\n").as_deref(), Some("8"));
         assert_eq!(parse_qsub_output("submitted as 42 today\n").as_deref(), Some("42"));
+        assert_eq!(
+            parse_qsub_output("Your job 00321 (\"j\") has been submitted\n").as_deref(),
+            Some("321")
+        );
+        assert_eq!(parse_qsub_output("000\n").as_deref(), Some("0"));
         assert_eq!(parse_qsub_output("no id here\n"), None);
         assert_eq!(parse_qsub_output(""), None);
     }

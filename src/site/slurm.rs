@@ -270,12 +270,12 @@ impl SlurmSite {
 }
 
 /// Reads the job id from `sbatch` output (`Submitted batch job N`, or `N`
-/// / `N;cluster` with `--parsable`).
+/// / `N;cluster` with `--parsable`), as an integer (`0042` -> `42`, as 0.2.7).
 pub fn parse_sbatch_output(out: &str) -> Option<String> {
     out.lines().map(str::trim).find_map(|l| {
         let rest = l.strip_prefix("Submitted batch job ").unwrap_or(l);
         let id = rest.split(';').next().unwrap_or("");
-        (!id.is_empty() && id.bytes().all(|c| c.is_ascii_digit())).then(|| id.to_string())
+        (!id.is_empty() && id.bytes().all(|c| c.is_ascii_digit())).then(|| crate::util::integer_id(id))
     })
 }
 
@@ -383,6 +383,7 @@ mod tests {
         );
         assert_eq!(parse_sbatch_output("12\n").as_deref(), Some("12"));
         assert_eq!(parse_sbatch_output("12;cluster\n").as_deref(), Some("12"));
+        assert_eq!(parse_sbatch_output("Submitted batch job 0042\n").as_deref(), Some("42"));
         assert_eq!(parse_sbatch_output("Job submitted somewhere\n"), None);
         assert_eq!(parse_sbatch_output(""), None);
     }

@@ -308,3 +308,63 @@ fn direct_site_output_is_relative_to_local_cwd() {
         "nothing is written relative to troika's own directory"
     );
 }
+
+#[test]
+fn script_and_directive_errors_use_the_words_of_0_2_7() {
+    let d = ScratchDir::new("cli-words");
+    d.write(
+        "c.yml",
+        "sites:\n  f: {type: slurm, connection: local, unknown_directive: fail}\n  w: {type: slurm, connection: local}\n",
+        0o644,
+    );
+    let submit = |site: &str, extra: &[&str]| {
+        let mut args = vec!["-c", "c.yml", "-n", "submit", site, "job.sh", "-o", "o"];
+        args.extend_from_slice(extra);
+        troika_in(d.path(), &args)
+    };
+    let critical = |r: &crate::common::TroikaRun| {
+        r.stderr
+            .lines()
+            .find_map(|l| l.split_once("; CRITICAL; ").map(|(_, m)| m.to_string()))
+            .unwrap_or_default()
+    };
+
+    // An unknown directive with `unknown_directive: fail` is an invocation
+    // error; an existing backup is reported first, and stays as it was.
+    d.write("job.sh", "#!/bin/sh\n# troika custom=1\necho\n", 0o755);
+    d.write("job.sh.orig", "old\n", 0o644);
+    let r = submit("f", &[]);
+    r.expect_code(1);
+    assert_eq!(critical(&r), "Invocation error: Unknown directive 'custom'");
+    assert!(r
+        .stderr
+        .contains("WARNING; Backup script file 'job.sh.orig' already exists, overwriting"));
+    assert_eq!(read_or_empty(d.join("job.sh.orig")), "old\n");
+
+    // With `warn`, the backup warning comes before the translation's.
+    let r = submit("w", &[]);
+    r.expect_code(0);
+    let backup = r.stderr.find("Backup script file").expect("backup warning");
+    let unknown = r.stderr.find("Unknown directive 'custom'").expect("unknown warning");
+    assert!(backup < unknown, "{}", r.stderr);
+
+    // A bad script line is reported before a bad -D, in 0.2.7's words.
+    d.write("job.sh", "#!/bin/sh\n# troika help\necho\n", 0o755);
+    let r = submit("w", &["-D", "bad"]);
+    r.expect_code(1);
+    assert!(
+        critical(&r).starts_with("in job.sh, line 2 Invalid key-value pair: b'help'"),
+        "{}",
+        r.stderr
+    );
+    d.write("job.sh", JOB, 0o755);
+    for bad in [" name=x", " name = x ", "name=a\nb"] {
+        let r = submit("w", &["-D", bad]);
+        r.expect_code(1);
+        assert!(
+            critical(&r).starts_with("Invocation error: Invalid key-value pair: b'"),
+            "{bad:?}: {}",
+            r.stderr
+        );
+    }
+}
