@@ -343,30 +343,40 @@ impl<'r> Controller<'r> {
 
     fn read_job_id(&self, p: &Prepared, script: &Path, output: Option<&Path>) -> Result<String> {
         let local = with_suffix(script, ".jid");
-        let read = |path: &Path| -> Option<String> {
-            let s = std::fs::read_to_string(path).ok()?;
-            let s = s.trim();
-            (!s.is_empty()).then(|| s.to_string())
+        // The reason a file gives no job id, worded as 0.2.7 worded it.
+        let read = |path: &Path| -> std::result::Result<String, String> {
+            match std::fs::read_to_string(path) {
+                Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                Ok(_) => Err(format!("no job id in {}", quote(&path.display().to_string()))),
+                Err(e) => Err(crate::error::python_io_error(&e, &path.display().to_string())),
+            }
         };
-        if let Some(j) = read(&local) {
-            return Ok(j);
-        }
+        let local_err = match read(&local) {
+            Ok(j) => return Ok(j),
+            Err(e) => e,
+        };
         let settings = p.site.settings();
         if let (true, Some(out)) = (settings.copy_jid, output) {
             let remote = with_suffix(&settings.copy_target(script, out), ".jid");
-            settings.connection.get_file(&remote, &local, self.dryrun)?;
+            if let Err(e) = settings.connection.get_file(&remote, &local, self.dryrun) {
+                return Err(Error::run(format!(
+                    "Could not read the job id: {local_err} or copy it back {}",
+                    e.detail()
+                )));
+            }
             let source = if self.dryrun && settings.connection.is_local() {
                 remote
             } else {
                 local.clone()
             };
-            if let Some(j) = read(&source) {
-                return Ok(j);
-            }
+            return read(&source).map_err(|e| {
+                Error::run(format!(
+                    "Could not read the job id: {local_err}, nor from its copy: {e}"
+                ))
+            });
         }
         Err(Error::run(format!(
-            "Could not read the job id: no -j option and no job id in {}",
-            quote(&local.display().to_string())
+            "Could not read the job id: {local_err} (give it with -j, or keep the .jid file)"
         )))
     }
 

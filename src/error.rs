@@ -41,6 +41,14 @@ impl Error {
     pub fn run(msg: impl fmt::Display) -> Self {
         Error::Run(msg.to_string())
     }
+    /// The message without the kind's words.
+    pub fn detail(&self) -> &str {
+        match self {
+            Error::Config(s) | Error::Invocation(s) | Error::Script(s) | Error::Run(s) | Error::Unexpected(s) => s,
+            Error::Reported(e) => e.detail(),
+        }
+    }
+
     /// An I/O error on `path`, with what troika was doing.
     pub fn io(what: impl fmt::Display, path: &std::path::Path, err: std::io::Error) -> Self {
         Error::Unexpected(format!("{what} '{}': {}", path.display(), io_reason(&err)))

@@ -58,6 +58,15 @@ impl Directives {
         }
     }
 
+    /// Sets `name` as written, without alias resolution, only if no
+    /// directive has exactly that name: how `extra_directives` adds its keys
+    /// (as in 0.2.7, `time` there is not `walltime` but an unknown directive).
+    pub fn set_default_as_written(&mut self, name: &str, value: Vec<u8>) {
+        if !self.items.iter().any(|(n, _)| n == name) {
+            self.items.push((name.to_string(), value));
+        }
+    }
+
     pub fn get(&self, name: &str) -> Option<&[u8]> {
         let name = canonical(name);
         self.items.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
@@ -131,6 +140,24 @@ mod tests {
         assert_eq!(
             v,
             vec![("name".into(), b"b".to_vec()), ("walltime".into(), b"1".to_vec())]
+        );
+    }
+
+    #[test]
+    fn defaults_as_written_skip_aliases() {
+        let mut d = Directives::new();
+        d.set("time", b"1".to_vec());
+        d.set_default_as_written("time", b"2".to_vec());
+        d.set_default_as_written("walltime", b"3".to_vec());
+        d.set_default_as_written("queue", b"q".to_vec());
+        let v: Vec<_> = d.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+        assert_eq!(
+            v,
+            vec![
+                ("walltime".into(), b"1".to_vec()),
+                ("time".into(), b"2".to_vec()),
+                ("queue".into(), b"q".to_vec())
+            ]
         );
     }
 

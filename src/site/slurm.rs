@@ -247,21 +247,24 @@ impl SlurmSite {
         if out.dryrun {
             return Ok(Some(String::new()));
         }
-        let text = String::from_utf8_lossy(&out.stdout);
+        // On failure both streams, as 0.2.7 read them: Slurm's messages may
+        // come on either. The state is standard output.
+        let text = out.text();
         crate::debug!("squeue output for job {jid}: {}", quote(text.trim()));
         if !out.success() {
-            let err = String::from_utf8_lossy(&out.stderr);
-            if err.contains("Invalid job id specified") {
+            if text.contains("Invalid job id specified") {
                 crate::debug!("Job {jid} is unknown to Slurm");
                 return Ok(None);
             }
             return Err(Error::run(format!(
-                "squeue failed with {}: {}",
+                "Get State failed with {} (squeue): {}",
                 out.describe(),
-                err.trim()
+                text.trim()
             )));
         }
-        Ok(text.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string))
+        // The whole answer is the state: several lines (an array job, say)
+        // are no single state, and the job gets a plain scancel (as in 0.2.7).
+        Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
     }
 
     fn scancel(&self, args: &[&str], dryrun: bool) -> Result<crate::connection::Outcome> {
@@ -336,8 +339,12 @@ impl Site for SlurmSite {
         }
         if state == "PENDING" {
             let out = self.scancel(&["-t", "PENDING", jid], dryrun)?;
-            if !out.success() {
-                crate::warning!("scancel -t PENDING failed with {}", out.describe());
+            if !out.success() && !out.dryrun {
+                if vanished(&out) {
+                    crate::debug!("Job {jid} left the queue before scancel -t PENDING");
+                    return Ok(CancelStatus::Vanished);
+                }
+                return Err(kill_failed(&out));
             }
             match self.state(jid, dryrun)?.as_deref() {
                 None | Some("") | Some("CANCELLED") => return Ok(CancelStatus::Cancelled),

@@ -300,7 +300,7 @@ impl ExtraDirectives {
 impl Translator for ExtraDirectives {
     fn apply(&self, d: &mut Directives) -> Result<()> {
         for (k, v) in &self.items {
-            d.set_default(k, v.clone());
+            d.set_default_as_written(k, v.clone());
         }
         Ok(())
     }
