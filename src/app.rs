@@ -139,7 +139,9 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
         crate::debug!("Using configuration file {}", p.display());
         return Config::load(p);
     }
-    if let Some(env) = std::env::var_os("TROIKA_CONFIG_FILE").filter(|v| !v.is_empty()) {
+    // Set but empty is an error, as in 0.2.7: it names no file (and the
+    // built-in configuration would hide the mistake).
+    if let Some(env) = std::env::var_os("TROIKA_CONFIG_FILE") {
         let p = PathBuf::from(env);
         crate::debug!("Using configuration file {} (TROIKA_CONFIG_FILE)", p.display());
         return Config::load(&p).map_err(|e| match e {

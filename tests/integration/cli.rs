@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use crate::common::{poll_until, read_or_empty, sibling, troika_in, ScratchDir};
+use crate::common::{poll_until, read_or_empty, sibling, troika_bin, troika_in, ScratchDir};
 
 const JOB: &str = "#!/bin/sh\necho hello\n";
 
@@ -91,6 +91,24 @@ fn unknown_keys_are_reported_with_the_closest_known_key() {
         "{}",
         r.stderr
     );
+}
+
+/// `TROIKA_CONFIG_FILE` set but empty names no file: an error, not the
+/// built-in configuration.
+#[test]
+fn empty_config_variable_is_an_error() {
+    let out = std::process::Command::new(troika_bin())
+        .arg("list-sites")
+        .env("TROIKA_CONFIG_FILE", "")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Configuration error: Cannot read configuration file '': No such file or directory (from TROIKA_CONFIG_FILE)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no sites listed");
 }
 
 #[test]
