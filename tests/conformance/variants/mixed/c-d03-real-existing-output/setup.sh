@@ -1,0 +1,1 @@
+mkdir out; echo old > out/job.out

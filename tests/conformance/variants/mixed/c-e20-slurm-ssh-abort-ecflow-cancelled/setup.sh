@@ -1,0 +1,1 @@
+cp job.sh job.sh.orig

@@ -1,0 +1,1 @@
+mkdir o; printf '  225.srv \n' > o/job.sh.jid

@@ -1,0 +1,1 @@
+mkdir -p wd/out; echo 307.s > wd/out/job.sh.jid

@@ -1,0 +1,1 @@
+mkdir -p wd/out

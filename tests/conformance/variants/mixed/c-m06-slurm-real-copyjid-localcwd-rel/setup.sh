@@ -1,0 +1,1 @@
+mkdir -p wd/out; echo 36 > wd/out/job.sh.jid

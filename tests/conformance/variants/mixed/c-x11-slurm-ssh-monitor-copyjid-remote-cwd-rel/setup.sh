@@ -1,0 +1,2 @@
+cat > fake/scp.sh <<'X'
+X

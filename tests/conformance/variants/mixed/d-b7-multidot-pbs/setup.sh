@@ -1,0 +1,1 @@
+mv job.sh job.fc.00.sh

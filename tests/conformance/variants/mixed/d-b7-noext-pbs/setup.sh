@@ -1,0 +1,1 @@
+mv job.sh jobfile

@@ -1,0 +1,1 @@
+mkdir real; mv job.sh real/job.sh; ln -s "$DIR/real/job.sh" link.sh

@@ -1,0 +1,1 @@
+ln -s job.sh link.sh

@@ -1,0 +1,3 @@
+#!/bin/sh
+# troika name=a
+echo
