@@ -95,11 +95,12 @@ pub fn integer_id(digits: &str) -> String {
     }
 }
 
-/// Parses a boolean the way troika's directives and hooks accept them.
+/// Parses a boolean as troika 0.2.7 did: `1`, `yes`, `true`, `on` or `0`, `no`,
+/// `false`, `off`, in any case, without blanks around.
 pub fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "1" | "y" | "yes" | "t" | "true" | "on" => Some(true),
-        "0" | "n" | "no" | "f" | "false" | "off" => Some(false),
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "on" => Some(true),
+        "0" | "no" | "false" | "off" => Some(false),
         _ => None,
     }
 }
@@ -274,6 +275,9 @@ mod tests {
         assert_eq!(parse_bool("off"), Some(false));
         assert_eq!(parse_bool(""), None);
         assert_eq!(parse_bool("maybe"), None);
+        for strict in ["y", "t", "f", "n", "yes ", " no"] {
+            assert_eq!(parse_bool(strict), None, "{strict:?}");
+        }
     }
 
     #[test]

@@ -9,7 +9,6 @@ pub mod resources;
 use std::time::Duration;
 
 use super::directives::Directives;
-use super::translate::bool_value;
 use crate::config::{Node, SiteConfig, Value};
 use crate::error::{Error, Result};
 use crate::util::quote;
@@ -324,8 +323,9 @@ pub struct EnableHyperthreading;
 
 impl Translator for EnableHyperthreading {
     fn apply(&self, d: &mut Directives) -> Result<()> {
-        if let Some(v) = d.get("enable_hyperthreading") {
-            bool_value(v).map_err(|e| Error::Script(format!("Directive 'enable_hyperthreading': {e}")))?;
+        // A value given is the site's to read (Slurm rejects a non-boolean
+        // one; PBS and SGE have no such directive), as in 0.2.7.
+        if d.contains("enable_hyperthreading") {
             return Ok(());
         }
         let on = match d.get("threads_per_core") {
