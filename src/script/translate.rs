@@ -127,27 +127,41 @@ pub fn read_overrides(cfg: &crate::config::SiteConfig, key: &str) -> Result<Over
     Ok(out)
 }
 
-/// Applies a `%s` format to a value.
+/// Applies a format to a value, as 0.2.7 did with Python's `%` on bytes:
+/// `%s` and `%b` are the value, `%r` and `%a` its repr (`b'x'`), each with
+/// optional flags, width and precision (`%-12s`, `%.3s`, `%10r`); `%%` is a
+/// `%`. Any other `%` is written as it is (0.2.7 crashed on those: Q04).
 pub fn apply_format(name: &str, fmt: &str, value: &[u8]) -> Vec<u8> {
     let f = fmt.as_bytes();
     let mut out = Vec::with_capacity(f.len() + value.len());
     let mut used = false;
     let mut i = 0;
     while i < f.len() {
-        if f[i] == b'%' && i + 1 < f.len() {
-            match f[i + 1] {
-                b's' => {
-                    out.extend_from_slice(value);
-                    used = true;
-                    i += 2;
-                    continue;
+        if f[i] == b'%' {
+            if f.get(i + 1) == Some(&b'%') {
+                out.push(b'%');
+                i += 2;
+                continue;
+            }
+            if let Some((spec, next)) = conversion(f, i + 1) {
+                let mut piece = match spec.kind {
+                    b's' | b'b' => value.to_vec(),
+                    _ => crate::util::bytes_repr(value).into_bytes(),
+                };
+                if let Some(p) = spec.precision {
+                    piece.truncate(p);
                 }
-                b'%' => {
-                    out.push(b'%');
-                    i += 2;
-                    continue;
+                let pad = vec![b' '; spec.width.saturating_sub(piece.len())];
+                if spec.left {
+                    out.extend_from_slice(&piece);
+                    out.extend_from_slice(&pad);
+                } else {
+                    out.extend_from_slice(&pad);
+                    out.extend_from_slice(&piece);
                 }
-                _ => {}
+                used = true;
+                i = next;
+                continue;
             }
         }
         out.push(f[i]);
@@ -161,6 +175,51 @@ pub fn apply_format(name: &str, fmt: &str, value: &[u8]) -> Vec<u8> {
         );
     }
     out
+}
+
+/// A conversion of a format: `%[flags][width][.precision][h|l|L](s|b|r|a)`.
+struct Conversion {
+    left: bool,
+    width: usize,
+    precision: Option<usize>,
+    kind: u8,
+}
+
+/// Reads the conversion starting after a `%` at `i`; returns it and where
+/// the text goes on, or `None` when it is not one troika writes.
+fn conversion(f: &[u8], mut i: usize) -> Option<(Conversion, usize)> {
+    let mut left = false;
+    while let Some(&c) = f.get(i).filter(|c| b"-+ #0".contains(c)) {
+        left |= c == b'-';
+        i += 1;
+    }
+    let number = |i: &mut usize| {
+        let start = *i;
+        while f.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        std::str::from_utf8(&f[start..*i]).ok()?.parse::<usize>().ok()
+    };
+    let width = number(&mut i).unwrap_or(0);
+    let precision = if f.get(i) == Some(&b'.') {
+        i += 1;
+        Some(number(&mut i).unwrap_or(0))
+    } else {
+        None
+    };
+    if f.get(i).is_some_and(|c| b"hlL".contains(c)) {
+        i += 1;
+    }
+    let kind = *f.get(i).filter(|c| b"sbra".contains(c))?;
+    Some((
+        Conversion {
+            left,
+            width,
+            precision,
+            kind,
+        },
+        i + 1,
+    ))
 }
 
 /// Translates `directives` into native directive lines (`prefix` + argument +
@@ -245,6 +304,29 @@ pub fn bool_value(value: &[u8]) -> Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formats_as_python_percent() {
+        let v = b"it's x";
+        for (fmt, want) in [
+            ("--comment=%s", "--comment=it's x"),
+            ("%-12s|", "it's x      |"),
+            ("%.3s", "it'"),
+            ("%8s", "  it's x"),
+            ("%-5.2s|", "it   |"),
+            ("%b %ls %05s", "it's x it's x it's x"),
+            ("%r", "b\"it's x\""),
+            ("%10a", " b\"it's x\""),
+            ("x%s%%y", "xit's x%y"),
+            ("%d and %", "%d and %"),
+        ] {
+            assert_eq!(
+                String::from_utf8(apply_format("comment", fmt, v)).unwrap(),
+                want,
+                "{fmt}"
+            );
+        }
+    }
 
     #[test]
     fn formats() {
