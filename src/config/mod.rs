@@ -407,9 +407,21 @@ impl SiteConfig {
 
     /// Reports keys that no part of the site knows, with the closest known key.
     pub fn warn_unknown_keys(&self, known: &[&str]) {
+        let site_start = (self.node.line, self.node.col);
         for (k, _) in self.entries() {
             let key = k.key_text();
             if known.contains(&key.as_str()) {
+                continue;
+            }
+            // A key written before the site's own mapping came in through a
+            // merge key (`<<: *defaults`): a block shared by sites of several
+            // types holds keys that this type does not use, and that is fine.
+            if k.line > 0 && (k.line, k.col) < site_start {
+                crate::debug!(
+                    "{}: site '{}': key '{key}' (merged in) is not used by this site",
+                    self.at(k),
+                    self.name
+                );
                 continue;
             }
             match closest(&key, known.iter().map(|s| s.to_string())) {

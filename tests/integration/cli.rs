@@ -91,6 +91,36 @@ fn unknown_keys_are_reported_with_the_closest_known_key() {
         "{}",
         r.stderr
     );
+
+    // Keys merged in from a block shared by sites of several types are not
+    // reported; a key written in the site itself still is.
+    d.write(
+        "m.yml",
+        "defaults: &def\n  connection: local\n  sbatch_command: sbatch\n  qsub_command: qsub\n\
+         sites:\n  p:\n    <<: *def\n    type: pbs\n    qsub_comand: /x\n",
+        0o644,
+    );
+    let r = troika_in(
+        d.path(),
+        &[
+            "-c",
+            "m.yml",
+            "-n",
+            "submit",
+            "p",
+            script.to_str().unwrap(),
+            "-o",
+            "out",
+        ],
+    );
+    r.expect_code(0);
+    assert!(
+        r.stderr
+            .contains("m.yml:9:5: site 'p': unknown key 'qsub_comand' (did you mean 'qsub_command'?)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("'sbatch_command'"), "{}", r.stderr);
 }
 
 /// `TROIKA_CONFIG_FILE` set but empty names no file: an error, not the
