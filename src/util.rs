@@ -129,6 +129,12 @@ pub fn pure_path(path: &Path) -> PathBuf {
     out
 }
 
+/// The file `name` in `dir`, written as [`pure_path`] writes paths (`.` and
+/// `job.sh` give `job.sh`).
+pub fn file_in(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
+    pure_path(&dir.join(name))
+}
+
 /// The directory of `path` (see [`pure_path`]), `.` when it has none.
 pub fn parent_dir(path: &Path) -> PathBuf {
     pure_path(path.parent().unwrap_or(path))

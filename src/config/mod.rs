@@ -260,6 +260,12 @@ impl SiteConfig {
         )
     }
 
+    /// Whether troika's own defaults apply (`edition: 2026`) where they
+    /// differ from 0.2.7's behaviour.
+    pub fn troika_defaults(&self) -> bool {
+        self.edition >= Edition::E2026
+    }
+
     /// The same site under another edition's defaults.
     pub fn with_edition(mut self, edition: Edition) -> SiteConfig {
         self.edition = edition;

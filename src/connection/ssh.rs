@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::local::run;
 use super::{Command, Connection, Outcome};
-use crate::config::{Edition, SiteConfig};
+use crate::config::SiteConfig;
 use crate::error::{Error, Result};
 use crate::util::{pure_path, quote_argv};
 
@@ -136,7 +136,7 @@ impl SshConnection {
         let configured_timeout = site.seconds("ssh_connect_timeout")?.map(|s| s.ceil() as u64);
         // troika's own defaults come with `edition: 2026`; without it the
         // command lines are those of 0.2.7 unless the site asks otherwise.
-        let ours = site.edition >= Edition::E2026;
+        let ours = site.troika_defaults();
         let multiplex = site.bool_or("ssh_multiplex", ours)?;
         let batch = site.bool_or("ssh_batch_mode", ours)?;
         let persist = site
@@ -392,6 +392,7 @@ impl Connection for SshConnection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Edition;
 
     #[test]
     fn quoting() {

@@ -72,7 +72,7 @@ fn create_output_dir(ctx: &HookContext) -> Result<()> {
 /// Creates the output directory and copies the local file `src` into it.
 fn copy_to_output_dir(ctx: &HookContext, output: &Path, src: &Path) -> Result<()> {
     let dir = ctx.site.create_output_dir(output, ctx.dryrun)?;
-    let target: PathBuf = crate::util::pure_path(&dir.join(src.file_name().unwrap_or_default()));
+    let target: PathBuf = crate::util::file_in(&dir, src.file_name().unwrap_or_default());
     ctx.site.settings().connection.send_file(src, &target, ctx.dryrun)
 }
 
@@ -94,7 +94,7 @@ fn copy_orig_script(ctx: &HookContext) -> Result<()> {
 fn remove_previous_output(ctx: &HookContext) -> Result<()> {
     let output = required_output(ctx, "remove_previous_output")?;
     let conn = &ctx.site.settings().connection;
-    if !conn.is_local() && ctx.site.settings().config.edition >= crate::config::Edition::E2026 {
+    if !conn.is_local() && ctx.site.settings().config.troika_defaults() {
         let out = ctx
             .site
             .settings()

@@ -103,7 +103,7 @@ pub fn abort_on_ecflow(ctx: &HookContext) -> Result<()> {
     let local;
     // With `edition: 2026` a script that names its ecFlow host has the client
     // run on the site (0.2.7 meant to, but always ran it here).
-    let on_site = has_host && settings.config.edition >= crate::config::Edition::E2026;
+    let on_site = has_host && settings.config.troika_defaults();
     let conn: &dyn Connection = if settings.connection.is_local() || on_site {
         crate::debug!(
             "abort_on_ecflow running {} on the site with {}",
@@ -155,7 +155,7 @@ fn original_script(ctx: &HookContext, orig: &Path) -> Result<PathBuf> {
             quote(&orig.display().to_string())
         )));
     };
-    let remote = crate::util::pure_path(&crate::util::parent_dir(output).join(orig.file_name().unwrap_or_default()));
+    let remote = ctx.site.settings().copy_target(orig, output);
     let conn = &ctx.site.settings().connection;
     conn.get_file(&remote, orig, ctx.dryrun)
         .map_err(|e| Error::run(format!("Could not copy back original script: {e}")))?;

@@ -157,8 +157,7 @@ impl SiteSettings {
 
     /// Where `copy_script` puts the script: beside the output file.
     pub fn copy_target(&self, script: &Path, output: &Path) -> PathBuf {
-        let name = script.file_name().unwrap_or_default();
-        crate::util::pure_path(&crate::util::parent_dir(output).join(name))
+        crate::util::file_in(&crate::util::parent_dir(output), script.file_name().unwrap_or_default())
     }
 }
 

@@ -391,9 +391,6 @@ pub struct PbsSite {
     qstat: Vec<String>,
     qdel: Vec<String>,
     qsig: Vec<String>,
-    /// `edition: 2026`: a kill of a job that is gone is VANISHED, and a job
-    /// that does not run yet is removed with `qdel` when `qsig` refuses it.
-    forgiving_kill: bool,
 }
 
 impl PbsSite {
@@ -420,7 +417,6 @@ impl PbsSite {
             }
         };
         Ok(PbsSite {
-            forgiving_kill: s.config.edition >= crate::config::Edition::E2026,
             s,
             qsub,
             qstat,
@@ -429,11 +425,17 @@ impl PbsSite {
         })
     }
 
+    /// `edition: 2026`: a kill of a job that is gone is VANISHED, and a job
+    /// that does not run yet is removed with `qdel` when `qsig` refuses it.
+    /// For 0.2.7 any failure fails the kill.
+    fn forgiving_kill(&self) -> bool {
+        self.s.config.troika_defaults()
+    }
+
     /// Whether a failed `qdel` or `qsig` says the job is not there to kill
-    /// (then it VANISHED). Only with `edition: 2026`: for 0.2.7 any failure
-    /// fails the kill.
+    /// (then it VANISHED), when the kill is forgiving.
     fn gone(&self, out: &Outcome) -> bool {
-        self.forgiving_kill && unknown_job(out)
+        self.forgiving_kill() && unknown_job(out)
     }
 
     fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
@@ -505,7 +507,7 @@ impl Site for PbsSite {
             let num = (sig as i32).to_string();
             let out = self.s.run(Command::with_args(&self.qsig, &["-s", &num, jid]), dryrun)?;
             let gone = self.gone(&out);
-            if i == 0 && self.forgiving_kill && !out.success() && !out.dryrun && !gone && not_running(&out) {
+            if i == 0 && self.forgiving_kill() && !out.success() && !out.dryrun && !gone && not_running(&out) {
                 // Queued or held: there is no process to signal, remove it.
                 crate::debug!("Job {jid} is not running: deleting it with qdel");
                 return Ok(Step::Done(match self.qdel(jid, dryrun)? {
