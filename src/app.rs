@@ -22,8 +22,26 @@ pub fn main() -> i32 {
 
 /// Runs troika with `registry` (built-ins plus an organisation's own sites,
 /// connections, translators and hooks) and the process arguments.
+///
+/// A panic is a bug of troika's; should one happen, it is logged as a
+/// CRITICAL record (in the log file too) that says so, and the exit status
+/// is 1, as for any failure, rather than Rust's 101.
 pub fn main_with(registry: Registry) -> i32 {
-    run(registry, std::env::args_os().collect())
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        crate::critical!("Internal error (a bug in troika, please report it): {what}{at}");
+    }));
+    let args = std::env::args_os().collect();
+    std::panic::catch_unwind(move || run(registry, args)).unwrap_or(1)
 }
 
 /// Runs troika with explicit arguments (the first is the program name).
@@ -40,10 +58,13 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
     crate::log::set_verbosity(cli.verbose, cli.quiet);
     for c in &cli.config {
         // A directory opens on Linux, but 0.2.7's parser could not read it.
-        let opened = std::fs::File::open(c).and_then(|f| match f.metadata() {
-            Ok(m) if m.is_dir() => Err(std::io::Error::from_raw_os_error(21)),
-            _ => Ok(f),
-        });
+        // A FIFO is opened without waiting for a writer.
+        let opened = match crate::util::open_nonblocking(c) {
+            Ok((_, ft)) if ft.is_dir() => Err(std::io::Error::from_raw_os_error(21)),
+            Ok(_) => Ok(()),
+            Err(crate::util::OpenError::Io(e)) => Err(e),
+            Err(crate::util::OpenError::NotRegular(_)) => Err(std::io::Error::from_raw_os_error(21)),
+        };
         if let Err(e) = opened {
             eprintln!("usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ...");
             eprintln!(
@@ -54,6 +75,19 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
             return 2;
         }
     }
+    // A submission locks its script before anything is written, even the
+    // log file beside it: a second troika submitting the same script stops
+    // here and changes nothing.
+    let lock = match &action {
+        Action::Submit { script, .. } => match crate::script::SubmitLock::acquire(script) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                crate::critical!("{e}");
+                return 1;
+            }
+        },
+        _ => None,
+    };
     let logfile = cli.logfile.clone().or_else(|| match &action {
         Action::Submit { script, .. } | Action::Monitor { script, .. } | Action::Kill { script, .. } => {
             Some(default_log_file(script, action.name()))
@@ -75,6 +109,7 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
         cli.dryrun,
         logfile,
         action,
+        lock,
     ) {
         Ok(()) => 0,
         // Already logged before the exit hooks ran.
@@ -174,6 +209,7 @@ fn execute(
     dryrun: bool,
     logfile: Option<PathBuf>,
     action: Action,
+    lock: Option<crate::script::SubmitLock>,
 ) -> Result<()> {
     let config = load_config(config)?;
     let mut ctl = Controller::new(registry, config, dryrun)?;
@@ -187,7 +223,7 @@ fn execute(
             define,
         } => {
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
-            ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines)
+            ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines, lock)
         }
         Action::Monitor {
             site,
@@ -207,10 +243,11 @@ fn execute(
             .map(|_| ()),
         Action::CheckConnection { site, user, timeout } => {
             // 0.2.7 accepted any integer (and ignored it): zero or a
-            // negative timeout means no time limit.
+            // negative timeout means no time limit, and so does one beyond
+            // troika's longest wait.
             let timeout = timeout
                 .and_then(|t| u64::try_from(t).ok())
-                .filter(|t| *t > 0)
+                .filter(|t| (1..=crate::util::MAX_SECONDS).contains(t))
                 .map(Duration::from_secs);
             if ctl.check_connection(&site, user.as_deref(), timeout)? {
                 println!("OK");

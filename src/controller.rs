@@ -11,9 +11,12 @@ use crate::hook::{HookContext, HookPoint, Hooks};
 use crate::registry::Registry;
 use crate::script::directives::parse_define;
 use crate::script::translators::{self, TranslatorContext};
-use crate::script::{Request, UnknownPolicy};
+use crate::script::{Request, SubmitLock, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
+
+/// The largest job id file troika reads.
+pub const MAX_JID_BYTES: u64 = 4096;
 
 /// Default time limit of a scheduler command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
@@ -44,6 +47,7 @@ pub struct Controller<'r> {
 
 impl<'r> Controller<'r> {
     pub fn new(registry: &'r Registry, config: Config, dryrun: bool) -> Result<Self> {
+        crate::error::set_edition(config.edition());
         if let Some(c) = config.controller() {
             match &c.value {
                 Value::Null => {}
@@ -62,6 +66,10 @@ impl<'r> Controller<'r> {
     /// Builds site `name`: its type, connection and common settings, all
     /// checked, so that a bad configuration fails every action the same way.
     pub fn site(&self, name: &str, user: Option<&str>) -> Result<Prepared> {
+        if let Some(u) = user.filter(|u| !u.is_empty()) {
+            crate::connection::ssh::check_destination_part("user", u)
+                .map_err(|why| Error::invocation(format!("Invalid -u: {why}")))?;
+        }
         let cfg = self.config.site(name)?;
         let type_name = cfg.required_str("type")?;
         let site_type = self
@@ -262,7 +270,9 @@ impl<'r> Controller<'r> {
     }
 
     /// `submit`: generate the script, submit it, record the job id.
-    /// `defines` are the `-D NAME=VALUE` arguments as given.
+    /// `defines` are the `-D NAME=VALUE` arguments as given. `lock` is the
+    /// script's lock when the caller took it already (before opening the
+    /// log file); otherwise it is taken here.
     pub fn submit(
         &self,
         site: &str,
@@ -270,7 +280,18 @@ impl<'r> Controller<'r> {
         user: Option<&str>,
         output: &Path,
         defines: &[Vec<u8>],
+        lock: Option<SubmitLock>,
     ) -> Result<()> {
+        let mut lock = match lock {
+            Some(l) => l,
+            None => SubmitLock::acquire(script)?,
+        };
+        if output.as_os_str().as_encoded_bytes().contains(&b'\n') {
+            return Err(Error::invocation(format!(
+                "The output file {} has a line break in its name: it would add a line to the job script",
+                quote(&output.display().to_string())
+            )));
+        }
         let p = self.prepare(site, user, "submit", Some(script), None)?;
         // 0.2.7 read the script before the `-D` arguments: an error in the
         // script is the one reported when both are wrong.
@@ -301,9 +322,27 @@ impl<'r> Controller<'r> {
                     output: out_bytes,
                     translators: &settings.translators,
                 };
-                crate::script::preprocess(script, &settings.profile(), &req)?;
-                p.hooks.run(HookPoint::PreSubmit, ctx)?;
-                let jid = p.site.submit(script, user, output, self.dryrun)?;
+                let replaced = crate::script::preprocess(script, &settings.profile(), &req, &mut lock)?;
+                let submitted = p
+                    .hooks
+                    .run(HookPoint::PreSubmit, ctx)
+                    .and_then(|()| p.site.submit(script, user, output, self.dryrun));
+                let jid = match submitted {
+                    Ok(jid) => jid,
+                    Err(e) => {
+                        if settings.config.troika_defaults() && !e.is_uncertain() {
+                            // Not submitted: the files are put back as they were.
+                            match replaced.restore() {
+                                Ok(()) => crate::info!(
+                                    "The submission failed: {} and its .orig are as they were before it",
+                                    quote(&script.display().to_string())
+                                ),
+                                Err(r) => crate::error!("{r}"),
+                            }
+                        }
+                        return Err(e);
+                    }
+                };
                 if let Some(jid) = jid {
                     known.jid = Some(jid.clone());
                     let jid_path = with_suffix(script, ".jid");
@@ -345,10 +384,20 @@ impl<'r> Controller<'r> {
         let local = with_suffix(script, ".jid");
         // The reason a file gives no job id, worded as 0.2.7 worded it.
         let read = |path: &Path| -> std::result::Result<String, String> {
-            match std::fs::read_to_string(path) {
-                Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
-                Ok(_) => Err(format!("no job id in {}", quote(&path.display().to_string()))),
-                Err(e) => Err(crate::error::python_io_error(&e, &path.display().to_string())),
+            let name = quote(&path.display().to_string());
+            match crate::util::read_limited(path, MAX_JID_BYTES) {
+                Ok(Some(b)) => match String::from_utf8(b) {
+                    Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+                    Ok(_) => Err(format!("no job id in {name}")),
+                    Err(_) => Err(format!("{name} is not text: not a job id file")),
+                },
+                Ok(None) => Err(format!(
+                    "{name} is larger than {MAX_JID_BYTES} bytes: not a job id file"
+                )),
+                Err(crate::util::OpenError::Io(e)) => {
+                    Err(crate::error::python_io_error(&e, &path.display().to_string()))
+                }
+                Err(e) => Err(format!("{name}: {e}")),
             }
         };
         let local_err = match read(&local) {
@@ -458,7 +507,7 @@ impl<'r> Controller<'r> {
     pub fn list_sites(&self, out: &mut dyn Write) -> Result<()> {
         let w = |out: &mut dyn Write, s: String| {
             out.write_all(s.as_bytes())
-                .map_err(|e| Error::Unexpected(format!("Cannot write: {e}")))
+                .map_err(|e| Error::Io(format!("Cannot write: {}", crate::error::io_reason(&e))))
         };
         w(
             out,

@@ -21,10 +21,22 @@ pub enum Error {
     /// An external command or an action failed (submission, kill, ...).
     #[error("{0}")]
     Run(String),
-    /// An operating-system error that troika has no more specific advice for
-    /// (for instance copying into a directory that does not exist).
+    /// What troika 0.2.7 ended with an unhandled Python exception, and is
+    /// reported with those words (log scrapers look for them).
     #[error("Unhandled exception: {0}")]
     Unexpected(String),
+    /// An ordinary operating-system error on a file troika reads or writes
+    /// (a missing directory, a full disk, a read-only file). 0.2.7 reported
+    /// these as unhandled exceptions, and so does troika for a configuration
+    /// without an edition; with `edition: 2026` they are not worded as a
+    /// crash (see [`set_edition`]).
+    #[error("{prefix}{0}", prefix = io_prefix())]
+    Io(String),
+    /// A command whose effect is not known: it timed out after it started,
+    /// or its answer could not be read. A submission that ends so may have
+    /// reached the scheduler, so nothing it wrote is rolled back.
+    #[error("{0}")]
+    Uncertain(String),
     /// An error that was already logged (before the exit hooks ran, so that
     /// a copied log file holds it); the program only sets the exit status.
     #[error("{0}")]
@@ -44,14 +56,66 @@ impl Error {
     /// The message without the kind's words.
     pub fn detail(&self) -> &str {
         match self {
-            Error::Config(s) | Error::Invocation(s) | Error::Script(s) | Error::Run(s) | Error::Unexpected(s) => s,
+            Error::Config(s)
+            | Error::Invocation(s)
+            | Error::Script(s)
+            | Error::Run(s)
+            | Error::Unexpected(s)
+            | Error::Io(s)
+            | Error::Uncertain(s) => s,
             Error::Reported(e) => e.detail(),
         }
     }
 
     /// An I/O error on `path`, with what troika was doing.
     pub fn io(what: impl fmt::Display, path: &std::path::Path, err: std::io::Error) -> Self {
-        Error::Unexpected(format!("{what} '{}': {}", path.display(), io_reason(&err)))
+        Error::Io(format!("{what} '{}': {}", path.display(), io_reason(&err)))
+    }
+
+    /// Whether the error leaves unknown what a command did (see
+    /// [`Error::Uncertain`]).
+    pub fn is_uncertain(&self) -> bool {
+        match self {
+            Error::Uncertain(_) => true,
+            Error::Reported(e) => e.is_uncertain(),
+            _ => false,
+        }
+    }
+
+    /// The same error with `f` applied to its message, of the same kind.
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Error::Config(s) => Error::Config(f(s)),
+            Error::Invocation(s) => Error::Invocation(f(s)),
+            Error::Script(s) => Error::Script(f(s)),
+            Error::Run(s) => Error::Run(f(s)),
+            Error::Unexpected(s) => Error::Unexpected(f(s)),
+            Error::Io(s) => Error::Io(f(s)),
+            Error::Uncertain(s) => Error::Uncertain(f(s)),
+            Error::Reported(e) => Error::Reported(Box::new(e.map_message(f))),
+        }
+    }
+}
+
+/// Whether I/O errors are worded as 0.2.7 worded them ("Unhandled
+/// exception: ..."), which is so until a configuration with an edition says
+/// otherwise.
+static IO_AS_CRASH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Chooses the words of I/O errors for the configuration's edition: 0.2.7's
+/// ("Unhandled exception: ") without one, none with `edition: 2026`.
+pub fn set_edition(edition: crate::config::Edition) {
+    IO_AS_CRASH.store(
+        edition < crate::config::Edition::E2026,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
+fn io_prefix() -> &'static str {
+    if IO_AS_CRASH.load(std::sync::atomic::Ordering::Relaxed) {
+        "Unhandled exception: "
+    } else {
+        ""
     }
 }
 

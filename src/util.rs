@@ -105,6 +105,22 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
+/// The longest time troika accepts for anything it waits for (a command's
+/// time limit, a step of a kill sequence, a hook or translator): 10^9 seconds,
+/// about 31 years. A longer value in a configuration is an error with its
+/// location, never a panic or an endless wait.
+pub const MAX_SECONDS: u64 = 1_000_000_000;
+
+/// `secs` as a duration when it is a finite number from 0 to [`MAX_SECONDS`].
+pub fn duration_secs(secs: f64) -> Option<std::time::Duration> {
+    (secs.is_finite() && (0.0..=MAX_SECONDS as f64).contains(&secs)).then(|| std::time::Duration::from_secs_f64(secs))
+}
+
+/// What a configuration error says of a duration that [`duration_secs`] refuses.
+pub fn duration_limit_words() -> String {
+    format!("a number of seconds from 0 to {MAX_SECONDS} (about 31 years)")
+}
+
 /// `path` with `suffix` appended to its file name (`job.sh` -> `job.sh.jid`).
 pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
@@ -129,6 +145,17 @@ pub fn pure_path(path: &Path) -> PathBuf {
     out
 }
 
+/// A path given to a command as an argument, so that no command can read it
+/// as an option: a relative path that starts with `-` gets `./` in front
+/// (`-d/job.sh` becomes `./-d/job.sh`); any other path is as it is.
+pub fn command_path(path: PathBuf) -> PathBuf {
+    if path.as_os_str().as_encoded_bytes().starts_with(b"-") {
+        Path::new(".").join(path)
+    } else {
+        path
+    }
+}
+
 /// The file `name` in `dir`, written as [`pure_path`] writes paths (`.` and
 /// `job.sh` give `job.sh`).
 pub fn file_in(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
@@ -138,6 +165,91 @@ pub fn file_in(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
 /// The directory of `path` (see [`pure_path`]), `.` when it has none.
 pub fn parent_dir(path: &Path) -> PathBuf {
     pure_path(path.parent().unwrap_or(path))
+}
+
+/// Why a file that must be a regular file could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    Io(std::io::Error),
+    /// It exists but is not a regular file: what it is (`a directory`).
+    NotRegular(&'static str),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::Io(e) => write!(f, "{}", crate::error::io_reason(e)),
+            OpenError::NotRegular(kind) => write!(f, "it is {kind}, not a regular file"),
+        }
+    }
+}
+
+/// Opens `path` for reading if it is a regular file (after links). Anything
+/// else (a FIFO, a device such as `/dev/zero`, a directory) is refused
+/// without being read: opening never blocks on a FIFO, and reading never
+/// runs forever.
+pub fn open_regular(path: &Path) -> std::result::Result<std::fs::File, OpenError> {
+    let (file, ft) = open_nonblocking(path)?;
+    match file_kind(&ft) {
+        None => Ok(file),
+        Some(kind) => Err(OpenError::NotRegular(kind)),
+    }
+}
+
+/// Opens `path` for reading without waiting for a FIFO's writer, then makes
+/// reads blocking again (a FIFO without a writer reads as empty).
+pub fn open_nonblocking(path: &Path) -> std::result::Result<(std::fs::File, std::fs::FileType), OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(OpenError::Io)?;
+    let ft = file.metadata().map_err(OpenError::Io)?.file_type();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    // SAFETY: fcntl on a descriptor owned by `file`.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+        }
+    }
+    Ok((file, ft))
+}
+
+/// What a file is when it is not a regular file (`a directory`).
+fn file_kind(ft: &std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    Some(if ft.is_file() {
+        return None;
+    } else if ft.is_dir() {
+        "a directory"
+    } else if ft.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if ft.is_char_device() {
+        "a character device"
+    } else if ft.is_block_device() {
+        "a block device"
+    } else if ft.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    })
+}
+
+/// Reads a whole file of at most `limit` bytes (a configuration, a job id
+/// file); `Ok(None)` when it is larger. A pipe or a device is read up to the
+/// limit (`-c <(make-config)` works, `/dev/zero` does not run forever); a
+/// directory is refused.
+pub fn read_limited(path: &Path, limit: u64) -> std::result::Result<Option<Vec<u8>>, OpenError> {
+    use std::io::Read;
+    let (file, ft) = open_nonblocking(path)?;
+    if ft.is_dir() {
+        return Err(OpenError::NotRegular("a directory"));
+    }
+    let mut data = Vec::new();
+    file.take(limit + 1).read_to_end(&mut data).map_err(OpenError::Io)?;
+    Ok((data.len() as u64 <= limit).then_some(data))
 }
 
 /// Writes `data` to `path` atomically (see [`AtomicFile`]).
@@ -171,6 +283,11 @@ impl AtomicFile {
             tmp,
             path: path.to_path_buf(),
         })
+    }
+
+    /// The path of the temporary file (to lock it, for instance).
+    pub fn temp_path(&self) -> &Path {
+        self.tmp.path()
     }
 
     /// Writes the content through a buffer, then sets `mode`.

@@ -11,6 +11,10 @@ use std::rc::Rc;
 use crate::error::{Error, Result};
 pub use yaml::{Node, Value};
 
+/// The largest configuration file troika reads: 64 MiB (a configuration of
+/// 260,000 sites is about 10 MB).
+pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
+
 /// The built-in configuration used when no file is found.
 pub const BUILTIN_CONFIG: &str = "edition: 2026\nsites:\n  localhost:\n    type: direct\n    connection: local\n";
 
@@ -74,13 +78,15 @@ impl Config {
     /// Reads and parses a configuration file. Syntax errors and a top level
     /// that is not a mapping are reported here; the sites are checked when used.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read(path).map_err(|e| {
-            Error::config(format!(
-                "Cannot read configuration file '{}': {}",
-                path.display(),
-                crate::error::io_reason(&e)
-            ))
-        })?;
+        let text = crate::util::read_limited(path, MAX_CONFIG_BYTES)
+            .map_err(|e| Error::config(format!("Cannot read configuration file '{}': {e}", path.display())))?
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "{}: the configuration is larger than {} MiB, the most troika reads: split it, or check that -c names the right file",
+                    path.display(),
+                    MAX_CONFIG_BYTES >> 20
+                ))
+            })?;
         let text = String::from_utf8(text).map_err(|e| {
             Error::config(format!(
                 "{}: not valid UTF-8 text (byte {})",
@@ -346,7 +352,8 @@ impl SiteConfig {
         }
     }
 
-    /// A number of seconds (integer or float), must be positive.
+    /// A number of seconds (integer or float), must be positive and at most
+    /// [`crate::util::MAX_SECONDS`].
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(None),
@@ -362,6 +369,16 @@ impl SiteConfig {
                 };
                 if !(v > 0.0 && v.is_finite()) {
                     return Err(self.err(n, format!("'{key}' must be a positive number of seconds, found {v}")));
+                }
+                if crate::util::duration_secs(v).is_none() {
+                    return Err(self.err(
+                        n,
+                        format!(
+                            "'{key}' must be {}, found {}",
+                            crate::util::duration_limit_words(),
+                            crate::util::py_float(v)
+                        ),
+                    ));
                 }
                 Ok(Some(v))
             }

@@ -58,11 +58,13 @@ impl LocalConnection {
             .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
             .unwrap_or(0o644);
         crate::util::write_atomic(&dst, &data, mode).map_err(|e| match e {
-            Error::Unexpected(m) => Error::Unexpected(format!(
-                "Cannot copy {} to {}: {m}",
-                quote(&src.display().to_string()),
-                quote(&dst.display().to_string())
-            )),
+            Error::Io(_) => e.map_message(|m| {
+                format!(
+                    "Cannot copy {} to {}: {m}",
+                    quote(&src.display().to_string()),
+                    quote(&dst.display().to_string())
+                )
+            }),
             other => other,
         })
     }
@@ -191,9 +193,7 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
         // Own process group, so that a timeout can stop the command and its children.
         c.process_group(0);
     }
-    let mut child = c
-        .spawn()
-        .map_err(|e| Error::run(format!("Cannot execute {}: {}", quote(&name), io_reason(&e))))?;
+    let mut child = c.spawn().map_err(|e| spawn_error(&e, &name, cwd))?;
     crate::debug!("Child PID: {}", child.id());
     if cmd.detach {
         return Ok(Outcome {
@@ -238,6 +238,26 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
     Ok(outcome)
 }
 
+/// Why a command could not start. A missing `local_cwd` makes the start
+/// fail with the same error as a missing program: it is named instead.
+fn spawn_error(e: &std::io::Error, name: &str, cwd: Option<&Path>) -> Error {
+    if let Some(dir) = cwd {
+        let why = match std::fs::metadata(dir) {
+            Err(d) => Some(io_reason(&d)),
+            Ok(m) if !m.is_dir() => Some("not a directory".to_string()),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            return Error::run(format!(
+                "Cannot run {} in local_cwd {}: {why}",
+                quote(name),
+                quote(&dir.display().to_string())
+            ));
+        }
+    }
+    Error::run(format!("Cannot execute {}: {}", quote(name), io_reason(e)))
+}
+
 /// Reads the child's captured output and waits for it to exit, all in this
 /// thread: `poll` on the output pipes and, where the kernel has it (Linux 5.3),
 /// a pidfd that becomes readable when the child exits. No reader or watchdog
@@ -261,7 +281,8 @@ fn collect_with(
     name: &str,
     pidfd: Option<OwnedFd>,
 ) -> Result<(std::process::ExitStatus, Vec<u8>, Vec<u8>)> {
-    let deadline = timeout.map(|t| Instant::now() + t);
+    // A limit too far away for the clock is no limit.
+    let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
     let mut out = Stream::new(child.stdout.take().map(OwnedFd::from));
     let mut err = Stream::new(child.stderr.take().map(OwnedFd::from));
     let mut exited = false;
@@ -388,7 +409,7 @@ fn kill_after_timeout(child: &mut Child, name: &str, timeout: Duration) -> Error
     std::thread::sleep(Duration::from_millis(200));
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     let _ = child.wait();
-    Error::run(format!(
+    Error::Uncertain(format!(
         "Command {} timed out after {} s and was killed",
         quote(name),
         fmt_secs(timeout)

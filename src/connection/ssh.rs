@@ -56,6 +56,64 @@ pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
+/// Checks a user or host name that goes into ssh's and scp's command lines:
+/// one that starts with `-` would be read as an option (`-oProxyCommand=...`
+/// runs a command here), and control characters have no place in either.
+pub fn check_destination_part(what: &str, value: &str) -> std::result::Result<(), String> {
+    if value.starts_with('-') {
+        return Err(format!(
+            "{what} {} starts with '-': ssh and scp would read it as an option",
+            crate::util::quote(value)
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!(
+            "{what} {} contains a control character (a line break?)",
+            crate::util::quote(value)
+        ));
+    }
+    Ok(())
+}
+
+/// Whether scp's options ask for the legacy SCP protocol (`-O`), in which
+/// the remote shell reads remote paths (with SFTP, the default of OpenSSH
+/// 9, it does not).
+fn legacy_scp(opts: &[String]) -> bool {
+    // Options of scp that take a value, from OpenSSH's manual.
+    const WITH_VALUE: &[u8] = b"cFiJlPoSX";
+    let mut args = opts.iter();
+    while let Some(a) = args.next() {
+        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty() && !f.starts_with('-')) else {
+            continue;
+        };
+        for (i, c) in flags.bytes().enumerate() {
+            if c == b'O' {
+                return true;
+            }
+            if WITH_VALUE.contains(&c) {
+                if i + 1 == flags.len() {
+                    args.next();
+                }
+                break;
+            }
+        }
+    }
+    false
+}
+
+/// A local path as an argument of scp: a relative path that starts with `-`
+/// or has a `:` before any `/` would be read as an option or as a remote
+/// `host:path`, and gets `./` in front.
+fn scp_local(p: &Path) -> String {
+    let s = p.display().to_string();
+    let colon_first = s.find(':').is_some_and(|c| s.find('/').is_none_or(|sl| c < sl));
+    if p.is_relative() && (s.starts_with('-') || colon_first) {
+        format!("./{s}")
+    } else {
+        s
+    }
+}
+
 /// Whether `name` can be assigned in a POSIX shell (`NAME=value cmd`).
 fn valid_env_name(name: &str) -> bool {
     let mut b = name.bytes();
@@ -73,6 +131,9 @@ pub struct SshConnection {
     /// StrictHostKeyChecking, ConnectTimeout; then troika's own).
     pub ssh_opts: Vec<String>,
     pub scp_opts: Vec<String>,
+    /// scp runs with the legacy protocol (`-O`): remote paths are quoted
+    /// for the remote shell.
+    pub legacy_scp: bool,
     pub remote_cwd: Option<String>,
     /// The `ConnectTimeout` given to ssh, if any.
     pub connect_timeout: Option<u64>,
@@ -122,7 +183,19 @@ impl SshConnection {
                 site.name
             ))
         })?;
-        let user = user.map(str::to_string).or(site.opt_str("user")?);
+        if let Err(why) = check_destination_part("host", &host) {
+            return Err(Error::config(format!(
+                "{}: site '{}': {why}",
+                site.location(),
+                site.name
+            )));
+        }
+        let configured_user = site.opt_str("user")?;
+        if let Some(u) = &configured_user {
+            check_destination_part("user", u)
+                .map_err(|why| Error::config(format!("{}: site '{}': {why}", site.location(), site.name)))?;
+        }
+        let user = user.map(str::to_string).or(configured_user);
         let ssh = site.command("ssh_command", &["ssh"])?;
         let scp = site.command("scp_command", &["scp"])?;
         let base_opts = site.str_list("ssh_options")?;
@@ -187,6 +260,7 @@ impl SshConnection {
         scp_opts.extend(common.iter().cloned());
         scp_opts.extend(extra);
         Ok(SshConnection {
+            legacy_scp: legacy_scp(&[&scp[1..], &scp_opts[..]].concat()),
             host,
             user,
             ssh,
@@ -238,6 +312,17 @@ impl SshConnection {
         match &self.remote_cwd {
             Some(cwd) if p.is_relative() => pure_path(&Path::new(cwd).join(p)).display().to_string(),
             _ => pure_path(p).display().to_string(),
+        }
+    }
+
+    /// `[user@]host:path` for scp. With the legacy protocol the remote shell
+    /// reads the path, which is then quoted for it word by word.
+    fn scp_remote(&self, p: &Path) -> String {
+        let path = self.remote_path(p);
+        if self.legacy_scp {
+            format!("{}:{}", self.destination(), shell_quote(&path))
+        } else {
+            format!("{}:{path}", self.destination())
         }
     }
 
@@ -322,8 +407,7 @@ impl Connection for SshConnection {
     }
 
     fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        let to = format!("{}:{}", self.destination(), self.remote_path(dst));
-        let argv = self.scp_argv(src.display().to_string(), to);
+        let argv = self.scp_argv(scp_local(src), self.scp_remote(dst));
         let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()), dryrun)?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
@@ -338,8 +422,7 @@ impl Connection for SshConnection {
     }
 
     fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        let from = format!("{}:{}", self.destination(), self.remote_path(src));
-        let argv = self.scp_argv(from, dst.display().to_string());
+        let argv = self.scp_argv(self.scp_remote(src), scp_local(dst));
         let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()), dryrun)?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
@@ -355,7 +438,7 @@ impl Connection for SshConnection {
 
     fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
         let mut argv: Vec<OsString> = self.pmkdir.iter().map(OsString::from).collect();
-        argv.push(self.remote_path(dir).into());
+        argv.push(crate::util::command_path(self.remote_path(dir).into()).into());
         let out = self.execute(Command::new(argv), dryrun)?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(

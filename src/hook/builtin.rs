@@ -95,10 +95,10 @@ fn remove_previous_output(ctx: &HookContext) -> Result<()> {
     let output = required_output(ctx, "remove_previous_output")?;
     let conn = &ctx.site.settings().connection;
     if !conn.is_local() && ctx.site.settings().config.troika_defaults() {
-        let out = ctx
-            .site
-            .settings()
-            .run(Command::new(["rm", "-f"]).arg(output.as_os_str()), ctx.dryrun)?;
+        let out = ctx.site.settings().run(
+            Command::new(["rm", "-f"]).arg(crate::util::command_path(output.to_path_buf())),
+            ctx.dryrun,
+        )?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
                 "Cannot remove the previous output {}: rm failed with {}: {}",

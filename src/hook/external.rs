@@ -142,13 +142,18 @@ impl ExternalHook {
                         Value::Float(f) => *f,
                         _ => -1.0,
                     };
-                    if !(secs > 0.0 && secs.is_finite()) {
-                        return Err(bad(
-                            v,
-                            format!("'timeout' must be a positive number of seconds, found {v}"),
-                        ));
+                    match crate::util::duration_secs(secs).filter(|_| secs > 0.0) {
+                        Some(t) => timeout = Some(t),
+                        None => {
+                            return Err(bad(
+                                v,
+                                format!(
+                                    "'timeout' must be a positive number of seconds, found {v} (at most {})",
+                                    crate::util::MAX_SECONDS
+                                ),
+                            ))
+                        }
                     }
-                    timeout = Some(Duration::from_secs_f64(secs));
                 }
                 other => {
                     return Err(bad(

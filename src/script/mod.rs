@@ -3,6 +3,7 @@
 //! atomically; the original is kept as `<script>.orig`.
 
 pub mod directives;
+pub mod lock;
 pub mod parse;
 pub mod translate;
 pub mod translators;
@@ -13,6 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 pub use directives::Directives;
+pub use lock::{Replaced, SubmitLock};
 pub use parse::{NativeSyntax, Scan};
 pub use translate::{Overrides, Rule, Table, UnknownPolicy};
 pub use translators::Translator;
@@ -123,13 +125,19 @@ pub fn write_generated<W: Write>(out: &mut W, header: &[Vec<u8>], src: &mut File
 }
 
 /// Opens a script for reading, with an error that says what to check.
+/// Only a regular file is a script: a FIFO, a device or a directory is
+/// refused before anything is read from it.
 pub fn open_script(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| {
-        Error::invocation(format!(
-            "Cannot read script {}: {}",
-            quote(&path.display().to_string()),
-            crate::error::io_reason(&e)
-        ))
+    use crate::util::OpenError;
+    let name = quote(&path.display().to_string());
+    crate::util::open_regular(path).map_err(|e| {
+        Error::invocation(match e {
+            OpenError::Io(e) => format!("Cannot read script {name}: {}", crate::error::io_reason(&e)),
+            OpenError::NotRegular("a directory") => format!("Script {name} is a directory"),
+            OpenError::NotRegular(kind) => format!(
+                "Script {name} is {kind}, not a regular file: troika reads the script and rewrites it in place, give it a file"
+            ),
+        })
     })
 }
 
@@ -140,17 +148,12 @@ pub fn check(path: &Path, native: Option<&NativeSyntax>) -> Result<()> {
 }
 
 /// Parses, translates and rewrites the script at `path` in place. The
-/// original is saved as `<path>.orig`. Nothing is written when any step
-/// fails.
-pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
+/// original is saved as `<path>.orig`. Nothing is changed when any step
+/// fails. The generated script is locked with `lock` before it replaces the
+/// original; what was replaced is returned, to be put back if need be.
+pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut SubmitLock) -> Result<Replaced> {
     let mut file = open_script(path)?;
     let meta = file.metadata().map_err(|e| Error::io("Cannot read", path, e))?;
-    if meta.is_dir() {
-        return Err(Error::invocation(format!(
-            "Script {} is a directory",
-            quote(&path.display().to_string())
-        )));
-    }
     let name = path.display().to_string();
     let scan = parse::scan(BufReader::with_capacity(64 * 1024, &file), profile.native, &name)?;
     crate::debug!("Translating directives");
@@ -177,13 +180,21 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request) -> Result<()> {
     // Generate next to the script, then keep the original and swap.
     let mut generated = crate::util::AtomicFile::create(path)?;
     generated.fill(mode, |w| write_generated(w, &header, &mut file, &scan))?;
+    lock.hold(generated.temp_path())?;
+    let replaced = Replaced::new(path, &orig)?;
     save_original(path, &orig)?;
-    generated.commit()?;
+    if let Err(e) = generated.commit() {
+        // The script is still the original: put the previous .orig back.
+        if let Err(r) = replaced.restore_orig() {
+            crate::error!("{r}");
+        }
+        return Err(e);
+    }
     crate::debug!(
         "Script generated. Original script saved to {}",
         quote(&orig.display().to_string())
     );
-    Ok(())
+    Ok(replaced)
 }
 
 /// Keeps the original script as `orig`, atomically: a hard link to the

@@ -142,6 +142,38 @@ fn native_key<'a>(line: &'a [u8], syntax: &NativeSyntax) -> Option<Result<Vec<u8
     Some(Ok(key.to_vec()))
 }
 
+/// The longest line troika reads as a directive or a shebang: 1 MiB. A
+/// longer line of the body passes through untouched, without being held in
+/// memory; a longer directive is an error.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// Reads one line into `line`, keeping at most `max` bytes of it; returns
+/// the line's whole length (0 at the end of the input).
+fn read_line_bounded<R: BufRead>(r: &mut R, line: &mut Vec<u8>, max: usize) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let buf = match r.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(total);
+        }
+        let (n, done) = match buf.iter().position(|&c| c == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let keep = n.min(max.saturating_sub(line.len()));
+        line.extend_from_slice(&buf[..keep]);
+        r.consume(n);
+        total += n;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
 /// Scans a script. `name` is used in error messages.
 pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str) -> Result<Scan> {
     let mut out = Scan::default();
@@ -151,9 +183,8 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
     let mut shebang_decided = false;
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Error::Unexpected(format!("Cannot read script '{name}': {}", crate::error::io_reason(&e))))?;
+        let n = read_line_bounded(&mut reader, &mut line, MAX_LINE_BYTES)
+            .map_err(|e| Error::Io(format!("Cannot read script '{name}': {}", crate::error::io_reason(&e))))?;
         if n == 0 {
             break;
         }
@@ -161,7 +192,20 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
         let start = offset;
         offset += n as u64;
         let mut consumed = true;
-        if let Some(body) = troika_directive(&line) {
+        if n > line.len() {
+            // Only the start of the line was kept: enough to tell a directive
+            // (refused) from a line of the body (kept as it is).
+            let directive = troika_directive(&line).is_some()
+                || native.is_some_and(|s| native_key(&line, s).is_some())
+                || (!shebang_decided && line.starts_with(b"#!"));
+            if directive {
+                return Err(Error::Script(format!(
+                    "in {name}, line {lineno}: the line is {n} bytes long; a directive or shebang line may have at most {MAX_LINE_BYTES} bytes"
+                )));
+            }
+            shebang_decided |= !is_blank(&line);
+            consumed = false;
+        } else if let Some(body) = troika_directive(&line) {
             let (key, value) = key_value(body).ok_or_else(|| {
                 Error::Script(format!(
                     "in {name}, line {lineno} Invalid key-value pair: {} (expected '# troika name=value', the name made of letters, digits and '_')",

@@ -236,6 +236,7 @@ pub fn translate(
     };
     let mut lines = Vec::new();
     for (name, value) in directives.iter() {
+        check_one_line(name, value)?;
         let rule: Option<Cow<Rule>> = match overrides.get(name) {
             Some(None) => Some(Cow::Owned(Rule::Ignore)),
             Some(Some(fmt)) => {
@@ -278,6 +279,19 @@ pub fn translate(
         }
     }
     Ok(lines)
+}
+
+/// A directive's value must stay on its line: a line break in it (possible
+/// in `-o`, `extra_directives` or a translator's answer, never in a script
+/// line or `-D`) would write a line of its own into the job script.
+pub fn check_one_line(name: &str, value: &[u8]) -> Result<()> {
+    if value.contains(&b'\n') {
+        return Err(Error::Script(format!(
+            "Directive '{name}' has a line break in its value {}: a value must fit on its directive's line",
+            crate::util::quote_bytes(value)
+        )));
+    }
+    Ok(())
 }
 
 fn push_line(lines: &mut Vec<Vec<u8>>, prefix: &[u8], arg: &[u8]) {

@@ -67,7 +67,8 @@ pub fn member_file(script: &Path) -> PathBuf {
 
 /// The member recorded for `script`, if any.
 pub fn recorded_member(script: &Path) -> Option<String> {
-    let s = std::fs::read_to_string(member_file(script)).ok()?;
+    let b = crate::util::read_limited(&member_file(script), 4096).ok()??;
+    let s = String::from_utf8(b).ok()?;
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
 }

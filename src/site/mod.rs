@@ -112,7 +112,7 @@ impl SiteSettings {
     /// Creates the directory of `output` on the site with `pmkdir_command`;
     /// returns the directory.
     pub fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
-        let dir = crate::util::parent_dir(output);
+        let dir = crate::util::command_path(crate::util::parent_dir(output));
         let mut argv: Vec<std::ffi::OsString> = self.pmkdir_command.iter().map(Into::into).collect();
         argv.push(dir.clone().into_os_string());
         let out = self.run(Command::new(argv), dryrun)?;
@@ -155,9 +155,13 @@ impl SiteSettings {
         self.run(Command::new(argv).stdin(stdin), dryrun)
     }
 
-    /// Where `copy_script` puts the script: beside the output file.
+    /// Where `copy_script` puts the script: beside the output file. Commands
+    /// take it as an argument, so it never starts with `-`.
     pub fn copy_target(&self, script: &Path, output: &Path) -> PathBuf {
-        crate::util::file_in(&crate::util::parent_dir(output), script.file_name().unwrap_or_default())
+        crate::util::command_path(crate::util::file_in(
+            &crate::util::parent_dir(output),
+            script.file_name().unwrap_or_default(),
+        ))
     }
 }
 
@@ -289,7 +293,7 @@ pub fn submitted_job_id(
             crate::debug!("Job ID: {id}");
             Ok(Some(id))
         }
-        None => Err(Error::run(format!(
+        None => Err(Error::Uncertain(format!(
             "Could not parse the job id from the {} output {}; the job may have been submitted: check with {} \
              before submitting again",
             names.command,

@@ -44,15 +44,20 @@ impl KillSequence {
                 Value::Seq(p) if p.len() == 2 => p,
                 _ => return Err(bad(step, format!("expected a [seconds, signal] pair, found {}", step))),
             };
-            let wait = match &pair[0].value {
-                Value::Int(i) if *i >= 0 => Duration::from_secs(*i as u64),
-                Value::Float(f) if *f >= 0.0 && f.is_finite() => Duration::from_secs_f64(*f),
-                _ => {
-                    return Err(bad(
-                        &pair[0],
-                        format!("invalid wait time {} (expected seconds >= 0)", pair[0]),
-                    ))
-                }
+            let secs = match &pair[0].value {
+                Value::Int(i) => Some(*i as f64),
+                Value::Float(f) => Some(*f),
+                _ => None,
+            };
+            let Some(wait) = secs.and_then(crate::util::duration_secs) else {
+                return Err(bad(
+                    &pair[0],
+                    format!(
+                        "invalid wait time {} (expected {})",
+                        pair[0],
+                        crate::util::duration_limit_words()
+                    ),
+                ));
             };
             let sig = parse_signal(&pair[1]).map_err(|why| bad(&pair[1], why))?;
             out.push((wait, sig));

@@ -529,7 +529,7 @@ impl Site for TemplatedSite {
                 crate::debug!("Job ID: {id}");
                 Ok(Some(id))
             }
-            None => Err(Error::run(format!(
+            None => Err(Error::Uncertain(format!(
                 "Could not find the job id in the {program} output {} (job_id_pattern of site '{site}': {}); the job may have been submitted: check before submitting again",
                 quote(stdout.trim()),
                 quote(&format!("{}{{jobid}}{}", self.job_id.before, self.job_id.after))

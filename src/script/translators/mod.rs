@@ -155,13 +155,18 @@ fn command_entry(item: &Node, keys: &[(Node, Node)], err: &dyn Fn(&Node, String)
                     Value::Float(f) => *f,
                     _ => -1.0,
                 };
-                if !(secs > 0.0 && secs.is_finite()) {
-                    return Err(err(
-                        v,
-                        format!("the 'timeout' of a translator must be a positive number of seconds, found {v}"),
-                    ));
+                match crate::util::duration_secs(secs).filter(|_| secs > 0.0) {
+                    Some(t) => timeout = t,
+                    None => {
+                        return Err(err(
+                            v,
+                            format!(
+                                "the 'timeout' of a translator must be a positive number of seconds, found {v} (at most {})",
+                                crate::util::MAX_SECONDS
+                            ),
+                        ))
+                    }
                 }
-                timeout = Duration::from_secs_f64(secs);
             }
             _ => {
                 return Err(err(
@@ -239,17 +244,10 @@ struct Labelled {
 impl Translator for Labelled {
     fn apply(&self, d: &mut Directives) -> Result<()> {
         crate::debug!("Calling translator {}", self.label);
-        self.inner.apply(d).map_err(|e| {
-            let m = |m: String| format!("Translator {}: {m}", self.label);
-            match e {
-                Error::Config(s) => Error::Config(m(s)),
-                Error::Invocation(s) => Error::Invocation(m(s)),
-                Error::Script(s) => Error::Script(m(s)),
-                Error::Run(s) => Error::Run(m(s)),
-                Error::Unexpected(s) => Error::Unexpected(m(s)),
-                // Already logged as it is.
-                Error::Reported(e) => Error::Reported(e),
-            }
+        self.inner.apply(d).map_err(|e| match e {
+            // Already logged as it is.
+            Error::Reported(_) => e,
+            e => e.map_message(|m| format!("Translator {}: {m}", self.label)),
         })
     }
 }
@@ -406,6 +404,10 @@ mod tests {
             (
                 "translators: [{command: a, timeout: -0.5}]",
                 "positive number of seconds, found -0.5",
+            ),
+            (
+                "translators: [{command: a, timeout: 1.0e+300}]",
+                "positive number of seconds, found 1e+300 (at most 1000000000)",
             ),
             ("translators: [{name: a}]", "unknown key 'name'"),
             ("translators: [null]", "found null"),
