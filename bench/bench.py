@@ -35,6 +35,9 @@ TARGET_SUBMIT_VS_SBATCH = 1.5
 TARGET_RSS_KIB = 10 * MIB
 TARGET_BIG_SECONDS = 1.0
 TARGET_BIG_RSS_KIB = 30 * MIB
+# Targets (issue "Performance: quadratic cost"): cost in proportion to the input.
+TARGET_MANY_SITES_SECONDS = 5.0
+TARGET_MANY_DIRECTIVES_SECONDS = 1.0
 
 JOB_PREFIX = "trbench"
 
@@ -174,6 +177,24 @@ def write_big(path, size_mib, name, workdir):
                 f.write("".join(chunk))
                 chunk = []
         f.write("".join(chunk))
+        f.write("exit 0\n")
+    os.chmod(path, 0o755)
+
+
+def write_many_sites(path, n):
+    """A configuration of n one-line Slurm sites, site_0 to site_{n-1}."""
+    with open(path, "w") as f:
+        f.write("# Written by bench/bench.py\nsites:\n")
+        for start in range(0, n, 10000):
+            f.write("".join(f"  site_{i}: {{type: slurm, connection: local}}\n"
+                            for i in range(start, min(n, start + 10000))))
+
+
+def write_many_directives(path, n):
+    """A script of n `# troika name_N=value` directives, which no site knows."""
+    with open(path, "w") as f:
+        f.write("#!/bin/bash\n")
+        f.write("".join(f"# troika name_{i}=value\n" for i in range(n)))
         f.write("exit 0\n")
     os.chmod(path, 0o755)
 
@@ -559,19 +580,12 @@ class Bench:
             argv = [exe, "-c", self.cfg, "-n", "submit", "slurm", os.path.join(d, "job.sh"),
                     "-o", os.path.join(self.out_dir, "big.out")]
             prep = self.fresh(d, src)
-            if tool == "ref":
-                # One try first: only measured when it ends in reasonable time.
-                subprocess.run(["sh", "-c", prep], check=True)
-                t0 = time.monotonic()
-                try:
-                    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   timeout=self.a.big_ref_timeout)
-                except subprocess.TimeoutExpired:
-                    self.sections.append(
-                        f"### {size} MiB script, 0.2.7\n\nNot measured: one run took more than "
-                        f"{self.a.big_ref_timeout} s.\n")
-                    continue
-                log(f"0.2.7 took {time.monotonic() - t0:.1f} s on the big script")
+            # 0.2.7 is tried once first: only measured when it ends in reasonable time.
+            if tool == "ref" and not self.finishes(argv, prep, self.a.big_ref_timeout):
+                self.sections.append(
+                    f"### {size} MiB script, 0.2.7\n\nNot measured: one run took more than "
+                    f"{self.a.big_ref_timeout} s.\n")
+                continue
             res[tool] = self.hyperfine(f"big.{tool}", argv, prep, runs, 0)
             if res[tool]:
                 rss[tool] = self.rss(f"big.{tool}", argv, prep, 2)
@@ -586,6 +600,60 @@ class Bench:
         for tool in ("ours", "ref"):
             shutil.rmtree(self.tooldir("big", tool), ignore_errors=True)
         os.unlink(src)
+
+    def case_scale(self):
+        """Large inputs: a configuration of many sites, a script of many directives."""
+        n_sites, n_dirs = self.a.scale_sites, self.a.scale_directives
+        sites = os.path.join(self.work, "many-sites.yml")
+        write_many_sites(sites, n_sites)
+        cfg = os.path.join(self.work, "scale.yml")
+        write(cfg, "sites:\n"
+                   "  slurm: {type: slurm, connection: local}\n"
+                   "  slurm-ignore: {type: slurm, connection: local, unknown_directive: ignore}\n")
+        src = os.path.join(self.work, "many-directives.orig.src")
+        write_many_directives(src, n_dirs)
+        size = f"{os.path.getsize(sites) / 1e6:.1f} MB"
+        cases = [
+            (f"list-sites, {n_sites} sites", TARGET_MANY_SITES_SECONDS, None,
+             lambda d: ["-c", sites, "list-sites"], f"configuration of {size}, one line a site"),
+            (f"dry-run submit, {n_sites} sites", TARGET_MANY_SITES_SECONDS, self.fresh,
+             lambda d: ["-c", sites, "-n", "submit", f"site_{n_sites - 1}", os.path.join(d, "job.sh"),
+                        "-o", os.path.join(self.out_dir, "scale.out")], "to the last site, the usual script"),
+        ]
+        for site, policy in (("slurm", "warn (a warning each)"), ("slurm-ignore", "ignore")):
+            cases.append((f"dry-run submit, {n_dirs} directives, {policy.split()[0]}",
+                          TARGET_MANY_DIRECTIVES_SECONDS, lambda d: self.fresh(d, src),
+                          lambda d, site=site: ["-c", cfg, "-n", "submit", site, os.path.join(d, "job.sh"),
+                                                "-o", os.path.join(self.out_dir, "scale.out")],
+                          f"unknown directives: {policy}"))
+        for case, target, prep_fn, args_fn, notes in cases:
+            res = {}
+            for tool, exe, runs in (("ours", self.ours, 5), ("ref", self.ref, 3)):
+                d = self.tooldir(case, tool)
+                argv = [exe] + args_fn(d)
+                prep = prep_fn(d) if prep_fn else None
+                if tool == "ref" and not self.finishes(argv, prep, self.a.scale_ref_timeout):
+                    notes += f"; 0.2.7 not measured: one run took more than {self.a.scale_ref_timeout} s"
+                    continue
+                res[tool] = self.hyperfine(f"{case}.{tool}", argv, prep, runs, 1 if tool == "ours" else 0)
+            self.add_row(case, res.get("ref"), res.get("ours"), notes=notes)
+            o = res.get("ours")
+            if o:
+                self.target(f"{case} in < {target:g} s", f"{o['median']:.3f} s", o["median"] < target)
+        for path in (sites, src):
+            os.unlink(path)
+
+    def finishes(self, argv, prepare, timeout):
+        """Whether one run of argv (after prepare) ends within timeout seconds."""
+        if prepare:
+            subprocess.run(["sh", "-c", prepare], check=True)
+        t0 = time.monotonic()
+        try:
+            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        log(f"one run took {time.monotonic() - t0:.1f} s: {shlex.join(argv)}")
+        return True
 
     # ---- concurrent submits
 
@@ -859,11 +927,14 @@ def main():
     ap.add_argument("--ssh-user", default="troika-ssh1")
     ap.add_argument("--no-slurm", action="store_true", help="skip every Slurm case")
     ap.add_argument("--quick", action="store_true", help="fewer runs, no concurrent run of 0.2.7")
-    ap.add_argument("--cases", default="startup,direct,slurm,ssh,big,concurrent")
+    ap.add_argument("--cases", default="startup,direct,slurm,ssh,big,scale,concurrent")
     ap.add_argument("--slurm-runs", type=int, default=30)
     ap.add_argument("--ssh-runs", type=int, default=50)
     ap.add_argument("--big-mib", type=int, default=100)
     ap.add_argument("--big-ref-timeout", type=int, default=120)
+    ap.add_argument("--scale-sites", type=int, default=260000, help="sites of the large configuration")
+    ap.add_argument("--scale-directives", type=int, default=100000, help="directives of the large script")
+    ap.add_argument("--scale-ref-timeout", type=int, default=120)
     ap.add_argument("--concurrent", type=int, default=1000)
     ap.add_argument("--parallel", type=int, default=16)
     ap.add_argument("--concurrent-ref", action=argparse.BooleanOptionalAction, default=True,

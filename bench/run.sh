@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The side-by-side benchmark against troika 0.2.7, in one command:
 #
-#   bench/run.sh [--quick] [--cases startup,direct,slurm,ssh,big,concurrent] [bench.py options]
+#   bench/run.sh [--quick] [--cases startup,direct,slurm,ssh,big,scale,concurrent] [bench.py options]
 #
 # Installs what is missing (hyperfine and GNU time from Debian, troika 0.2.7 from PyPI in a
 # virtual environment), builds the release binary, starts the local Slurm cluster and sshd
 # (tests/services/), measures both programs and writes bench/RESULTS.md. It reports whether
-# each target is met; it does not fail on a missed target. Takes about 15 minutes.
+# each target is met; it does not fail on a missed target. Takes about 20 minutes.
 #
 # Environment: TROIKA_BENCH_DIR  scratch directory (default /var/tmp/troika-bench)
 #              TROIKA_BIN        measure this binary instead of building target/release/troika

@@ -5,6 +5,8 @@
 
 pub mod yaml;
 
+use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -72,6 +74,9 @@ pub struct Config {
     origin: Rc<str>,
     root: Node,
     edition: Edition,
+    /// The position in `sites` of each site name (the first entry of a name), built when a
+    /// site is first looked up.
+    site_index: OnceCell<HashMap<String, usize>>,
 }
 
 impl Config {
@@ -139,6 +144,7 @@ impl Config {
             origin,
             root,
             edition,
+            site_index: OnceCell::new(),
         })
     }
 
@@ -191,7 +197,14 @@ impl Config {
     /// The configuration of site `name`.
     pub fn site(&self, name: &str) -> Result<SiteConfig> {
         let entries = self.site_entries()?;
-        let (key, node) = entries.iter().find(|(k, _)| k.key_text() == name).ok_or_else(|| {
+        let index = self.site_index.get_or_init(|| {
+            let mut index = HashMap::with_capacity(entries.len());
+            for (i, (k, _)) in entries.iter().enumerate() {
+                index.entry(k.key_text()).or_insert(i);
+            }
+            index
+        });
+        let (key, node) = index.get(name).map(|&i| &entries[i]).ok_or_else(|| {
             let mut msg = format!("Unknown site {}", crate::util::quote(name));
             if let Source::Builtin { searched } = &self.source {
                 msg.push_str(&format!(
@@ -465,9 +478,17 @@ impl SiteConfig {
 /// be a plausible typo.
 pub fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
     let mut best: Option<(usize, String)> = None;
+    let word_len = word.chars().count();
     for c in candidates {
+        let c_len = c.chars().count();
+        let limit = (c_len.max(word_len) / 3).max(1);
+        // The difference in length is the least the distance can be: a candidate that cannot
+        // be close enough, or closer than the best so far, is not measured.
+        let least = c_len.abs_diff(word_len);
+        if least > limit || best.as_ref().is_some_and(|(bd, _)| least >= *bd) {
+            continue;
+        }
         let d = edit_distance(word, &c);
-        let limit = (c.chars().count().max(word.chars().count()) / 3).max(1);
         if d <= limit && best.as_ref().is_none_or(|(bd, _)| d < *bd) {
             best = Some((d, c));
         }
@@ -532,6 +553,28 @@ mod tests {
             Some("sbatch_command")
         );
         assert_eq!(closest("zzz", known.iter().map(|s| s.to_string())), None);
+    }
+
+    #[test]
+    fn sites_among_many() {
+        let mut text = String::from("sites:\n  1: {type: direct}\n  '1': {type: slurm}\n");
+        text.extend((0..50_000).map(|i| format!("  site_{i}: {{type: pbs, connection: c{i}}}\n")));
+        let cfg = Config::from_text(&text, Source::File("c.yml".into())).unwrap();
+        assert_eq!(cfg.site_names().unwrap().len(), 50_002);
+        // Two keys with the same text: the first is the site.
+        assert_eq!(cfg.site("1").unwrap().required_str("type").unwrap(), "direct");
+        for i in [0, 1, 25_000, 49_999] {
+            let site = cfg.site(&format!("site_{i}")).unwrap();
+            assert_eq!(site.required_str("connection").unwrap(), format!("c{i}"));
+            assert_eq!(site.location(), format!("c.yml:{}:3", i + 4));
+        }
+        let err = cfg.site("site_49999x").unwrap_err().to_string();
+        assert!(
+            err.contains("Unknown site 'site_49999x' (did you mean 'site_49999'?)"),
+            "{err}"
+        );
+        let err = cfg.site("nowhere_near_any_site_name").unwrap_err().to_string();
+        assert!(!err.contains("did you mean"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,7 @@
 use granit_parser::{Event, Parser, ScalarStyle, Span, StrInput, Tag};
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// A YAML node and where it was written (1-based line and column; 0 for
 /// nodes that were not read from a file).
@@ -63,7 +64,7 @@ impl Node {
         Builder {
             parser: Parser::new_from_str(text),
             anchors: HashMap::new(),
-            budget: NODE_BUDGET,
+            budget: ALIAS_BUDGET,
         }
         .document()
     }
@@ -136,9 +137,10 @@ impl fmt::Display for Node {
     }
 }
 
-/// The most nodes a document may expand to, aliases included (a guard against a few lines of
-/// nested aliases that would expand to billions of nodes).
-const NODE_BUDGET: usize = 1_000_000;
+/// The most nodes that aliases (and the merge keys that use them) may copy in a document: a
+/// guard against a few lines of nested aliases that would expand to billions of nodes. Nodes
+/// written out in the text are not counted: the size of the text bounds them.
+const ALIAS_BUDGET: usize = 1_000_000;
 
 const CORE: &str = "tag:yaml.org,2002:";
 
@@ -146,6 +148,7 @@ struct Builder<'a> {
     parser: Parser<'a, StrInput<'a>>,
     /// Anchored nodes by the parser's anchor id.
     anchors: HashMap<usize, Node>,
+    /// How many more nodes aliases may copy.
     budget: usize,
 }
 
@@ -162,7 +165,7 @@ fn err_at<T>(msg: impl Into<String>, span: &Span) -> Result<T, ParseError> {
     Err((msg.into(), Some(at(span))))
 }
 
-/// The node count of a tree, for the budget.
+/// The node count of a tree: what an alias to it copies.
 fn size(n: &Node) -> usize {
     match &n.value {
         Value::Seq(v) => 1 + v.iter().map(size).sum::<usize>(),
@@ -205,6 +208,90 @@ fn same_key(a: &Value, b: &Value) -> bool {
     match (num(a), num(b)) {
         (Some(x), Some(y)) => x == y,
         _ => a == b,
+    }
+}
+
+/// A hash of a key that agrees with [`same_key`]: keys that are the same key hash alike.
+fn key_hash(v: &Value) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    hash_value(v, &mut h);
+    h.finish()
+}
+
+fn hash_value(v: &Value, h: &mut impl Hasher) {
+    match v {
+        // Booleans, integers and floats by their value as a float, as `same_key` compares them
+        // (`0.0` and `-0.0` alike); inside a list or a mapping they are compared by type too,
+        // which this hash does not need to tell apart.
+        Value::Bool(_) | Value::Int(_) | Value::Float(_) => {
+            let x = match v {
+                Value::Bool(b) => f64::from(u8::from(*b)),
+                Value::Int(i) => *i as f64,
+                Value::Float(f) => *f,
+                _ => unreachable!(),
+            };
+            h.write_u8(0);
+            h.write_u64(if x == 0.0 { 0 } else { x.to_bits() });
+        }
+        Value::Null => h.write_u8(1),
+        Value::Str(s) => {
+            h.write_u8(2);
+            s.hash(h);
+        }
+        Value::Timestamp(s) => {
+            h.write_u8(3);
+            s.hash(h);
+        }
+        Value::Seq(items) => {
+            h.write_u8(4);
+            h.write_usize(items.len());
+            items.iter().for_each(|n| hash_node(n, h));
+        }
+        Value::Map(entries) => {
+            h.write_u8(5);
+            h.write_usize(entries.len());
+            for (k, n) in entries {
+                hash_node(k, h);
+                hash_node(n, h);
+            }
+        }
+    }
+}
+
+/// A node inside a list or mapping key, which equals another only at the same place.
+fn hash_node(n: &Node, h: &mut impl Hasher) {
+    h.write_u32(n.line);
+    h.write_u32(n.col);
+    hash_value(&n.value, h);
+}
+
+/// The keys of a mapping being built, by [`same_key`], so that each key is found among many
+/// in constant time: a chain of the positions of each key hash.
+#[derive(Default)]
+struct KeyIndex {
+    /// The last position of each hash.
+    last: HashMap<u64, usize>,
+    /// For each position, the previous one with the same hash.
+    prev: Vec<Option<usize>>,
+}
+
+impl KeyIndex {
+    /// The position in `entries` (all indexed) of the key that is the same as `key`.
+    fn find(&self, entries: &[(Node, Node)], key: &Value, hash: u64) -> Option<usize> {
+        let mut at = self.last.get(&hash).copied();
+        while let Some(i) = at {
+            if same_key(&entries[i].0.value, key) {
+                return Some(i);
+            }
+            at = self.prev[i];
+        }
+        None
+    }
+
+    /// Records the key of hash `hash` pushed at the end of the entries.
+    fn push(&mut self, hash: u64) {
+        let pos = self.prev.len();
+        self.prev.push(self.last.insert(hash, pos));
     }
 }
 
@@ -258,13 +345,6 @@ impl<'a> Builder<'a> {
     }
 
     fn node(&mut self, ev: Event<'a>, span: Span) -> Result<Node, ParseError> {
-        if self.budget == 0 {
-            return err_at(
-                "the document is too large (too many nodes once aliases are expanded)",
-                &span,
-            );
-        }
-        self.budget -= 1;
         let (node, anchor) = match ev {
             Event::Alias(id) => {
                 let Some(n) = self.anchors.get(&id) else {
@@ -273,7 +353,9 @@ impl<'a> Builder<'a> {
                 let cost = size(n);
                 if cost > self.budget {
                     return err_at(
-                        "the document is too large (too many nodes once aliases are expanded)",
+                        format!(
+                            "the document is too large once aliases are expanded (its aliases copy more than {ALIAS_BUDGET} nodes)"
+                        ),
                         &span,
                     );
                 }
@@ -337,6 +419,7 @@ impl<'a> Builder<'a> {
     /// the mapping's own, which override merged ones and must not repeat among themselves.
     fn mapping(&mut self) -> Result<Vec<(Node, Node)>, ParseError> {
         let mut own: Vec<(Node, Node)> = Vec::new();
+        let mut own_keys = KeyIndex::default();
         let mut merged: Vec<(Node, Node)> = Vec::new();
         loop {
             let (ev, span) = self.next()?;
@@ -349,7 +432,6 @@ impl<'a> Builder<'a> {
                 _ => false,
             };
             if is_merge {
-                self.budget = self.budget.saturating_sub(1);
                 let (vev, vspan) = self.next()?;
                 let value = self.node(vev, vspan)?;
                 merged.extend(merge_entries(value, &span)?);
@@ -366,7 +448,8 @@ impl<'a> Builder<'a> {
                 }
                 ev => self.node(ev, span)?,
             };
-            if own.iter().any(|(k, _)| same_key(&k.value, &key.value)) {
+            let hash = key_hash(&key.value);
+            if own_keys.find(&own, &key.value, hash).is_some() {
                 return Err((
                     format!(
                         "duplicate mapping key '{}' (each key may appear once in a mapping)",
@@ -377,6 +460,7 @@ impl<'a> Builder<'a> {
             }
             let (vev, vspan) = self.next()?;
             let value = self.node(vev, vspan)?;
+            own_keys.push(hash);
             own.push((key, value));
         }
         if merged.is_empty() {
@@ -385,15 +469,19 @@ impl<'a> Builder<'a> {
         // Merged entries in order, the first of a key winning; then the mapping's own entries,
         // which replace a merged value in place or come after.
         let mut out: Vec<(Node, Node)> = Vec::with_capacity(merged.len() + own.len());
-        for (k, v) in merged {
-            if !out.iter().any(|(ok, _)| same_key(&ok.value, &k.value)) {
-                out.push((k, v));
-            }
-        }
-        for (k, v) in own {
-            match out.iter_mut().find(|(ok, _)| same_key(&ok.value, &k.value)) {
-                Some(slot) => slot.1 = v,
-                None => out.push((k, v)),
+        let mut out_keys = KeyIndex::default();
+        let merged_len = merged.len();
+        for (n, (k, v)) in merged.into_iter().chain(own).enumerate() {
+            let hash = key_hash(&k.value);
+            match out_keys.find(&out, &k.value, hash) {
+                // A merged key already there: the first one wins.
+                Some(_) if n < merged_len => {}
+                // An own key: its value replaces the merged one.
+                Some(i) => out[i].1 = v,
+                None => {
+                    out_keys.push(hash);
+                    out.push((k, v));
+                }
             }
         }
         Ok(out)
@@ -1035,6 +1123,106 @@ mod tests {
         let (msg, loc) = Node::parse("a: 1\n---\nb: 2\n").unwrap_err();
         assert!(msg.contains("single document"), "{msg}");
         assert_eq!(loc, Some((2, 1)));
+    }
+
+    /// A mapping of `n` site-like entries (six nodes each), keys `k0`, `k1`, ...
+    fn many_keys(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("k{i}: {{type: slurm, connection: local}}\n"))
+            .collect()
+    }
+
+    /// A large configuration is not mistaken for an alias bomb: only the nodes that aliases
+    /// copy count against the budget. 300,000 entries of six nodes are 1.8 million nodes.
+    #[test]
+    fn large_plain_mappings_are_accepted() {
+        let text = many_keys(300_000);
+        let started = std::time::Instant::now();
+        let n = Node::parse(&text).unwrap();
+        let elapsed = started.elapsed();
+        let entries = n.entries().unwrap();
+        assert_eq!(entries.len(), 300_000);
+        assert_eq!(entries[299_999].0.as_str(), Some("k299999"));
+        assert_eq!((entries[299_999].0.line, entries[299_999].0.col), (300_000, 1));
+        assert_eq!(
+            n.get("k123456").unwrap().get("connection").unwrap().as_str(),
+            Some("local")
+        );
+        // A guard against a return of a cost that grows with the square of the keys (about
+        // 100 s here then; well under a second now), generous so as not to fail on a busy
+        // machine. Not checked in debug builds, which are much slower.
+        if !cfg!(debug_assertions) {
+            assert!(elapsed.as_secs() < 60, "parsing took {elapsed:?}");
+        }
+    }
+
+    #[test]
+    fn duplicate_keys_found_among_many() {
+        let mut text = many_keys(100_000);
+        text.push_str("k50000: {}\n");
+        let (msg, loc) = Node::parse(&text).unwrap_err();
+        assert!(msg.starts_with("duplicate mapping key 'k50000'"), "{msg}");
+        assert_eq!(loc, Some((100_001, 1)));
+        // PyYAML's key equality among many keys: `1.0` and `true` are the key 1, `0.0` and
+        // `-0.0` and `false` the key 0.
+        let ints: String = (0..100_000).map(|i| format!("{i}: x\n")).collect();
+        for (dup, shown) in [
+            ("1.0", "1.0"),
+            ("true", "True"),
+            ("-0.0", "-0.0"),
+            ("no", "False"),
+            ("0x10", "16"),
+        ] {
+            let (msg, loc) = Node::parse(&format!("{ints}{dup}: y\n")).unwrap_err();
+            assert!(
+                msg.starts_with(&format!("duplicate mapping key '{shown}'")),
+                "{dup}: {msg}"
+            );
+            assert_eq!(loc, Some((100_001, 1)), "{dup}");
+        }
+        for other in ["'1'", "1.5", "-1", ".nan", "~", "[1]", "{1: 1}", "2024-01-02"] {
+            let n = Node::parse(&format!("{ints}{other}: y\n")).unwrap_or_else(|e| panic!("{other}: {e:?}"));
+            assert_eq!(n.entries().unwrap().len(), 100_001, "{other}");
+        }
+        // Lists and mappings as keys are the same key when they are the same node (an alias).
+        let (msg, loc) =
+            Node::parse("a: &a [1, 2]\nm:\n  ? *a\n  : 1\n  ? [1, 2]\n  : 2\n  ? *a\n  : 3\n").unwrap_err();
+        assert!(msg.starts_with("duplicate mapping key"), "{msg}");
+        assert_eq!(loc, Some((7, 5)));
+    }
+
+    #[test]
+    fn merge_keys_with_many_keys() {
+        let mut text = String::from("base: &b {k1: merged, x: merged, 7: merged}\nm:\n  <<: *b\n");
+        text.extend((0..100_000).map(|i| format!("  k{i}: own\n")));
+        text.push_str("  7.0: own\n");
+        let n = Node::parse(&text).unwrap();
+        let m = pairs(n.get("m").unwrap());
+        assert_eq!(m.len(), 100_002);
+        // Merged keys first, in their order, an own key replacing a merged value in place;
+        // then the other own keys in order.
+        assert_eq!(m[..4], ["k1=own", "x=merged", "7=own", "k0=own"]);
+        assert_eq!(m[4], "k2=own");
+        assert_eq!(m[100_001], "k99999=own");
+    }
+
+    #[test]
+    fn aliases_within_the_budget() {
+        // 1,000 aliases of a list of 100 items copy 101,000 nodes: accepted.
+        let items = vec!["x"; 100].join(", ");
+        let mut text = format!("a: &a [{items}]\nb:\n");
+        text.extend((0..1000).map(|_| "  - *a\n"));
+        let n = Node::parse(&text).unwrap();
+        assert!(matches!(&n.get("b").unwrap().value, Value::Seq(v) if v.len() == 1000));
+        // 10,000 of them copy 1,010,000: refused at the alias that goes over, with the reason.
+        text.extend((0..9000).map(|_| "  - *a\n"));
+        let (msg, loc) = Node::parse(&text).unwrap_err();
+        assert_eq!(
+            msg,
+            "the document is too large once aliases are expanded (its aliases copy more than 1000000 nodes)"
+        );
+        // 9,900 aliases of 101 nodes fit: the next one is on line 2 + 9,901.
+        assert_eq!(loc, Some((9_903, 5)));
     }
 
     #[test]

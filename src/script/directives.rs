@@ -1,5 +1,7 @@
 //! Generic directives: `name -> value` in first-seen order, last value wins.
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 
 /// Alternative names accepted for some directives.
@@ -35,6 +37,9 @@ pub fn valid_name(name: &[u8]) -> bool {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Directives {
     items: Vec<(String, Vec<u8>)>,
+    /// The position in `items` of each name (names are unique there), so
+    /// that a script with many directives costs time in proportion to them.
+    index: HashMap<String, usize>,
 }
 
 impl Directives {
@@ -42,12 +47,23 @@ impl Directives {
         Self::default()
     }
 
+    /// The position of the directive called exactly `name`.
+    fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Appends a directive whose name is not there yet.
+    fn push(&mut self, name: &str, value: Vec<u8>) {
+        self.index.insert(name.to_string(), self.items.len());
+        self.items.push((name.to_string(), value));
+    }
+
     /// Sets `name` (after alias resolution) to `value`.
     pub fn set(&mut self, name: &str, value: Vec<u8>) {
         let name = canonical(name);
-        match self.items.iter_mut().find(|(n, _)| n == name) {
-            Some(item) => item.1 = value,
-            None => self.items.push((name.to_string(), value)),
+        match self.position(name) {
+            Some(i) => self.items[i].1 = value,
+            None => self.push(name, value),
         }
     }
 
@@ -62,14 +78,13 @@ impl Directives {
     /// directive has exactly that name: how `extra_directives` adds its keys
     /// (as in 0.2.7, `time` there is not `walltime` but an unknown directive).
     pub fn set_default_as_written(&mut self, name: &str, value: Vec<u8>) {
-        if !self.items.iter().any(|(n, _)| n == name) {
-            self.items.push((name.to_string(), value));
+        if self.position(name).is_none() {
+            self.push(name, value);
         }
     }
 
     pub fn get(&self, name: &str) -> Option<&[u8]> {
-        let name = canonical(name);
-        self.items.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+        self.position(canonical(name)).map(|i| self.items[i].1.as_slice())
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -77,9 +92,15 @@ impl Directives {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Vec<u8>> {
-        let name = canonical(name);
-        let i = self.items.iter().position(|(n, _)| n == name)?;
-        Some(self.items.remove(i).1)
+        let i = self.index.remove(canonical(name))?;
+        let (_, value) = self.items.remove(i);
+        // The directives after it move up by one.
+        for (n, _) in &self.items[i..] {
+            if let Some(p) = self.index.get_mut(n.as_str()) {
+                *p -= 1;
+            }
+        }
+        Some(value)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &[u8])> {
@@ -159,6 +180,60 @@ mod tests {
                 ("queue".into(), b"q".to_vec())
             ]
         );
+    }
+
+    /// Many directives: first-seen order, last value wins, aliases, removal and names added
+    /// as written, as with a few (each step reads the index that `set` and `remove` keep).
+    #[test]
+    fn many_directives_keep_their_semantics() {
+        const N: usize = 100_000;
+        let mut d = Directives::new();
+        for i in 0..N {
+            d.set(&format!("n_{i}"), i.to_string().into_bytes());
+        }
+        d.set("time", b"1".to_vec());
+        d.set("job_name", b"a".to_vec());
+        for i in (0..N).step_by(2) {
+            d.set(&format!("n_{i}"), b"again".to_vec());
+        }
+        d.set("walltime", b"2".to_vec());
+        d.set("name", b"b".to_vec());
+        assert_eq!(d.remove("n_10"), Some(b"again".to_vec()));
+        assert_eq!(d.remove("n_10"), None);
+        assert_eq!(d.remove("job_name"), Some(b"b".to_vec()));
+        d.set_default_as_written("time", b"3".to_vec());
+        d.set_default_as_written("walltime", b"4".to_vec());
+        d.set_default("n_11", b"unused".to_vec());
+        d.set_default("n_10", b"back".to_vec());
+        d.set("output", b"o".to_vec());
+
+        let mut want: Vec<(String, Vec<u8>)> = (0..N)
+            .filter(|&i| i != 10)
+            .map(|i| {
+                let v = if i % 2 == 0 {
+                    b"again".to_vec()
+                } else {
+                    i.to_string().into_bytes()
+                };
+                (format!("n_{i}"), v)
+            })
+            .collect();
+        want.push(("walltime".into(), b"2".to_vec()));
+        want.push(("time".into(), b"3".to_vec()));
+        want.push(("n_10".into(), b"back".to_vec()));
+        want.push(("output_file".into(), b"o".to_vec()));
+        let got: Vec<_> = d.iter().map(|(n, v)| (n.to_string(), v.to_vec())).collect();
+        assert_eq!(got, want);
+        assert_eq!(d.len(), want.len());
+        for (i, (n, v)) in want.iter().enumerate() {
+            if n != "time" {
+                assert_eq!(d.get(n), Some(v.as_slice()), "{n} at {i}");
+            }
+        }
+        // `time` is read as `walltime`, even though a directive is called `time` as written.
+        assert_eq!(d.get("time"), Some(&b"2"[..]));
+        assert_eq!(d.get("error"), None);
+        assert_eq!(d.get("n_-1"), None);
     }
 
     #[test]

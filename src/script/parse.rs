@@ -7,6 +7,7 @@
 //! Scripts are bytes: any encoding, CRLF line ends and a last line without a
 //! newline come through unchanged.
 
+use std::collections::HashMap;
 use std::io::BufRead;
 
 use super::directives::{valid_name, Directives};
@@ -181,6 +182,8 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
     let mut offset: u64 = 0;
     let mut lineno = 0usize;
     let mut shebang_decided = false;
+    // The position in `out.natives` of each key.
+    let mut native_at: HashMap<Vec<u8>, usize> = HashMap::new();
     loop {
         line.clear();
         let n = read_line_bounded(&mut reader, &mut line, MAX_LINE_BYTES)
@@ -225,9 +228,12 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
                 })
             })?;
             if !syntax.drop.iter().any(|d| d.as_bytes() == key.as_slice()) {
-                match out.natives.iter_mut().find(|(k, _)| *k == key) {
-                    Some(item) => item.1 = line.clone(),
-                    None => out.natives.push((key, line.clone())),
+                match native_at.get(&key) {
+                    Some(&i) => out.natives[i].1 = line.clone(),
+                    None => {
+                        native_at.insert(key.clone(), out.natives.len());
+                        out.natives.push((key, line.clone()));
+                    }
                 }
             }
         } else if !shebang_decided && !is_blank(&line) {
