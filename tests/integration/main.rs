@@ -12,6 +12,7 @@ mod ecflow;
 mod emulated;
 mod flux;
 mod hooks;
+mod hostile;
 mod lsf;
 mod pbs;
 mod plugin;

@@ -18,14 +18,14 @@ use troika::connection::{Command, Connection};
 
 use crate::common::{describe, read_or_empty, troika_bin, wait_until, ScratchDir};
 
-struct Env {
-    config: String,
-    host: String,
-    user: String,
-    user2: String,
+pub struct Env {
+    pub config: String,
+    pub host: String,
+    pub user: String,
+    pub user2: String,
 }
 
-fn env() -> Option<Env> {
+pub fn env() -> Option<Env> {
     if std::env::var_os("TROIKA_TEST_NO_SSHD").is_some() {
         eprintln!("skipped: TROIKA_TEST_NO_SSHD=1");
         return None;
@@ -50,13 +50,13 @@ fn env() -> Option<Env> {
 }
 
 /// A scratch directory the remote users can write to.
-fn scratch(tag: &str) -> ScratchDir {
+pub fn scratch(tag: &str) -> ScratchDir {
     let d = ScratchDir::new(&format!("ssh-{tag}"));
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     d
 }
 
-fn site_yaml(e: &Env, name: &str, typ: &str, extra: &str) -> String {
+pub fn site_yaml(e: &Env, name: &str, typ: &str, extra: &str) -> String {
     format!(
         "  {name}:\n    type: {typ}\n    connection: ssh\n    host: {}\n    user: {}\n    ssh_options: [-F, {}]\n{extra}",
         e.host, e.user, e.config
