@@ -6,7 +6,7 @@
 //! Each property runs on arbitrary bytes or text (nothing may panic) and on
 //! generated near-valid input (the result must be the documented one). The
 //! normal test run tries a few hundred cases per property; a longer run is
-//! `PROPTEST_CASES=20000 cargo test --release --lib proptests` (the number of
+//! `PROPTEST_CASES=5000 cargo test --release --lib proptests` (the number of
 //! cases of every property scales with `PROPTEST_CASES`).
 //!
 //! A failing case is shrunk to a minimal one and saved under
@@ -491,7 +491,8 @@ proptest! {
     fn generated_defines_are_read(key in name(), b1 in blanks(0), b2 in blanks(0),
                                   value in vec(any::<u8>().prop_filter("no newline", |c| *c != b'\n'), 0..16),
                                   newline in any::<bool>()) {
-        prop_assume!(!value.first().is_some_and(|c| is_blank(*c)));
+        // The value as read: blanks after `=` belong to the separator.
+        let value: Vec<u8> = value.into_iter().skip_while(|c| is_blank(*c)).collect();
         let def = [key.as_bytes(), &b1, b"=", &b2, &value, if newline { b"\n" } else { b"" }].concat();
         prop_assert_eq!(parse_define(&def).ok(), Some((key, value)));
     }
@@ -972,7 +973,7 @@ proptest! {
     }
 
     #[test]
-    fn yaml_quoted_and_tagged_scalars_are_strings(s in any::<String>(), single in any::<bool>(), plain in "[0-9a-z.:_-]{1,10}") {
+    fn yaml_quoted_and_tagged_scalars_are_strings(s in any::<String>(), single in any::<bool>(), plain in "[0-9a-z._]([0-9a-z.:_-]{0,8}[0-9a-z._-])?") {
         let text = if single { format!("'{}'", s.replace('\'', "''")) } else { quoted(&s) };
         // Single-quoted scalars fold line breaks: compare only where there are none.
         if !single || !s.chars().any(|c| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')) {
@@ -983,7 +984,6 @@ proptest! {
                 prop_assert_eq!(got, Ok(Value::Str(s.clone())), "{}", text);
             }
         }
-        prop_assume!(!plain.starts_with(['-', ':']) && !plain.ends_with(':'));
         prop_assert_eq!(typed(&format!("!!str {plain}")), Ok(Value::Str(plain.clone())));
         prop_assert_eq!(typed(&format!("'{plain}'")), Ok(Value::Str(plain.clone())));
     }
