@@ -22,3 +22,5 @@ pub mod util;
 
 pub use error::{Error, Result};
 pub use registry::Registry;
+#[cfg(test)]
+mod proptests;

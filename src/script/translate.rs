@@ -185,6 +185,10 @@ struct Conversion {
     kind: u8,
 }
 
+/// The widest padding a conversion may ask for: a wider one (`%99999999999s`)
+/// is not a conversion but text, rather than gigabytes of blanks.
+const MAX_WIDTH: usize = 1 << 16;
+
 /// Reads the conversion starting after a `%` at `i`; returns it and where
 /// the text goes on, or `None` when it is not one troika writes.
 fn conversion(f: &[u8], mut i: usize) -> Option<(Conversion, usize)> {
@@ -193,14 +197,19 @@ fn conversion(f: &[u8], mut i: usize) -> Option<(Conversion, usize)> {
         left |= c == b'-';
         i += 1;
     }
+    // Digits as a number, `usize::MAX` when they do not fit.
     let number = |i: &mut usize| {
         let start = *i;
         while f.get(*i).is_some_and(u8::is_ascii_digit) {
             *i += 1;
         }
-        std::str::from_utf8(&f[start..*i]).ok()?.parse::<usize>().ok()
+        let digits = std::str::from_utf8(&f[start..*i]).ok()?;
+        (!digits.is_empty()).then(|| digits.parse::<usize>().unwrap_or(usize::MAX))
     };
     let width = number(&mut i).unwrap_or(0);
+    if width > MAX_WIDTH {
+        return None;
+    }
     let precision = if f.get(i) == Some(&b'.') {
         i += 1;
         Some(number(&mut i).unwrap_or(0))
@@ -333,6 +342,9 @@ mod tests {
             ("%10a", " b\"it's x\""),
             ("x%s%%y", "xit's x%y"),
             ("%d and %", "%d and %"),
+            // Padding beyond 64 KiB is text; a precision beyond any value keeps it whole.
+            ("%99999999999s", "%99999999999s"),
+            ("%.99999999999999999999s|", "it's x|"),
         ] {
             assert_eq!(
                 String::from_utf8(apply_format("comment", fmt, v)).unwrap(),
