@@ -352,7 +352,10 @@ impl<'r> Controller<'r> {
                             quote(&jid_path.display().to_string())
                         );
                     }
-                    crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644)?;
+                    // The job exists: should its id not be kept, the message has it.
+                    crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644).map_err(|e| {
+                        e.map_message(|m| format!("Job {jid} was submitted, but its id could not be kept: {m}"))
+                    })?;
                     if p.group.is_some() {
                         group::record_member(script, &settings.config.name)?;
                     }

@@ -170,9 +170,11 @@ pub trait Site {
     /// Common settings (connection, profile, options).
     fn settings(&self) -> &SiteSettings;
 
-    /// Checks a job id given with `-j` or read from the `.jid` file.
+    /// Checks a job id given with `-j` or read from the `.jid` file. By
+    /// default any word that a command cannot take for an option: not
+    /// empty, no blank or control character, no leading `-`.
     fn check_job_id(&self, jid: &str) -> Result<()> {
-        if jid.is_empty() || jid.chars().any(|c| c.is_whitespace()) {
+        if jid.is_empty() || jid.starts_with('-') || jid.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
         }
         Ok(())

@@ -719,7 +719,12 @@ fn clear_messages_for_missing_directories_and_io_errors() {
             &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"],
         );
         r.expect_code(1);
-        assert!(r.stderr.contains("job.sh.jid'"), "{}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("Job 5 was submitted, but its id could not be kept: Cannot replace 'job.sh.jid'"),
+            "{}",
+            r.stderr
+        );
         assert_eq!(
             r.stderr.contains("Unhandled exception"),
             words,
