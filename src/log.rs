@@ -8,6 +8,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Mutex;
@@ -52,12 +53,16 @@ pub fn open_file(path: &Path, append: bool) -> std::io::Result<()> {
             std::fs::create_dir_all(parent)?;
         }
     }
+    // A FIFO without a reader fails at once (ENXIO) rather than block.
     let file = std::fs::OpenOptions::new()
         .create(true)
         .write(true)
         .append(append)
         .truncate(!append)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)?;
+    // Writes block again, as on any file (a pipe with a reader).
+    crate::util::clear_nonblocking(&file);
     *FILE.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
     FILE_ON.store(true, Ordering::Relaxed);
     Ok(())

@@ -206,7 +206,14 @@ pub fn open_nonblocking(path: &Path) -> std::result::Result<(std::fs::File, std:
         .open(path)
         .map_err(OpenError::Io)?;
     let ft = file.metadata().map_err(OpenError::Io)?.file_type();
-    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    clear_nonblocking(&file);
+    Ok((file, ft))
+}
+
+/// Makes reads and writes of `file` block again after an open with
+/// `O_NONBLOCK` (which only served not to wait for a FIFO's other end).
+pub fn clear_nonblocking(file: &std::fs::File) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(file);
     // SAFETY: fcntl on a descriptor owned by `file`.
     unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
@@ -214,7 +221,6 @@ pub fn open_nonblocking(path: &Path) -> std::result::Result<(std::fs::File, std:
             libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
         }
     }
-    Ok((file, ft))
 }
 
 /// What a file is when it is not a regular file (`a directory`).

@@ -470,6 +470,11 @@ fn special_files_are_refused_without_hanging() {
         r.expect_code(1);
         assert!(r.stderr.contains(msg), "-c {c}: {}", r.stderr);
     }
+    // A log file that is a FIFO without a reader is reported, not waited for.
+    let r = troika_within(d.path(), &["-l", "fifo.sh", "list-sites"], limit).expect("-l FIFO hangs");
+    assert_clean_exit(&r);
+    r.expect_code(0);
+    assert!(r.stderr.contains("Cannot open log file"), "{}", r.stderr);
     // Job id files.
     d.write("job.sh", SCRIPT, 0o755);
     for target in [fifo.clone(), PathBuf::from("/dev/zero")] {
