@@ -97,6 +97,42 @@ fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
     p
 }
 
+/// A scratch directory with the configuration `c.yml`.
+fn scratch_with(tag: &str, config: &str) -> (ScratchDir, PathBuf) {
+    let d = ScratchDir::new(tag);
+    let cfg = d.write("c.yml", config, 0o644);
+    (d, cfg)
+}
+
+/// `c.yml` in `d`: after `top`, a Slurm site `s` on this machine whose
+/// submission command is `sbatch`, with `extra` keys (`key: value, `).
+fn slurm_config(d: &ScratchDir, top: &str, extra: &str, sbatch: &Path) -> PathBuf {
+    d.write(
+        "c.yml",
+        &format!(
+            "{top}sites:\n  s: {{type: slurm, connection: local, {extra}sbatch_command: {}}}\n",
+            sbatch.display()
+        ),
+        0o644,
+    )
+}
+
+/// `troika -c CFG submit r SCRIPT -o OUTPUT EXTRA...` in `d`.
+fn submit(d: &ScratchDir, cfg: &Path, script: &Path, output: &Path, extra: &[&str]) -> TroikaRun {
+    let mut args = vec!["-c", cfg.to_str().unwrap(), "submit", "r", script.to_str().unwrap()];
+    args.extend(["-o", output.to_str().unwrap()]);
+    args.extend(extra);
+    troika_in(d.path(), &args)
+}
+
+/// `troika -c CFG -n submit SITE job.sh -o o` in `d`.
+fn dry_submit(d: &ScratchDir, cfg: &Path, site: &str) -> TroikaRun {
+    troika_in(
+        d.path(),
+        &["-c", cfg.to_str().unwrap(), "-n", "submit", site, "job.sh", "-o", "o"],
+    )
+}
+
 const SCRIPT: &str = "#!/bin/bash\n# troika name=x\necho hello\n";
 
 // ---- Command-line values and configuration values that reach commands ----
@@ -233,14 +269,7 @@ fn line_breaks_never_reach_the_job_script() {
             assert_eq!(std::fs::read_to_string(&script).unwrap(), SCRIPT);
             assert!(!d.join("job.sh.orig").exists() && !d.join("job.sh.jid").exists());
             // The same value as -o.
-            let cfg = d.write(
-                "c.yml",
-                &format!(
-                    "{edition}sites:\n  s: {{type: slurm, connection: local, sbatch_command: {}}}\n",
-                    sbatch.display()
-                ),
-                0o644,
-            );
+            let cfg = slurm_config(&d, edition, "", &sbatch);
             let r = troika_in(
                 d.path(),
                 &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", &p],
@@ -281,20 +310,7 @@ fn metacharacters_in_names_and_values_run_nothing() {
             std::fs::set_permissions(&outdir, std::fs::Permissions::from_mode(0o777)).unwrap();
             let out = outdir.join(format!("out{i}{}.txt", p.replace('/', "_")));
             let define = format!("name={p}");
-            let r = troika_in(
-                d.path(),
-                &[
-                    "-c",
-                    cfg.to_str().unwrap(),
-                    "submit",
-                    "r",
-                    script.to_str().unwrap(),
-                    "-o",
-                    out.to_str().unwrap(),
-                    "-D",
-                    &define,
-                ],
-            );
+            let r = submit(d, &cfg, &script, &out, &["-D", &define]);
             assert_clean_exit(&r);
             r.expect_code(0);
             wait_until("the job's output", Duration::from_secs(10), || {
@@ -351,18 +367,7 @@ fn legacy_scp_paths_are_quoted_for_the_remote_shell() {
     for p in payloads(&marker).into_iter().filter(|p| !p.contains('\n')) {
         let name = format!("{}.sh", p.replace('/', "_"));
         let script = d.write(&name, SCRIPT, 0o755);
-        let r = troika_in(
-            d.path(),
-            &[
-                "-c",
-                cfg.to_str().unwrap(),
-                "submit",
-                "r",
-                script.to_str().unwrap(),
-                "-o",
-                outdir.join("x.out").to_str().unwrap(),
-            ],
-        );
+        let r = submit(&d, &cfg, &script, &outdir.join("x.out"), &[]);
         assert_clean_exit(&r);
         r.expect_code(0);
         assert!(outdir.join(&name).exists(), "{name:?} was not copied under its name");
@@ -413,10 +418,7 @@ fn out_of_range_durations_are_configuration_errors() {
             ),
             0o644,
         );
-        let r = troika_in(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "-n", "submit", "s", "job.sh", "-o", "o"],
-        );
+        let r = dry_submit(&d, &cfg, "s");
         assert_clean_exit(&r);
         r.expect_code(1);
         assert!(r.stderr.contains(msg), "{key}: {}", r.stderr);
@@ -437,8 +439,7 @@ fn out_of_range_durations_are_configuration_errors() {
 /// or job id file that is a FIFO or /dev/zero does not hang either.
 #[test]
 fn special_files_are_refused_without_hanging() {
-    let d = ScratchDir::new("hostile-special");
-    let cfg = d.write("c.yml", "sites:\n  s: {type: direct, connection: local}\n", 0o644);
+    let (d, cfg) = scratch_with("hostile-special", "sites:\n  s: {type: direct, connection: local}\n");
     let fifo = d.join("fifo.sh");
     assert!(std::process::Command::new("mkfifo")
         .arg(&fifo)
@@ -496,8 +497,7 @@ fn special_files_are_refused_without_hanging() {
 /// through byte for byte.
 #[test]
 fn long_lines() {
-    let d = ScratchDir::new("hostile-long");
-    let cfg = d.write("c.yml", "sites:\n  s: {type: slurm, connection: local}\n", 0o644);
+    let (d, cfg) = scratch_with("hostile-long", "sites:\n  s: {type: slurm, connection: local}\n");
     let long = "x".repeat(3 << 20);
     let body_line = format!("echo {long}\n");
     let comment = format!("# a comment {long}\r\n\0\u{fffd}\n");
@@ -512,10 +512,7 @@ fn long_lines() {
         (format!("#!/bin/bash\n{comment}"), Some(&comment)),
     ] {
         let p = d.write("job.sh", &script, 0o755);
-        let r = troika_in(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "-n", "submit", "s", "job.sh", "-o", "o"],
-        );
+        let r = dry_submit(&d, &cfg, "s");
         assert_clean_exit(&r);
         match kept {
             Some(line) => {
@@ -567,10 +564,7 @@ fn script_bytes_catalogue() {
             for site in ["s", "p"] {
                 let p = d.join("job.sh");
                 std::fs::write(&p, b).unwrap();
-                let r = troika_in(
-                    d.path(),
-                    &["-c", cfg.to_str().unwrap(), "-n", "submit", site, "job.sh", "-o", "o"],
-                );
+                let r = dry_submit(&d, &cfg, site);
                 assert_clean_exit(&r);
                 if r.code == Some(1) {
                     assert_eq!(
@@ -661,10 +655,7 @@ fn configuration_catalogue() {
                         0o644,
                     );
                     // A dry run: commands are only written, never run.
-                    let r = troika_in(
-                        d.path(),
-                        &["-c", cfg.to_str().unwrap(), "-n", "submit", "s", "job.sh", "-o", "o"],
-                    );
+                    let r = dry_submit(&d, &cfg, "s");
                     assert_clean_exit(&r);
                     runs += 1;
                     std::fs::write(d.join("job.sh"), SCRIPT).unwrap();
@@ -711,14 +702,7 @@ fn clear_messages_for_missing_directories_and_io_errors() {
     std::fs::create_dir_all(d.join("job.sh.jid/x")).unwrap();
     for (edition, words) in [("", true), ("edition: 2026\n", false)] {
         std::fs::write(d.join("job.sh"), SCRIPT).unwrap();
-        let cfg = d.write(
-            "c.yml",
-            &format!(
-                "{edition}sites:\n  s: {{type: slurm, connection: local, sbatch_command: {}}}\n",
-                sbatch.display()
-            ),
-            0o644,
-        );
+        let cfg = slurm_config(&d, edition, "", &sbatch);
         let r = troika_in(
             d.path(),
             &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"],
@@ -753,14 +737,7 @@ fn concurrent_submissions_of_one_script() {
             started.display()
         ),
     );
-    let cfg = d.write(
-        "c.yml",
-        &format!(
-            "sites:\n  s: {{type: slurm, connection: local, sbatch_command: {}}}\n",
-            sbatch.display()
-        ),
-        0o644,
-    );
+    let cfg = slurm_config(&d, "", "", &sbatch);
     let script = d.write("job.sh", SCRIPT, 0o755);
     let args = ["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"];
     // One while another is in sbatch.
@@ -829,14 +806,7 @@ fn failed_submission_puts_files_back() {
         std::fs::write(&script, SCRIPT).unwrap();
         std::fs::write(d.join("job.sh.orig"), "previous original\n").unwrap();
         std::fs::write(d.join("job.sh.jid"), "41\n").unwrap();
-        let cfg = d.write(
-            "c.yml",
-            &format!(
-                "{edition}sites:\n  s: {{type: slurm, connection: local, command_timeout: 1, sbatch_command: {}}}\n",
-                cmd.display()
-            ),
-            0o644,
-        );
+        let cfg = slurm_config(&d, edition, "command_timeout: 1, ", cmd);
         let r = troika_in(
             d.path(),
             &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"],
