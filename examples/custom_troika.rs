@@ -159,9 +159,6 @@ impl EnvLocal {
 }
 
 impl Connection for EnvLocal {
-    fn kind(&self) -> &'static str {
-        "env-local"
-    }
     fn is_local(&self) -> bool {
         true
     }

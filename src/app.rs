@@ -12,7 +12,7 @@ use clap::Parser;
 use crate::cli::{Action, Cli};
 use crate::config::Config;
 use crate::controller::{default_log_file, Controller};
-use crate::error::{Error, Result};
+use crate::error::{Error, ExitStatus, Result};
 use crate::registry::Registry;
 
 /// Runs troika with the built-in registry and the process arguments.
@@ -41,11 +41,15 @@ pub fn main_with(registry: Registry) -> i32 {
         crate::critical!("Internal error (a bug in troika, please report it): {what}{at}");
     }));
     let args = std::env::args_os().collect();
-    std::panic::catch_unwind(move || run(registry, args)).unwrap_or(1)
+    std::panic::catch_unwind(move || run(registry, args)).unwrap_or(ExitStatus::Failure.code())
 }
 
 /// Runs troika with explicit arguments (the first is the program name).
 pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
+    run_status(registry, args).code()
+}
+
+fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -53,7 +57,7 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
     let Some(action) = cli.action else {
         eprintln!("usage: troika [-h] [-V] [-v] [-q] [-l LOGFILE] [-A] [-c CONFIG] [-n] action ...");
         eprintln!("troika: error: please specify an action");
-        return 2;
+        return ExitStatus::Usage;
     };
     crate::log::set_verbosity(cli.verbose, cli.quiet);
     for c in &cli.config {
@@ -72,7 +76,7 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
                 c.display(),
                 crate::error::python_io_error(&e, &c.display().to_string())
             );
-            return 2;
+            return ExitStatus::Usage;
         }
     }
     // A submission locks its script before anything is written, even the
@@ -83,7 +87,7 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
             Ok(l) => Some(l),
             Err(e) => {
                 crate::critical!("{e}");
-                return 1;
+                return ExitStatus::Failure;
             }
         },
         _ => None,
@@ -111,24 +115,24 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
         action,
         lock,
     ) {
-        Ok(()) => 0,
+        Ok(()) => ExitStatus::Success,
         // Already logged before the exit hooks ran.
-        Err(Error::Reported(_)) => 1,
+        Err(Error::Reported(_)) => ExitStatus::Failure,
         Err(e) => {
             crate::critical!("{e}");
-            1
+            ExitStatus::Failure
         }
     }
 }
 
-fn usage_error(e: clap::Error) -> i32 {
+fn usage_error(e: clap::Error) -> ExitStatus {
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = e.print();
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-                2
+                ExitStatus::Usage
             } else {
-                0
+                ExitStatus::Success
             }
         }
         ErrorKind::InvalidSubcommand => {
@@ -139,7 +143,7 @@ fn usage_error(e: clap::Error) -> i32 {
             eprintln!(
                 "troika: error: argument action: invalid choice: '{name}' (choose from 'submit', 'monitor', 'kill', 'check-connection', 'list-sites')"
             );
-            2
+            ExitStatus::Usage
         }
         ErrorKind::MissingRequiredArgument => {
             let missing: Vec<String> = match e.get(ContextKind::InvalidArg) {
@@ -157,11 +161,11 @@ fn usage_error(e: clap::Error) -> i32 {
                 "troika: error: the following arguments are required: {}",
                 missing.join(", ")
             );
-            2
+            ExitStatus::Usage
         }
         _ => {
             let _ = e.print();
-            2
+            ExitStatus::Usage
         }
     }
 }

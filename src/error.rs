@@ -82,6 +82,16 @@ impl Error {
         }
     }
 
+    /// The same error, of the same kind, with `words` in front of its
+    /// message (`Translator 'x': ...`). An error already reported is left
+    /// as it is.
+    pub fn context(self, words: impl fmt::Display) -> Self {
+        match self {
+            Error::Reported(_) => self,
+            e => e.map_message(|m| format!("{words}: {m}")),
+        }
+    }
+
     /// The same error with `f` applied to its message, of the same kind.
     pub fn map_message(self, f: impl FnOnce(String) -> String) -> Self {
         match self {
@@ -137,3 +147,32 @@ pub fn python_io_error(err: &std::io::Error, path: &str) -> String {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// [`Error::context`] on a result.
+pub trait Context<T> {
+    /// Puts `words` in front of the error's message, keeping its kind.
+    fn context(self, words: impl fmt::Display) -> Result<T>;
+}
+
+impl<T> Context<T> for Result<T> {
+    fn context(self, words: impl fmt::Display) -> Result<T> {
+        self.map_err(|e| e.context(words))
+    }
+}
+
+/// How troika exits: the status a workflow manager sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// The action did what was asked.
+    Success = 0,
+    /// Anything failed: configuration, script, command, connection.
+    Failure = 1,
+    /// The command line could not be parsed (as argparse did for 0.2.7).
+    Usage = 2,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}

@@ -1,6 +1,5 @@
 //! The local connection: commands run on this machine.
 
-use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -71,10 +70,6 @@ impl LocalConnection {
 }
 
 impl Connection for LocalConnection {
-    fn kind(&self) -> &'static str {
-        "local"
-    }
-
     fn is_local(&self) -> bool {
         true
     }
@@ -423,11 +418,6 @@ fn fmt_secs(d: Duration) -> String {
     } else {
         format!("{s:.1}")
     }
-}
-
-/// `argv` for messages.
-pub fn display_argv(argv: &[OsString]) -> String {
-    quote_argv(argv)
 }
 
 #[cfg(test)]

@@ -144,8 +144,6 @@ impl Outcome {
 
 /// A way to reach a site.
 pub trait Connection {
-    /// The connection type name (`local`, `ssh`).
-    fn kind(&self) -> &'static str;
     /// Whether commands run on this machine.
     fn is_local(&self) -> bool;
     /// Runs a command (or only logs it, in dry-run mode).

@@ -380,10 +380,6 @@ pub fn connection_failure(out: &Outcome) -> Option<String> {
 }
 
 impl Connection for SshConnection {
-    fn kind(&self) -> &'static str {
-        "ssh"
-    }
-
     fn is_local(&self) -> bool {
         false
     }

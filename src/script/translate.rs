@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::directives::Directives;
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 
 /// A computed translation: from the value to zero or more directive arguments.
 pub type TranslateFn = fn(value: &[u8]) -> Result<Vec<Vec<u8>>>;
@@ -258,10 +258,7 @@ pub fn translate(
         match rule.as_deref() {
             Some(Rule::Format(fmt)) => push_line(&mut lines, prefix, &apply_format(name, fmt, value)),
             Some(Rule::Func(f, _)) => {
-                for arg in f(value).map_err(|e| match e {
-                    Error::Script(m) => Error::Script(format!("Directive '{name}': {m}")),
-                    other => other,
-                })? {
+                for arg in f(value).context(format_args!("Directive '{name}'"))? {
                     push_line(&mut lines, prefix, &arg);
                 }
             }
@@ -272,10 +269,7 @@ pub fn translate(
                     directives,
                     overrides,
                 };
-                for arg in f(&joint).map_err(|e| match e {
-                    Error::Script(m) => Error::Script(format!("Directive '{name}': {m}")),
-                    other => other,
-                })? {
+                for arg in f(&joint).context(format_args!("Directive '{name}'"))? {
                     push_line(&mut lines, prefix, &arg);
                 }
             }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::directives::Directives;
 use crate::config::{Node, SiteConfig, Value};
-use crate::error::{Error, Result};
+use crate::error::{Context, Error, Result};
 use crate::util::quote;
 
 /// A step that updates the directives of a script before translation.
@@ -244,11 +244,7 @@ struct Labelled {
 impl Translator for Labelled {
     fn apply(&self, d: &mut Directives) -> Result<()> {
         crate::debug!("Calling translator {}", self.label);
-        self.inner.apply(d).map_err(|e| match e {
-            // Already logged as it is.
-            Error::Reported(_) => e,
-            e => e.map_message(|m| format!("Translator {}: {m}", self.label)),
-        })
+        self.inner.apply(d).context(format_args!("Translator {}", self.label))
     }
 }
 
