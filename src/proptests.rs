@@ -112,6 +112,8 @@ fn syntaxes() -> Vec<Option<&'static NativeSyntax>> {
             Some(&*Box::leak(Box::new(NativeSyntax {
                 prefix: p,
                 drop: &["-o", "=x"],
+                command: "qsub",
+                option_name_required: false,
             })))
         })
         .collect();

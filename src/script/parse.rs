@@ -14,32 +14,20 @@ use super::directives::{valid_name, Directives};
 use crate::error::{Error, Result};
 
 /// How a scheduler's own directives look: `#SBATCH --nodes=2`, `#PBS -q x`,
-/// `#$ -cwd`. The key of a line is its first word up to any `=`.
+/// `#$ -cwd`. The key of a line is its first word up to any `=`. Each site
+/// type says it for its scheduler.
 #[derive(Clone, Copy, Debug)]
 pub struct NativeSyntax {
     /// The word after `#`, e.g. `SBATCH`, `PBS`, `$`.
     pub prefix: &'static str,
     /// Keys that are dropped because troika sets them (output and error files).
     pub drop: &'static [&'static str],
-}
-
-impl NativeSyntax {
     /// The submission command whose arguments the lines hold, for messages
     /// (`Malformed sbatch argument`).
-    pub fn command(&self) -> &'static str {
-        match self.prefix {
-            "SBATCH" => "sbatch",
-            "BSUB" => "bsub",
-            "flux:" => "flux",
-            _ => "qsub",
-        }
-    }
-
+    pub command: &'static str,
     /// Whether an option must have a name before any `=` (`#SBATCH =x` is
     /// malformed, as 0.2.7 said; qsub lines take their first word whole).
-    fn needs_option_name(&self) -> bool {
-        self.prefix == "SBATCH"
-    }
+    pub option_name_required: bool,
 }
 
 /// What a scan found.
@@ -137,7 +125,7 @@ fn native_key<'a>(line: &'a [u8], syntax: &NativeSyntax) -> Option<Result<Vec<u8
         Some(i) => &word[..i],
         None => word,
     };
-    if key.is_empty() && syntax.needs_option_name() {
+    if key.is_empty() && syntax.option_name_required {
         return Some(Err(args));
     }
     Some(Ok(key.to_vec()))
@@ -219,9 +207,9 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
         } else if let Some(found) = native.and_then(|s| native_key(&line, s).map(|k| (s, k))) {
             let (syntax, key) = found;
             let key = key.map_err(|arg| {
-                let (cmd, arg) = (syntax.command(), crate::util::bytes_repr(arg));
+                let (cmd, arg) = (syntax.command, crate::util::bytes_repr(arg));
                 let hint = format!("a '#{}' line needs an option after the prefix", syntax.prefix);
-                Error::Script(if syntax.needs_option_name() {
+                Error::Script(if syntax.option_name_required {
                     format!("in {name}, line {lineno} Malformed {cmd} argument: {arg} ({hint})")
                 } else {
                     format!("Malformed {cmd} argument: {arg} (in {name}, line {lineno}: {hint})")
@@ -261,10 +249,7 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
 mod tests {
     use super::*;
 
-    const SLURM: NativeSyntax = NativeSyntax {
-        prefix: "SBATCH",
-        drop: &["-o", "--output", "-e", "--error"],
-    };
+    const SLURM: NativeSyntax = crate::site::slurm::NATIVE;
 
     fn scan_str(s: &[u8]) -> Scan {
         scan(s, Some(&SLURM), "job.sh").unwrap()
@@ -328,7 +313,12 @@ mod tests {
     #[test]
     fn malformed_native() {
         let err = |s: &[u8], syntax| scan(s, Some(syntax), "j").unwrap_err().to_string();
-        const SGE: NativeSyntax = NativeSyntax { prefix: "$", drop: &[] };
+        const SGE: NativeSyntax = NativeSyntax {
+            prefix: "$",
+            drop: &[],
+            command: "qsub",
+            option_name_required: false,
+        };
         assert!(err(b"#!/bin/sh\n#SBATCH  \n", &SLURM).starts_with("in j, line 2 Malformed sbatch argument: b' '"));
         assert!(err(b"#SBATCH \r\n", &SLURM).contains("Malformed sbatch argument: b'\\r'"));
         assert!(err(b"#SBATCH =foo\n", &SLURM).contains("Malformed sbatch argument: b'=foo'"));

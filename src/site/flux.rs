@@ -88,6 +88,8 @@ pub const TABLE: Table = Table {
 pub const NATIVE: NativeSyntax = NativeSyntax {
     prefix: "flux:",
     drop: &["--output", "--error"],
+    command: "flux",
+    option_name_required: false,
 };
 
 pub fn site_type() -> SiteType {

@@ -112,6 +112,8 @@ pub const TABLE: Table = Table {
 pub const NATIVE: NativeSyntax = NativeSyntax {
     prefix: "BSUB",
     drop: &["-o", "-e", "-oo", "-eo"],
+    command: "bsub",
+    option_name_required: false,
 };
 
 pub fn site_type() -> SiteType {

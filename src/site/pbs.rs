@@ -151,6 +151,8 @@ const SELECT_DOC: &str = "Only with `resource_syntax: select` (PBS Pro, OpenPBS)
 pub const NATIVE: NativeSyntax = NativeSyntax {
     prefix: "PBS",
     drop: &["-o", "-e", "-j"],
+    command: "qsub",
+    option_name_required: false,
 };
 
 pub fn site_type() -> SiteType {

@@ -80,6 +80,8 @@ pub const TABLE: Table = Table {
 pub const NATIVE: NativeSyntax = NativeSyntax {
     prefix: "$",
     drop: &["-o", "-e", "-j"],
+    command: "qsub",
+    option_name_required: false,
 };
 
 pub fn site_type() -> SiteType {

@@ -153,6 +153,8 @@ pub const TABLE: Table = Table {
 pub const NATIVE: NativeSyntax = NativeSyntax {
     prefix: "SBATCH",
     drop: &["-o", "--output", "-e", "--error"],
+    command: "sbatch",
+    option_name_required: true,
 };
 
 pub fn site_type() -> SiteType {

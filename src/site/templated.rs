@@ -380,9 +380,18 @@ impl TemplatedSite {
                 )));
             }
             let drop: Vec<&'static str> = cfg.str_list("native_drop")?.into_iter().map(leak).collect();
+            // A built-in scheduler's prefix reads as that scheduler reads it
+            // (and messages name its command); any other as qsub lines.
+            let (command, option_name_required) = super::builtin()
+                .iter()
+                .filter_map(|t| t.syntax.native)
+                .find(|n| n.prefix == prefix)
+                .map_or(("qsub", false), |n| (n.command, n.option_name_required));
             s.syntax.native = Some(NativeSyntax {
                 prefix: leak(prefix),
                 drop: Box::leak(drop.into_boxed_slice()),
+                command,
+                option_name_required,
             });
         } else if cfg.has("native_drop") {
             crate::warning!(

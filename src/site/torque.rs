@@ -120,6 +120,8 @@ const NODES_DOC: &str = "one `-l nodes=<total_nodes>:ppn=<tasks_per_node>:gpus=<
 pub const NATIVE: NativeSyntax = NativeSyntax {
     prefix: "PBS",
     drop: &["-o", "-e"],
+    command: "qsub",
+    option_name_required: false,
 };
 
 pub fn site_type() -> SiteType {
