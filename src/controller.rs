@@ -330,7 +330,7 @@ impl<'r> Controller<'r> {
                 let jid = match submitted {
                     Ok(jid) => jid,
                     Err(e) => {
-                        if settings.config.troika_defaults() && !e.is_uncertain() {
+                        if settings.config.behaviour().restore_failed_submission && !e.is_uncertain() {
                             // Not submitted: the files are put back as they were.
                             match replaced.restore() {
                                 Ok(()) => crate::info!(

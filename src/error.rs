@@ -116,7 +116,7 @@ static IO_AS_CRASH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// ("Unhandled exception: ") without one, none with `edition: 2026`.
 pub fn set_edition(edition: crate::config::Edition) {
     IO_AS_CRASH.store(
-        edition < crate::config::Edition::E2026,
+        !edition.behaviour().plain_io_errors,
         std::sync::atomic::Ordering::Relaxed,
     );
 }

@@ -56,6 +56,45 @@ impl Edition {
     }
 }
 
+/// What an edition changes, decided here and nowhere else: each behaviour
+/// that differs from troika 0.2.7's in a way a user can see is one field,
+/// on with `edition: 2026` and off for a 0.2.7 configuration. The docs
+/// (configuration.md, Editions) list the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Behaviour {
+    /// ssh: `BatchMode`, a default `ConnectTimeout`, `ServerAliveInterval`
+    /// and shared connections, as defaults of their site keys.
+    pub ssh_defaults: bool,
+    /// PBS: a kill of a job that is gone is VANISHED; a queued job is
+    /// removed with `qdel` when `qsig` refuses it.
+    pub pbs_forgiving_kill: bool,
+    /// `remove_previous_output` removes the output on the site.
+    pub remove_output_on_site: bool,
+    /// `abort_on_ecflow` runs the client on the site when the script names
+    /// its `ecflow_host`.
+    pub ecflow_abort_on_site: bool,
+    /// A submission that fails before the scheduler took the job puts the
+    /// script and its `.orig` back.
+    pub restore_failed_submission: bool,
+    /// I/O errors are not worded as crashes (`Unhandled exception:`).
+    pub plain_io_errors: bool,
+}
+
+impl Edition {
+    /// What this edition changes (see [`Behaviour`]).
+    pub fn behaviour(self) -> Behaviour {
+        let new = self >= Edition::E2026;
+        Behaviour {
+            ssh_defaults: new,
+            pbs_forgiving_kill: new,
+            remove_output_on_site: new,
+            ecflow_abort_on_site: new,
+            restore_failed_submission: new,
+            plain_io_errors: new,
+        }
+    }
+}
+
 /// Where the configuration came from.
 #[derive(Clone, Debug)]
 pub enum Source {
@@ -279,10 +318,9 @@ impl SiteConfig {
         )
     }
 
-    /// Whether troika's own defaults apply (`edition: 2026`) where they
-    /// differ from 0.2.7's behaviour.
-    pub fn troika_defaults(&self) -> bool {
-        self.edition >= Edition::E2026
+    /// What the site's edition changes from 0.2.7's behaviour.
+    pub fn behaviour(&self) -> Behaviour {
+        self.edition.behaviour()
     }
 
     /// The same site under another edition's defaults.
@@ -365,36 +403,11 @@ impl SiteConfig {
         }
     }
 
-    /// A number of seconds (integer or float), must be positive and at most
-    /// [`crate::util::MAX_SECONDS`].
+    /// A number of seconds (see [`seconds_of`]).
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(None),
-            Some(n) => {
-                let v = match &n.value {
-                    Value::Int(i) => *i as f64,
-                    Value::Float(f) => *f,
-                    Value::Str(s) => s
-                        .trim()
-                        .parse::<f64>()
-                        .map_err(|_| self.err(n, format!("'{key}' must be a number of seconds, found '{s}'")))?,
-                    _ => return Err(self.err(n, format!("'{key}' must be a number of seconds, found {}", n.kind()))),
-                };
-                if !(v > 0.0 && v.is_finite()) {
-                    return Err(self.err(n, format!("'{key}' must be a positive number of seconds, found {v}")));
-                }
-                if crate::util::duration_secs(v).is_none() {
-                    return Err(self.err(
-                        n,
-                        format!(
-                            "'{key}' must be {}, found {}",
-                            crate::util::duration_limit_words(),
-                            crate::util::py_float(v)
-                        ),
-                    ));
-                }
-                Ok(Some(v))
-            }
+            Some(n) => seconds_of(n, &format!("'{key}'")).map(Some).map_err(|m| self.err(n, m)),
         }
     }
 
@@ -474,6 +487,30 @@ impl SiteConfig {
     }
 }
 
+/// Reads a number of seconds: an integer, a float or a string holding one
+/// (`"30"`), positive and at most [`crate::util::MAX_SECONDS`]. Every time
+/// limit of a configuration is read so (site keys, hooks, translators);
+/// `label` names it in the message (`'command_timeout'`).
+pub fn seconds_of(n: &Node, label: &str) -> std::result::Result<f64, String> {
+    let bad = |found: String| format!("{label} must be a positive number of seconds, found {found}");
+    let v = match &n.value {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        Value::Str(s) => s.trim().parse::<f64>().map_err(|_| bad(format!("'{s}'")))?,
+        _ => return Err(bad(n.kind().to_string())),
+    };
+    if !(v > 0.0 && v.is_finite()) {
+        return Err(bad(n.to_string()));
+    }
+    if crate::util::duration_secs(v).is_none() {
+        return Err(format!(
+            "{label} must be a positive number of seconds, at most {} (about 31 years), found {n}",
+            crate::util::MAX_SECONDS
+        ));
+    }
+    Ok(v)
+}
+
 /// The candidate closest to `word` by edit distance, if it is close enough to
 /// be a plausible typo.
 pub fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<String> {
@@ -538,6 +575,31 @@ mod tests {
         );
         let e = edition_of("edition: [1]\n").unwrap_err().to_string();
         assert!(e.contains("unknown edition a list"), "{e}");
+        let none = Edition::V0_2_7.behaviour();
+        let all = Edition::E2026.behaviour();
+        assert_eq!(
+            none,
+            Behaviour {
+                ssh_defaults: false,
+                pbs_forgiving_kill: false,
+                remove_output_on_site: false,
+                ecflow_abort_on_site: false,
+                restore_failed_submission: false,
+                plain_io_errors: false,
+            },
+            "a 0.2.7 configuration gets none of troika's changes"
+        );
+        assert_eq!(
+            all,
+            Behaviour {
+                ssh_defaults: true,
+                pbs_forgiving_kill: true,
+                remove_output_on_site: true,
+                ecflow_abort_on_site: true,
+                restore_failed_submission: true,
+                plain_io_errors: true,
+            }
+        );
         assert_eq!(
             Config::builtin(String::new()).edition(),
             Edition::E2026,

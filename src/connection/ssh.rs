@@ -209,7 +209,7 @@ impl SshConnection {
         let configured_timeout = site.seconds("ssh_connect_timeout")?.map(|s| s.ceil() as u64);
         // troika's own defaults come with `edition: 2026`; without it the
         // command lines are those of 0.2.7 unless the site asks otherwise.
-        let ours = site.troika_defaults();
+        let ours = site.behaviour().ssh_defaults;
         let multiplex = site.bool_or("ssh_multiplex", ours)?;
         let batch = site.bool_or("ssh_batch_mode", ours)?;
         let persist = site

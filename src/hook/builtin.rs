@@ -94,7 +94,7 @@ fn copy_orig_script(ctx: &HookContext) -> Result<()> {
 fn remove_previous_output(ctx: &HookContext) -> Result<()> {
     let output = required_output(ctx, "remove_previous_output")?;
     let conn = &ctx.site.settings().connection;
-    if !conn.is_local() && ctx.site.settings().config.troika_defaults() {
+    if !conn.is_local() && ctx.site.settings().config.behaviour().remove_output_on_site {
         let out = ctx.site.settings().run(
             Command::new(["rm", "-f"]).arg(crate::util::command_path(output.to_path_buf())),
             ctx.dryrun,

@@ -103,7 +103,7 @@ pub fn abort_on_ecflow(ctx: &HookContext) -> Result<()> {
     let local;
     // With `edition: 2026` a script that names its ecFlow host has the client
     // run on the site (0.2.7 meant to, but always ran it here).
-    let on_site = has_host && settings.config.troika_defaults();
+    let on_site = has_host && settings.config.behaviour().ecflow_abort_on_site;
     let conn: &dyn Connection = if settings.connection.is_local() || on_site {
         crate::debug!(
             "abort_on_ecflow running {} on the site with {}",

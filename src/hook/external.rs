@@ -137,23 +137,8 @@ impl ExternalHook {
                     }
                 }
                 "timeout" => {
-                    let secs = match &v.value {
-                        Value::Int(i) => *i as f64,
-                        Value::Float(f) => *f,
-                        _ => -1.0,
-                    };
-                    match crate::util::duration_secs(secs).filter(|_| secs > 0.0) {
-                        Some(t) => timeout = Some(t),
-                        None => {
-                            return Err(bad(
-                                v,
-                                format!(
-                                    "'timeout' must be a positive number of seconds, found {v} (at most {})",
-                                    crate::util::MAX_SECONDS
-                                ),
-                            ))
-                        }
-                    }
+                    let secs = crate::config::seconds_of(v, "'timeout'").map_err(|m| bad(v, m))?;
+                    timeout = Some(Duration::from_secs_f64(secs));
                 }
                 other => {
                     return Err(bad(

@@ -431,7 +431,7 @@ impl PbsSite {
     /// that does not run yet is removed with `qdel` when `qsig` refuses it.
     /// For 0.2.7 any failure fails the kill.
     fn forgiving_kill(&self) -> bool {
-        self.s.config.troika_defaults()
+        self.s.config.behaviour().pbs_forgiving_kill
     }
 
     /// Whether a failed `qdel` or `qsig` says the job is not there to kill

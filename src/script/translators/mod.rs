@@ -150,23 +150,8 @@ fn command_entry(item: &Node, keys: &[(Node, Node)], err: &dyn Fn(&Node, String)
                 }
             }
             Some("timeout") => {
-                let secs = match &v.value {
-                    Value::Int(i) => *i as f64,
-                    Value::Float(f) => *f,
-                    _ => -1.0,
-                };
-                match crate::util::duration_secs(secs).filter(|_| secs > 0.0) {
-                    Some(t) => timeout = t,
-                    None => {
-                        return Err(err(
-                            v,
-                            format!(
-                                "the 'timeout' of a translator must be a positive number of seconds, found {v} (at most {})",
-                                crate::util::MAX_SECONDS
-                            ),
-                        ))
-                    }
-                }
+                let secs = crate::config::seconds_of(v, "the 'timeout' of a translator").map_err(|m| err(v, m))?;
+                timeout = Duration::from_secs_f64(secs);
             }
             _ => {
                 return Err(err(
@@ -395,7 +380,7 @@ mod tests {
             ("translators: [{command: ''}]", "the 'command' of a translator must be"),
             (
                 "translators: [{command: a, timeout: x}]",
-                "positive number of seconds, found x",
+                "positive number of seconds, found 'x'",
             ),
             (
                 "translators: [{command: a, timeout: -0.5}]",
@@ -403,7 +388,7 @@ mod tests {
             ),
             (
                 "translators: [{command: a, timeout: 1.0e+300}]",
-                "positive number of seconds, found 1e+300 (at most 1000000000)",
+                "positive number of seconds, at most 1000000000 (about 31 years), found 1e+300",
             ),
             ("translators: [{name: a}]", "unknown key 'name'"),
             ("translators: [null]", "found null"),
