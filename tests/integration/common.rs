@@ -172,3 +172,325 @@ pub fn read_jid(script: &Path) -> String {
 pub fn sibling(script: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", script.display()))
 }
+
+/// Runs a command, killing it after `timeout`: (exit code, stdout, stderr).
+pub fn run_with_timeout(
+    cmd: &mut std::process::Command,
+    timeout: std::time::Duration,
+) -> Result<(Option<i32>, String, String), String> {
+    use std::process::Stdio;
+    let name = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {name}: {e}"))?;
+    // Read both pipes in threads so that a large output cannot block the child.
+    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut s);
+            }
+            String::from_utf8_lossy(&s).into_owned()
+        })
+    };
+    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
+    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
+    let deadline = std::time::Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{name} did not finish within {timeout:?}"));
+            }
+            Err(e) => return Err(format!("cannot wait for {name}: {e}")),
+        }
+    };
+    Ok((
+        status.code(),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    ))
+}
+
+// ---- The test services of tests/services/: found, skipped or required ----
+
+/// A service of `tests/services/` that some tests need.
+///
+/// [`service`] says whether the running test may use it. When it cannot be
+/// reached the test is skipped, loudly (a `SKIPPED` line on standard error,
+/// and the list of skipped tests at the end of the run, also kept in
+/// `target/tmp/skipped-services.txt`), unless `TROIKA_TEST_REQUIRE_SERVICES=1`
+/// (set by `tests/run-all.sh`): then the test fails, with the command that
+/// starts the service. `TROIKA_TEST_NO_<SERVICE>=1` skips the service's tests
+/// even when it is reachable (an error with `TROIKA_TEST_REQUIRE_SERVICES=1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// The one-node Slurm cluster: `sinfo` on PATH answers with a usable node.
+    Slurm,
+    /// The OpenSSH server on 127.0.0.1: `ssh -F $TROIKA_TEST_SSH_CONFIG` logs in.
+    Sshd,
+    /// The Grid Engine cell: `qstat` (with `SGE_ROOT`, `SGE_CELL`) shows the queue.
+    Sge,
+    /// ecFlow: `ecflow_server` and `ecflow_client` on PATH (the test starts its own server).
+    Ecflow,
+}
+
+/// The variable `tests/run-all.sh` sets: every service must be there.
+pub const REQUIRE_SERVICES: &str = "TROIKA_TEST_REQUIRE_SERVICES";
+
+impl Service {
+    const ALL: [Service; 4] = [Service::Slurm, Service::Sshd, Service::Sge, Service::Ecflow];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Slurm => "Slurm",
+            Service::Sshd => "sshd",
+            Service::Sge => "Grid Engine",
+            Service::Ecflow => "ecFlow",
+        }
+    }
+
+    /// The script that starts it.
+    pub fn script(self) -> &'static str {
+        match self {
+            Service::Slurm => "tests/services/slurm.sh",
+            Service::Sshd => "tests/services/sshd.sh",
+            Service::Sge => "tests/services/sge.sh",
+            Service::Ecflow => "tests/services/ecflow.sh",
+        }
+    }
+
+    /// The variable that turns its tests off.
+    pub fn off_variable(self) -> &'static str {
+        match self {
+            Service::Slurm => "TROIKA_TEST_NO_SLURM",
+            Service::Sshd => "TROIKA_TEST_NO_SSHD",
+            Service::Sge => "TROIKA_TEST_NO_SGE",
+            Service::Ecflow => "TROIKA_TEST_NO_ECFLOW",
+        }
+    }
+
+    /// Whether it can be used now: `Err(why)` when it cannot.
+    fn check(self) -> Result<(), String> {
+        let t = std::time::Duration::from_secs(20);
+        match self {
+            Service::Slurm => {
+                let (code, out, err) =
+                    run_with_timeout(std::process::Command::new("sinfo").args(["-h", "-o", "%t"]), t)?;
+                if code != Some(0) {
+                    return Err(format!("sinfo exited with {code:?}: {}", err.trim()));
+                }
+                let states: Vec<&str> = out.split_whitespace().collect();
+                if !states.iter().any(|s| matches!(*s, "idle" | "mix" | "alloc" | "comp")) {
+                    return Err(format!("no usable node (sinfo node states: {states:?})"));
+                }
+                Ok(())
+            }
+            Service::Sshd => {
+                let e = SshEnv::from_env();
+                let (code, _, err) = run_with_timeout(
+                    std::process::Command::new("ssh").args([
+                        "-F",
+                        &e.config,
+                        "-o",
+                        "BatchMode=yes",
+                        &format!("{}@{}", e.user, e.host),
+                        "true",
+                    ]),
+                    t,
+                )?;
+                match code {
+                    Some(0) => Ok(()),
+                    _ => Err(format!(
+                        "ssh -F {} {}@{} exited with {code:?}: {}",
+                        e.config,
+                        e.user,
+                        e.host,
+                        err.trim()
+                    )),
+                }
+            }
+            Service::Sge => {
+                let s = SgeEnv::from_env();
+                let (code, out, err) = run_with_timeout(
+                    std::process::Command::new("qstat")
+                        .args(["-f", "-q", &s.queue])
+                        .env("SGE_ROOT", &s.root)
+                        .env("SGE_CELL", &s.cell),
+                    t,
+                )?;
+                if code == Some(0) && out.contains(&format!("{}@", s.queue)) {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "qstat -f -q {} exited with {code:?}: {}{}",
+                        s.queue,
+                        out.trim(),
+                        err.trim()
+                    ))
+                }
+            }
+            Service::Ecflow => {
+                for program in ["ecflow_server", "ecflow_client"] {
+                    let (code, _, err) = run_with_timeout(std::process::Command::new(program).arg("--version"), t)?;
+                    if code != Some(0) {
+                        return Err(format!("{program} --version exited with {code:?}: {}", err.trim()));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// How the tests reach the sshd of `tests/services/sshd.sh` (its `env` output).
+pub struct SshEnv {
+    pub config: String,
+    pub host: String,
+    pub user: String,
+    pub user2: String,
+}
+
+impl SshEnv {
+    pub fn from_env() -> SshEnv {
+        SshEnv {
+            config: var_or("TROIKA_TEST_SSH_CONFIG", "/var/tmp/troika-test/sshd/ssh_config"),
+            host: var_or("TROIKA_TEST_SSH_HOST", "troika-test"),
+            user: var_or("TROIKA_TEST_SSH_USER", "troika-ssh1"),
+            user2: var_or("TROIKA_TEST_SSH_USER2", "troika-ssh2"),
+        }
+    }
+}
+
+/// How the tests reach the Grid Engine cell of `tests/services/sge.sh`.
+pub struct SgeEnv {
+    pub root: String,
+    pub cell: String,
+    pub queue: String,
+}
+
+impl SgeEnv {
+    pub fn from_env() -> SgeEnv {
+        SgeEnv {
+            root: var_or("SGE_ROOT", "/var/lib/gridengine"),
+            cell: var_or("SGE_CELL", "default"),
+            queue: var_or("TROIKA_TEST_SGE_QUEUE", "all.q"),
+        }
+    }
+}
+
+fn var_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_string())
+}
+
+fn flag(key: &str) -> bool {
+    std::env::var_os(key).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The running test's name (libtest names each test's thread after it).
+pub fn test_name() -> String {
+    std::thread::current().name().unwrap_or("?").to_string()
+}
+
+/// Whether the running test may use `svc`; see [`Service`]. Returns false
+/// after announcing the skip; panics when the service is required and
+/// missing.
+pub fn service(svc: Service) -> bool {
+    service_for(svc, &test_name())
+}
+
+/// [`service`] for a named part of a test (`what`, e.g. `"ecflow::x (Slurm tasks)"`).
+pub fn service_for(svc: Service, what: &str) -> bool {
+    use std::sync::OnceLock;
+    static CHECKS: [OnceLock<Result<(), String>>; 4] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    static FRESH: OnceLock<()> = OnceLock::new();
+    FRESH.get_or_init(|| {
+        let _ = std::fs::remove_file(skips_file()); // the list of an earlier run
+    });
+    let required = flag(REQUIRE_SERVICES);
+    let reason = if flag(svc.off_variable()) {
+        assert!(
+            !required,
+            "{} is set, but {REQUIRE_SERVICES}=1 requires every service",
+            svc.off_variable()
+        );
+        format!("{}=1", svc.off_variable())
+    } else {
+        let i = Service::ALL.iter().position(|s| *s == svc).unwrap();
+        let check = CHECKS[i].get_or_init(|| {
+            let r = svc.check();
+            if let Err(e) = &r {
+                if !required {
+                    use std::io::Write;
+                    let _ = writeln!(std::io::stderr().lock(), "{} is not usable: {e}", svc.name());
+                }
+            }
+            r
+        });
+        match check {
+            Ok(()) => return true,
+            Err(e) if required => panic!(
+                "{} is not usable ({REQUIRE_SERVICES}=1): {e}\nStart it with `{} up`",
+                svc.name(),
+                svc.script()
+            ),
+            Err(_) => format!("no {}: run {} up", svc.name(), svc.script()),
+        }
+    };
+    record_skip(&format!("SKIPPED ({reason}): {what}"));
+    false
+}
+
+/// Prints `line` past the test harness's capture, and keeps it for the
+/// summary printed when the test binary exits.
+fn record_skip(line: &str) {
+    use std::io::Write;
+    use std::sync::Mutex;
+    static SKIPS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    extern "C" fn summary() {
+        let mut skips = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+        skips.sort();
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "\n{} test(s) SKIPPED for want of a service (list in {}):",
+            skips.len(),
+            skips_file().display()
+        );
+        for s in skips.iter() {
+            let _ = writeln!(err, "  {s}");
+        }
+        let _ = writeln!(
+            err,
+            "Start the services (tests/services/*.sh up), or run tests/run-all.sh, to run them."
+        );
+    }
+    extern "C" {
+        fn atexit(f: extern "C" fn()) -> std::os::raw::c_int;
+    }
+    // Not through eprintln!: libtest would capture it and show it only on failure.
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let mut skips = SKIPS.lock().unwrap_or_else(|e| e.into_inner());
+    if skips.is_empty() {
+        // SAFETY: `summary` is a plain function that only locks a static and writes to stderr.
+        unsafe {
+            atexit(summary);
+        }
+    }
+    skips.push(line.to_string());
+    let _ = std::fs::write(skips_file(), skips.join("\n") + "\n");
+}
+
+/// Where the skips of the last run that needed a service are listed.
+pub fn skips_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("skipped-services.txt")
+}
