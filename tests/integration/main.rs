@@ -9,7 +9,6 @@ mod conformance;
 mod direct;
 mod docs;
 mod ecflow;
-mod emulated;
 mod flux;
 mod hooks;
 mod hostile;
