@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod conformance;
+mod contract;
 mod direct;
 mod docs;
 mod ecflow;
