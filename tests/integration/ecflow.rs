@@ -10,16 +10,20 @@
 //!    must show each aborted, through the job's own trap (SIGTERM) or
 //!    through the `abort_on_ecflow` hook (SIGKILL, a pending job cancelled).
 //!
-//! The test fails when ecFlow cannot be started, unless
-//! `TROIKA_TEST_NO_ECFLOW=1` is set (then it is skipped). With
-//! `TROIKA_TEST_NO_SLURM=1` every task runs on the direct site.
+//! Without ecFlow installed the test is skipped, and without Slurm every
+//! task runs on the direct site, loudly, or the test fails under
+//! `TROIKA_TEST_REQUIRE_SERVICES=1` (see `common::Service`). It fails when
+//! an installed ecFlow cannot be started.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{read_or_empty, repo_root, sibling, troika_bin, ScratchDir};
+use crate::common::{
+    read_or_empty, repo_root, run_with_timeout, service, service_for, sibling, test_name, troika_bin, ScratchDir,
+    Service,
+};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const QUICK: &str = "troika_quick";
@@ -221,41 +225,7 @@ fn service_script() -> PathBuf {
 
 /// Runs a command with a time limit: (exit code, stdout, stderr).
 fn run(cmd: &mut Command, timeout: Duration) -> (Option<i32>, String, String) {
-    let name = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {name}: {e}"));
-    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut s);
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
-    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("{name} did not finish within {timeout:?}");
-            }
-        }
-    };
-    (
-        status.code(),
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    )
+    run_with_timeout(cmd, timeout).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Reads `task NAME # ... abort<:REASON>abort ... state:STATE` lines of
@@ -305,26 +275,6 @@ fn diagnostics(dir: &Path, suite: &str) -> String {
     out
 }
 
-fn slurm_usable() -> Result<(), String> {
-    let out = Command::new("sinfo")
-        .args(["-h", "-o", "%t"])
-        .output()
-        .map_err(|e| format!("cannot run sinfo: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    if text
-        .split_whitespace()
-        .any(|s| matches!(s, "idle" | "mix" | "alloc" | "comp"))
-    {
-        Ok(())
-    } else {
-        Err(format!(
-            "no usable Slurm node (sinfo: {:?} {})",
-            text.trim(),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
-
 /// A suite definition: tasks as (name, site), each task in the suite's only
 /// family `f`.
 fn suite_def(name: &str, dir: &Path, cfg: &Path, tasks: &[(String, String)]) -> String {
@@ -358,19 +308,11 @@ fn write(p: &Path, text: &str) {
 
 #[test]
 fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
-    if std::env::var("TROIKA_TEST_NO_ECFLOW").as_deref() == Ok("1") {
-        eprintln!("skipped: TROIKA_TEST_NO_ECFLOW=1");
+    if !service(Service::Ecflow) {
         return;
     }
-    let slurm = std::env::var("TROIKA_TEST_NO_SLURM").as_deref() != Ok("1");
-    if slurm {
-        if let Err(e) = slurm_usable() {
-            panic!(
-                "{e}\nStart the test cluster with `tests/services/slurm.sh up`, or set \
-                 TROIKA_TEST_NO_SLURM=1 to run every task on the direct site"
-            );
-        }
-    }
+    // Without Slurm, its half of the tasks runs on the direct site.
+    let slurm = service_for(Service::Slurm, &format!("{} (Slurm tasks)", test_name()));
     let started = Instant::now();
     let scratch = ScratchDir::new("ecflow");
     let dir = scratch.path().to_path_buf();

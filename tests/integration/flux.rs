@@ -3,7 +3,7 @@
 //! machines, so these tests check what troika sends and how it reads the
 //! answers in the formats of the flux-core manual pages, not a real Flux.
 
-use crate::emulated::{execute_line, Emulated};
+use crate::common::{execute_line, Case};
 
 const SITE: &str = "  flux:\n    type: flux\n    connection: local\n";
 /// The emulator's first job id (F58 of its first job number).
@@ -22,7 +22,7 @@ const SCRIPT: &str = "#!/bin/bash
 echo hi
 ";
 
-fn generated(emu: &Emulated) -> String {
+fn generated(emu: &Case) -> String {
     format!(
         "#!/bin/bash\n#flux: --job-name=fjob\n#flux: -N 2\n#flux: -n 8\n#flux: -t 90m\n#flux: -q pbatch\n\
          #flux: --exclusive\n#flux: --output={}\n#flux: --setattr=foo=bar\necho hi\n",
@@ -30,13 +30,12 @@ fn generated(emu: &Emulated) -> String {
     )
 }
 
-fn submit(extra_site: &str) -> (Emulated, String) {
-    let emu = Emulated::new("flux");
-    emu.config(&format!("{SITE}{extra_site}"));
+fn submit(extra_site: &str) -> (Case, String) {
+    let emu = Case::emulated("flux").sites(&format!("{SITE}{extra_site}"));
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     std::fs::create_dir(emu.dir().join("out")).unwrap();
     let out = emu.dir().join("out/job.out").display().to_string();
-    emu.troika(&["submit", "flux", &script, "-o", &out]).expect(0);
+    emu.troika(&["submit", "flux", &script, "-o", &out]).expect_code(0);
     (emu, script)
 }
 
@@ -47,7 +46,7 @@ fn submit_pipes_the_script_to_flux_batch_and_keeps_the_id_as_text() {
     // The native `# flux:` line is rewritten with the generated prefix: the
     // emulator, like flux batch (RFC 36), rejects mixed sentinels.
     assert_eq!(emu.read("job.sh"), expected);
-    let calls = emu.calls();
+    let calls = emu.all_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].argv, vec!["batch"]);
     assert_eq!(calls[0].stdin.as_deref(), Some(expected.as_str()));
@@ -58,7 +57,7 @@ fn submit_pipes_the_script_to_flux_batch_and_keeps_the_id_as_text() {
 #[test]
 fn the_emulator_rejects_mixed_directive_prefixes() {
     // What the rewrite above avoids, shown on the emulator itself.
-    let emu = Emulated::new("flux");
+    let emu = Case::emulated("flux");
     let script = emu.write("mixed.sh", "#!/bin/sh\n#flux: -N 2\n# flux: -n 4\necho\n");
     let out = std::process::Command::new(crate::common::repo_root().join("tests/emulators/flux/flux"))
         .args(["batch".as_ref(), script.as_os_str()])
@@ -74,7 +73,7 @@ fn copy_script_gives_flux_batch_the_copy() {
     let (emu, _) = submit("    copy_script: true\n");
     let copy = emu.dir().join("out/job.sh").display().to_string();
     assert_eq!(emu.read("out/job.sh"), generated(&emu));
-    let calls = emu.calls();
+    let calls = emu.all_calls();
     assert_eq!(calls[0].argv, vec!["batch".to_string(), copy]);
     assert_eq!(calls[0].stdin, None);
     assert_eq!(emu.job_script(KEY), generated(&emu));
@@ -82,23 +81,22 @@ fn copy_script_gives_flux_batch_the_copy() {
 
 #[test]
 fn dry_run_logs_flux_batch_only() {
-    let emu = Emulated::new("flux");
-    emu.config(SITE);
+    let emu = Case::emulated("flux").sites(SITE);
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     let run = emu.troika(&["-n", "-v", "submit", "flux", &script, "-o", "out/job.out"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(run.executed(), vec![execute_line(&["flux", "batch"])]);
-    assert!(emu.calls().is_empty());
+    assert!(emu.all_calls().is_empty());
 }
 
 #[test]
 fn monitor_writes_id_and_status() {
     let (emu, script) = submit("");
-    emu.troika(&["monitor", "flux", &script]).expect(0);
+    emu.troika(&["monitor", "flux", &script]).expect_code(0);
     assert_eq!(emu.read("job.sh.stat"), format!("{JOB} PENDING\n"));
-    assert_eq!(emu.argvs("flux")[1], vec!["jobs", "-n", "-o", "{id} {status}", JOB]);
+    assert_eq!(emu.calls("flux")[1], vec!["jobs", "-n", "-o", "{id} {status}", JOB]);
     emu.set_job_state(KEY, "COMPLETED");
-    emu.troika(&["monitor", "flux", &script, "-j", JOB]).expect(0);
+    emu.troika(&["monitor", "flux", &script, "-j", JOB]).expect_code(0);
     assert_eq!(emu.read("job.sh.stat"), format!("{JOB} COMPLETED\n"));
 }
 
@@ -106,7 +104,7 @@ fn monitor_writes_id_and_status() {
 fn monitor_of_an_unknown_job_fails() {
     let (emu, script) = submit("");
     let run = emu.troika(&["monitor", "flux", &script, "-j", "fNoSuchJob"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr.contains("flux jobs failed with exit code 1"),
         "{}",
@@ -119,12 +117,12 @@ fn monitor_of_an_unknown_job_fails() {
 fn kill_without_sequence_cancels() {
     let (emu, script) = submit("");
     let run = emu.troika(&["-vv", "kill", "flux", &script]);
-    run.expect(0);
-    assert_eq!(emu.argvs("flux")[1], vec!["cancel", JOB]);
+    run.expect_code(0);
+    assert_eq!(emu.calls("flux")[1], vec!["cancel", JOB]);
     assert_eq!(run.cancel_status().as_deref(), Some("KILLED"));
     assert_eq!(emu.job_state(KEY), "CANCELED");
     let again = emu.troika(&["-vv", "kill", "flux", &script]);
-    again.expect(0);
+    again.expect_code(0);
     assert_eq!(again.cancel_status().as_deref(), Some("VANISHED"));
 }
 
@@ -133,8 +131,8 @@ fn kill_sequence_signals_a_running_job() {
     let (emu, script) = submit("    kill_sequence: [[0, SIGINT], [1, KILL]]\n");
     emu.set_job_state(KEY, "RUNNING");
     let run = emu.troika(&["-vv", "kill", "flux", &script]);
-    run.expect(0);
-    let calls = emu.argvs("flux");
+    run.expect_code(0);
+    let calls = emu.calls("flux");
     assert_eq!(
         calls[1..].to_vec(),
         vec![
@@ -151,10 +149,10 @@ fn kill_sequence_cancels_a_pending_job() {
     let (emu, script) = submit("    kill_sequence: [[0, SIGTERM], [4, SIGKILL]]\n");
     let start = std::time::Instant::now();
     let run = emu.troika(&["-vv", "kill", "flux", &script]);
-    run.expect(0);
+    run.expect_code(0);
     assert!(start.elapsed() < std::time::Duration::from_secs(4));
     assert_eq!(
-        emu.argvs("flux")[1..].to_vec(),
+        emu.calls("flux")[1..].to_vec(),
         vec![vec!["job", "kill", "-s", "SIGTERM", JOB], vec!["cancel", JOB]]
     );
     assert_eq!(run.cancel_status().as_deref(), Some("CANCELLED"));
@@ -165,18 +163,17 @@ fn kill_sequence_cancels_a_pending_job() {
 fn kill_sequence_of_an_unknown_job_is_vanished() {
     let (emu, script) = submit("    kill_sequence: [[0, SIGTERM]]\n");
     let run = emu.troika(&["-vv", "kill", "flux", &script, "-j", "fGone"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(run.cancel_status().as_deref(), Some("VANISHED"));
 }
 
 #[test]
 fn failed_submission_exits_1_without_jid() {
-    let emu = Emulated::new("flux");
-    emu.config(SITE);
+    let emu = Case::emulated("flux").sites(SITE);
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     emu.fail("flux-batch", 1, "flux-batch: ERROR: [Errno 19] No such device");
     let run = emu.troika(&["submit", "flux", &script, "-o", "out/job.out"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr
             .contains("Flux submission failed with exit code 1: flux-batch: ERROR"),
@@ -188,12 +185,11 @@ fn failed_submission_exits_1_without_jid() {
 
 #[test]
 fn unparseable_flux_batch_output_exits_1_without_jid() {
-    let emu = Emulated::new("flux");
-    emu.config(SITE);
+    let emu = Case::emulated("flux").sites(SITE);
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     emu.answer("flux-batch", "submitted as fABC\n");
     let run = emu.troika(&["submit", "flux", &script, "-o", "out/job.out"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr
             .contains("Could not parse the job id from the flux batch output 'submitted as fABC'"),
@@ -208,7 +204,7 @@ fn kill_sequence_without_sigkill_reports_terminated() {
     let (emu, script) = submit("    kill_sequence: [[0, SIGUSR1], [0, SIGTERM]]\n");
     emu.set_job_state(KEY, "RUNNING");
     let run = emu.troika(&["-vv", "kill", "flux", &script]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(emu.job_signals(KEY), vec!["SIGUSR1", "SIGTERM"]);
     assert_eq!(run.cancel_status().as_deref(), Some("TERMINATED"));
 }

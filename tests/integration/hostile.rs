@@ -9,7 +9,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{read_or_empty, troika_bin, troika_in, wait_until, ScratchDir, TroikaRun};
+use crate::common::{
+    read_or_empty, service_for, test_name, troika_bin, troika_in, wait_until, ScratchDir, Service, SshEnv, TroikaRun,
+};
 use crate::ssh::{env as ssh_env, scratch as ssh_scratch, site_yaml};
 
 /// Payloads that would create `marker` if a shell read them.
@@ -290,7 +292,8 @@ fn line_breaks_never_reach_the_job_script() {
 fn metacharacters_in_names_and_values_run_nothing() {
     let local = ScratchDir::new("hostile-meta");
     let mut sites = vec![(local, "sites:\n  r: {type: direct, connection: local}\n".to_string())];
-    if let Some(e) = ssh_env() {
+    if service_for(Service::Sshd, &format!("{} (over ssh)", test_name())) {
+        let e = SshEnv::from_env();
         let d = ssh_scratch("hostile-meta");
         let mut yaml = String::from("sites:\n");
         let scp = format!("    copy_script: true\n    scp_options: [-F, {}, -O]\n", e.config);

@@ -6,10 +6,10 @@ mod common;
 
 mod cli;
 mod conformance;
+mod contract;
 mod direct;
 mod docs;
 mod ecflow;
-mod emulated;
 mod flux;
 mod hooks;
 mod hostile;

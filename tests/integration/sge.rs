@@ -2,14 +2,14 @@
 //! on this machine, started by `tests/services/sge.sh up`: queue `all.q` on
 //! this host, scheduling every second.
 //!
-//! These tests fail when the cell is not reachable, unless
-//! TROIKA_TEST_NO_SGE=1 is set.
+//! Without a reachable cell the tests are skipped, loudly, or fail under
+//! `TROIKA_TEST_REQUIRE_SERVICES=1` (see `common::Service`).
 
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use crate::common::{describe, read_or_empty, troika_bin, wait_until, ScratchDir};
+use crate::common::{describe, read_or_empty, service, troika_bin, wait_until, ScratchDir, Service, SgeEnv};
 
 /// How to reach the cell: the environment its commands need.
 struct Sge {
@@ -18,24 +18,13 @@ struct Sge {
     queue: String,
 }
 
+/// The cell, or None when the test is to be skipped (see
+/// [`crate::common::Service`]).
 fn sge() -> Option<Sge> {
-    if std::env::var_os("TROIKA_TEST_NO_SGE").is_some() {
-        eprintln!("skipped: TROIKA_TEST_NO_SGE=1");
-        return None;
-    }
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let s = Sge {
-        root: var("SGE_ROOT", "/var/lib/gridengine"),
-        cell: var("SGE_CELL", "default"),
-        queue: var("TROIKA_TEST_SGE_QUEUE", "all.q"),
-    };
-    let out = s.cmd("qstat", &["-f", "-q", &s.queue]);
-    assert!(
-        out.status.success() && String::from_utf8_lossy(&out.stdout).contains(&format!("{}@", s.queue)),
-        "the test Grid Engine cell is not reachable: run `tests/services/sge.sh up` (or set TROIKA_TEST_NO_SGE=1)\n{}",
-        describe(&out)
-    );
-    Some(s)
+    service(Service::Sge).then(|| {
+        let SgeEnv { root, cell, queue } = SgeEnv::from_env();
+        Sge { root, cell, queue }
+    })
 }
 
 impl Sge {

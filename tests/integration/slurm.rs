@@ -1,8 +1,8 @@
 //! The slurm site against a real Slurm cluster: the single-node cluster of
 //! `tests/services/slurm.sh up` (jobs start within about a second).
 //!
-//! Slurm must be reachable: a test fails when it is not, unless
-//! `TROIKA_TEST_NO_SLURM=1` is set, in which case the tests are skipped.
+//! Without a reachable Slurm the tests are skipped, loudly, or fail under
+//! `TROIKA_TEST_REQUIRE_SERVICES=1` (see `common::Service`).
 //! `TROIKA_TEST_SLURM_PARTITION`, when set, is the partition the jobs ask for.
 //!
 //! Each test works in its own scratch directory (scripts, logs and job
@@ -10,11 +10,13 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use crate::common::{poll_until, read_jid, read_or_empty, sibling, troika_in, wait_for_content, ScratchDir, TroikaRun};
+use crate::common::{
+    poll_until, read_jid, read_or_empty, run_with_timeout, service, sibling, troika_in, wait_for_content, ScratchDir,
+    Service, TroikaRun,
+};
 
 /// How long a job may take to start, or to end once told to.
 const JOB_DEADLINE: Duration = Duration::from_secs(60);
@@ -40,84 +42,13 @@ sites:
     kill_sequence: [[0, TERM]]
 ";
 
-/// Returns from the test when Slurm tests are disabled; panics when Slurm
-/// is not usable.
+/// Returns from the test when Slurm cannot be used (see [`crate::common::Service`]).
 macro_rules! require_slurm {
     () => {
-        if !slurm_enabled() {
+        if !service(Service::Slurm) {
             return;
         }
     };
-}
-
-fn slurm_enabled() -> bool {
-    if std::env::var("TROIKA_TEST_NO_SLURM").as_deref() == Ok("1") {
-        eprintln!("skipped: TROIKA_TEST_NO_SLURM=1");
-        return false;
-    }
-    static CHECK: OnceLock<Result<(), String>> = OnceLock::new();
-    if let Err(e) = CHECK.get_or_init(check_slurm) {
-        panic!(
-            "Slurm is not usable: {e}\nStart the test cluster with `tests/services/slurm.sh up`, \
-             or set TROIKA_TEST_NO_SLURM=1 to skip the Slurm tests"
-        );
-    }
-    true
-}
-
-/// The controller answers and the node can run jobs.
-fn check_slurm() -> Result<(), String> {
-    let (code, stdout, stderr) =
-        run_with_timeout(Command::new("sinfo").args(["-h", "-o", "%t"]), Duration::from_secs(15))?;
-    if code != Some(0) {
-        return Err(format!("sinfo exited with {code:?}: {}", stderr.trim()));
-    }
-    let states: Vec<&str> = stdout.split_whitespace().collect();
-    if !states.iter().any(|s| matches!(*s, "idle" | "mix" | "alloc" | "comp")) {
-        return Err(format!("no usable node (sinfo node states: {states:?})"));
-    }
-    Ok(())
-}
-
-/// Runs a short command, killing it after `timeout`: (exit code, stdout, stderr).
-fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Result<(Option<i32>, String, String), String> {
-    let name = format!("{cmd:?}");
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {name}: {e}"))?;
-    // Read both pipes in threads so that a large output cannot block the child.
-    let read = |r: Option<Box<dyn std::io::Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut s = Vec::new();
-            if let Some(mut r) = r {
-                let _ = r.read_to_end(&mut s);
-            }
-            String::from_utf8_lossy(&s).into_owned()
-        })
-    };
-    let out = read(child.stdout.take().map(|r| Box::new(r) as _));
-    let err = read(child.stderr.take().map(|r| Box::new(r) as _));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{name} did not finish within {timeout:?}"));
-            }
-            Err(e) => return Err(format!("cannot wait for {name}: {e}")),
-        }
-    };
-    Ok((
-        status.code(),
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    ))
 }
 
 /// Runs a Slurm client command (squeue, scontrol, scancel): (exit code, stdout, stderr).

@@ -3,8 +3,8 @@
 //! config with the host alias `troika-test`), and through it the direct site
 //! and the real Slurm cluster.
 //!
-//! These tests fail when the server is not reachable, unless
-//! TROIKA_TEST_NO_SSHD=1 is set.
+//! Without a reachable server the tests are skipped, loudly, or fail under
+//! `TROIKA_TEST_REQUIRE_SERVICES=1` (see `common::Service`).
 
 use std::ffi::OsString;
 use std::os::unix::fs::PermissionsExt;
@@ -16,37 +16,14 @@ use troika::config::SiteConfig;
 use troika::connection::ssh::SshConnection;
 use troika::connection::{Command, Connection};
 
-use crate::common::{describe, read_or_empty, troika_bin, wait_until, ScratchDir};
+use crate::common::{describe, read_or_empty, service, troika_bin, wait_until, ScratchDir, Service};
 
-pub struct Env {
-    pub config: String,
-    pub host: String,
-    pub user: String,
-    pub user2: String,
-}
+pub use crate::common::SshEnv as Env;
 
+/// The sshd's environment, or None when the test is to be skipped (see
+/// [`crate::common::Service`]).
 pub fn env() -> Option<Env> {
-    if std::env::var_os("TROIKA_TEST_NO_SSHD").is_some() {
-        eprintln!("skipped: TROIKA_TEST_NO_SSHD=1");
-        return None;
-    }
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_string());
-    let e = Env {
-        config: var("TROIKA_TEST_SSH_CONFIG", "/var/tmp/troika-test/sshd/ssh_config"),
-        host: var("TROIKA_TEST_SSH_HOST", "troika-test"),
-        user: var("TROIKA_TEST_SSH_USER", "troika-ssh1"),
-        user2: var("TROIKA_TEST_SSH_USER2", "troika-ssh2"),
-    };
-    let ok = std::process::Command::new("ssh")
-        .args(["-F", &e.config, &format!("{}@{}", e.user, e.host), "true"])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "the test sshd is not reachable: run `tests/services/sshd.sh up` (or set TROIKA_TEST_NO_SSHD=1)"
-    );
-    Some(e)
+    service(Service::Sshd).then(Env::from_env)
 }
 
 /// A scratch directory the remote users can write to.
@@ -242,23 +219,13 @@ fn ssh_direct_submit_monitor_kill() {
     }
 }
 
-fn slurm_available() -> bool {
-    std::process::Command::new("sinfo")
-        .arg("-h")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 /// Submit, monitor and kill on the real Slurm cluster through ssh.
 #[test]
 fn ssh_slurm_submit_monitor_kill() {
     let Some(e) = env() else { return };
-    if std::env::var_os("TROIKA_TEST_NO_SLURM").is_some() {
-        eprintln!("skipped: TROIKA_TEST_NO_SLURM=1");
+    if !service(Service::Slurm) {
         return;
     }
-    assert!(slurm_available(), "Slurm is not running: tests/services/slurm.sh up");
     for (copy, edition) in [(false, Some("2026")), (true, None)] {
         let d = scratch("slurm");
         let extra = if copy { "    copy_script: true\n" } else { "" };

@@ -6,7 +6,7 @@
 //! also run against the LSF emulator (tests/emulators/lsf/).
 
 use crate::common::repo_root;
-use crate::emulated::{execute_line, Emulated, Run};
+use crate::common::{execute_line, Case, TroikaRun};
 
 /// The example configuration plus a built-in Slurm site to compare with.
 fn example_with_reference() -> String {
@@ -38,7 +38,7 @@ echo \"compare\"
 ";
 
 /// Two copies of SCRIPT (a/job.sh, b/job.sh) and the configuration.
-fn setup(emu: &Emulated, extra: &str) -> (String, String) {
+fn setup(emu: &Case, extra: &str) -> (String, String) {
     let config = example_with_reference().replace("    vanished_patterns:", &format!("{extra}    vanished_patterns:"));
     let config = config.replace(
         "  reference:\n    type: slurm\n    connection: local\n",
@@ -51,19 +51,19 @@ fn setup(emu: &Emulated, extra: &str) -> (String, String) {
     (a, b)
 }
 
-fn warnings(run: &Run) -> Vec<&str> {
+fn warnings(run: &TroikaRun) -> Vec<&str> {
     run.stderr.lines().filter(|l| l.contains("; WARNING; ")).collect()
 }
 
 #[test]
 fn example_generates_the_same_script_and_commands_as_slurm_in_dry_run() {
-    let emu = Emulated::bare();
+    let emu = Case::new("fake");
     let (a, b) = setup(&emu, "");
     let out = emu.dir().join("out/job.out").display().to_string();
     let slurm = emu.troika(&["-n", "-v", "submit", "reference", &a, "-o", &out]);
     let templated = emu.troika(&["-n", "-v", "submit", "slurm-templated", &b, "-o", &out]);
-    slurm.expect(0);
-    templated.expect(0);
+    slurm.expect_code(0);
+    templated.expect_code(0);
     let generated = emu.read("a/job.sh");
     assert!(
         generated.contains("#SBATCH --job-name=cmp\n#SBATCH --partition=par\n"),
@@ -81,7 +81,7 @@ fn example_generates_the_same_script_and_commands_as_slurm_in_dry_run() {
     // built-in site asks squeue for the job's state before scancel.
     let monitor = |site: &str, script: &str| {
         let r = emu.troika(&["-n", "-v", "monitor", site, script, "-u", "bob", "-j", "42"]);
-        r.expect(0);
+        r.expect_code(0);
         r.executed()
     };
     assert_eq!(
@@ -91,7 +91,7 @@ fn example_generates_the_same_script_and_commands_as_slurm_in_dry_run() {
     assert_eq!(monitor("slurm-templated", &b), monitor("reference", &a));
     let kill = |site: &str, script: &str| {
         let r = emu.troika(&["-n", "-v", "kill", site, script, "-j", "42"]);
-        r.expect(0);
+        r.expect_code(0);
         r.executed()
     };
     let slurm_kill = kill("reference", &a);
@@ -102,11 +102,11 @@ fn example_generates_the_same_script_and_commands_as_slurm_in_dry_run() {
 
 #[test]
 fn example_kill_sequence_runs_the_same_scancel_commands() {
-    let emu = Emulated::bare();
+    let emu = Case::new("fake");
     let (a, b) = setup(&emu, "    kill_sequence: [[0, SIGTERM], [0, 9]]\n");
     let kill = |site: &str, script: &str| {
         let r = emu.troika(&["-n", "-v", "kill", site, script, "-j", "42"]);
-        r.expect(0);
+        r.expect_code(0);
         r.executed()
     };
     let slurm = kill("reference", &a);
@@ -122,63 +122,48 @@ fn example_kill_sequence_runs_the_same_scancel_commands() {
 
 #[test]
 fn example_copy_script_passes_the_copy_like_slurm() {
-    let emu = Emulated::bare();
+    let emu = Case::new("fake");
     let (a, b) = setup(&emu, "    copy_script: true\n");
     let out = emu.dir().join("out/job.out").display().to_string();
     let slurm = emu.troika(&["-n", "-v", "submit", "reference", &a, "-o", &out]);
     let templated = emu.troika(&["-n", "-v", "submit", "slurm-templated", &b, "-o", &out]);
-    slurm.expect(0);
-    templated.expect(0);
+    slurm.expect_code(0);
+    templated.expect_code(0);
     let copy = emu.dir().join("out/job.sh").display().to_string();
     assert_eq!(slurm.executed(), vec![execute_line(&["sbatch", &copy])]);
     assert_eq!(templated.executed(), slurm.executed());
 }
 
-/// Fake sbatch, squeue and scancel that record their calls (with the
-/// emulators' lib.sh) and answer as Slurm does.
-fn fake_slurm(emu: &mut Emulated) {
-    let lib = repo_root().join("tests/emulators/lib.sh").display().to_string();
-    emu.write_exec(
-        "fake/sbatch",
-        &format!(
-            "#!/bin/sh\n. '{lib}'\nemu_record sbatch \"$@\"\ncat >\"$S/in\"\nemu_record_stdin \"$S/in\"\n\
-             emu_injected sbatch\necho 'Submitted batch job 42'\n"
-        ),
-    );
-    emu.write_exec(
-        "fake/squeue",
-        &format!(
-            "#!/bin/sh\n. '{lib}'\nemu_record squeue \"$@\"\n\
-             if [ \"$1\" = -h ]; then echo RUNNING; exit 0; fi\n\
+/// A case with fake sbatch, squeue and scancel that record their calls and
+/// answer as Slurm does.
+fn fake_slurm() -> Case {
+    Case::new("fake")
+        .fake_reading_stdin("sbatch", "echo 'Submitted batch job 42'")
+        .fake(
+            "squeue",
+            "if [ \"$1\" = -h ]; then echo RUNNING; exit 0; fi\n\
              echo '             JOBID PARTITION     NAME     USER ST       TIME  NODES NODELIST(REASON)'\n\
-             echo '                42       par      cmp      bob  R       0:05      2 node[1-2]'\n"
-        ),
-    );
-    emu.write_exec(
-        "fake/scancel",
-        &format!("#!/bin/sh\n. '{lib}'\nemu_record scancel \"$@\"\n"),
-    );
-    let fake = emu.dir().join("fake");
-    emu.add_path(fake);
+             echo '                42       par      cmp      bob  R       0:05      2 node[1-2]'",
+        )
+        .fake("scancel", "")
 }
 
 #[test]
 fn example_and_slurm_run_the_same_fake_commands() {
-    let mut emu = Emulated::bare();
-    fake_slurm(&mut emu);
+    let emu = fake_slurm();
     let (a, b) = setup(&emu, "");
     let out = emu.dir().join("out/job.out").display().to_string();
     let mut results = Vec::new();
     for (site, script) in [("reference", &a), ("slurm-templated", &b)] {
         emu.clear_calls();
-        emu.troika(&["submit", site, script, "-o", &out]).expect(0);
-        emu.troika(&["monitor", site, script, "-u", "bob"]).expect(0);
+        emu.troika(&["submit", site, script, "-o", &out]).expect_code(0);
+        emu.troika(&["monitor", site, script, "-u", "bob"]).expect_code(0);
         let kill = emu.troika(&["-vv", "kill", site, script]);
-        kill.expect(0);
+        kill.expect_code(0);
         let dir = std::path::Path::new(script.as_str()).parent().unwrap();
         let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
         results.push((
-            emu.calls(),
+            emu.all_calls(),
             read("job.sh"),
             read("job.sh.jid"),
             read("job.sh.stat"),
@@ -208,12 +193,11 @@ fn example_and_slurm_run_the_same_fake_commands() {
 
 #[test]
 fn submit_fails_clearly_when_the_job_id_pattern_does_not_match() {
-    let mut emu = Emulated::bare();
-    fake_slurm(&mut emu);
+    let emu = fake_slurm();
     let (_, b) = setup(&emu, "");
     emu.answer("sbatch", "sbatch: queued\n");
     let run = emu.troika(&["submit", "slurm-templated", &b, "-o", "out/job.out"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr.contains(
             "Could not find the job id in the sbatch output 'sbatch: queued' (job_id_pattern of site 'slurm-templated': 'Submitted batch job {jobid}')"
@@ -228,7 +212,7 @@ fn submit_fails_clearly_when_the_job_id_pattern_does_not_match() {
         "sbatch: error: Batch job submission failed: Invalid account",
     );
     let run = emu.troika(&["submit", "slurm-templated", &b, "-o", "out/job.out"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr
             .contains("Submission failed with exit code 1: sbatch: error: Batch job submission failed"),
@@ -256,8 +240,7 @@ const LSF_SITE: &str = "  tlsf:
 
 #[test]
 fn a_templated_lsf_site_works_with_the_lsf_emulator() {
-    let emu = Emulated::new("lsf");
-    emu.config(LSF_SITE);
+    let emu = Case::emulated("lsf").sites(LSF_SITE);
     let script = emu
         .write(
             "job.sh",
@@ -265,29 +248,29 @@ fn a_templated_lsf_site_works_with_the_lsf_emulator() {
         )
         .display()
         .to_string();
-    emu.troika(&["submit", "tlsf", &script, "-o", "job.out"]).expect(0);
+    emu.troika(&["submit", "tlsf", &script, "-o", "job.out"]).expect_code(0);
     assert_eq!(
         emu.read("job.sh"),
         "#!/bin/sh\n#BSUB -J t1\n#BSUB -o job.out\n#BSUB -q night\necho\n"
     );
     assert_eq!(emu.read("job.sh.jid"), "1\n");
     assert_eq!(emu.read("state/jobs/1/queue").trim(), "night");
-    emu.troika(&["monitor", "tlsf", &script]).expect(0);
+    emu.troika(&["monitor", "tlsf", &script]).expect_code(0);
     assert!(emu.read("job.sh.stat").contains(" PEND "));
     emu.set_job_state("1", "RUN");
     let kill = emu.troika(&["-vv", "kill", "tlsf", &script]);
-    kill.expect(0);
+    kill.expect_code(0);
     assert_eq!(kill.cancel_status().as_deref(), Some("KILLED"));
     assert_eq!(emu.job_signals("1"), vec!["TERM", "KILL"]);
     let again = emu.troika(&["-vv", "kill", "tlsf", &script]);
-    again.expect(0);
+    again.expect_code(0);
     assert_eq!(again.cancel_status().as_deref(), Some("VANISHED"));
 }
 
 #[test]
 fn script_as_argument_and_optional_groups() {
-    let emu = Emulated::bare();
-    emu.config(
+    let emu = Case::new("fake");
+    emu.write_sites(
         "  t:
     type: templated
     connection: local
@@ -311,25 +294,25 @@ fn script_as_argument_and_optional_groups() {
         .display()
         .to_string();
     let run = emu.troika(&["-n", "-v", "submit", "t", &script, "-o", "o.out"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(
         run.executed(),
         vec![execute_line(&["submit", "--out", "o.out", &script])]
     );
     assert_eq!(emu.read("job.sh"), "#!/bin/sh\necho\n", "no prefix: no directives");
     let run = emu.troika(&["-n", "-v", "submit", "t2", &script, "-o", "o.out"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(
         run.executed(),
         vec![execute_line(&["submit", &format!("--file={script}"), "{literal}"])]
     );
     let run = emu.troika(&["-n", "-v", "monitor", "t", &script, "-j", "7"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(run.executed(), vec![execute_line(&["status", "7"])]);
     let run = emu.troika(&["-n", "-v", "monitor", "t", &script, "-j", "7", "-u", "ann"]);
     assert_eq!(run.executed(), vec![execute_line(&["status", "--user", "ann", "7"])]);
     let run = emu.troika(&["-n", "-v", "kill", "t", &script, "-j", "7"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr.contains("'kill_command' needs {user}: pass -u USER"),
         "{}",
@@ -339,7 +322,7 @@ fn script_as_argument_and_optional_groups() {
 
 #[test]
 fn configuration_errors_name_the_site_and_the_place() {
-    let emu = Emulated::bare();
+    let emu = Case::new("fake");
     let script = emu.write("job.sh", "#!/bin/sh\necho\n").display().to_string();
     let base = "  t:\n    type: templated\n    connection: local\n    directive_prefix: '#X '\n";
     let cases: &[(&str, &str)] = &[
@@ -370,13 +353,13 @@ fn configuration_errors_name_the_site_and_the_place() {
         ),
     ];
     for (extra, message) in cases {
-        emu.config(&format!("{base}{extra}"));
+        emu.write_sites(&format!("{base}{extra}"));
         let run = emu.troika(&["-n", "monitor", "t", &script, "-j", "1"]);
-        run.expect(1);
+        run.expect_code(1);
         assert!(run.stderr.contains(message), "expected {message:?} in:\n{}", run.stderr);
     }
-    emu.config("  t:\n    type: templated\n    connection: local\n    submit_command: [s]\n");
+    emu.write_sites("  t:\n    type: templated\n    connection: local\n    submit_command: [s]\n");
     let run = emu.troika(&["-n", "monitor", "t", &script, "-j", "1"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(run.stderr.contains("needs 'directive_prefix'"), "{}", run.stderr);
 }

@@ -3,7 +3,7 @@
 //! machines, so these tests check what troika sends and how it reads the
 //! answers in Torque's documented formats, not a real Torque.
 
-use crate::emulated::{execute_line, Emulated};
+use crate::common::{execute_line, Case};
 
 const SITE: &str = "  torque:\n    type: torque\n    connection: local\n";
 const JOB: &str = "1.torque-emu";
@@ -22,7 +22,7 @@ const SCRIPT: &str = "#!/bin/bash
 echo hi
 ";
 
-fn generated(emu: &Emulated) -> String {
+fn generated(emu: &Case) -> String {
     format!(
         "#!/bin/bash\n#PBS -N tjob\n#PBS -q batch\n#PBS -l walltime=02:00:00\n#PBS -l nodes=2:ppn=8\n\
          #PBS -l mem=16gb\n#PBS -m ea\n#PBS -j oe\n#PBS -o {}\n#PBS -V\necho hi\n",
@@ -30,13 +30,12 @@ fn generated(emu: &Emulated) -> String {
     )
 }
 
-fn submit(extra_site: &str) -> (Emulated, String) {
-    let emu = Emulated::new("torque");
-    emu.config(&format!("{SITE}{extra_site}"));
+fn submit(extra_site: &str) -> (Case, String) {
+    let emu = Case::emulated("torque").sites(&format!("{SITE}{extra_site}"));
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     std::fs::create_dir(emu.dir().join("out")).unwrap();
     let out = emu.dir().join("out/job.out").display().to_string();
-    emu.troika(&["submit", "torque", &script, "-o", &out]).expect(0);
+    emu.troika(&["submit", "torque", &script, "-o", &out]).expect_code(0);
     (emu, script)
 }
 
@@ -45,7 +44,7 @@ fn submit_pipes_the_script_to_qsub_and_records_the_job_id() {
     let (emu, _) = submit("");
     let expected = generated(&emu);
     assert_eq!(emu.read("job.sh"), expected);
-    let calls = emu.calls();
+    let calls = emu.all_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(calls[0].name, "qsub");
     assert!(calls[0].argv.is_empty());
@@ -60,7 +59,7 @@ fn copy_script_gives_qsub_the_copy() {
     let (emu, _) = submit("    copy_script: true\n");
     let copy = emu.dir().join("out/job.sh");
     assert_eq!(emu.read("out/job.sh"), generated(&emu));
-    let calls = emu.calls();
+    let calls = emu.all_calls();
     assert_eq!(calls[0].argv, vec![copy.display().to_string()]);
     assert_eq!(calls[0].stdin, None, "nothing on stdin");
     assert_eq!(emu.job_script(JOB), generated(&emu));
@@ -68,33 +67,32 @@ fn copy_script_gives_qsub_the_copy() {
 
 #[test]
 fn dry_run_logs_qsub_only() {
-    let emu = Emulated::new("torque");
-    emu.config(SITE);
+    let emu = Case::emulated("torque").sites(SITE);
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     let run = emu.troika(&["-n", "-v", "submit", "torque", &script, "-o", "out/job.out"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(run.executed(), vec![execute_line(&["qsub"])]);
-    assert!(emu.calls().is_empty());
+    assert!(emu.all_calls().is_empty());
 }
 
 #[test]
 fn monitor_writes_the_qstat_table() {
     let (emu, script) = submit("");
     emu.set_job_state(JOB, "R");
-    emu.troika(&["monitor", "torque", &script]).expect(0);
+    emu.troika(&["monitor", "torque", &script]).expect_code(0);
     let stat = emu.read("job.sh.stat");
     let lines: Vec<&str> = stat.lines().collect();
     assert!(lines[0].starts_with("Job ID "), "{stat}");
     let row: Vec<&str> = lines[2].split_whitespace().collect();
     assert_eq!((row[0], row[4], row[5]), (JOB, "R", "batch"), "{stat}");
-    assert_eq!(emu.argvs("qstat"), vec![vec![JOB.to_string()]]);
+    assert_eq!(emu.calls("qstat"), vec![vec![JOB.to_string()]]);
 }
 
 #[test]
 fn monitor_of_an_unknown_job_fails() {
     let (emu, script) = submit("");
     let run = emu.troika(&["monitor", "torque", &script, "-j", "9.torque-emu"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(run.stderr.contains("qstat failed with exit code 153"), "{}", run.stderr);
     assert_eq!(emu.read("job.sh.stat"), "qstat: Unknown Job Id 9.torque-emu\n");
 }
@@ -103,13 +101,13 @@ fn monitor_of_an_unknown_job_fails() {
 fn kill_without_sequence_runs_qdel() {
     let (emu, script) = submit("");
     let run = emu.troika(&["-vv", "kill", "torque", &script]);
-    run.expect(0);
-    assert_eq!(emu.argvs("qdel"), vec![vec![JOB.to_string()]]);
+    run.expect_code(0);
+    assert_eq!(emu.calls("qdel"), vec![vec![JOB.to_string()]]);
     assert_eq!(run.cancel_status().as_deref(), Some("KILLED"));
     assert_eq!(emu.job_state(JOB), "C");
     // A completed job: nothing left to kill.
     let again = emu.troika(&["-vv", "kill", "torque", &script]);
-    again.expect(0);
+    again.expect_code(0);
     assert_eq!(again.cancel_status().as_deref(), Some("VANISHED"));
 }
 
@@ -118,15 +116,15 @@ fn kill_sequence_signals_a_running_job_with_qsig() {
     let (emu, script) = submit("    kill_sequence: [[0, 15], [0, SIGKILL]]\n");
     emu.set_job_state(JOB, "R");
     let run = emu.troika(&["-vv", "kill", "torque", &script]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(
-        emu.argvs("qsig"),
+        emu.calls("qsig"),
         vec![
             vec!["-s".to_string(), "SIGTERM".into(), JOB.into()],
             vec!["-s".to_string(), "SIGKILL".into(), JOB.into()]
         ]
     );
-    assert!(emu.argvs("qdel").is_empty());
+    assert!(emu.calls("qdel").is_empty());
     assert_eq!(emu.job_signals(JOB), vec!["SIGTERM", "SIGKILL"]);
     assert_eq!(run.cancel_status().as_deref(), Some("KILLED"));
 }
@@ -136,13 +134,13 @@ fn kill_sequence_deletes_a_queued_job() {
     let (emu, script) = submit("    kill_sequence: [[0, SIGTERM], [3, SIGKILL]]\n");
     let start = std::time::Instant::now();
     let run = emu.troika(&["-vv", "kill", "torque", &script]);
-    run.expect(0);
+    run.expect_code(0);
     assert!(
         start.elapsed() < std::time::Duration::from_secs(3),
         "no wait for a queued job"
     );
-    assert_eq!(emu.argvs("qsig").len(), 1);
-    assert_eq!(emu.argvs("qdel"), vec![vec![JOB.to_string()]]);
+    assert_eq!(emu.calls("qsig").len(), 1);
+    assert_eq!(emu.calls("qdel"), vec![vec![JOB.to_string()]]);
     assert_eq!(run.cancel_status().as_deref(), Some("CANCELLED"));
     assert_eq!(emu.job_state(JOB), "C");
 }
@@ -151,15 +149,14 @@ fn kill_sequence_deletes_a_queued_job() {
 fn kill_sequence_of_an_unknown_job_is_vanished() {
     let (emu, script) = submit("    kill_sequence: [[0, SIGTERM]]\n");
     let run = emu.troika(&["-vv", "kill", "torque", &script, "-j", "5.torque-emu"]);
-    run.expect(0);
+    run.expect_code(0);
     assert_eq!(run.cancel_status().as_deref(), Some("VANISHED"));
-    assert!(emu.argvs("qdel").is_empty());
+    assert!(emu.calls("qdel").is_empty());
 }
 
 #[test]
 fn failed_submission_exits_1_without_jid() {
-    let emu = Emulated::new("torque");
-    emu.config(SITE);
+    let emu = Case::emulated("torque").sites(SITE);
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     emu.fail(
         "qsub",
@@ -167,7 +164,7 @@ fn failed_submission_exits_1_without_jid() {
         "qsub: submit error (Unauthorized Request  MSG=group ACL is not satisfied)",
     );
     let run = emu.troika(&["submit", "torque", &script, "-o", "out/job.out"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr
             .contains("Torque submission failed with exit code 1: qsub: submit error"),
@@ -179,12 +176,11 @@ fn failed_submission_exits_1_without_jid() {
 
 #[test]
 fn unparseable_qsub_output_exits_1_without_jid() {
-    let emu = Emulated::new("torque");
-    emu.config(SITE);
+    let emu = Case::emulated("torque").sites(SITE);
     let script = emu.write("job.sh", SCRIPT).display().to_string();
     emu.answer("qsub", "Job submitted\n");
     let run = emu.troika(&["submit", "torque", &script, "-o", "out/job.out"]);
-    run.expect(1);
+    run.expect_code(1);
     assert!(
         run.stderr
             .contains("Could not parse the job id from the qsub output 'Job submitted'"),
