@@ -541,3 +541,61 @@ impl<'r> Controller<'r> {
 pub fn default_log_file(script: &Path, action: &str) -> PathBuf {
     with_suffix(script, &format!(".{action}log"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Source, KEYS_READ};
+
+    /// Every key the code reads from a site is declared by the site type,
+    /// the connection, the common keys or a translator: otherwise a user who
+    /// sets it would be told it is unknown. Each site type is built with
+    /// each connection and every translator, and runs a dry submit,
+    /// monitor and kill.
+    #[test]
+    fn every_key_read_is_declared() {
+        let registry = Registry::builtin();
+        let d = tempfile::tempdir().unwrap();
+        let script = d.path().join("job.sh");
+        let translators: Vec<&str> = registry.translators.iter().map(|t| t.name).collect();
+        let mut checked = 0;
+        for site_type in &registry.sites {
+            for conn in &registry.connections {
+                let yaml = format!(
+                    "edition: 2026\nsites:\n  s:\n    type: {}\n    connection: {}\n    host: h\n    translators: [{}]\n",
+                    site_type.name,
+                    conn.name,
+                    translators.join(", ")
+                );
+                let config = Config::from_text(&yaml, Source::File("c.yml".into())).unwrap();
+                let ctl = Controller::new(&registry, config, true).unwrap();
+                KEYS_READ.with(|k| k.borrow_mut().clear());
+                // Some types need keys of their own (templated); what they
+                // read before failing is checked all the same.
+                if ctl.site("s", None).is_ok() {
+                    std::fs::write(&script, "#!/bin/sh\n# troika name=x\necho\n").unwrap();
+                    let _ = ctl.submit("s", &script, None, &d.path().join("o"), &[], None);
+                    let _ = ctl.monitor("s", &script, None, None, Some("12"));
+                    let _ = ctl.kill("s", &script, None, None, Some("12"));
+                }
+                let cfg = ctl.config.site("s").unwrap();
+                let entries = translators::entries(&cfg).unwrap();
+                let mut declared: Vec<&str> = COMMON_KEYS.to_vec();
+                declared.extend_from_slice(site_type.keys);
+                declared.extend_from_slice(conn.keys);
+                declared.extend(translators::keys(&entries, &registry.translators));
+                declared.push("host");
+                let read = KEYS_READ.with(|k| k.borrow().clone());
+                let undeclared: Vec<&String> = read.iter().filter(|k| !declared.contains(&k.as_str())).collect();
+                assert!(
+                    undeclared.is_empty(),
+                    "{} over {}: keys read but not declared: {undeclared:?}",
+                    site_type.name,
+                    conn.name
+                );
+                checked += read.len();
+            }
+        }
+        assert!(checked > 100, "only {checked} keys were read");
+    }
+}

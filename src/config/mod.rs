@@ -349,6 +349,8 @@ impl SiteConfig {
 
     /// The raw node of `key`. A key present with a null value is `Some(null)`.
     pub fn get(&self, key: &str) -> Option<&Node> {
+        #[cfg(test)]
+        KEYS_READ.with(|k| k.borrow_mut().insert(key.to_string()));
         self.node.get(key)
     }
 
@@ -485,6 +487,15 @@ impl SiteConfig {
             }
         }
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Every site key read through [`SiteConfig::get`] on this thread, for
+    /// the test that each one is declared by a site type, connection or
+    /// translator (an undeclared key would be reported as unknown).
+    pub static KEYS_READ: std::cell::RefCell<std::collections::BTreeSet<String>> =
+        const { std::cell::RefCell::new(std::collections::BTreeSet::new()) };
 }
 
 /// Reads a number of seconds: an integer, a float or a string holding one
