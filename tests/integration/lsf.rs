@@ -225,13 +225,14 @@ fn bad_directive_values_fail_the_submission() {
     let emu = Emulated::new("lsf");
     emu.config(SITE);
     let script = emu
-        .write("job.sh", "#!/bin/sh\n# troika walltime=1h\necho\n")
+        .write("job.sh", "#!/bin/sh\n# troika walltime=1h30\necho\n")
         .display()
         .to_string();
     let run = emu.troika(&["submit", "lsf", &script, "-o", "out/job.out"]);
     run.expect(1);
     assert!(
-        run.stderr.contains("Directive 'walltime': invalid walltime '1h'"),
+        run.stderr
+            .contains("Directive 'walltime': invalid wall-clock limit '1h30'"),
         "{}",
         run.stderr
     );
