@@ -340,6 +340,13 @@ mod tests {
 
     const KIB_PER_GIB: u64 = 1 << 20;
 
+    /// Each of `texts` is refused by `parse` as too large.
+    fn too_large(parse: fn(&str) -> std::result::Result<u64, String>, texts: &[&str]) {
+        for text in texts {
+            assert!(parse(text).unwrap_err().contains("too large"), "{text}");
+        }
+    }
+
     #[test]
     fn walltime_forms() {
         for (text, secs) in [
@@ -410,18 +417,19 @@ mod tests {
             .contains("once each, from days to seconds"));
         assert_eq!(parse_walltime("307445734561825860"), Ok(307445734561825860 * 60));
         assert_eq!(parse_walltime("18446744073709551615s"), Ok(u64::MAX));
-        for text in [
-            "307445734561825861",
-            "18446744073709551616s",
-            "18446744073709551616",
-            "99999999999999999999",
-            "213503982334602-00:00:00",
-            "5124095576030432h",
-            "99999999999999999999d",
-            "5124095576030431:59:59",
-        ] {
-            assert!(parse_walltime(text).unwrap_err().contains("too large"), "{text}");
-        }
+        too_large(
+            parse_walltime,
+            &[
+                "307445734561825861",
+                "18446744073709551616s",
+                "18446744073709551616",
+                "99999999999999999999",
+                "213503982334602-00:00:00",
+                "5124095576030432h",
+                "99999999999999999999d",
+                "5124095576030431:59:59",
+            ],
+        );
         let e = walltime_seconds(b"\xff").unwrap_err().to_string();
         assert!(e.contains("invalid wall-clock limit"), "{e}");
     }
@@ -470,15 +478,16 @@ mod tests {
         assert!(parse_memory("1.0001M").is_err());
         // The largest representable size and one past it.
         assert_eq!(parse_memory("18446744073709551615K"), Ok(u64::MAX));
-        for text in [
-            "18446744073709551616K",
-            "17179869184T",
-            "16777216P",
-            "999999999999999999999999G",
-            "99999999999999999999.999999999999999999T",
-        ] {
-            assert!(parse_memory(text).unwrap_err().contains("too large"), "{text}");
-        }
+        too_large(
+            parse_memory,
+            &[
+                "18446744073709551616K",
+                "17179869184T",
+                "16777216P",
+                "999999999999999999999999G",
+                "99999999999999999999.999999999999999999T",
+            ],
+        );
         assert!(parse_memory("1.0000000000000000000001G")
             .unwrap_err()
             .contains("not a whole number"));
