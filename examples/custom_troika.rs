@@ -90,6 +90,7 @@ fn echo_site_type() -> SiteType {
             prefix: Some("#ECHO "),
             native: None,
             table: ECHO_TABLE,
+            units: None,
         },
         create: |s| {
             let command = s.config.command("echo_command", &["cat"])?;

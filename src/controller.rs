@@ -118,7 +118,7 @@ impl<'r> Controller<'r> {
         };
         let translators = translators::build(
             &translator_entries,
-            &TranslatorContext::new(&cfg, site_type.name),
+            &TranslatorContext::new(&cfg, site_type.name).units(site_type.syntax.units),
             &self.registry.translators,
         )?;
         let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;

@@ -85,6 +85,70 @@ pub fn site_markdown(t: &SiteType) -> String {
     s
 }
 
+/// The sizes and limits of the table of `docs/resources.md`.
+const MEMORY_INPUTS: &[&str] = &[
+    "4G", "4GB", "4gb", "4GiB", "4096M", "4096", "1.5G", "1536M", "512K", "2T", "0",
+];
+const WALLTIME_INPUTS: &[&str] = &[
+    "90",
+    "90:00",
+    "1h30m",
+    "5400s",
+    "01:30:00",
+    "1:75",
+    "45s",
+    "36h",
+    "1-12:00:00",
+    "2-00:00:00",
+    "2-0",
+    "1-12:30",
+    "0",
+];
+
+/// The generated part of `docs/resources.md`: for each accepted form of
+/// `memory_per_node` and `walltime`, what each built-in scheduler type
+/// writes with `translators: [resources]`, computed by the translator and
+/// the type's directive table (PBS with `resource_syntax: select`).
+pub fn resources_markdown(reg: &Registry) -> String {
+    use crate::script::directives::Directives;
+    use crate::script::translate::{translate, Overrides, UnknownPolicy};
+    use crate::script::translators::resources::Resources;
+    use crate::script::Translator;
+    let types: Vec<&SiteType> = reg
+        .sites
+        .iter()
+        .filter(|t| t.syntax.units.is_some() && !t.syntax.table.entries.is_empty())
+        .collect();
+    let cell = |t: &SiteType, name: &str, value: &str| -> String {
+        let mut d = Directives::new();
+        d.set(name, value.as_bytes().to_vec());
+        let style = t.syntax.units.expect("filtered");
+        let lines = Resources(style)
+            .apply(&mut d)
+            .and_then(|()| translate(&d, &t.syntax.table, &Overrides::new(), Some(b""), UnknownPolicy::Ignore));
+        match lines {
+            Err(_) => "error".into(),
+            Ok(l) if l.is_empty() => "(none)".into(),
+            Ok(l) => l
+                .iter()
+                .map(|l| format!("`{}`", String::from_utf8_lossy(l).trim_end()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        }
+    };
+    let mut s = String::new();
+    for (name, inputs) in [("memory_per_node", MEMORY_INPUTS), ("walltime", WALLTIME_INPUTS)] {
+        let names: Vec<String> = types.iter().map(|t| format!("`{}`", t.name)).collect();
+        let _ = writeln!(s, "\n| `{name}=` | {} |", names.join(" | "));
+        let _ = writeln!(s, "|---|{}", "---|".repeat(types.len()));
+        for input in inputs {
+            let cells: Vec<String> = types.iter().map(|t| cell(t, name, input)).collect();
+            let _ = writeln!(s, "| `{input}` | {} |", cells.join(" | "));
+        }
+    }
+    s.trim_start().to_string()
+}
+
 /// Markers of the generated part of a hand-written page.
 pub const BEGIN_GENERATED: &str = "<!-- BEGIN GENERATED -->";
 pub const END_GENERATED: &str = "<!-- END GENERATED -->";

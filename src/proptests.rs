@@ -23,8 +23,7 @@ use crate::error::Error;
 use crate::script::directives::{canonical, parse_define, valid_name, Directives};
 use crate::script::parse::{scan, NativeSyntax, Scan};
 use crate::script::translate::{apply_format, translate, Overrides, Table, UnknownPolicy};
-use crate::script::translators::resources::{parse_memory, parse_walltime, ResourceFormat};
-use crate::site::units::{is_fsd_with_unit, memory, walltime_seconds, MemoryStyle};
+use crate::site::units::{is_fsd_with_unit, parse_memory, parse_walltime, table_memory, walltime_seconds, Style};
 
 /// The default configuration (which reads `PROPTEST_CASES`) with `1/div` of
 /// its cases, for the slower properties.
@@ -1061,7 +1060,14 @@ fn unit_text() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![vec(any::<u8>(), 0..30), token_soup(UNIT_TOKENS, 12)]
 }
 
-const RESOURCE_FORMATS: [ResourceFormat; 3] = [ResourceFormat::Slurm, ResourceFormat::Pbs, ResourceFormat::Sge];
+const STYLES: [Style; 6] = [
+    Style::Slurm,
+    Style::Pbs,
+    Style::Sge,
+    Style::Torque,
+    Style::Lsf,
+    Style::Flux,
+];
 
 proptest! {
     #![proptest_config(cases_div(1))]
@@ -1070,16 +1076,19 @@ proptest! {
     fn unit_parsers_never_panic(b in unit_text()) {
         let _ = walltime_seconds(&b);
         let _ = is_fsd_with_unit(&b);
-        let _ = memory(&b, MemoryStyle::Upper);
-        let _ = memory(&b, MemoryStyle::Lower);
         let s = String::from_utf8_lossy(&b);
         let _ = parse_memory(&s);
         let _ = parse_walltime(&s);
+        for style in STYLES {
+            let _ = table_memory(&b, style);
+            let _ = style.rewrite_memory(&s);
+            let _ = style.rewrite_walltime(&s);
+        }
         let _ = crate::site::signals::signal_by_name(&s);
     }
 
-    /// Slurm's walltime forms, with fields of any size: the exact number of
-    /// seconds, or an error when it does not fit in 64 bits.
+    /// The colon forms, with fields of any size (`1:75` included): the exact
+    /// number of seconds, or an error when it does not fit in 64 bits.
     #[test]
     fn walltimes_in_seconds(d in any::<u64>(), h in any::<u64>(), m in any::<u64>(), s in any::<u64>(),
                             small in any::<bool>(), form in 0..6) {
@@ -1097,17 +1106,19 @@ proptest! {
             Ok(v) => prop_assert_eq!(u128::from(v), total, "{}", text),
             Err(e) => {
                 prop_assert!(total > u128::from(u64::MAX), "{text}: {e}");
-                prop_assert!(e.to_string().contains("invalid walltime"));
+                prop_assert!(e.to_string().contains("too large"), "{text}: {e}");
             }
         }
     }
 
+    /// Without a translator, LSF and Torque keep a whole number as written
+    /// and only respell its unit.
     #[test]
-    fn memory_units_are_renamed(n in any::<u64>(), unit in proptest::sample::select(vec!["", "k", "M", "g", "T", "p", "KB", "mb", "Gb", "tB", "PB"])) {
+    fn memory_units_are_renamed(n in 0u64..1 << 24, unit in proptest::sample::select(vec!["", "k", "M", "g", "T", "p", "KB", "mb", "Gb", "tB", "PB"])) {
         let text = format!("{n}{unit}");
         let letter = unit.chars().next().map(|c| c.to_ascii_uppercase());
-        let up = memory(text.as_bytes(), MemoryStyle::Upper).unwrap();
-        let low = memory(text.as_bytes(), MemoryStyle::Lower).unwrap();
+        let up = table_memory(text.as_bytes(), Style::Lsf).unwrap();
+        let low = table_memory(text.as_bytes(), Style::Torque).unwrap();
         match letter {
             None => {
                 prop_assert_eq!(&up, text.as_bytes());
@@ -1128,10 +1139,10 @@ proptest! {
 
     /// Memory sizes in KiB: exact, or "too large" beyond 64 bits.
     #[test]
-    fn memory_sizes_in_kib(n in any::<u64>(), small in any::<bool>(), unit in 0usize..4,
+    fn memory_sizes_in_kib(n in any::<u64>(), small in any::<bool>(), unit in 0usize..5,
                            spelling in 0usize..3, upper in any::<bool>(), space in any::<bool>()) {
         let n = if small { n % 100_000 } else { n };
-        let letters = ["k", "m", "g", "t"];
+        let letters = ["k", "m", "g", "t", "p"];
         let suffix = ["", "b", "ib"][spelling];
         let unit_text = format!("{}{suffix}", letters[unit]);
         let unit_text = if upper { unit_text.to_ascii_uppercase() } else { unit_text };
@@ -1183,25 +1194,30 @@ proptest! {
             None => (format!("{h}:{m:02}:{s:02}"), h * 3600 + m * 60 + s),
         };
         prop_assert_eq!(parse_walltime(&text), Ok(want), "{}", text);
-        // Minutes and seconds stop at 59; hours at 23 after days.
+        // Minutes and seconds past 59, hours past 23 after days, add up.
         let minutes_60 = format!("{h}:{}:{s:02}", m + 60);
-        prop_assert!(parse_walltime(&minutes_60).is_err(), "{minutes_60}");
+        prop_assert_eq!(parse_walltime(&minutes_60), Ok(h * 3600 + (m + 60) * 60 + s), "{}", minutes_60);
         if let Some(d) = d {
             let hours_24 = format!("{d}-{}:00:00", 24 + h);
-            prop_assert!(parse_walltime(&hours_24).is_err(), "{hours_24}");
+            prop_assert_eq!(parse_walltime(&hours_24), Ok(d * 86400 + (24 + h) * 3600), "{}", hours_24);
         }
     }
 
     /// What troika writes for a scheduler reads back as the same size and
-    /// limit.
+    /// limit (LSF's limit in whole minutes, rounded up).
     #[test]
     fn resources_round_trip(kib in prop_oneof![any::<u64>(), (0u64..1 << 20).prop_map(|k| k << 20)], secs in any::<u64>()) {
-        for f in RESOURCE_FORMATS {
+        for f in STYLES {
             if let Ok(text) = f.memory(kib) {
                 prop_assert_eq!(parse_memory(&text), Ok(kib), "{:?} {}", f, text);
+                prop_assert_eq!(f.rewrite_memory(&text), Ok(text.clone()), "{:?}", f);
             }
             if let Ok(text) = f.walltime(secs) {
-                prop_assert_eq!(parse_walltime(&text), Ok(secs), "{:?} {}", f, text);
+                let want = if f == Style::Lsf { secs.div_ceil(60).checked_mul(60) } else { Some(secs) };
+                match want {
+                    Some(w) => prop_assert_eq!(parse_walltime(&text), Ok(w), "{:?} {}", f, text),
+                    None => prop_assert!(parse_walltime(&text).is_err(), "{:?} {}", f, text),
+                }
             }
         }
     }

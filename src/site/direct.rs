@@ -24,6 +24,7 @@ pub fn site_type() -> SiteType {
             prefix: None,
             native: None,
             table: Table::EMPTY,
+            units: None,
         },
         create: |settings| Ok(Box::new(DirectSite::new(settings)?)),
     }

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use super::kill::{self, Step};
-use super::units::{is_fsd_with_unit, walltime_seconds};
+use super::units::{is_fsd_with_unit, walltime_seconds, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
     Submission,
@@ -100,6 +100,7 @@ pub fn site_type() -> SiteType {
             prefix: Some("#flux: "),
             native: Some(NATIVE),
             table: TABLE,
+            units: Some(super::units::Style::Flux),
         },
         create: |mut settings| {
             settings.rewrite_native = true;
@@ -116,19 +117,15 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     }
 }
 
-/// `-t`: minutes when the walltime is whole minutes, else seconds.
+/// `-t`: a Flux duration with a unit as it is, any other walltime form in
+/// minutes when whole minutes, else seconds.
 fn walltime(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let v = v.trim_ascii();
     if is_fsd_with_unit(v) {
         return Ok(vec![[b"-t ", v].concat()]);
     }
-    let secs = walltime_seconds(v)?;
-    let arg = if secs % 60 == 0 {
-        format!("-t {}m", secs / 60)
-    } else {
-        format!("-t {secs}s")
-    };
-    Ok(vec![arg.into_bytes()])
+    let fsd = Style::Flux.walltime(walltime_seconds(v)?).map_err(Error::Script)?;
+    Ok(vec![format!("-t {fsd}").into_bytes()])
 }
 
 /// A Flux instance.
@@ -242,6 +239,9 @@ mod tests {
         assert_eq!(w("60"), "-t 60m");
         assert_eq!(w("1-00:00:00"), "-t 1440m");
         assert_eq!(w("1.5h"), "-t 1.5h");
+        assert_eq!(w("1h30m"), "-t 90m");
+        assert_eq!(w("1:75"), "-t 135s");
+        assert_eq!(w("0"), "-t 0m");
         assert!(walltime(b"1:2:3:4").is_err());
     }
 }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::kill::{self, Step};
-use super::units::{memory, walltime_seconds, MemoryStyle};
+use super::units::{table_memory, walltime_seconds, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
     Submission,
@@ -63,7 +63,7 @@ pub const TABLE: Table = Table {
             name: "memory_per_node",
             rule: Rule::Func(
                 mem,
-                "`-M <value>`, units in LSF's form (`4G` becomes `4GB`; a plain number is in LSF_UNIT_FOR_LIMITS)",
+                "`-M <value>`, units in LSF's form (`4G` becomes `4GB`, `1.5G` becomes `1536MB`; a plain number is in LSF_UNIT_FOR_LIMITS)",
             ),
         },
         Entry {
@@ -124,6 +124,7 @@ pub fn site_type() -> SiteType {
             prefix: Some("#BSUB "),
             native: Some(NATIVE),
             table: TABLE,
+            units: Some(super::units::Style::Lsf),
         },
         create: |settings| Ok(Box::new(LsfSite::new(settings)?)),
     }
@@ -163,7 +164,7 @@ fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-M ".as_slice(), &memory(v, MemoryStyle::Upper)?].concat()])
+    Ok(vec![[b"-M ".as_slice(), &table_memory(v, Style::Lsf)?].concat()])
 }
 
 /// `-W [HH:]MM`: whole minutes, seconds rounded up.
@@ -298,7 +299,10 @@ mod tests {
         assert_eq!(w("00:59:59"), "-W 1:00");
         assert_eq!(w("90"), "-W 1:30");
         assert_eq!(w("2-00:00:00"), "-W 48:00");
-        assert!(walltime(b"1h").is_err());
+        assert_eq!(w("1h30m"), "-W 1:30");
+        assert_eq!(w("5400s"), "-W 1:30");
+        assert_eq!(w("1:75"), "-W 0:03");
+        assert!(walltime(b"1h30").is_err());
     }
 
     #[test]
@@ -308,6 +312,7 @@ mod tests {
         assert_eq!(mail_type(b"all").unwrap(), vec![b"-B".to_vec(), b"-N".to_vec()]);
         assert!(mail_type(b"none").unwrap().is_empty());
         assert_eq!(mem(b"4G").unwrap(), vec![b"-M 4GB".to_vec()]);
+        assert_eq!(mem(b"1.5G").unwrap(), vec![b"-M 1536MB".to_vec()]);
         assert!(exclusive(b"maybe").is_err());
     }
 }

@@ -57,6 +57,9 @@ pub struct ScriptSyntax {
     pub prefix: Option<&'static str>,
     pub native: Option<NativeSyntax>,
     pub table: Table,
+    /// How the scheduler writes memory sizes and wall-clock limits, for the
+    /// resource translators; `None` for a type without such directives.
+    pub units: Option<units::Style>,
 }
 
 /// Everything a site needs that is common to all site types, read and

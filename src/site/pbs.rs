@@ -9,6 +9,7 @@ use std::path::Path;
 
 use super::kill::{self, Step};
 use super::slurm::kill_failed;
+use super::units::{parse_memory, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
     Submission,
@@ -16,7 +17,6 @@ use super::{
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::{Entry, Joint, Rule, Table};
-use crate::script::translators::resources::{parse_memory, ResourceFormat};
 use crate::script::NativeSyntax;
 use crate::util::{quote, quote_bytes};
 
@@ -163,6 +163,7 @@ pub fn site_type() -> SiteType {
             prefix: Some("#PBS "),
             native: Some(NATIVE),
             table: TABLE,
+            units: Some(super::units::Style::Pbs),
         },
         create: |settings| Ok(Box::new(PbsSite::new(settings)?)),
     }
@@ -223,14 +224,14 @@ fn count(name: &str, v: &[u8]) -> Result<u64> {
         })
 }
 
-/// A memory size in PBS units, read as the `normalise_memory` translator
-/// reads sizes: `500M` -> `500mb`, `64G`/`64gb` -> `64gb`, `1.5G` ->
-/// `1536mb`, a number alone is in megabytes.
+/// A memory size in PBS units, read by the units library: `500M` ->
+/// `500mb`, `64G`/`64gb` -> `64gb`, `1.5G` -> `1536mb`, a number alone is in
+/// megabytes.
 fn pbs_memory(v: &[u8]) -> Result<String> {
     let bad = |why: String| Error::Script(format!("PBS select: memory_per_node: {why}"));
     let text = std::str::from_utf8(v).map_err(|_| bad(format!("invalid size {}", quote_bytes(v))))?;
     let kib = parse_memory(text).map_err(bad)?;
-    ResourceFormat::Pbs.memory(kib).map_err(bad)
+    Style::Pbs.memory(kib).map_err(bad)
 }
 
 /// `exclusive` as a PBS placement sharing value, `None` for not exclusive.

@@ -92,6 +92,7 @@ pub fn site_type() -> SiteType {
             prefix: Some("#$ "),
             native: Some(NATIVE),
             table: TABLE,
+            units: Some(super::units::Style::Sge),
         },
         create: |settings| Ok(Box::new(SgeSite::new(settings)?)),
     }

@@ -165,6 +165,7 @@ pub fn site_type() -> SiteType {
             prefix: Some("#SBATCH "),
             native: Some(NATIVE),
             table: TABLE,
+            units: Some(super::units::Style::Slurm),
         },
         create: |settings| Ok(Box::new(SlurmSite::new(settings)?)),
     }

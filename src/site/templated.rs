@@ -55,6 +55,7 @@ pub fn site_type() -> SiteType {
             prefix: None,
             native: None,
             table: Table::EMPTY,
+            units: Some(super::units::Style::AsWritten),
         },
         create: |settings| Ok(Box::new(TemplatedSite::new(settings)?)),
     }

@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::kill::{self, Step};
-use super::units::{memory, MemoryStyle};
+use super::units::{table_memory, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
     Submission,
@@ -64,14 +64,14 @@ pub const TABLE: Table = Table {
             name: "memory_per_cpu",
             rule: Rule::Func(
                 pmem,
-                "`-l pmem=<value>` (memory per process), units in Torque's form (`4G` becomes `4gb`)",
+                "`-l pmem=<value>` (memory per process), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)",
             ),
         },
         Entry {
             name: "memory_per_node",
             rule: Rule::Func(
                 mem,
-                "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`)",
+                "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)",
             ),
         },
         Entry {
@@ -132,6 +132,7 @@ pub fn site_type() -> SiteType {
             prefix: Some("#PBS "),
             native: Some(NATIVE),
             table: TABLE,
+            units: Some(super::units::Style::Torque),
         },
         create: |settings| Ok(Box::new(TorqueSite::new(settings)?)),
     }
@@ -175,11 +176,11 @@ fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-l mem=".as_slice(), &memory(v, MemoryStyle::Lower)?].concat()])
+    Ok(vec![[b"-l mem=".as_slice(), &table_memory(v, Style::Torque)?].concat()])
 }
 
 fn pmem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-l pmem=".as_slice(), &memory(v, MemoryStyle::Lower)?].concat()])
+    Ok(vec![[b"-l pmem=".as_slice(), &table_memory(v, Style::Torque)?].concat()])
 }
 
 /// A Torque cluster.

@@ -69,3 +69,26 @@ fn site_pages_match_the_code() {
     let torque = std::fs::read_to_string(repo_root().join("docs/sites/torque.md")).unwrap();
     assert!(torque.contains("| `total_nodes` | one `-l nodes=<total_nodes>:ppn=<tasks_per_node>"));
 }
+
+/// `docs/resources.md` carries, between its generated-block markers, what
+/// every scheduler type writes for each accepted size and limit.
+#[test]
+fn resources_table_matches_the_code() {
+    let path = repo_root().join("docs/resources.md");
+    let page = std::fs::read_to_string(&path).unwrap();
+    let generated = troika::docs::resources_markdown(&troika::Registry::builtin());
+    let expected = troika::docs::replace_generated(&page, &generated).expect("generated-block markers");
+    if std::env::var_os("TROIKA_UPDATE_DOCS").is_some() {
+        std::fs::write(&path, &expected).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(&path).unwrap() == expected,
+        "docs/resources.md is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --test integration docs`"
+    );
+    for row in [
+        "| `1.5G` | `--mem=1536M` | `-l select=1:mem=1536mb` | (none) | `-l mem=1536mb` | `-M 1536MB` | (none) |",
+        "| `1h30m` | `--time=01:30:00` | `-l walltime=01:30:00` | `-l h_rt=01:30:00` | `-l walltime=01:30:00` | `-W 1:30` | `-t 90m` |",
+    ] {
+        assert!(generated.contains(row), "{row}\n{generated}");
+    }
+}

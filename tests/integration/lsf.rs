@@ -220,13 +220,14 @@ fn invalid_job_ids_are_refused_before_any_command() {
 fn bad_directive_values_fail_the_submission() {
     let emu = Case::emulated("lsf").sites(SITE);
     let script = emu
-        .write("job.sh", "#!/bin/sh\n# troika walltime=1h\necho\n")
+        .write("job.sh", "#!/bin/sh\n# troika walltime=1h30\necho\n")
         .display()
         .to_string();
     let run = emu.troika(&["submit", "lsf", &script, "-o", "out/job.out"]);
     run.expect_code(1);
     assert!(
-        run.stderr.contains("Directive 'walltime': invalid walltime '1h'"),
+        run.stderr
+            .contains("Directive 'walltime': invalid wall-clock limit '1h30'"),
         "{}",
         run.stderr
     );

@@ -22,3 +22,4 @@ mod ssh;
 mod templated;
 mod torque;
 mod translators;
+mod units;

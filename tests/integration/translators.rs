@@ -183,13 +183,17 @@ fn resource_format_key_overrides_the_site_type() {
     ok(&o);
     assert!(stderr(&o).contains("unknown key 'resource_format'"), "{}", stderr(&o));
 
-    let run = Run::new("    translators: [resources]\n    resource_format: lsf\n");
+    let run = Run::new("    translators: [resources]\n    resource_format: moab\n");
     let o = run.submit(b"echo\n");
     fails_with(
         &run,
         &o,
         b"echo\n",
-        &["config.yml:6:22", "unknown resource_format 'lsf'", "slurm, pbs, sge"],
+        &[
+            "config.yml:6:22",
+            "unknown resource_format 'moab'",
+            "slurm, pbs, sge, torque, lsf, flux, as_written",
+        ],
     );
 }
 
@@ -217,8 +221,8 @@ fn resource_errors() {
             &["Directive 'memory_per_node': invalid size '4 bananas': unknown unit 'bananas'"],
         ),
         (
-            b"# troika walltime=1:75:00\n",
-            &["Directive 'walltime': invalid wall-clock limit '1:75:00': minutes must be below 60"],
+            b"# troika walltime=1h30\n",
+            &["Directive 'walltime': invalid wall-clock limit '1h30' (expected minutes, MM:SS, HH:MM:SS"],
         ),
         (b"# troika walltime=307445734561825861\n", &["is too large"]),
     ];

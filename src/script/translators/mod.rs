@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::directives::Directives;
 use crate::config::{Node, SiteConfig, Value};
 use crate::error::{Context, Error, Result};
+use crate::site::units::Style;
 use crate::util::quote;
 
 /// A step that updates the directives of a script before translation.
@@ -22,14 +23,27 @@ pub trait Translator {
 #[non_exhaustive]
 pub struct TranslatorContext<'a> {
     pub site: &'a SiteConfig,
-    /// The name of the site's type (`slurm`, `pbs`, ...), for translators
-    /// that write values the way the scheduler reads them.
+    /// The name of the site's type (`slurm`, `pbs`, ...), for messages.
     pub site_type: &'a str,
+    /// How the site's type writes memory sizes and wall-clock limits, for
+    /// translators that write values the way the scheduler reads them;
+    /// `None` when the type does not say.
+    pub units: Option<Style>,
 }
 
 impl<'a> TranslatorContext<'a> {
     pub fn new(site: &'a SiteConfig, site_type: &'a str) -> Self {
-        TranslatorContext { site, site_type }
+        TranslatorContext {
+            site,
+            site_type,
+            units: None,
+        }
+    }
+
+    /// The context with the site type's units style.
+    pub fn units(mut self, units: Option<Style>) -> Self {
+        self.units = units;
+        self
     }
 }
 
@@ -412,7 +426,7 @@ mod tests {
         let site = SiteConfig::from_yaml("s", "translators: [compute_tasks, resources, {command: x}, nope]\n").unwrap();
         let e = entries(&site).unwrap();
         assert_eq!(keys(&e, &available), vec!["my_key", "resource_format"]);
-        let ctx = TranslatorContext::new(&site, "slurm");
+        let ctx = TranslatorContext::new(&site, "slurm").units(Some(Style::Slurm));
         let err = build(&e, &ctx, &available).map(|_| ()).unwrap_err().to_string();
         assert!(
             err.contains("Implementation 'nope' not found for translators hook"),

@@ -9,251 +9,44 @@
 //!   reads them;
 //! - `resources`: all four, in that order.
 //!
-//! The scheduler's way of writing sizes and durations ([`ResourceFormat`])
-//! comes from the site type, or from the site's `resource_format` key.
+//! Sizes and durations are read and written by the units library
+//! ([`crate::site::units`]), in the units [`Style`] of the site's type, or
+//! the one its `resource_format` key names.
 
 use super::{Translator, TranslatorContext};
 use crate::error::{Error, Result};
 use crate::script::directives::Directives;
+use crate::site::units::Style;
 use crate::util::quote;
 
-/// The site key that chooses the [`ResourceFormat`] explicitly.
+/// The site key that chooses the units [`Style`] explicitly.
 pub const FORMAT_KEY: &str = "resource_format";
 
 /// The directives that hold memory or disk sizes.
 pub const MEMORY_DIRECTIVES: &[&str] = &["memory_per_node", "memory_per_cpu", "tmpdir_size"];
 
-/// How a scheduler reads memory sizes and wall-clock limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResourceFormat {
-    /// Sizes `<n>K|M|G|T`; limits `HH:MM:SS`, or `D-HH:MM:SS` from one day.
-    /// Zero stays `0`: Slurm reads it as "all the memory of the node" and
-    /// "no time limit".
-    Slurm,
-    /// Sizes `<n>kb|mb|gb|tb`; limits `HH:MM:SS` (hours may exceed 23).
-    Pbs,
-    /// Sizes `<n>K|M|G` (Grid Engine has no `T`); limits `HH:MM:SS`.
-    Sge,
-}
-
-impl ResourceFormat {
-    pub const NAMES: &'static [&'static str] = &["slurm", "pbs", "sge"];
-
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "slurm" => Some(Self::Slurm),
-            "pbs" => Some(Self::Pbs),
-            "sge" => Some(Self::Sge),
-            _ => None,
-        }
-    }
-
-    /// The format of a site: its `resource_format` when set, else the one
-    /// named like its type. `translator` names the translator in errors.
-    pub fn for_site(ctx: &TranslatorContext, translator: &str) -> Result<Self> {
-        let names = Self::NAMES.join(", ");
-        if let Some(f) = ctx.site.opt_str(FORMAT_KEY)? {
-            return Self::parse(&f).ok_or_else(|| {
-                let at = ctx.site.get(FORMAT_KEY).map(|n| ctx.site.at(n)).unwrap_or_default();
-                Error::config(format!(
-                    "{at}: site '{}': unknown {FORMAT_KEY} {} (expected one of {names})",
-                    ctx.site.name,
-                    quote(&f)
-                ))
-            });
-        }
-        Self::parse(ctx.site_type).ok_or_else(|| {
+/// The units style of a site: its `resource_format` when set, else its
+/// type's. `translator` names the translator in errors.
+pub fn style_for_site(ctx: &TranslatorContext, translator: &str) -> Result<Style> {
+    if let Some(f) = ctx.site.opt_str(FORMAT_KEY)? {
+        return Style::from_name(&f).ok_or_else(|| {
+            let at = ctx.site.get(FORMAT_KEY).map(|n| ctx.site.at(n)).unwrap_or_default();
             Error::config(format!(
-                "Site '{}': translator '{translator}' does not know how sites of type '{}' write memory sizes and wall-clock limits: set '{FORMAT_KEY}' to one of {names}",
-                ctx.site.name, ctx.site_type
+                "{at}: site '{}': unknown {FORMAT_KEY} {} (expected one of {})",
+                ctx.site.name,
+                quote(&f),
+                Style::names()
             ))
-        })
+        });
     }
-
-    /// Writes a size given in KiB.
-    pub fn memory(self, kib: u64) -> std::result::Result<String, String> {
-        const K: u64 = 1;
-        const M: u64 = 1 << 10;
-        const G: u64 = 1 << 20;
-        const T: u64 = 1 << 30;
-        let units: &[(u64, &str)] = match self {
-            Self::Slurm => &[(T, "T"), (G, "G"), (M, "M"), (K, "K")],
-            Self::Pbs => &[(T, "tb"), (G, "gb"), (M, "mb"), (K, "kb")],
-            Self::Sge => &[(G, "G"), (M, "M"), (K, "K")],
-        };
-        if kib == 0 {
-            return match self {
-                Self::Slurm => Ok("0".into()),
-                _ => Err("a size of zero is not accepted by this scheduler".into()),
-            };
-        }
-        // The largest unit that divides the size exactly; K divides everything.
-        let (div, unit) = units
-            .iter()
-            .copied()
-            .find(|(d, _)| kib % d == 0)
-            .unwrap_or(units[units.len() - 1]);
-        Ok(format!("{}{unit}", kib / div))
-    }
-
-    /// Writes a wall-clock limit given in seconds.
-    pub fn walltime(self, secs: u64) -> std::result::Result<String, String> {
-        if secs == 0 {
-            return match self {
-                Self::Slurm => Ok("0".into()),
-                _ => Err("a wall-clock limit of zero is not accepted by this scheduler".into()),
-            };
-        }
-        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-        Ok(match self {
-            Self::Slurm if h >= 24 => format!("{}-{:02}:{m:02}:{s:02}", h / 24, h % 24),
-            _ => format!("{h:02}:{m:02}:{s:02}"),
-        })
-    }
-}
-
-/// Parses a memory size: an integer or decimal number with an optional unit
-/// `K`, `M`, `G` or `T` (any case, optionally followed by `B` or `iB`;
-/// multiples of 1024 as in Slurm and PBS). Plain numbers are megabytes.
-/// Returns the size in KiB; a decimal size must be a whole number of KiB.
-pub fn parse_memory(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let num_len = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = (&t[..num_len], t[num_len..].trim_start());
-    let expected =
-        "expected a whole number with an optional unit K, M, G or T, such as 4G or 1536M; plain numbers are megabytes";
-    if num.is_empty() {
-        return Err(format!("invalid size {} ({expected})", quote(text)));
-    }
-    let unit_kib: u128 = match unit.to_ascii_lowercase().as_str() {
-        "k" | "kb" | "kib" => 1,
-        "" | "m" | "mb" | "mib" => 1 << 10,
-        "g" | "gb" | "gib" => 1 << 20,
-        "t" | "tb" | "tib" => 1 << 30,
-        _ => {
-            return Err(format!(
-                "invalid size {}: unknown unit {} ({expected})",
-                quote(text),
-                quote(unit)
-            ))
-        }
-    };
-    let (int, frac) = match num.split_once('.') {
-        Some((i, f)) => (i, f),
-        None => (num, ""),
-    };
-    if int.is_empty() || (num.contains('.') && frac.is_empty()) || frac.contains('.') {
-        return Err(format!("invalid size {} ({expected})", quote(text)));
-    }
-    let too_large = || format!("size {} is too large", quote(text));
-    let int = int.trim_start_matches('0');
-    let frac = frac.trim_end_matches('0');
-    let fractional = || {
-        format!(
-            "size {} is not a whole number of kilobytes: write it with a smaller unit",
-            quote(text)
-        )
-    };
-    if int.len() > 20 {
-        return Err(too_large());
-    }
-    if frac.len() > 18 {
-        return Err(fractional());
-    }
-    let scale = 10u128.pow(frac.len() as u32);
-    // At most 38 digits: fits in a u128.
-    let mantissa = format!("{int}{frac}").parse::<u128>().unwrap_or(0);
-    let scaled = mantissa.checked_mul(unit_kib).ok_or_else(too_large)?;
-    if scaled % scale != 0 {
-        return Err(fractional());
-    }
-    u64::try_from(scaled / scale).map_err(|_| too_large())
-}
-
-/// Parses a wall-clock limit: minutes (`90`), `MM:SS`, `HH:MM:SS`, `D-HH`,
-/// `D-HH:MM`, `D-HH:MM:SS` (Slurm's forms, which PBS shares but for a plain
-/// number, seconds there), or units `d`, `h`, `m`, `s` in that order
-/// (`1h30m`, `2d`, `5400s`). Returns seconds.
-pub fn parse_walltime(text: &str) -> std::result::Result<u64, String> {
-    let t = text.trim();
-    let invalid = |why: &str| {
-        format!(
-            "invalid wall-clock limit {}{why} (expected minutes, MM:SS, HH:MM:SS, D-HH:MM:SS or units such as 1h30m or 5400s)",
-            quote(text)
-        )
-    };
-    let too_large = || format!("wall-clock limit {} is too large", quote(text));
-    let number = |s: &str| -> std::result::Result<u64, String> {
-        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(invalid(""));
-        }
-        s.parse::<u64>().map_err(|_| too_large())
-    };
-    if t.is_empty() {
-        return Err(invalid(""));
-    }
-    if t.bytes().all(|c| c.is_ascii_digit()) {
-        return number(t)?.checked_mul(60).ok_or_else(too_large);
-    }
-    let total = |parts: &[(u64, u64)]| -> std::result::Result<u64, String> {
-        parts.iter().try_fold(0u64, |acc, (n, unit)| {
-            n.checked_mul(*unit)
-                .and_then(|v| acc.checked_add(v))
-                .ok_or_else(too_large)
-        })
-    };
-    if t.contains(':') || t.contains('-') {
-        let (days, clock) = match t.split_once('-') {
-            Some((d, c)) => (Some(number(d)?), c),
-            None => (None, t),
-        };
-        let fields = clock
-            .split(':')
-            .map(number)
-            .collect::<std::result::Result<Vec<u64>, String>>()?;
-        let below60 = |v: u64, what: &str| {
-            if v < 60 {
-                Ok(v)
-            } else {
-                Err(invalid(&format!(": {what} must be below 60")))
-            }
-        };
-        let (h, m, s) = match (days, fields.as_slice()) {
-            (Some(_), [h]) => (*h, 0, 0),
-            (Some(_), [h, m]) => (*h, below60(*m, "minutes")?, 0),
-            (_, [h, m, s]) => (*h, below60(*m, "minutes")?, below60(*s, "seconds")?),
-            (None, [m, s]) => (0, *m, below60(*s, "seconds")?),
-            _ => return Err(invalid("")),
-        };
-        if days.is_some() && h >= 24 {
-            return Err(invalid(": hours must be below 24 after a number of days"));
-        }
-        return total(&[(days.unwrap_or(0), 86400), (h, 3600), (m, 60), (s, 1)]);
-    }
-    // Units, largest first, each at most once: 1d2h3m4s.
-    let mut parts = Vec::new();
-    let mut rest = t;
-    let mut last_rank = usize::MAX;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let n = number(&rest[..digits])?;
-        let mut chars = rest[digits..].chars();
-        let unit = chars.next().map(|c| c.to_ascii_lowercase());
-        let (rank, secs) = match unit {
-            Some('d') => (0, 86400),
-            Some('h') => (1, 3600),
-            Some('m') => (2, 60),
-            Some('s') => (3, 1),
-            _ => return Err(invalid("")),
-        };
-        if last_rank != usize::MAX && rank <= last_rank {
-            return Err(invalid(": units must be given once each, from days to seconds"));
-        }
-        last_rank = rank;
-        parts.push((n, secs));
-        rest = chars.as_str().trim_start();
-    }
-    total(&parts)
+    ctx.units.ok_or_else(|| {
+        Error::config(format!(
+            "Site '{}': translator '{translator}' does not know how sites of type '{}' write memory sizes and wall-clock limits: set '{FORMAT_KEY}' to one of {}",
+            ctx.site.name,
+            ctx.site_type,
+            Style::names()
+        ))
+    })
 }
 
 /// A directive value as text, or an error naming the directive.
@@ -361,15 +154,14 @@ impl Translator for ComputeCpusPerTask {
 }
 
 /// Writes memory sizes ([`MEMORY_DIRECTIVES`]) in the site's format.
-pub struct NormaliseMemory(pub ResourceFormat);
+pub struct NormaliseMemory(pub Style);
 
 impl Translator for NormaliseMemory {
     fn apply(&self, d: &mut Directives) -> Result<()> {
         for name in MEMORY_DIRECTIVES {
             let Some(v) = d.get(name) else { continue };
             let fail = |m: String| Error::Script(format!("Directive '{name}': {m}"));
-            let kib = parse_memory(text(name, v)?).map_err(fail)?;
-            let out = self.0.memory(kib).map_err(fail)?;
+            let out = self.0.rewrite_memory(text(name, v)?).map_err(fail)?;
             d.set(name, out.into_bytes());
         }
         Ok(())
@@ -377,7 +169,7 @@ impl Translator for NormaliseMemory {
 }
 
 /// Writes `walltime` in the site's format.
-pub struct NormaliseWalltime(pub ResourceFormat);
+pub struct NormaliseWalltime(pub Style);
 
 impl Translator for NormaliseWalltime {
     fn apply(&self, d: &mut Directives) -> Result<()> {
@@ -385,15 +177,14 @@ impl Translator for NormaliseWalltime {
             return Ok(());
         };
         let fail = |m: String| Error::Script(format!("Directive 'walltime': {m}"));
-        let secs = parse_walltime(text("walltime", v)?).map_err(fail)?;
-        let out = self.0.walltime(secs).map_err(fail)?;
+        let out = self.0.rewrite_walltime(text("walltime", v)?).map_err(fail)?;
         d.set("walltime", out.into_bytes());
         Ok(())
     }
 }
 
 /// All the resource translators, in order.
-pub struct Resources(pub ResourceFormat);
+pub struct Resources(pub Style);
 
 impl Translator for Resources {
     fn apply(&self, d: &mut Directives) -> Result<()> {
@@ -405,195 +196,21 @@ impl Translator for Resources {
 }
 
 pub(super) fn create_memory(ctx: &TranslatorContext) -> Result<Box<dyn Translator>> {
-    Ok(Box::new(NormaliseMemory(ResourceFormat::for_site(
-        ctx,
-        "normalise_memory",
-    )?)))
+    Ok(Box::new(NormaliseMemory(style_for_site(ctx, "normalise_memory")?)))
 }
 
 pub(super) fn create_walltime(ctx: &TranslatorContext) -> Result<Box<dyn Translator>> {
-    Ok(Box::new(NormaliseWalltime(ResourceFormat::for_site(
-        ctx,
-        "normalise_walltime",
-    )?)))
+    Ok(Box::new(NormaliseWalltime(style_for_site(ctx, "normalise_walltime")?)))
 }
 
 pub(super) fn create_resources(ctx: &TranslatorContext) -> Result<Box<dyn Translator>> {
-    Ok(Box::new(Resources(ResourceFormat::for_site(ctx, "resources")?)))
+    Ok(Box::new(Resources(style_for_site(ctx, "resources")?)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::SiteConfig;
-
-    const KIB_PER_GIB: u64 = 1 << 20;
-
-    #[test]
-    fn memory_units() {
-        for (text, kib) in [
-            ("4G", 4 * KIB_PER_GIB),
-            ("4GB", 4 * KIB_PER_GIB),
-            ("4gb", 4 * KIB_PER_GIB),
-            ("4GiB", 4 * KIB_PER_GIB),
-            ("4 G", 4 * KIB_PER_GIB),
-            (" 4g ", 4 * KIB_PER_GIB),
-            ("4096M", 4 * KIB_PER_GIB),
-            ("4096", 4 * KIB_PER_GIB),
-            ("1536M", 1536 * 1024),
-            ("1536mb", 1536 * 1024),
-            ("512K", 512),
-            ("512kb", 512),
-            ("2T", 2 << 30),
-            ("2tb", 2 << 30),
-            ("1.5G", 1536 * 1024),
-            ("0.5M", 512),
-            ("1.50G", 1536 * 1024),
-            ("007G", 7 * KIB_PER_GIB),
-            ("0", 0),
-            ("0G", 0),
-        ] {
-            assert_eq!(parse_memory(text), Ok(kib), "{text}");
-        }
-    }
-
-    #[test]
-    fn memory_errors() {
-        for text in [
-            "", " ", "G", "4X", "4 GBs", "-4G", "+4G", "4.G", ".5G", "1.2.3G", "4e3M", "4,5G", "4B",
-        ] {
-            let e = parse_memory(text).unwrap_err();
-            assert!(e.contains("invalid size"), "{text}: {e}");
-        }
-        // Not a whole number of KiB.
-        let e = parse_memory("0.3K").unwrap_err();
-        assert!(e.contains("not a whole number of kilobytes"), "{e}");
-        assert!(parse_memory("1.0001M").is_err());
-        // Overflow: the largest representable size and one past it.
-        assert_eq!(parse_memory("18446744073709551615K"), Ok(u64::MAX));
-        assert!(parse_memory("18446744073709551616K").unwrap_err().contains("too large"));
-        assert!(parse_memory("17179869184T").unwrap_err().contains("too large"));
-        assert!(parse_memory("999999999999999999999999G")
-            .unwrap_err()
-            .contains("too large"));
-        assert!(parse_memory("1.0000000000000000000001G")
-            .unwrap_err()
-            .contains("not a whole number"));
-        assert!(parse_memory("99999999999999999999.999999999999999999T")
-            .unwrap_err()
-            .contains("too large"));
-    }
-
-    #[test]
-    fn memory_rendering() {
-        let g = KIB_PER_GIB;
-        let cases = [
-            (4 * g, "4G", "4gb", "4G"),
-            (1536 * 1024, "1536M", "1536mb", "1536M"),
-            (512, "512K", "512kb", "512K"),
-            (2 << 30, "2T", "2tb", "2048G"),
-            (1536, "1536K", "1536kb", "1536K"),
-            (1025 * 1024, "1025M", "1025mb", "1025M"),
-        ];
-        for (kib, slurm, pbs, sge) in cases {
-            assert_eq!(ResourceFormat::Slurm.memory(kib).unwrap(), slurm);
-            assert_eq!(ResourceFormat::Pbs.memory(kib).unwrap(), pbs);
-            assert_eq!(ResourceFormat::Sge.memory(kib).unwrap(), sge);
-        }
-        assert_eq!(ResourceFormat::Slurm.memory(0).unwrap(), "0");
-        assert!(ResourceFormat::Pbs.memory(0).is_err());
-        assert!(ResourceFormat::Sge.memory(0).is_err());
-        assert_eq!(
-            ResourceFormat::Slurm.memory(u64::MAX).unwrap(),
-            format!("{}K", u64::MAX)
-        );
-    }
-
-    #[test]
-    fn walltime_forms() {
-        for (text, secs) in [
-            ("90", 5400),
-            ("0", 0),
-            ("5400s", 5400),
-            ("90:00", 5400),
-            ("1:30:00", 5400),
-            ("01:30:00", 5400),
-            ("48:00:00", 172800),
-            ("00:00:59", 59),
-            ("1-00:00:00", 86400),
-            ("2-03:04:05", 2 * 86400 + 3 * 3600 + 4 * 60 + 5),
-            ("1-12", 86400 + 12 * 3600),
-            ("1-12:30", 86400 + 12 * 3600 + 1800),
-            ("1h30m", 5400),
-            ("1H30M", 5400),
-            ("90m", 5400),
-            ("2d", 172800),
-            ("1d2h3m4s", 93784),
-            ("1h 30m", 5400),
-            ("45s", 45),
-            (" 1:00:00 ", 3600),
-        ] {
-            assert_eq!(parse_walltime(text), Ok(secs), "{text}");
-        }
-    }
-
-    #[test]
-    fn walltime_errors() {
-        for text in [
-            "",
-            "1:2:3:4",
-            "1:60:00",
-            "1:00:60",
-            "10:60",
-            "1-24:00:00",
-            "1-",
-            "-1:00",
-            "1:",
-            ":30",
-            "1h30",
-            "30m1h",
-            "1h1h",
-            "1.5h",
-            "1x",
-            "h",
-            "1-2-3",
-            "01:30:00.5",
-            "-5",
-            "1 h 30",
-        ] {
-            let e = parse_walltime(text).unwrap_err();
-            assert!(e.contains("invalid wall-clock limit"), "{text}: {e}");
-        }
-        assert_eq!(parse_walltime("307445734561825860"), Ok(307445734561825860 * 60));
-        assert_eq!(parse_walltime("18446744073709551615s"), Ok(u64::MAX));
-        for text in [
-            "307445734561825861",
-            "18446744073709551616s",
-            "18446744073709551616",
-            "213503982334602-00:00:00",
-            "5124095576030432h",
-            "99999999999999999999d",
-            "5124095576030431:59:59",
-        ] {
-            assert!(parse_walltime(text).unwrap_err().contains("too large"), "{text}");
-        }
-    }
-
-    #[test]
-    fn walltime_rendering() {
-        use ResourceFormat::*;
-        assert_eq!(Slurm.walltime(5400).unwrap(), "01:30:00");
-        assert_eq!(Slurm.walltime(86399).unwrap(), "23:59:59");
-        assert_eq!(Slurm.walltime(86400).unwrap(), "1-00:00:00");
-        assert_eq!(Slurm.walltime(93784).unwrap(), "1-02:03:04");
-        assert_eq!(Slurm.walltime(0).unwrap(), "0");
-        assert_eq!(Pbs.walltime(93784).unwrap(), "26:03:04");
-        assert_eq!(Pbs.walltime(59).unwrap(), "00:00:59");
-        assert_eq!(Sge.walltime(360000).unwrap(), "100:00:00");
-        assert!(Pbs.walltime(0).is_err());
-        assert!(Sge.walltime(0).is_err());
-        assert_eq!(Pbs.walltime(u64::MAX).unwrap(), "5124095576030431:00:15");
-    }
 
     fn dirs(items: &[(&str, &str)]) -> Directives {
         let mut d = Directives::new();
@@ -714,23 +331,23 @@ mod tests {
             ("walltime", "1h30m"),
         ]);
         let mut p = d.clone();
-        NormaliseMemory(ResourceFormat::Slurm).apply(&mut d).unwrap();
-        NormaliseWalltime(ResourceFormat::Slurm).apply(&mut d).unwrap();
+        NormaliseMemory(Style::Slurm).apply(&mut d).unwrap();
+        NormaliseWalltime(Style::Slurm).apply(&mut d).unwrap();
         assert_eq!(get(&d, "memory_per_node").as_deref(), Some("4G"));
         assert_eq!(get(&d, "memory_per_cpu").as_deref(), Some("1536M"));
         assert_eq!(get(&d, "tmpdir_size").as_deref(), Some("2T"));
         assert_eq!(get(&d, "walltime").as_deref(), Some("01:30:00"));
-        Resources(ResourceFormat::Pbs).apply(&mut p).unwrap();
+        Resources(Style::Pbs).apply(&mut p).unwrap();
         assert_eq!(get(&p, "memory_per_node").as_deref(), Some("4gb"));
         assert_eq!(get(&p, "memory_per_cpu").as_deref(), Some("1536mb"));
         assert_eq!(get(&p, "walltime").as_deref(), Some("01:30:00"));
 
-        let e = NormaliseMemory(ResourceFormat::Slurm)
+        let e = NormaliseMemory(Style::Slurm)
             .apply(&mut dirs(&[("memory_per_node", "lots")]))
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("Directive 'memory_per_node': invalid size 'lots'"), "{e}");
-        let e = NormaliseWalltime(ResourceFormat::Pbs)
+        let e = NormaliseWalltime(Style::Pbs)
             .apply(&mut dirs(&[("walltime", "0")]))
             .unwrap_err()
             .to_string();
@@ -738,21 +355,43 @@ mod tests {
     }
 
     #[test]
-    fn format_of_the_site() {
+    fn style_of_the_site() {
         let site = SiteConfig::from_yaml("s", "type: custom\n").unwrap();
-        let ctx = TranslatorContext::new(&site, "slurm");
-        assert_eq!(ResourceFormat::for_site(&ctx, "t").unwrap(), ResourceFormat::Slurm);
+        let ctx = TranslatorContext::new(&site, "lsf").units(Some(Style::Lsf));
+        assert_eq!(style_for_site(&ctx, "t").unwrap(), Style::Lsf);
         let ctx = TranslatorContext::new(&site, "custom");
-        let e = ResourceFormat::for_site(&ctx, "resources").unwrap_err().to_string();
+        let e = style_for_site(&ctx, "resources").unwrap_err().to_string();
         assert!(e.contains("translator 'resources'"), "{e}");
-        assert!(e.contains("set 'resource_format' to one of slurm, pbs, sge"), "{e}");
+        assert!(
+            e.contains("set 'resource_format' to one of slurm, pbs, sge, torque, lsf, flux, as_written"),
+            "{e}"
+        );
         let site = SiteConfig::from_yaml("s", "type: custom\nresource_format: pbs\n").unwrap();
         let ctx = TranslatorContext::new(&site, "custom");
-        assert_eq!(ResourceFormat::for_site(&ctx, "t").unwrap(), ResourceFormat::Pbs);
-        let site = SiteConfig::from_yaml("s", "type: slurm\nresource_format: lsf\n").unwrap();
-        let ctx = TranslatorContext::new(&site, "slurm");
-        let e = ResourceFormat::for_site(&ctx, "t").unwrap_err().to_string();
-        assert!(e.contains("unknown resource_format 'lsf'"), "{e}");
+        assert_eq!(style_for_site(&ctx, "t").unwrap(), Style::Pbs);
+        let site = SiteConfig::from_yaml("s", "type: slurm\nresource_format: moab\n").unwrap();
+        let ctx = TranslatorContext::new(&site, "slurm").units(Some(Style::Slurm));
+        let e = style_for_site(&ctx, "t").unwrap_err().to_string();
+        assert!(e.contains("unknown resource_format 'moab'"), "{e}");
         assert!(e.contains(":2:"), "{e}");
+    }
+
+    #[test]
+    fn every_style_takes_the_same_values() {
+        let want = [
+            (Style::Slurm, "1536M", "01:30:00"),
+            (Style::Pbs, "1536mb", "01:30:00"),
+            (Style::Sge, "1536M", "01:30:00"),
+            (Style::Torque, "1536mb", "01:30:00"),
+            (Style::Lsf, "1536MB", "90"),
+            (Style::Flux, "1536M", "90m"),
+            (Style::AsWritten, "1.5G", "1h30m"),
+        ];
+        for (style, mem, time) in want {
+            let mut d = dirs(&[("memory_per_node", "1.5G"), ("walltime", "1h30m")]);
+            Resources(style).apply(&mut d).unwrap();
+            assert_eq!(get(&d, "memory_per_node").as_deref(), Some(mem), "{style:?}");
+            assert_eq!(get(&d, "walltime").as_deref(), Some(time), "{style:?}");
+        }
     }
 }

@@ -1,0 +1,90 @@
+//! The units library end to end: the same walltime and memory values, with
+//! `translators: [resources]`, on every built-in scheduler type, each
+//! written in its scheduler's syntax. Torque, LSF and Flux run against their
+//! emulators (tests/emulators/); Slurm, PBS, Grid Engine and templated sites
+//! are dry runs (`-n`), which write the generated script all the same.
+
+use crate::common::Case;
+
+const SCRIPT: &str = "#!/bin/bash\n# troika walltime=1h30m\n# troika memory_per_node=1.5G\necho\n";
+
+/// Submits SCRIPT to a site `s` of `site_yaml` (its keys after `type`);
+/// returns the generated script's directive lines.
+fn header(emu: &Case, site_yaml: &str, dry: bool) -> Vec<String> {
+    emu.write_sites(&format!(
+        "  s:\n{site_yaml}    connection: local\n    translators: [resources]\n"
+    ));
+    let script = emu.write_exec("job.sh", SCRIPT).display().to_string();
+    let mut args = vec!["submit", "s", &script, "-o", "out/job.out"];
+    if dry {
+        args.insert(0, "-n");
+    }
+    emu.troika(&args).expect_code(0);
+    emu.read("job.sh")
+        .lines()
+        .filter(|l| l.starts_with('#') && !l.starts_with("#!") && !l.contains("out/job.out"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_same_values_on_every_scheduler_type() {
+    let cases: [(&str, &str, &[&str]); 7] = [
+        (
+            "slurm",
+            "    type: slurm\n",
+            &["#SBATCH --time=01:30:00", "#SBATCH --mem=1536M"],
+        ),
+        (
+            "pbs",
+            "    type: pbs\n    resource_syntax: select\n",
+            &["#PBS -l walltime=01:30:00", "#PBS -l select=1:mem=1536mb"],
+        ),
+        // Grid Engine and Flux have no memory directive (a warning).
+        ("sge", "    type: sge\n", &["#$ -l h_rt=01:30:00"]),
+        ("flux", "    type: flux\n", &["#flux: -t 90m"]),
+        (
+            "torque",
+            "    type: torque\n",
+            &["#PBS -l walltime=01:30:00", "#PBS -l mem=1536mb"],
+        ),
+        ("lsf", "    type: lsf\n", &["#BSUB -W 1:30", "#BSUB -M 1536MB"]),
+        (
+            "templated",
+            "    type: templated\n    directive_prefix: '#T '\n    submit_command: [sub]\n    \
+             monitor_command: [st]\n    kill_command: [k]\n    \
+             directives: {walltime: 'time=%s', memory_per_node: 'mem=%s', output_file: null}\n",
+            &["#T time=1h30m", "#T mem=1.5G"],
+        ),
+    ];
+    for (name, site, want) in cases {
+        let emulated = ["torque", "lsf", "flux"].contains(&name);
+        let emu = if emulated {
+            Case::emulated(name)
+        } else {
+            Case::new(&format!("units-{name}"))
+        };
+        assert_eq!(header(&emu, site, !emulated), want, "{name}");
+        if emulated {
+            assert_eq!(emu.all_calls().len(), 1, "{name}: one submission");
+        }
+    }
+}
+
+/// Without translators, LSF and Torque convert sizes on their own, and now
+/// take the same forms.
+#[test]
+fn lsf_and_torque_sizes_without_translators() {
+    for (name, want) in [("lsf", "#BSUB -M 1536MB"), ("torque", "#PBS -l mem=1536mb")] {
+        let emu = Case::emulated(name);
+        emu.write_sites(&format!("  s:\n    type: {name}\n    connection: local\n"));
+        let script = emu.write_exec("job.sh", SCRIPT).display().to_string();
+        emu.troika(&["submit", "s", &script, "-o", "out/job.out"])
+            .expect_code(0);
+        assert!(
+            emu.read("job.sh").lines().any(|l| l == want),
+            "{name}: {}",
+            emu.read("job.sh")
+        );
+    }
+}
