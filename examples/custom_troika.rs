@@ -31,7 +31,7 @@ use troika::hook::{HookContext, HookPoint, HookType};
 use troika::script::translate::{Entry, Rule, Table};
 use troika::script::translators::{Translator, TranslatorType};
 use troika::script::Directives;
-use troika::site::{write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
+use troika::site::{write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType, Traits};
 use troika::{Error, Registry, Result};
 
 fn main() {
@@ -92,6 +92,7 @@ fn echo_site_type() -> SiteType {
             table: ECHO_TABLE,
             units: None,
         },
+        traits: Traits::default(),
         create: |s| {
             let command = s.config.command("echo_command", &["cat"])?;
             Ok(Box::new(EchoSite { s, command }))

@@ -88,6 +88,8 @@ impl<'r> Controller<'r> {
         known.extend(translators::keys(&translator_entries, &self.registry.translators));
         cfg.warn_unknown_keys(&known);
 
+        let mut cfg = cfg;
+        cfg.local_copy_paths = site_type.traits.local_copy_paths;
         let connection = (conn_type.create)(&cfg, user)?;
         crate::debug!("Created connection {} for site {name}", conn_type.name);
 

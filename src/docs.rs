@@ -37,7 +37,7 @@ pub fn directives_markdown(reg: &Registry) -> String {
 /// by the generated part of the site's own page (`docs/sites/<type>.md`).
 pub fn site_markdown(t: &SiteType) -> String {
     let mut s = String::new();
-    if t.name == "templated" {
+    if t.traits.syntax_from_config {
         // Its syntax comes entirely from each site's configuration.
         s.push_str(
             "The directive prefix, the native directives and the translation table come from each site's \

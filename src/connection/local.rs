@@ -28,7 +28,7 @@ pub struct LocalConnection {
 impl LocalConnection {
     pub fn create(site: &SiteConfig, _user: Option<&str>) -> Result<Box<dyn Connection>> {
         let cwd = site.opt_str("local_cwd")?.map(PathBuf::from);
-        let resolved_dst = cwd.is_none() && site.opt_str("type").ok().flatten().as_deref() == Some("direct");
+        let resolved_dst = cwd.is_none() && site.local_copy_paths;
         Ok(Box::new(LocalConnection { cwd, resolved_dst }))
     }
 

@@ -7,7 +7,9 @@ use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::{getpgid, Pid};
 
 use super::kill::{self, Step};
-use super::{warn_existing_stat, write_stat, CancelStatus, KillSequence, ScriptSyntax, Site, SiteSettings, SiteType};
+use super::{
+    warn_existing_stat, write_stat, CancelStatus, KillSequence, ScriptSyntax, Site, SiteSettings, SiteType, Traits,
+};
 use crate::connection::{Command, Input, Sink};
 use crate::error::{Error, Result};
 use crate::script::translate::Table;
@@ -25,6 +27,10 @@ pub fn site_type() -> SiteType {
             native: None,
             table: Table::EMPTY,
             units: None,
+        },
+        traits: Traits {
+            local_copy_paths: true,
+            ..Traits::default()
         },
         create: |settings| Ok(Box::new(DirectSite::new(settings)?)),
     }

@@ -11,7 +11,7 @@ use super::kill::{self, Step};
 use super::units::{is_fsd_with_unit, walltime_seconds, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission,
+    Submission, Traits,
 };
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
@@ -102,6 +102,7 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Flux),
         },
+        traits: Traits::default(),
         create: |mut settings| {
             settings.rewrite_native = true;
             Ok(Box::new(FluxSite::new(settings)?))

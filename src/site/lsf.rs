@@ -10,7 +10,7 @@ use super::kill::{self, Step};
 use super::units::{table_memory, walltime_seconds, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission,
+    Submission, Traits,
 };
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
@@ -126,6 +126,7 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Lsf),
         },
+        traits: Traits::default(),
         create: |settings| Ok(Box::new(LsfSite::new(settings)?)),
     }
 }

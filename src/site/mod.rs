@@ -211,7 +211,22 @@ pub struct SiteType {
     /// Configuration keys specific to this type.
     pub keys: &'static [&'static str],
     pub syntax: ScriptSyntax,
+    /// What the generic parts must know of the type besides its syntax.
+    pub traits: Traits,
     pub create: SiteFactory,
+}
+
+/// What a site type is, for the generic parts that treat some types apart
+/// (without knowing their names).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Traits {
+    /// The prefix, native directives and table come from each site's
+    /// configuration, not from the type: the docs say so instead of showing
+    /// a table.
+    pub syntax_from_config: bool,
+    /// Copy messages name destinations as resolved local paths when the site
+    /// has no `local_cwd`, as 0.2.7's direct site did (quirk Q26).
+    pub local_copy_paths: bool,
 }
 
 /// The built-in site types.

@@ -12,7 +12,7 @@ use super::slurm::kill_failed;
 use super::units::{parse_memory, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission,
+    Submission, Traits,
 };
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
@@ -165,6 +165,7 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Pbs),
         },
+        traits: Traits::default(),
         create: |settings| Ok(Box::new(PbsSite::new(settings)?)),
     }
 }

@@ -12,7 +12,7 @@ use super::pbs::{export_vars, mail_letters};
 use super::slurm::kill_failed;
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission,
+    Submission, Traits,
 };
 use crate::connection::Command;
 use crate::error::{Error, Result};
@@ -94,6 +94,7 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Sge),
         },
+        traits: Traits::default(),
         create: |settings| Ok(Box::new(SgeSite::new(settings)?)),
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::kill::{self, Step};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission,
+    Submission, Traits,
 };
 use crate::connection::Command;
 use crate::error::{Error, Result};
@@ -167,6 +167,7 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Slurm),
         },
+        traits: Traits::default(),
         create: |settings| Ok(Box::new(SlurmSite::new(settings)?)),
     }
 }

@@ -24,7 +24,7 @@
 use std::path::Path;
 
 use super::kill::{self, Step};
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType};
+use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType, Traits};
 use crate::config::{Node, SiteConfig, Value};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
@@ -56,6 +56,10 @@ pub fn site_type() -> SiteType {
             native: None,
             table: Table::EMPTY,
             units: Some(super::units::Style::AsWritten),
+        },
+        traits: Traits {
+            syntax_from_config: true,
+            ..Traits::default()
         },
         create: |settings| Ok(Box::new(TemplatedSite::new(settings)?)),
     }

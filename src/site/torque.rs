@@ -10,7 +10,7 @@ use super::kill::{self, Step};
 use super::units::{table_memory, Style};
 use super::{
     submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission,
+    Submission, Traits,
 };
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
@@ -134,6 +134,7 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Torque),
         },
+        traits: Traits::default(),
         create: |settings| Ok(Box::new(TorqueSite::new(settings)?)),
     }
 }
