@@ -5,15 +5,12 @@
 //! an emulator of the `flux` command (tests/emulators/flux/) that answers in
 //! the formats of the flux-core manual pages.
 
-use std::path::Path;
+use nix::sys::signal::Signal;
 
-use super::kill::{self, Step};
+use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
 use super::units::{is_fsd_with_unit, walltime_seconds, Style};
-use super::{
-    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission, Traits,
-};
-use crate::connection::{Command, Outcome};
+use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
@@ -103,10 +100,7 @@ pub fn site_type() -> SiteType {
             units: Some(super::units::Style::Flux),
         },
         traits: Traits::default(),
-        create: |mut settings| {
-            settings.rewrite_native = true;
-            Ok(Box::new(FluxSite::new(settings)?))
-        },
+        create: |s| BatchSite::create(s, Flux::new),
     }
 }
 
@@ -130,33 +124,18 @@ fn walltime(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 /// A Flux instance.
-pub struct FluxSite {
-    s: SiteSettings,
+/// Flux's commands: all are subcommands of `flux`.
+pub struct Flux {
     flux: Vec<String>,
 }
 
-impl FluxSite {
-    pub fn new(s: SiteSettings) -> Result<Self> {
-        Ok(FluxSite {
+impl Flux {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        // Flux rejects a script that mixes `# flux:` and `#flux:` lines.
+        s.rewrite_native = true;
+        Ok(Flux {
             flux: s.config.command("flux_command", &["flux"])?,
-            s,
         })
-    }
-
-    fn flux(&self, args: &[&str], dryrun: bool) -> Result<Outcome> {
-        let cmd = Command::new(self.flux.iter().map(String::as_str).chain(args.iter().copied()));
-        self.s.run(cmd, dryrun)
-    }
-
-    fn cancel(&self, jid: &str, dryrun: bool) -> Result<Option<CancelStatus>> {
-        let out = self.flux(&["cancel", jid], dryrun)?;
-        if out.success() {
-            return Ok(None);
-        }
-        if gone(&out) {
-            return Ok(Some(CancelStatus::Vanished));
-        }
-        Err(failed("flux cancel", &out))
     }
 }
 
@@ -168,55 +147,54 @@ pub fn parse_batch_output(out: &str) -> Option<String> {
     words.next().is_none().then(|| id.to_string())
 }
 
-impl Site for FluxSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
+impl Scheduler for Flux {
+    fn names(&self) -> Submission<'static> {
+        Submission {
+            failed: "Flux submission failed",
+            command: "flux batch",
+            query: "flux jobs",
+        }
     }
 
     /// `flux batch` reads the script from standard input when it is given no
     /// file; with `copy_script` the copy's path is given instead.
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let mut argv = self.flux.clone();
-        argv.push("batch".into());
-        let out = self.s.run_submission(argv, script, output, dryrun)?;
-        let names = Submission {
-            failed: "Flux submission failed",
-            command: "flux batch",
-            query: "flux jobs",
-        };
-        submitted_job_id(&out, script, &names, parse_batch_output)
+    fn submit_argv(&self) -> Vec<String> {
+        argv(&self.flux, &["batch"])
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        let out = self.flux(&["jobs", "-n", "-o", "{id} {status}", jid], dryrun)?;
-        write_stat(script, &out, "flux jobs")
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        parse_batch_output(stdout)
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let Some(seq) = &self.s.kill_sequence else {
-            return Ok(self.cancel(jid, dryrun)?.unwrap_or(CancelStatus::Killed));
-        };
-        kill::follow(seq, dryrun, |i, sig| {
-            let out = self.flux(&["job", "kill", "-s", sig.as_str(), jid], dryrun)?;
-            if i == 0 && !out.success() && !out.dryrun && out.text().contains("job is not running") {
-                // Pending jobs cannot be signalled: cancel them.
-                crate::debug!("Job {jid} is not running: cancelling it");
-                return Ok(Step::Done(self.cancel(jid, dryrun)?.unwrap_or(CancelStatus::Cancelled)));
-            }
-            Ok(Step::from_outcome(&out, gone(&out), || failed("flux job kill", &out)))
-        })
+    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
+        argv(&self.flux, &["jobs", "-n", "-o", "{id} {status}", jid])
     }
-}
 
-/// The job finished long enough ago to be unknown to the job manager.
-fn gone(out: &Outcome) -> bool {
-    let t = out.text();
-    t.contains("unknown job id") || t.contains("job is inactive")
-}
+    fn cancel_argv(&self, jid: &str) -> Vec<String> {
+        argv(&self.flux, &["cancel", jid])
+    }
 
-fn failed(what: &str, out: &Outcome) -> Error {
-    Error::run(format!("{what} failed with {}: {}", out.describe(), out.text().trim()))
+    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
+        argv(&self.flux, &["job", "kill", "-s", sig.as_str(), jid])
+    }
+
+    /// The job finished long enough ago to be unknown to the job manager.
+    fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
+        let t = out.text();
+        t.contains("unknown job id") || t.contains("job is inactive")
+    }
+
+    /// Pending jobs cannot be signalled: they are cancelled.
+    fn not_running(&self, out: &Outcome) -> bool {
+        out.text().contains("job is not running")
+    }
+
+    fn kill_failed(&self, out: &Outcome, by: KillCommand) -> Error {
+        match by {
+            KillCommand::Cancel => command_failed("flux cancel", out),
+            KillCommand::Signal => command_failed("flux job kill", out),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,15 +4,12 @@
 //! emulators of its commands (tests/emulators/lsf/) that answer in the
 //! formats of the LSF documentation.
 
-use std::path::Path;
+use nix::sys::signal::Signal;
 
-use super::kill::{self, Step};
+use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
 use super::units::{table_memory, walltime_seconds, Style};
-use super::{
-    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission, Traits,
-};
-use crate::connection::{Command, Input, Outcome};
+use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
@@ -127,7 +124,7 @@ pub fn site_type() -> SiteType {
             units: Some(super::units::Style::Lsf),
         },
         traits: Traits::default(),
-        create: |settings| Ok(Box::new(LsfSite::new(settings)?)),
+        create: |s| BatchSite::create(s, Lsf::new),
     }
 }
 
@@ -176,20 +173,19 @@ fn walltime(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 /// An LSF cluster.
-pub struct LsfSite {
-    s: SiteSettings,
+/// LSF's commands.
+pub struct Lsf {
     bsub: Vec<String>,
     bjobs: Vec<String>,
     bkill: Vec<String>,
 }
 
-impl LsfSite {
-    pub fn new(s: SiteSettings) -> Result<Self> {
-        Ok(LsfSite {
+impl Lsf {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        Ok(Lsf {
             bsub: s.config.command("bsub_command", &["bsub"])?,
             bjobs: s.config.command("bjobs_command", &["bjobs"])?,
             bkill: s.config.command("bkill_command", &["bkill"])?,
-            s,
         })
     }
 }
@@ -205,9 +201,28 @@ pub fn parse_bsub_output(out: &str) -> Option<String> {
     })
 }
 
-impl Site for LsfSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
+impl Scheduler for Lsf {
+    fn names(&self) -> Submission<'static> {
+        Submission {
+            failed: "LSF submission failed",
+            command: "bsub",
+            query: "bjobs",
+        }
+    }
+
+    fn submit_argv(&self) -> Vec<String> {
+        self.bsub.clone()
+    }
+
+    /// `bsub < script`: LSF reads `#BSUB` lines only from a script given on
+    /// standard input. With `copy_script` the script is also copied beside
+    /// the output file.
+    fn script_always_on_stdin(&self) -> bool {
+        true
+    }
+
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        parse_bsub_output(stdout)
     }
 
     /// `1234`, or an array element `1234[5]`.
@@ -223,54 +238,28 @@ impl Site for LsfSite {
         Ok(())
     }
 
-    /// `bsub < script`: LSF reads `#BSUB` lines only from a script given on
-    /// standard input. With `copy_script` the script is also copied beside
-    /// the output file, and the copy is what is submitted.
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        if self.s.copy_script {
-            let target = self.s.copy_target(script, output);
-            self.s.connection.send_script(script, &target, dryrun)?;
-        }
-        let cmd = Command::new(self.bsub.clone()).stdin(Input::File(script.to_path_buf()));
-        let out = self.s.run(cmd, dryrun)?;
-        let names = Submission {
-            failed: "LSF submission failed",
-            command: "bsub",
-            query: "bjobs",
-        };
-        submitted_job_id(&out, script, &names, parse_bsub_output)
+    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
+        argv(&self.bjobs, &["-w", jid])
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        let out = self.s.run(Command::with_args(&self.bjobs, &["-w", jid]), dryrun)?;
-        write_stat(script, &out, "bjobs")
+    fn cancel_argv(&self, jid: &str) -> Vec<String> {
+        argv(&self.bkill, &[jid])
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let Some(seq) = &self.s.kill_sequence else {
-            let out = self.s.run(Command::with_args(&self.bkill, &[jid]), dryrun)?;
-            return kill::cancelled(&out, gone(&out), || kill_failed(&out));
-        };
-        kill::follow(seq, dryrun, |_, sig| {
-            // bkill takes signal names without the SIG prefix (`bkill -l`).
-            let name = sig.as_str().trim_start_matches("SIG");
-            let out = self
-                .s
-                .run(Command::with_args(&self.bkill, &["-s", name, jid]), dryrun)?;
-            Ok(Step::from_outcome(&out, gone(&out), || kill_failed(&out)))
-        })
+    /// bkill takes signal names without the SIG prefix (`bkill -l`).
+    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
+        argv(&self.bkill, &["-s", sig.as_str().trim_start_matches("SIG"), jid])
     }
-}
 
-/// `Job <1234>: No matching job found`, `Job <1234>: Job has already finished`.
-fn gone(out: &Outcome) -> bool {
-    let t = out.text();
-    t.contains("No matching job found") || t.contains("Job has already finished")
-}
+    /// `Job <1234>: No matching job found`, `Job <1234>: Job has already finished`.
+    fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
+        let t = out.text();
+        t.contains("No matching job found") || t.contains("Job has already finished")
+    }
 
-fn kill_failed(out: &Outcome) -> Error {
-    Error::run(format!("bkill failed with {}: {}", out.describe(), out.text().trim()))
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+        command_failed("bkill", out)
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! connection. Each site type is one module with its directive table; adding a
 //! scheduler is adding one file and registering it in [`builtin`].
 
+pub mod batch;
 pub mod direct;
 pub mod flux;
 pub mod group;
