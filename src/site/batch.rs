@@ -197,7 +197,13 @@ impl<S: Scheduler> Site for BatchSite<S> {
             let gone = self.sched.gone(&out, KillCommand::Signal);
             if i == 0 && !out.dryrun && !out.success() && !gone && self.sched.not_running(&out) {
                 // Queued or held: there is no process to signal, remove it.
-                crate::debug!("Job {jid} is not running: cancelling it");
+                let cancel = self.sched.cancel_argv(jid);
+                let program = cancel
+                    .first()
+                    .and_then(|p| Path::new(p).file_name())
+                    .unwrap_or_default()
+                    .to_string_lossy();
+                crate::debug!("Job {jid} is not running: cancelling it with {program}");
                 return Ok(Step::Done(match self.cancel(jid, dryrun)? {
                     CancelStatus::Killed => CancelStatus::Cancelled,
                     other => other,

@@ -5,16 +5,12 @@
 //! directives are translated too, together, into PBS Pro's
 //! `-l select=...` and `-l place=...` (see [`SELECT_DOC`]).
 
-use std::path::Path;
+use nix::sys::signal::Signal;
 
-use super::kill::{self, Step};
-use super::slurm::kill_failed;
+use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
 use super::units::{parse_memory, Style};
-use super::{
-    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission, Traits,
-};
-use crate::connection::{Command, Outcome};
+use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::script::translate::{Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
@@ -166,7 +162,7 @@ pub fn site_type() -> SiteType {
             units: Some(super::units::Style::Pbs),
         },
         traits: Traits::default(),
-        create: |settings| Ok(Box::new(PbsSite::new(settings)?)),
+        create: |s| BatchSite::create(s, Pbs::new),
     }
 }
 
@@ -388,21 +384,62 @@ pub fn parse_qsub_output(out: &str) -> Option<String> {
     (!id.chars().any(char::is_whitespace)).then(|| id.to_string())
 }
 
-/// A PBS Pro / OpenPBS server.
-pub struct PbsSite {
-    s: SiteSettings,
-    qsub: Vec<String>,
-    qstat: Vec<String>,
-    qdel: Vec<String>,
-    qsig: Vec<String>,
+/// The commands of the PBS family: `qsub`, `qstat`, `qdel` and (PBS and
+/// Torque; Grid Engine has none) `qsig`, each configurable.
+pub struct QCommands {
+    pub qsub: Vec<String>,
+    pub qstat: Vec<String>,
+    pub qdel: Vec<String>,
+    pub qsig: Vec<String>,
 }
 
-impl PbsSite {
-    pub fn new(mut s: SiteSettings) -> Result<Self> {
-        let qsub = s.config.command("qsub_command", &["qsub"])?;
-        let qstat = s.config.command("qstat_command", &["qstat"])?;
-        let qdel = s.config.command("qdel_command", &["qdel"])?;
-        let qsig = s.config.command("qsig_command", &["qsig"])?;
+impl QCommands {
+    /// Reads `qsub_command`, `qstat_command`, `qdel_command` and, when
+    /// `with_qsig`, `qsig_command`.
+    pub fn read(config: &crate::config::SiteConfig, with_qsig: bool) -> Result<Self> {
+        Ok(QCommands {
+            qsub: config.command("qsub_command", &["qsub"])?,
+            qstat: config.command("qstat_command", &["qstat"])?,
+            qdel: config.command("qdel_command", &["qdel"])?,
+            qsig: if with_qsig {
+                config.command("qsig_command", &["qsig"])?
+            } else {
+                vec![]
+            },
+        })
+    }
+
+    /// `qsub` with the script on standard input (or its copy's path).
+    pub fn submit(&self) -> Vec<String> {
+        self.qsub.clone()
+    }
+
+    pub fn qstat(&self, args: &[&str]) -> Vec<String> {
+        argv(&self.qstat, args)
+    }
+
+    pub fn qdel(&self, jid: &str) -> Vec<String> {
+        argv(&self.qdel, &[jid])
+    }
+
+    /// `qsig -s SIGNAL ID`, the signal written as the scheduler takes it.
+    pub fn qsig(&self, signal: &str, jid: &str) -> Vec<String> {
+        argv(&self.qsig, &["-s", signal, jid])
+    }
+}
+
+/// A PBS Pro / OpenPBS server.
+pub struct Pbs {
+    q: QCommands,
+    /// `edition: 2026`: a kill of a job that is gone is VANISHED, and a job
+    /// that does not run yet is removed with `qdel` when `qsig` refuses it.
+    /// For 0.2.7 any failure fails the kill.
+    forgiving_kill: bool,
+}
+
+impl Pbs {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        let q = QCommands::read(&s.config, true)?;
         s.syntax.table = match s.config.opt_str("resource_syntax")?.as_deref() {
             None | Some("none") => TABLE_0_2_7,
             Some("select") => TABLE,
@@ -420,107 +457,58 @@ impl PbsSite {
                 )));
             }
         };
-        Ok(PbsSite {
-            s,
-            qsub,
-            qstat,
-            qdel,
-            qsig,
+        Ok(Pbs {
+            q,
+            forgiving_kill: s.config.behaviour().pbs_forgiving_kill,
         })
     }
+}
 
-    /// `edition: 2026`: a kill of a job that is gone is VANISHED, and a job
-    /// that does not run yet is removed with `qdel` when `qsig` refuses it.
-    /// For 0.2.7 any failure fails the kill.
-    fn forgiving_kill(&self) -> bool {
-        self.s.config.behaviour().pbs_forgiving_kill
-    }
-
-    /// Whether a failed `qdel` or `qsig` says the job is not there to kill
-    /// (then it VANISHED), when the kill is forgiving.
-    fn gone(&self, out: &Outcome) -> bool {
-        self.forgiving_kill() && unknown_job(out)
-    }
-
-    fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
-        if out.success() {
-            return Ok(CancelStatus::Killed);
+impl Scheduler for Pbs {
+    fn names(&self) -> Submission<'static> {
+        Submission {
+            failed: "Submission failed",
+            command: "qsub",
+            query: "qstat",
         }
-        if self.gone(&out) {
-            return Ok(CancelStatus::Vanished);
-        }
-        Err(kill_failed(&out))
-    }
-}
-
-fn output_text(out: &Outcome) -> String {
-    String::from_utf8_lossy(&[out.stderr.as_slice(), out.stdout.as_slice()].concat()).into_owned()
-}
-
-/// `Unknown Job Id` (never existed, or gone), `Job has finished` (kept in
-/// the history): the job is not there to kill.
-fn unknown_job(out: &Outcome) -> bool {
-    let text = output_text(out);
-    text.contains("Unknown Job Id") || text.contains("Job has finished")
-}
-
-/// `qsig` refuses jobs that do not run (queued, held):
-/// `qsig: Request invalid for state of job 12.srv`.
-fn not_running(out: &Outcome) -> bool {
-    output_text(out).contains("Request invalid for state of job")
-}
-
-impl Site for PbsSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
     }
 
-    fn check_job_id(&self, jid: &str) -> Result<()> {
-        if jid.is_empty() || jid.starts_with('-') || jid.chars().any(|c| c.is_whitespace()) {
-            return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
-        }
-        Ok(())
+    fn submit_argv(&self) -> Vec<String> {
+        self.q.submit()
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
-        submitted_job_id(
-            &out,
-            script,
-            &Submission {
-                failed: "Submission failed",
-                command: "qsub",
-                query: "qstat",
-            },
-            parse_qsub_output,
-        )
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        parse_qsub_output(stdout)
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        let out = self.s.run(Command::with_args(&self.qstat, &[jid]), dryrun)?;
-        write_stat(script, &out, "qstat")
+    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
+        self.q.qstat(&[jid])
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let Some(seq) = &self.s.kill_sequence else {
-            return self.qdel(jid, dryrun);
-        };
-        kill::follow(seq, dryrun, |i, sig| {
-            let num = (sig as i32).to_string();
-            let out = self.s.run(Command::with_args(&self.qsig, &["-s", &num, jid]), dryrun)?;
-            let gone = self.gone(&out);
-            if i == 0 && self.forgiving_kill() && !out.success() && !out.dryrun && !gone && not_running(&out) {
-                // Queued or held: there is no process to signal, remove it.
-                crate::debug!("Job {jid} is not running: deleting it with qdel");
-                return Ok(Step::Done(match self.qdel(jid, dryrun)? {
-                    CancelStatus::Killed => CancelStatus::Cancelled,
-                    other => other,
-                }));
-            }
-            Ok(Step::from_outcome(&out, gone, || kill_failed(&out)))
-        })
+    fn cancel_argv(&self, jid: &str) -> Vec<String> {
+        self.q.qdel(jid)
+    }
+
+    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
+        self.q.qsig(&(sig as i32).to_string(), jid)
+    }
+
+    /// `Unknown Job Id` (never existed, or gone), `Job has finished` (kept
+    /// in the history): the job is not there to kill, when the kill is
+    /// forgiving.
+    fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
+        let text = out.text();
+        self.forgiving_kill && (text.contains("Unknown Job Id") || text.contains("Job has finished"))
+    }
+
+    /// `qsig` refuses jobs that do not run (queued, held):
+    /// `qsig: Request invalid for state of job 12.srv`.
+    fn not_running(&self, out: &Outcome) -> bool {
+        self.forgiving_kill && out.text().contains("Request invalid for state of job")
+    }
+
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+        command_failed("Kill", out)
     }
 }
 

@@ -6,15 +6,12 @@
 //! queue's `notify` time before). A configured `kill_sequence` is therefore
 //! not followed: the kill is one `qdel`, as in troika 0.2.7.
 
-use std::path::Path;
+use nix::sys::signal::Signal;
 
-use super::pbs::{export_vars, mail_letters};
-use super::slurm::kill_failed;
-use super::{
-    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission, Traits,
-};
-use crate::connection::Command;
+use super::batch::{command_failed, BatchSite, KillCommand, Scheduler};
+use super::pbs::{export_vars, mail_letters, QCommands};
+use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::script::translate::{Entry, Rule, Table};
 use crate::script::NativeSyntax;
@@ -95,7 +92,7 @@ pub fn site_type() -> SiteType {
             units: Some(super::units::Style::Sge),
         },
         traits: Traits::default(),
-        create: |settings| Ok(Box::new(SgeSite::new(settings)?)),
+        create: |s| BatchSite::create(s, Sge::new),
     }
 }
 
@@ -142,25 +139,34 @@ fn parse_digits(out: &str) -> Option<&str> {
 }
 
 /// A Grid Engine cell.
-pub struct SgeSite {
-    s: SiteSettings,
-    qsub: Vec<String>,
-    qstat: Vec<String>,
-    qdel: Vec<String>,
+/// A Grid Engine cell.
+pub struct Sge {
+    q: QCommands,
 }
 
-impl SgeSite {
-    pub fn new(s: SiteSettings) -> Result<Self> {
-        let qsub = s.config.command("qsub_command", &["qsub"])?;
-        let qstat = s.config.command("qstat_command", &["qstat"])?;
-        let qdel = s.config.command("qdel_command", &["qdel"])?;
-        Ok(SgeSite { s, qsub, qstat, qdel })
+impl Sge {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        Ok(Sge {
+            q: QCommands::read(&s.config, false)?,
+        })
     }
 }
 
-impl Site for SgeSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
+impl Scheduler for Sge {
+    fn names(&self) -> Submission<'static> {
+        Submission {
+            failed: "Submission failed",
+            command: "qsub",
+            query: "qstat",
+        }
+    }
+
+    fn submit_argv(&self) -> Vec<String> {
+        self.q.submit()
+    }
+
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        parse_qsub_output(stdout)
     }
 
     /// `N`, or `N.TASKS` for tasks of an array job (`12.1-10:2`).
@@ -181,49 +187,49 @@ impl Site for SgeSite {
         Ok(())
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
-        submitted_job_id(
-            &out,
-            script,
-            &Submission {
-                failed: "Submission failed",
-                command: "qsub",
-                query: "qstat",
-            },
-            parse_qsub_output,
-        )
+    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
+        self.q.qstat(&["-j", jid])
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        let out = self.s.run(Command::with_args(&self.qstat, &["-j", jid]), dryrun)?;
-        write_stat(script, &out, "qstat")
+    fn cancel_argv(&self, jid: &str) -> Vec<String> {
+        self.q.qdel(jid)
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        if self.s.kill_sequence.is_some() {
+    /// Grid Engine cannot send a chosen signal: a kill is one `qdel`.
+    fn can_signal(&self) -> bool {
+        false
+    }
+
+    fn signal_argv(&self, jid: &str, _sig: Signal) -> Vec<String> {
+        self.q.qdel(jid)
+    }
+
+    fn before_kill(&self, site: &SiteSettings, jid: &str, _dryrun: bool) -> Result<Option<CancelStatus>> {
+        if site.kill_sequence.is_some() {
             crate::debug!(
                 "Grid Engine cannot send a chosen signal to a job: kill_sequence is not used, qdel kills job {jid}"
             );
         }
-        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
-        // qdel answers on stdout: `root has deleted job 17` (it was waiting),
-        // `root has registered the job 15 for deletion` (it runs, SIGKILL),
-        // `denied: job "16" does not exist` (exit 1).
-        let text = String::from_utf8_lossy(&out.stdout);
-        if out.success() {
-            return Ok(if text.contains("has deleted job") {
-                CancelStatus::Cancelled
-            } else {
-                CancelStatus::Killed
-            });
+        Ok(None)
+    }
+
+    /// qdel answers on standard output: `root has deleted job 17` (it was
+    /// waiting), `root has registered the job 15 for deletion` (it runs,
+    /// SIGKILL), `denied: job "16" does not exist` (exit 1).
+    fn cancelled(&self, out: &Outcome) -> CancelStatus {
+        if String::from_utf8_lossy(&out.stdout).contains("has deleted job") {
+            CancelStatus::Cancelled
+        } else {
+            CancelStatus::Killed
         }
-        if text.contains("does not exist") {
-            crate::debug!("Job {jid} is unknown to Grid Engine");
-            return Ok(CancelStatus::Vanished);
-        }
-        Err(kill_failed(&out))
+    }
+
+    fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
+        String::from_utf8_lossy(&out.stdout).contains("does not exist")
+    }
+
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+        command_failed("Kill", out)
     }
 }
 

@@ -1,13 +1,10 @@
 //! Slurm: `sbatch`, `squeue`, `scancel`, `#SBATCH` directives.
 
-use std::path::Path;
+use nix::sys::signal::Signal;
 
-use super::kill::{self, Step};
-use super::{
-    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission, Traits,
-};
-use crate::connection::Command;
+use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
+use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
@@ -168,7 +165,7 @@ pub fn site_type() -> SiteType {
             units: Some(super::units::Style::Slurm),
         },
         traits: Traits::default(),
-        create: |settings| Ok(Box::new(SlurmSite::new(settings)?)),
+        create: |s| BatchSite::create(s, Slurm::new),
     }
 }
 
@@ -222,32 +219,25 @@ fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 /// A Slurm cluster.
-pub struct SlurmSite {
-    s: SiteSettings,
+pub struct Slurm {
     sbatch: Vec<String>,
     squeue: Vec<String>,
     scancel: Vec<String>,
 }
 
-impl SlurmSite {
-    pub fn new(s: SiteSettings) -> Result<Self> {
-        let sbatch = s.config.command("sbatch_command", &["sbatch"])?;
-        let squeue = s.config.command("squeue_command", &["squeue"])?;
-        let scancel = s.config.command("scancel_command", &["scancel"])?;
-        Ok(SlurmSite {
-            s,
-            sbatch,
-            squeue,
-            scancel,
+impl Slurm {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        Ok(Slurm {
+            sbatch: s.config.command("sbatch_command", &["sbatch"])?,
+            squeue: s.config.command("squeue_command", &["squeue"])?,
+            scancel: s.config.command("scancel_command", &["scancel"])?,
         })
     }
 
     /// `squeue -h -o %T -j ID`: the job's state, `None` when Slurm does not
     /// know the job any more.
-    fn state(&self, jid: &str, dryrun: bool) -> Result<Option<String>> {
-        let out = self
-            .s
-            .run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
+    fn state(&self, s: &SiteSettings, jid: &str, dryrun: bool) -> Result<Option<String>> {
+        let out = s.run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
         if out.dryrun {
             return Ok(Some(String::new()));
         }
@@ -270,10 +260,6 @@ impl SlurmSite {
         // are no single state, and the job gets a plain scancel (as in 0.2.7).
         Ok(Some(String::from_utf8_lossy(&out.stdout).trim().to_string()))
     }
-
-    fn scancel(&self, args: &[&str], dryrun: bool) -> Result<crate::connection::Outcome> {
-        self.s.run(Command::with_args(&self.scancel, args), dryrun)
-    }
 }
 
 /// Reads the job id from `sbatch` output (`Submitted batch job N`, or `N`
@@ -286,9 +272,21 @@ pub fn parse_sbatch_output(out: &str) -> Option<String> {
     })
 }
 
-impl Site for SlurmSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
+impl Scheduler for Slurm {
+    fn names(&self) -> Submission<'static> {
+        Submission {
+            failed: "Slurm submission failed",
+            command: "sbatch",
+            query: "squeue",
+        }
+    }
+
+    fn submit_argv(&self) -> Vec<String> {
+        self.sbatch.clone()
+    }
+
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        parse_sbatch_output(stdout)
     }
 
     fn check_job_id(&self, jid: &str) -> Result<()> {
@@ -304,78 +302,67 @@ impl Site for SlurmSite {
         Ok(())
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let out = self.s.run_submission(self.sbatch.clone(), script, output, dryrun)?;
-        submitted_job_id(
-            &out,
-            script,
-            &Submission {
-                failed: "Slurm submission failed",
-                command: "sbatch",
-                query: "squeue",
-            },
-            parse_sbatch_output,
-        )
+    /// Without -u, troika 0.2.7 passes the literal text `$USER`.
+    fn status_argv(&self, user: Option<&str>, jid: &str) -> Vec<String> {
+        argv(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid])
     }
 
-    fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        // Without -u, troika 0.2.7 passes the literal text `$USER`; the same
-        // command is run, and again without -u when Slurm rejects that user.
-        let mut out = self.s.run(
-            Command::with_args(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid]),
-            dryrun,
-        )?;
-        if user.is_none() && String::from_utf8_lossy(&out.stderr).contains("Invalid user: $USER") {
+    /// Slurm rejects the user `$USER`: asked again without -u.
+    fn status_again(&self, user: Option<&str>, jid: &str, first: &Outcome) -> Option<Vec<String>> {
+        if user.is_none() && String::from_utf8_lossy(&first.stderr).contains("Invalid user: $USER") {
             crate::debug!("squeue rejected the user '$USER': asking again without -u");
-            out = self.s.run(Command::with_args(&self.squeue, &["-j", jid]), dryrun)?;
+            return Some(argv(&self.squeue, &["-j", jid]));
         }
-        write_stat(script, &out, "squeue")
+        None
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let Some(state) = self.state(jid, dryrun)? else {
-            return Ok(CancelStatus::Vanished);
+    fn cancel_argv(&self, jid: &str) -> Vec<String> {
+        argv(&self.scancel, &[jid])
+    }
+
+    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
+        argv(&self.scancel, &[jid, "-f", "-s", &(sig as i32).to_string()])
+    }
+
+    fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
+        out.text().contains("Invalid job id specified")
+    }
+
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+        command_failed("Kill", out)
+    }
+
+    /// The job's state first: a job Slurm does not know is VANISHED, and a
+    /// pending one is removed with `scancel -t PENDING` (CANCELLED), as in
+    /// 0.2.7; a job that started meanwhile gets the kill sequence.
+    fn before_kill(&self, s: &SiteSettings, jid: &str, dryrun: bool) -> Result<Option<CancelStatus>> {
+        let Some(state) = self.state(s, jid, dryrun)? else {
+            return Ok(Some(CancelStatus::Vanished));
         };
         if state.is_empty() && !dryrun {
             crate::debug!("Job {jid} is no longer in the queue");
-            return Ok(CancelStatus::Vanished);
+            return Ok(Some(CancelStatus::Vanished));
         }
-        if state == "PENDING" {
-            let out = self.scancel(&["-t", "PENDING", jid], dryrun)?;
-            if !out.success() && !out.dryrun {
-                if vanished(&out) {
-                    crate::debug!("Job {jid} left the queue before scancel -t PENDING");
-                    return Ok(CancelStatus::Vanished);
-                }
-                return Err(kill_failed(&out));
+        if state != "PENDING" {
+            return Ok(None);
+        }
+        let out = s.run(Command::with_args(&self.scancel, &["-t", "PENDING", jid]), dryrun)?;
+        if !out.success() && !out.dryrun {
+            if self.gone(&out, KillCommand::Cancel) {
+                crate::debug!("Job {jid} left the queue before scancel -t PENDING");
+                return Ok(Some(CancelStatus::Vanished));
             }
-            match self.state(jid, dryrun)?.as_deref() {
-                None | Some("") | Some("CANCELLED") => return Ok(CancelStatus::Cancelled),
-                Some("PENDING") => return Err(Error::run(format!("Failed to cancel PENDING job {jid}"))),
-                Some(other) => {
-                    crate::debug!("Job {jid} is now {other}, following the kill sequence")
-                }
+            return Err(self.kill_failed(&out, KillCommand::Cancel));
+        }
+        match self.state(s, jid, dryrun)?.as_deref() {
+            None | Some("") | Some("CANCELLED") => Ok(Some(CancelStatus::Cancelled)),
+            Some("PENDING") => Err(Error::run(format!("Failed to cancel PENDING job {jid}"))),
+            Some(other) => {
+                crate::debug!("Job {jid} is now {other}, following the kill sequence");
+                Ok(None)
             }
         }
-        let Some(seq) = &self.s.kill_sequence else {
-            let out = self.scancel(&[jid], dryrun)?;
-            return kill::cancelled(&out, vanished(&out), || kill_failed(&out));
-        };
-        kill::follow(seq, dryrun, |_, sig| {
-            let num = (sig as i32).to_string();
-            let out = self.scancel(&[jid, "-f", "-s", &num], dryrun)?;
-            Ok(Step::from_outcome(&out, vanished(&out), || kill_failed(&out)))
-        })
     }
-}
-
-fn vanished(out: &crate::connection::Outcome) -> bool {
-    out.text().contains("Invalid job id specified")
-}
-
-pub fn kill_failed(out: &crate::connection::Outcome) -> Error {
-    Error::run(format!("Kill failed with {}: {}", out.describe(), out.text().trim()))
 }
 
 #[cfg(test)]

@@ -4,15 +4,13 @@
 //! No Torque server runs on the machines this is developed on: the tests
 //! use emulators of its commands (tests/emulators/torque/).
 
-use std::path::Path;
+use nix::sys::signal::Signal;
 
-use super::kill::{self, Step};
+use super::batch::{command_failed, BatchSite, KillCommand, Scheduler};
+use super::pbs::QCommands;
 use super::units::{table_memory, Style};
-use super::{
-    submitted_job_id, warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType,
-    Submission, Traits,
-};
-use crate::connection::{Command, Outcome};
+use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
@@ -135,7 +133,7 @@ pub fn site_type() -> SiteType {
             units: Some(super::units::Style::Torque),
         },
         traits: Traits::default(),
-        create: |settings| Ok(Box::new(TorqueSite::new(settings)?)),
+        create: |s| BatchSite::create(s, Torque::new),
     }
 }
 
@@ -185,34 +183,16 @@ fn pmem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 /// A Torque cluster.
-pub struct TorqueSite {
-    s: SiteSettings,
-    qsub: Vec<String>,
-    qstat: Vec<String>,
-    qdel: Vec<String>,
-    qsig: Vec<String>,
+/// A Torque server.
+pub struct Torque {
+    q: QCommands,
 }
 
-impl TorqueSite {
-    pub fn new(s: SiteSettings) -> Result<Self> {
-        Ok(TorqueSite {
-            qsub: s.config.command("qsub_command", &["qsub"])?,
-            qstat: s.config.command("qstat_command", &["qstat"])?,
-            qdel: s.config.command("qdel_command", &["qdel"])?,
-            qsig: s.config.command("qsig_command", &["qsig"])?,
-            s,
+impl Torque {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        Ok(Torque {
+            q: QCommands::read(&s.config, true)?,
         })
-    }
-
-    fn qdel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let out = self.s.run(Command::with_args(&self.qdel, &[jid]), dryrun)?;
-        if out.success() {
-            return Ok(CancelStatus::Killed);
-        }
-        if unknown_job(&out) || finished(&out) {
-            return Ok(CancelStatus::Vanished);
-        }
-        Err(kill_failed("qdel", &out))
     }
 }
 
@@ -223,72 +203,54 @@ pub fn parse_qsub_output(out: &str) -> Option<String> {
     words.next().is_none().then(|| id.to_string())
 }
 
-impl Site for TorqueSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
+impl Scheduler for Torque {
+    fn names(&self) -> Submission<'static> {
+        Submission {
+            failed: "Torque submission failed",
+            command: "qsub",
+            query: "qstat",
+        }
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let out = self.s.run_submission(self.qsub.clone(), script, output, dryrun)?;
-        submitted_job_id(
-            &out,
-            script,
-            &Submission {
-                failed: "Torque submission failed",
-                command: "qsub",
-                query: "qstat",
-            },
-            parse_qsub_output,
-        )
+    fn submit_argv(&self) -> Vec<String> {
+        self.q.submit()
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        let out = self.s.run(Command::with_args(&self.qstat, &[jid]), dryrun)?;
-        write_stat(script, &out, "qstat")
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        parse_qsub_output(stdout)
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let Some(seq) = &self.s.kill_sequence else {
-            return self.qdel(jid, dryrun);
-        };
-        kill::follow(seq, dryrun, |i, sig| {
-            let out = self
-                .s
-                .run(Command::with_args(&self.qsig, &["-s", sig.as_str(), jid]), dryrun)?;
-            if i == 0 && !out.success() && !out.dryrun && not_running(&out) {
-                // A queued or held job cannot be signalled: remove it.
-                crate::debug!("Job {jid} is not running: deleting it with qdel");
-                return Ok(Step::Done(match self.qdel(jid, dryrun)? {
-                    CancelStatus::Killed => CancelStatus::Cancelled,
-                    other => other,
-                }));
-            }
-            Ok(Step::from_outcome(&out, unknown_job(&out), || {
-                kill_failed("qsig", &out)
-            }))
-        })
+    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
+        self.q.qstat(&[jid])
     }
-}
 
-/// `qdel: Unknown Job Id 12.server` (exit 153).
-fn unknown_job(out: &Outcome) -> bool {
-    out.text().contains("Unknown Job Id")
-}
+    fn cancel_argv(&self, jid: &str) -> Vec<String> {
+        self.q.qdel(jid)
+    }
 
-/// `qdel: Invalid state for job - COMPLETE 12.server`: the job has ended
-/// and is kept for `keep_completed` seconds.
-fn finished(out: &Outcome) -> bool {
-    out.text().contains("Invalid state for job - COMPLETE")
-}
+    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
+        self.q.qsig(sig.as_str(), jid)
+    }
 
-/// `qsig: Request invalid for state of job MSG=job not running 12.server`.
-fn not_running(out: &Outcome) -> bool {
-    out.text().contains("invalid for state of job")
-}
+    /// `qdel: Unknown Job Id 12.server` (exit 153); for qdel also `qdel:
+    /// Invalid state for job - COMPLETE 12.server`: the job has ended and is
+    /// kept for `keep_completed` seconds.
+    fn gone(&self, out: &Outcome, by: KillCommand) -> bool {
+        let t = out.text();
+        t.contains("Unknown Job Id") || (by == KillCommand::Cancel && t.contains("Invalid state for job - COMPLETE"))
+    }
 
-fn kill_failed(what: &str, out: &Outcome) -> Error {
-    Error::run(format!("{what} failed with {}: {}", out.describe(), out.text().trim()))
+    /// `qsig: Request invalid for state of job MSG=job not running 12.server`.
+    fn not_running(&self, out: &Outcome) -> bool {
+        out.text().contains("invalid for state of job")
+    }
+
+    fn kill_failed(&self, out: &Outcome, by: KillCommand) -> Error {
+        match by {
+            KillCommand::Cancel => command_failed("qdel", out),
+            KillCommand::Signal => command_failed("qsig", out),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -293,7 +293,7 @@ fn pbs_emulated_kill_sequence_of_a_held_job_falls_back_to_qdel() {
     assert!(out.status.success(), "{}", describe(&out));
     let err = stderr(&out);
     // qsig refuses a job that does not run; qdel removes it.
-    assert!(err.contains("is not running: deleting it with qdel"), "{err}");
+    assert!(err.contains("is not running: cancelling it with qdel"), "{err}");
     assert!(err.contains(&format!("Kill of job {jid}: CANCELLED")), "{err}");
     assert_eq!(pbs.attribute(&jid, "job_state").as_deref(), Some("F"));
 }
