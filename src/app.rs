@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
 
-use crate::cli::{Action, Cli};
+use crate::cli::{Action, Cli, JobArgs};
 use crate::config::Config;
 use crate::controller::{default_log_file, Controller};
 use crate::error::{Error, ExitStatus, Result};
@@ -93,9 +93,9 @@ fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
         _ => None,
     };
     let logfile = cli.logfile.clone().or_else(|| match &action {
-        Action::Submit { script, .. } | Action::Monitor { script, .. } | Action::Kill { script, .. } => {
-            Some(default_log_file(script, action.name()))
-        }
+        Action::Submit { script, .. }
+        | Action::Monitor(JobArgs { script, .. })
+        | Action::Kill(JobArgs { script, .. }) => Some(default_log_file(script, action.name())),
         _ => None,
     });
     if let Some(lf) = &logfile {
@@ -229,21 +229,21 @@ fn execute(
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
             ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines, lock)
         }
-        Action::Monitor {
-            site,
-            script,
-            user,
-            output,
-            jobid,
-        } => ctl.monitor(&site, &script, user.as_deref(), output.as_deref(), jobid.as_deref()),
-        Action::Kill {
-            site,
-            script,
-            user,
-            output,
-            jobid,
-        } => ctl
-            .kill(&site, &script, user.as_deref(), output.as_deref(), jobid.as_deref())
+        Action::Monitor(j) => ctl.monitor(
+            &j.site,
+            &j.script,
+            j.user.as_deref(),
+            j.output.as_deref(),
+            j.jobid.as_deref(),
+        ),
+        Action::Kill(j) => ctl
+            .kill(
+                &j.site,
+                &j.script,
+                j.user.as_deref(),
+                j.output.as_deref(),
+                j.jobid.as_deref(),
+            )
             .map(|_| ()),
         Action::CheckConnection { site, user, timeout } => {
             // 0.2.7 accepted any integer (and ignored it): zero or a

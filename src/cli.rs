@@ -8,7 +8,22 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// What monitor and kill are given: the job of a site.
+#[derive(Debug, Args)]
+pub struct JobArgs {
+    pub site: String,
+    pub script: PathBuf,
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Job output file
+    #[arg(short = 'o', long = "output", value_parser = any_path())]
+    pub output: Option<PathBuf>,
+    /// Job ID (default: read from SCRIPT.jid)
+    #[arg(short = 'j', long = "jobid")]
+    pub jobid: Option<String>,
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,29 +79,9 @@ pub enum Action {
         define: Vec<OsString>,
     },
     /// Monitor a submitted job
-    Monitor {
-        site: String,
-        script: PathBuf,
-        #[arg(short = 'u', long = "user")]
-        user: Option<String>,
-        /// Job output file
-        #[arg(short = 'o', long = "output", value_parser = any_path())]
-        output: Option<PathBuf>,
-        /// Job ID (default: read from SCRIPT.jid)
-        #[arg(short = 'j', long = "jobid")]
-        jobid: Option<String>,
-    },
+    Monitor(JobArgs),
     /// Kill a submitted job
-    Kill {
-        site: String,
-        script: PathBuf,
-        #[arg(short = 'u', long = "user")]
-        user: Option<String>,
-        #[arg(short = 'o', long = "output", value_parser = any_path())]
-        output: Option<PathBuf>,
-        #[arg(short = 'j', long = "jobid")]
-        jobid: Option<String>,
-    },
+    Kill(JobArgs),
     /// Check whether the connection works
     CheckConnection {
         site: String,
@@ -111,8 +106,8 @@ impl Action {
     pub fn name(&self) -> &'static str {
         match self {
             Action::Submit { .. } => "submit",
-            Action::Monitor { .. } => "monitor",
-            Action::Kill { .. } => "kill",
+            Action::Monitor(_) => "monitor",
+            Action::Kill(_) => "kill",
             Action::CheckConnection { .. } => "check-connection",
             Action::ListSites => "list-sites",
         }

@@ -434,6 +434,28 @@ impl<'r> Controller<'r> {
         )))
     }
 
+    /// An action on a submitted job (monitor, kill): the site, its job id
+    /// (`-j`, the `.jid` file or its copy), then `body` between the hooks.
+    /// `body` records what the exit hooks should know.
+    #[allow(clippy::too_many_arguments)]
+    fn on_job<T>(
+        &self,
+        action: &str,
+        site: &str,
+        script: &Path,
+        user: Option<&str>,
+        output: Option<&Path>,
+        jid: Option<&str>,
+        body: impl FnOnce(&Prepared, &HookContext, &str, &mut Known) -> Result<T>,
+    ) -> Result<T> {
+        let p = self.prepare(site, user, action, Some(script), None)?;
+        let setup = || self.job_id(&p, script, output, jid);
+        self.run_action(action, &p, Some(script), output, user, setup, |ctx, jid, known| {
+            known.jid = Some(jid.clone());
+            body(&p, ctx, &jid, known)
+        })
+    }
+
     /// `monitor`: write the job's status to `<script>.stat`.
     pub fn monitor(
         &self,
@@ -443,12 +465,9 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         jid: Option<&str>,
     ) -> Result<()> {
-        let p = self.prepare(site, user, "monitor", Some(script), None)?;
-        let setup = || self.job_id(&p, script, output, jid);
-        self.run_action("monitor", &p, Some(script), output, user, setup, |_, jid, known| {
-            known.jid = Some(jid.clone());
-            p.site.monitor(script, user, &jid, self.dryrun)
-        })
+        let body =
+            |p: &Prepared, _: &HookContext, jid: &str, _: &mut Known| p.site.monitor(script, user, jid, self.dryrun);
+        self.on_job("monitor", site, script, user, output, jid, body)
     }
 
     /// `kill`: stop the job and run the post-kill hooks with the outcome.
@@ -460,21 +479,19 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         jid: Option<&str>,
     ) -> Result<CancelStatus> {
-        let p = self.prepare(site, user, "kill", Some(script), None)?;
-        let setup = || self.job_id(&p, script, output, jid);
-        self.run_action("kill", &p, Some(script), output, user, setup, |ctx, jid, known| {
-            known.jid = Some(jid.clone());
-            let status = p.site.kill(script, user, &jid, self.dryrun)?;
+        let body = |p: &Prepared, ctx: &HookContext, jid: &str, known: &mut Known| {
+            let status = p.site.kill(script, user, jid, self.dryrun)?;
             known.cancel_status = Some(status);
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {
-                jid: Some(&jid),
+                jid: Some(jid),
                 cancel_status: Some(status),
                 ..*ctx
             };
             p.hooks.run(HookPoint::PostKill, &post)?;
             Ok(status)
-        })
+        };
+        self.on_job("kill", site, script, user, output, jid, body)
     }
 
     /// `check-connection`: whether commands can be run on the site (for a

@@ -1,7 +1,7 @@
 //! Hooks: actions run at fixed points of an action (`at_startup`,
 //! `pre_submit`, `post_kill`, `at_exit`), listed per site in the
 //! configuration. A list entry is the name of a registered hook (the
-//! built-ins of [`builtin`] or an embedding program's own) or an external
+//! built-ins of [`builtin()`] or an embedding program's own) or an external
 //! command (`{command: [path, args...], on: local|site}`), see [`external`].
 //!
 //! When hooks fail:

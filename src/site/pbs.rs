@@ -3,7 +3,7 @@
 //! The eleven translations of troika 0.2.7 are always on. With
 //! `resource_syntax: select` the node, task, cpu, memory and exclusive
 //! directives are translated too, together, into PBS Pro's
-//! `-l select=...` and `-l place=...` (see [`SELECT_DOC`]).
+//! `-l select=...` and `-l place=...` (see `SELECT_DOC`).
 
 use nix::sys::signal::Signal;
 
