@@ -27,25 +27,63 @@ pub enum KillCommand {
     Signal,
 }
 
+/// The job a command is about.
+pub struct Job<'a> {
+    pub script: &'a Path,
+    pub user: Option<&'a str>,
+    pub jid: &'a str,
+}
+
+/// What a submission command is given.
+pub struct ToSubmit<'a> {
+    /// The generated script, or its copy beside the output file.
+    pub script: &'a str,
+    pub output: &'a Path,
+    pub user: Option<&'a str>,
+}
+
+/// How the script reaches the submission command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScriptInput {
+    /// On standard input; with `copy_script`, the copy's path as an argument.
+    Stdin,
+    /// Its path as an argument.
+    Argument,
+    /// Always on standard input, even with `copy_script` (LSF reads `#BSUB`
+    /// lines only there).
+    AlwaysStdin,
+}
+
 /// What a batch scheduler does its own way. Commands are argument vectors:
 /// the configured program (`sbatch_command`, ...) and its arguments.
 pub trait Scheduler {
     /// The words of messages: `Slurm submission failed`, `sbatch`, `squeue`
     /// (the last also names the status command in monitor's messages).
-    fn names(&self) -> Submission<'static>;
+    fn names(&self) -> Submission<'_>;
 
-    /// The submission command. The generated script goes on its standard
-    /// input or, with `copy_script`, its copy's path is appended.
-    fn submit_argv(&self) -> Vec<String>;
+    /// The submission command. When the script is given as an argument,
+    /// its path is appended unless [`Scheduler::places_script`].
+    fn submit_argv(&self, to: &ToSubmit) -> Result<Vec<String>>;
 
-    /// Whether the script always goes on standard input, even when
-    /// `copy_script` copies it (LSF reads `#BSUB` lines only there).
-    fn script_always_on_stdin(&self) -> bool {
+    /// How the script reaches the submission command.
+    fn script_input(&self) -> ScriptInput {
+        ScriptInput::Stdin
+    }
+
+    /// Whether [`Scheduler::submit_argv`] puts the script's path in the
+    /// command itself.
+    fn places_script(&self) -> bool {
         false
     }
 
     /// The job id in the submission command's standard output.
     fn parse_job_id(&self, stdout: &str) -> Option<String>;
+
+    /// The job id from the submission command's answer (`None` in a dry
+    /// run), or the error that says why there is none.
+    fn read_submission(&self, out: &Outcome, script: &Path, _argv: &[String]) -> Result<Option<String>> {
+        submitted_job_id(out, script, &self.names(), |o| self.parse_job_id(o))
+    }
 
     /// Checks a job id given with `-j` or read from the `.jid` file.
     fn check_job_id(&self, jid: &str) -> Result<()> {
@@ -53,15 +91,20 @@ pub trait Scheduler {
     }
 
     /// The status command of `monitor`, whose output goes to `<script>.stat`.
-    fn status_argv(&self, user: Option<&str>, jid: &str) -> Vec<String>;
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>>;
 
     /// A second status command when the first answer asks for one.
-    fn status_again(&self, _user: Option<&str>, _jid: &str, _first: &Outcome) -> Option<Vec<String>> {
+    fn status_again(&self, _job: &Job, _first: &Outcome) -> Option<Vec<String>> {
         None
     }
 
+    /// The name of the status command in messages.
+    fn status_name(&self, _argv: &[String]) -> String {
+        self.names().query.to_string()
+    }
+
     /// The plain cancel command.
-    fn cancel_argv(&self, jid: &str) -> Vec<String>;
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>>;
 
     /// Whether the scheduler can send a chosen signal to a job; without, a
     /// kill sequence is one plain cancel.
@@ -70,7 +113,7 @@ pub trait Scheduler {
     }
 
     /// The command that sends `sig` to the job.
-    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String>;
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>>;
 
     /// Whether a failed kill command says the job is not there (any more).
     fn gone(&self, out: &Outcome, by: KillCommand) -> bool;
@@ -86,12 +129,12 @@ pub trait Scheduler {
         CancelStatus::Killed
     }
 
-    /// The error of a kill command that failed.
-    fn kill_failed(&self, out: &Outcome, by: KillCommand) -> Error;
+    /// The error of a kill command (`argv`) that failed.
+    fn kill_failed(&self, out: &Outcome, by: KillCommand, argv: &[String]) -> Error;
 
     /// What a kill does before the plain cancel or the kill sequence
     /// (Slurm removes a job that is still pending); `Some` ends the kill.
-    fn before_kill(&self, _site: &SiteSettings, _jid: &str, _dryrun: bool) -> Result<Option<CancelStatus>> {
+    fn before_kill(&self, _site: &SiteSettings, _job: &Job, _dryrun: bool) -> Result<Option<CancelStatus>> {
         Ok(None)
     }
 }
@@ -138,16 +181,17 @@ impl<S: Scheduler> BatchSite<S> {
 
     /// The plain cancel: its success status, VANISHED for a job that is
     /// gone, or its error.
-    fn cancel(&self, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let out = self.run(self.sched.cancel_argv(jid), dryrun)?;
+    fn cancel(&self, job: &Job, dryrun: bool) -> Result<CancelStatus> {
+        let argv = self.sched.cancel_argv(job)?;
+        let out = self.run(argv.clone(), dryrun)?;
         if out.dryrun || out.success() {
             return Ok(self.sched.cancelled(&out));
         }
         if self.sched.gone(&out, KillCommand::Cancel) {
-            crate::debug!("Job {jid} is not known to the scheduler");
+            crate::debug!("Job {} is not known to the scheduler", job.jid);
             return Ok(CancelStatus::Vanished);
         }
-        Err(self.sched.kill_failed(&out, KillCommand::Cancel))
+        Err(self.sched.kill_failed(&out, KillCommand::Cancel, &argv))
     }
 }
 
@@ -160,57 +204,74 @@ impl<S: Scheduler> Site for BatchSite<S> {
         self.sched.check_job_id(jid)
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let out = if self.sched.script_always_on_stdin() {
-            if self.s.copy_script {
-                let target = self.s.copy_target(script, output);
-                self.s.connection.send_script(script, &target, dryrun)?;
-            }
-            let cmd = Command::new(self.sched.submit_argv()).stdin(Input::File(script.to_path_buf()));
-            self.s.run(cmd, dryrun)?
+    fn submit(&self, script: &Path, user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let input = self.sched.script_input();
+        let mut path = script.display().to_string();
+        let mut by_argument = input == ScriptInput::Argument;
+        if self.s.copy_script {
+            let target = self.s.copy_target(script, output);
+            self.s.connection.send_script(script, &target, dryrun)?;
+            path = target.display().to_string();
+            by_argument = input != ScriptInput::AlwaysStdin;
+        }
+        let mut argv = self.sched.submit_argv(&ToSubmit {
+            script: &path,
+            output,
+            user,
+        })?;
+        if by_argument && !self.sched.places_script() {
+            argv.push(path);
+        }
+        let stdin = if by_argument {
+            Input::Null
         } else {
-            self.s
-                .run_submission(self.sched.submit_argv(), script, output, dryrun)?
+            Input::File(script.to_path_buf())
         };
-        submitted_job_id(&out, script, &self.sched.names(), |o| self.sched.parse_job_id(o))
+        let out = self.s.run(Command::new(argv.clone()).stdin(stdin), dryrun)?;
+        self.sched.read_submission(&out, script, &argv)
     }
 
     fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
         warn_existing_stat(script);
-        let mut out = self.run(self.sched.status_argv(user, jid), dryrun)?;
-        if let Some(again) = self.sched.status_again(user, jid, &out) {
+        let job = Job { script, user, jid };
+        let argv = self.sched.status_argv(&job)?;
+        let name = self.sched.status_name(&argv);
+        let mut out = self.run(argv, dryrun)?;
+        if let Some(again) = self.sched.status_again(&job, &out) {
             out = self.run(again, dryrun)?;
         }
-        write_stat(script, &out, self.sched.names().query)
+        write_stat(script, &out, &name)
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        if let Some(status) = self.sched.before_kill(&self.s, jid, dryrun)? {
+    fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let job = Job { script, user, jid };
+        if let Some(status) = self.sched.before_kill(&self.s, &job, dryrun)? {
             return Ok(status);
         }
         let seq = match &self.s.kill_sequence {
             Some(seq) if self.sched.can_signal() => seq,
-            _ => return self.cancel(jid, dryrun),
+            _ => return self.cancel(&job, dryrun),
         };
         kill::follow(seq, dryrun, |i, sig| {
-            let out = self.run(self.sched.signal_argv(jid, sig), dryrun)?;
+            let argv = self.sched.signal_argv(&job, sig)?;
+            let out = self.run(argv.clone(), dryrun)?;
             let gone = self.sched.gone(&out, KillCommand::Signal);
             if i == 0 && !out.dryrun && !out.success() && !gone && self.sched.not_running(&out) {
                 // Queued or held: there is no process to signal, remove it.
-                let cancel = self.sched.cancel_argv(jid);
+                let cancel = self.sched.cancel_argv(&job)?;
                 let program = cancel
                     .first()
                     .and_then(|p| Path::new(p).file_name())
                     .unwrap_or_default()
                     .to_string_lossy();
                 crate::debug!("Job {jid} is not running: cancelling it with {program}");
-                return Ok(Step::Done(match self.cancel(jid, dryrun)? {
+                return Ok(Step::Done(match self.cancel(&job, dryrun)? {
                     CancelStatus::Killed => CancelStatus::Cancelled,
                     other => other,
                 }));
             }
             Ok(Step::from_outcome(&out, gone, || {
-                self.sched.kill_failed(&out, KillCommand::Signal)
+                self.sched.kill_failed(&out, KillCommand::Signal, &argv)
             }))
         })
     }

@@ -7,7 +7,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
 use super::units::{is_fsd_with_unit, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
@@ -148,7 +148,7 @@ pub fn parse_batch_output(out: &str) -> Option<String> {
 }
 
 impl Scheduler for Flux {
-    fn names(&self) -> Submission<'static> {
+    fn names(&self) -> Submission<'_> {
         Submission {
             failed: "Flux submission failed",
             command: "flux batch",
@@ -158,24 +158,24 @@ impl Scheduler for Flux {
 
     /// `flux batch` reads the script from standard input when it is given no
     /// file; with `copy_script` the copy's path is given instead.
-    fn submit_argv(&self) -> Vec<String> {
-        argv(&self.flux, &["batch"])
+    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
+        Ok(argv(&self.flux, &["batch"]))
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
         parse_batch_output(stdout)
     }
 
-    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
-        argv(&self.flux, &["jobs", "-n", "-o", "{id} {status}", jid])
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(argv(&self.flux, &["jobs", "-n", "-o", "{id} {status}", job.jid]))
     }
 
-    fn cancel_argv(&self, jid: &str) -> Vec<String> {
-        argv(&self.flux, &["cancel", jid])
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(argv(&self.flux, &["cancel", job.jid]))
     }
 
-    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
-        argv(&self.flux, &["job", "kill", "-s", sig.as_str(), jid])
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
+        Ok(argv(&self.flux, &["job", "kill", "-s", sig.as_str(), job.jid]))
     }
 
     /// The job finished long enough ago to be unknown to the job manager.
@@ -189,7 +189,7 @@ impl Scheduler for Flux {
         out.text().contains("job is not running")
     }
 
-    fn kill_failed(&self, out: &Outcome, by: KillCommand) -> Error {
+    fn kill_failed(&self, out: &Outcome, by: KillCommand, _argv: &[String]) -> Error {
         match by {
             KillCommand::Cancel => command_failed("flux cancel", out),
             KillCommand::Signal => command_failed("flux job kill", out),

@@ -6,7 +6,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, ToSubmit};
 use super::units::{table_memory, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
@@ -202,7 +202,7 @@ pub fn parse_bsub_output(out: &str) -> Option<String> {
 }
 
 impl Scheduler for Lsf {
-    fn names(&self) -> Submission<'static> {
+    fn names(&self) -> Submission<'_> {
         Submission {
             failed: "LSF submission failed",
             command: "bsub",
@@ -210,15 +210,15 @@ impl Scheduler for Lsf {
         }
     }
 
-    fn submit_argv(&self) -> Vec<String> {
-        self.bsub.clone()
+    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
+        Ok(self.bsub.clone())
     }
 
     /// `bsub < script`: LSF reads `#BSUB` lines only from a script given on
     /// standard input. With `copy_script` the script is also copied beside
     /// the output file.
-    fn script_always_on_stdin(&self) -> bool {
-        true
+    fn script_input(&self) -> ScriptInput {
+        ScriptInput::AlwaysStdin
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
@@ -238,17 +238,20 @@ impl Scheduler for Lsf {
         Ok(())
     }
 
-    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
-        argv(&self.bjobs, &["-w", jid])
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(argv(&self.bjobs, &["-w", job.jid]))
     }
 
-    fn cancel_argv(&self, jid: &str) -> Vec<String> {
-        argv(&self.bkill, &[jid])
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(argv(&self.bkill, &[job.jid]))
     }
 
     /// bkill takes signal names without the SIG prefix (`bkill -l`).
-    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
-        argv(&self.bkill, &["-s", sig.as_str().trim_start_matches("SIG"), jid])
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
+        Ok(argv(
+            &self.bkill,
+            &["-s", sig.as_str().trim_start_matches("SIG"), job.jid],
+        ))
     }
 
     /// `Job <1234>: No matching job found`, `Job <1234>: Job has already finished`.
@@ -257,7 +260,7 @@ impl Scheduler for Lsf {
         t.contains("No matching job found") || t.contains("Job has already finished")
     }
 
-    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
         command_failed("bkill", out)
     }
 }

@@ -7,7 +7,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
 use super::units::{parse_memory, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
@@ -465,7 +465,7 @@ impl Pbs {
 }
 
 impl Scheduler for Pbs {
-    fn names(&self) -> Submission<'static> {
+    fn names(&self) -> Submission<'_> {
         Submission {
             failed: "Submission failed",
             command: "qsub",
@@ -473,24 +473,24 @@ impl Scheduler for Pbs {
         }
     }
 
-    fn submit_argv(&self) -> Vec<String> {
-        self.q.submit()
+    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
+        Ok(self.q.submit())
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
         parse_qsub_output(stdout)
     }
 
-    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
-        self.q.qstat(&[jid])
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(self.q.qstat(&[job.jid]))
     }
 
-    fn cancel_argv(&self, jid: &str) -> Vec<String> {
-        self.q.qdel(jid)
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(self.q.qdel(job.jid))
     }
 
-    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
-        self.q.qsig(&(sig as i32).to_string(), jid)
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
+        Ok(self.q.qsig(&(sig as i32).to_string(), job.jid))
     }
 
     /// `Unknown Job Id` (never existed, or gone), `Job has finished` (kept
@@ -507,7 +507,7 @@ impl Scheduler for Pbs {
         self.forgiving_kill && out.text().contains("Request invalid for state of job")
     }
 
-    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
         command_failed("Kill", out)
     }
 }

@@ -8,7 +8,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{command_failed, BatchSite, KillCommand, Scheduler};
+use super::batch::{command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
 use super::pbs::{export_vars, mail_letters, QCommands};
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
@@ -153,7 +153,7 @@ impl Sge {
 }
 
 impl Scheduler for Sge {
-    fn names(&self) -> Submission<'static> {
+    fn names(&self) -> Submission<'_> {
         Submission {
             failed: "Submission failed",
             command: "qsub",
@@ -161,8 +161,8 @@ impl Scheduler for Sge {
         }
     }
 
-    fn submit_argv(&self) -> Vec<String> {
-        self.q.submit()
+    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
+        Ok(self.q.submit())
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
@@ -187,12 +187,12 @@ impl Scheduler for Sge {
         Ok(())
     }
 
-    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
-        self.q.qstat(&["-j", jid])
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(self.q.qstat(&["-j", job.jid]))
     }
 
-    fn cancel_argv(&self, jid: &str) -> Vec<String> {
-        self.q.qdel(jid)
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(self.q.qdel(job.jid))
     }
 
     /// Grid Engine cannot send a chosen signal: a kill is one `qdel`.
@@ -200,14 +200,15 @@ impl Scheduler for Sge {
         false
     }
 
-    fn signal_argv(&self, jid: &str, _sig: Signal) -> Vec<String> {
-        self.q.qdel(jid)
+    fn signal_argv(&self, job: &Job, _sig: Signal) -> Result<Vec<String>> {
+        Ok(self.q.qdel(job.jid))
     }
 
-    fn before_kill(&self, site: &SiteSettings, jid: &str, _dryrun: bool) -> Result<Option<CancelStatus>> {
+    fn before_kill(&self, site: &SiteSettings, job: &Job, _dryrun: bool) -> Result<Option<CancelStatus>> {
         if site.kill_sequence.is_some() {
             crate::debug!(
-                "Grid Engine cannot send a chosen signal to a job: kill_sequence is not used, qdel kills job {jid}"
+                "Grid Engine cannot send a chosen signal to a job: kill_sequence is not used, qdel kills job {}",
+                job.jid
             );
         }
         Ok(None)
@@ -228,7 +229,7 @@ impl Scheduler for Sge {
         String::from_utf8_lossy(&out.stdout).contains("does not exist")
     }
 
-    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
         command_failed("Kill", out)
     }
 }

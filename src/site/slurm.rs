@@ -2,7 +2,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, KillCommand, Scheduler};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
@@ -273,7 +273,7 @@ pub fn parse_sbatch_output(out: &str) -> Option<String> {
 }
 
 impl Scheduler for Slurm {
-    fn names(&self) -> Submission<'static> {
+    fn names(&self) -> Submission<'_> {
         Submission {
             failed: "Slurm submission failed",
             command: "sbatch",
@@ -281,8 +281,8 @@ impl Scheduler for Slurm {
         }
     }
 
-    fn submit_argv(&self) -> Vec<String> {
-        self.sbatch.clone()
+    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
+        Ok(self.sbatch.clone())
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
@@ -303,39 +303,41 @@ impl Scheduler for Slurm {
     }
 
     /// Without -u, troika 0.2.7 passes the literal text `$USER`.
-    fn status_argv(&self, user: Option<&str>, jid: &str) -> Vec<String> {
-        argv(&self.squeue, &["-u", user.unwrap_or("$USER"), "-j", jid])
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(argv(&self.squeue, &["-u", job.user.unwrap_or("$USER"), "-j", job.jid]))
     }
 
     /// Slurm rejects the user `$USER`: asked again without -u.
-    fn status_again(&self, user: Option<&str>, jid: &str, first: &Outcome) -> Option<Vec<String>> {
-        if user.is_none() && String::from_utf8_lossy(&first.stderr).contains("Invalid user: $USER") {
+    fn status_again(&self, job: &Job, first: &Outcome) -> Option<Vec<String>> {
+        let jid = job.jid;
+        if job.user.is_none() && String::from_utf8_lossy(&first.stderr).contains("Invalid user: $USER") {
             crate::debug!("squeue rejected the user '$USER': asking again without -u");
             return Some(argv(&self.squeue, &["-j", jid]));
         }
         None
     }
 
-    fn cancel_argv(&self, jid: &str) -> Vec<String> {
-        argv(&self.scancel, &[jid])
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(argv(&self.scancel, &[job.jid]))
     }
 
-    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
-        argv(&self.scancel, &[jid, "-f", "-s", &(sig as i32).to_string()])
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
+        Ok(argv(&self.scancel, &[job.jid, "-f", "-s", &(sig as i32).to_string()]))
     }
 
     fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
         out.text().contains("Invalid job id specified")
     }
 
-    fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
         command_failed("Kill", out)
     }
 
     /// The job's state first: a job Slurm does not know is VANISHED, and a
     /// pending one is removed with `scancel -t PENDING` (CANCELLED), as in
     /// 0.2.7; a job that started meanwhile gets the kill sequence.
-    fn before_kill(&self, s: &SiteSettings, jid: &str, dryrun: bool) -> Result<Option<CancelStatus>> {
+    fn before_kill(&self, s: &SiteSettings, job: &Job, dryrun: bool) -> Result<Option<CancelStatus>> {
+        let jid = job.jid;
         let Some(state) = self.state(s, jid, dryrun)? else {
             return Ok(Some(CancelStatus::Vanished));
         };
@@ -346,13 +348,14 @@ impl Scheduler for Slurm {
         if state != "PENDING" {
             return Ok(None);
         }
-        let out = s.run(Command::with_args(&self.scancel, &["-t", "PENDING", jid]), dryrun)?;
+        let cancel = argv(&self.scancel, &["-t", "PENDING", jid]);
+        let out = s.run(Command::new(cancel.clone()), dryrun)?;
         if !out.success() && !out.dryrun {
             if self.gone(&out, KillCommand::Cancel) {
                 crate::debug!("Job {jid} left the queue before scancel -t PENDING");
                 return Ok(Some(CancelStatus::Vanished));
             }
-            return Err(self.kill_failed(&out, KillCommand::Cancel));
+            return Err(self.kill_failed(&out, KillCommand::Cancel, &cancel));
         }
         match self.state(s, jid, dryrun)?.as_deref() {
             None | Some("") | Some("CANCELLED") => Ok(Some(CancelStatus::Cancelled)),

@@ -23,10 +23,12 @@
 
 use std::path::Path;
 
-use super::kill::{self, Step};
-use super::{warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType, Traits};
+use nix::sys::signal::Signal;
+
+use super::batch::{command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, ToSubmit};
+use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::config::{Node, SiteConfig, Value};
-use crate::connection::{Command, Input, Outcome};
+use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::script::translate::Table;
 use crate::script::NativeSyntax;
@@ -61,7 +63,7 @@ pub fn site_type() -> SiteType {
             syntax_from_config: true,
             ..Traits::default()
         },
-        create: |settings| Ok(Box::new(TemplatedSite::new(settings)?)),
+        create: |s| BatchSite::create(s, Templated::new),
     }
 }
 
@@ -338,16 +340,9 @@ impl JobIdPattern {
     }
 }
 
-/// How the script reaches the submit command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ScriptInput {
-    Stdin,
-    Argument,
-}
-
-/// A site of a queueing system described in the configuration.
-pub struct TemplatedSite {
-    s: SiteSettings,
+/// A queueing system described in the configuration.
+pub struct Templated {
+    name: String,
     submit: Template,
     script_input: ScriptInput,
     job_id: JobIdPattern,
@@ -363,8 +358,8 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-impl TemplatedSite {
-    pub fn new(mut s: SiteSettings) -> Result<Self> {
+impl Templated {
+    pub fn new(s: &mut SiteSettings) -> Result<Self> {
         let cfg = &s.config;
         let name = cfg.name.clone();
         let at = |key: &str| cfg.get(key).map(|n| cfg.at(n)).unwrap_or_else(|| cfg.location());
@@ -404,12 +399,10 @@ impl TemplatedSite {
                 at("native_drop")
             );
         }
-        s.rewrite_native = cfg.bool_or("rewrite_native", false)?;
+        let rewrite_native = cfg.bool_or("rewrite_native", false)?;
 
         // The translation table: `directives`, then `directive_translate` on top.
         let mut table = crate::script::translate::read_overrides(cfg, "directives")?;
-        table.extend(std::mem::take(&mut s.overrides));
-        s.overrides = table;
 
         // Commands.
         let required = |key: &'static str, allowed: &[Var]| -> Result<Template> {
@@ -461,8 +454,11 @@ impl TemplatedSite {
             ))
         })?;
         let vanished = cfg.str_list("vanished_patterns")?;
-        Ok(TemplatedSite {
-            s,
+        s.rewrite_native = rewrite_native;
+        table.extend(std::mem::take(&mut s.overrides));
+        s.overrides = table;
+        Ok(Templated {
+            name,
             submit,
             script_input,
             job_id,
@@ -473,10 +469,6 @@ impl TemplatedSite {
         })
     }
 
-    fn gone(&self, out: &Outcome) -> bool {
-        let t = out.text();
-        self.vanished.iter().any(|p| t.contains(p.as_str()))
-    }
 }
 
 /// The program of an argument vector, for messages.
@@ -484,41 +476,57 @@ fn program(argv: &[String]) -> String {
     argv.first().cloned().unwrap_or_default()
 }
 
-impl Site for TemplatedSite {
-    fn settings(&self) -> &SiteSettings {
-        &self.s
+impl Templated {
+    /// The values of a command about `job`.
+    fn job_values<'a>(job: &'a Job<'a>, path: &'a str) -> Values<'a> {
+        Values {
+            script: Some(path),
+            jobid: Some(job.jid),
+            user: job.user,
+            ..Default::default()
+        }
+    }
+}
+
+impl Scheduler for Templated {
+    fn names(&self) -> Submission<'_> {
+        Submission {
+            failed: "Submission failed",
+            command: "submit_command",
+            query: "monitor_command",
+        }
     }
 
-    fn submit(&self, script: &Path, user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
-        let site = &self.s.config.name;
-        let mut path = script.display().to_string();
-        let mut stdin = Input::File(script.to_path_buf());
-        let mut by_argument = self.script_input == ScriptInput::Argument;
-        if self.s.copy_script {
-            let target = self.s.copy_target(script, output);
-            self.s.connection.send_script(script, &target, dryrun)?;
-            path = target.display().to_string();
-            by_argument = true;
-        }
-        if by_argument {
-            stdin = Input::Null;
-        }
-        let out_text = output.display().to_string();
+    fn submit_argv(&self, to: &ToSubmit) -> Result<Vec<String>> {
+        let out_text = to.output.display().to_string();
         let values = Values {
-            script: Some(&path),
+            script: Some(to.script),
             output: Some(&out_text),
-            user,
+            user: to.user,
             ..Default::default()
         };
-        let mut argv = self.submit.render(site, &values)?;
-        if by_argument && !self.submit.uses(Var::Script) {
-            argv.push(path.clone());
-        }
-        let program = program(&argv);
-        let out = self.s.run(Command::new(argv).stdin(stdin), dryrun)?;
+        self.submit.render(&self.name, &values)
+    }
+
+    fn script_input(&self) -> ScriptInput {
+        self.script_input
+    }
+
+    fn places_script(&self) -> bool {
+        self.submit.uses(Var::Script)
+    }
+
+    fn parse_job_id(&self, stdout: &str) -> Option<String> {
+        self.job_id.find(stdout)
+    }
+
+    /// The submit command's own words: its program, its standard error, and
+    /// the site's `job_id_pattern` when no id was found.
+    fn read_submission(&self, out: &Outcome, script: &Path, argv: &[String]) -> Result<Option<String>> {
         if out.dryrun {
             return Ok(None);
         }
+        let program = program(argv);
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.success() {
@@ -544,63 +552,52 @@ impl Site for TemplatedSite {
                 Ok(Some(id))
             }
             None => Err(Error::Uncertain(format!(
-                "Could not find the job id in the {program} output {} (job_id_pattern of site '{site}': {}); the job may have been submitted: check before submitting again",
+                "Could not find the job id in the {program} output {} (job_id_pattern of site '{}': {}); the job may have been submitted: check before submitting again",
                 quote(stdout.trim()),
+                self.name,
                 quote(&format!("{}{{jobid}}{}", self.job_id.before, self.job_id.after))
             ))),
         }
     }
 
-    fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
-        warn_existing_stat(script);
-        let path = script.display().to_string();
-        let values = Values {
-            script: Some(&path),
-            jobid: Some(jid),
-            user,
-            ..Default::default()
-        };
-        let argv = self.monitor.render(&self.s.config.name, &values)?;
-        let program = program(&argv);
-        let out = self.s.run(Command::new(argv), dryrun)?;
-        write_stat(script, &out, &program)
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        let path = job.script.display().to_string();
+        self.monitor.render(&self.name, &Self::job_values(job, &path))
     }
 
-    fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
-        let site = &self.s.config.name;
-        let path = script.display().to_string();
-        let failed = |argv: &[String], out: &Outcome| {
-            Error::run(format!(
-                "{} failed with {}: {}",
-                argv.first().map(String::as_str).unwrap_or(""),
-                out.describe(),
-                out.text().trim()
-            ))
+    fn status_name(&self, argv: &[String]) -> String {
+        program(argv)
+    }
+
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        let path = job.script.display().to_string();
+        self.kill.render(&self.name, &Self::job_values(job, &path))
+    }
+
+    fn can_signal(&self) -> bool {
+        self.signal.is_some()
+    }
+
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
+        let Some(signal) = &self.signal else {
+            return self.cancel_argv(job);
         };
-        let (Some(seq), Some(signal)) = (&self.s.kill_sequence, &self.signal) else {
-            let values = Values {
-                script: Some(&path),
-                jobid: Some(jid),
-                user,
-                ..Default::default()
-            };
-            let argv = self.kill.render(site, &values)?;
-            let out = self.s.run(Command::new(argv.clone()), dryrun)?;
-            return kill::cancelled(&out, self.gone(&out), || failed(&argv, &out));
+        let path = job.script.display().to_string();
+        let values = Values {
+            signal: Some((sig as i32).to_string()),
+            signal_name: Some(sig.as_str().trim_start_matches("SIG")),
+            ..Self::job_values(job, &path)
         };
-        kill::follow(seq, dryrun, |_, sig| {
-            let values = Values {
-                script: Some(&path),
-                jobid: Some(jid),
-                user,
-                signal: Some((sig as i32).to_string()),
-                signal_name: Some(sig.as_str().trim_start_matches("SIG")),
-                ..Default::default()
-            };
-            let argv = signal.render(site, &values)?;
-            let out = self.s.run(Command::new(argv.clone()), dryrun)?;
-            Ok(Step::from_outcome(&out, self.gone(&out), || failed(&argv, &out)))
-        })
+        signal.render(&self.name, &values)
+    }
+
+    fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
+        let t = out.text();
+        self.vanished.iter().any(|p| t.contains(p.as_str()))
+    }
+
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand, argv: &[String]) -> Error {
+        command_failed(argv.first().map(String::as_str).unwrap_or(""), out)
     }
 }
 

@@ -6,7 +6,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{command_failed, BatchSite, KillCommand, Scheduler};
+use super::batch::{command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
 use super::pbs::QCommands;
 use super::units::{table_memory, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
@@ -204,7 +204,7 @@ pub fn parse_qsub_output(out: &str) -> Option<String> {
 }
 
 impl Scheduler for Torque {
-    fn names(&self) -> Submission<'static> {
+    fn names(&self) -> Submission<'_> {
         Submission {
             failed: "Torque submission failed",
             command: "qsub",
@@ -212,24 +212,24 @@ impl Scheduler for Torque {
         }
     }
 
-    fn submit_argv(&self) -> Vec<String> {
-        self.q.submit()
+    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
+        Ok(self.q.submit())
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
         parse_qsub_output(stdout)
     }
 
-    fn status_argv(&self, _user: Option<&str>, jid: &str) -> Vec<String> {
-        self.q.qstat(&[jid])
+    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(self.q.qstat(&[job.jid]))
     }
 
-    fn cancel_argv(&self, jid: &str) -> Vec<String> {
-        self.q.qdel(jid)
+    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
+        Ok(self.q.qdel(job.jid))
     }
 
-    fn signal_argv(&self, jid: &str, sig: Signal) -> Vec<String> {
-        self.q.qsig(sig.as_str(), jid)
+    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
+        Ok(self.q.qsig(sig.as_str(), job.jid))
     }
 
     /// `qdel: Unknown Job Id 12.server` (exit 153); for qdel also `qdel:
@@ -245,7 +245,7 @@ impl Scheduler for Torque {
         out.text().contains("invalid for state of job")
     }
 
-    fn kill_failed(&self, out: &Outcome, by: KillCommand) -> Error {
+    fn kill_failed(&self, out: &Outcome, by: KillCommand, _argv: &[String]) -> Error {
         match by {
             KillCommand::Cancel => command_failed("qdel", out),
             KillCommand::Signal => command_failed("qsig", out),
