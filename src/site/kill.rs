@@ -67,17 +67,6 @@ pub fn follow(
     })
 }
 
-/// The outcome of a scheduler's plain cancel command (`scancel ID`, `qdel
-/// ID`): KILLED, VANISHED for a job that is `gone`, or the error of `failed`.
-pub fn cancelled(out: &Outcome, gone: bool, failed: impl FnOnce() -> Error) -> Result<CancelStatus> {
-    match Step::from_outcome(out, gone, failed) {
-        Step::Delivered => Ok(CancelStatus::Killed),
-        Step::Gone => Ok(CancelStatus::Vanished),
-        Step::Failed(e) => Err(e),
-        Step::Done(s) => Ok(s),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
