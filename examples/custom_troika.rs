@@ -112,7 +112,7 @@ impl Site for EchoSite {
         &self.s
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, _output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, _output: &Path, dryrun: bool) -> Result<Option<String>> {
         let cmd = Command::new(&self.command).stdin(Input::File(script.to_path_buf()));
         let out = self.s.run(cmd, dryrun)?;
         if out.dryrun {
@@ -125,12 +125,12 @@ impl Site for EchoSite {
         Ok(Some(format!("echo-{}", out.pid.unwrap_or(0))))
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()> {
         let out = self.s.run(Command::new(["echo", jid, "DONE"]), dryrun)?;
         write_stat(script, &out, "echo")
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, _jid: &str, _dryrun: bool) -> Result<CancelStatus> {
+    fn kill(&self, _script: &Path, _jid: &str, _dryrun: bool) -> Result<CancelStatus> {
         Ok(CancelStatus::Vanished)
     }
 }

@@ -125,6 +125,7 @@ impl<'r> Controller<'r> {
         )?;
         let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;
         let settings = SiteSettings {
+            user: user.map(str::to_string),
             default_shebang: cfg.opt_str("default_shebang")?.map(String::into_bytes),
             copy_script: cfg.bool_or("copy_script", false)?,
             copy_jid: cfg.bool_or("copy_jid", false)?,
@@ -328,7 +329,7 @@ impl<'r> Controller<'r> {
                 let submitted = p
                     .hooks
                     .run(HookPoint::PreSubmit, ctx)
-                    .and_then(|()| p.site.submit(script, user, output, self.dryrun));
+                    .and_then(|()| p.site.submit(script, output, self.dryrun));
                 let jid = match submitted {
                     Ok(jid) => jid,
                     Err(e) => {
@@ -465,8 +466,7 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         jid: Option<&str>,
     ) -> Result<()> {
-        let body =
-            |p: &Prepared, _: &HookContext, jid: &str, _: &mut Known| p.site.monitor(script, user, jid, self.dryrun);
+        let body = |p: &Prepared, _: &HookContext, jid: &str, _: &mut Known| p.site.monitor(script, jid, self.dryrun);
         self.on_job("monitor", site, script, user, output, jid, body)
     }
 
@@ -480,7 +480,7 @@ impl<'r> Controller<'r> {
         jid: Option<&str>,
     ) -> Result<CancelStatus> {
         let body = |p: &Prepared, ctx: &HookContext, jid: &str, known: &mut Known| {
-            let status = p.site.kill(script, user, jid, self.dryrun)?;
+            let status = p.site.kill(script, jid, self.dryrun)?;
             known.cancel_status = Some(status);
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {

@@ -204,7 +204,8 @@ impl<S: Scheduler> Site for BatchSite<S> {
         self.sched.check_job_id(jid)
     }
 
-    fn submit(&self, script: &Path, user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
+        let user = self.s.user.as_deref();
         let input = self.sched.script_input();
         let mut path = script.display().to_string();
         let mut by_argument = input == ScriptInput::Argument;
@@ -231,7 +232,8 @@ impl<S: Scheduler> Site for BatchSite<S> {
         self.sched.read_submission(&out, script, &argv)
     }
 
-    fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()> {
+        let user = self.s.user.as_deref();
         warn_existing_stat(script);
         let job = Job { script, user, jid };
         let argv = self.sched.status_argv(&job)?;
@@ -243,7 +245,8 @@ impl<S: Scheduler> Site for BatchSite<S> {
         write_stat(script, &out, &name)
     }
 
-    fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+    fn kill(&self, script: &Path, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+        let user = self.s.user.as_deref();
         let job = Job { script, user, jid };
         if let Some(status) = self.sched.before_kill(&self.s, &job, dryrun)? {
             return Ok(status);

@@ -79,7 +79,7 @@ impl Site for DirectSite {
         }
     }
 
-    fn submit(&self, script: &Path, _user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
         if !self.s.connection.is_local() {
             return self.submit_remote(script, output, dryrun);
         }
@@ -143,13 +143,13 @@ impl Site for DirectSite {
         Ok(dir)
     }
 
-    fn monitor(&self, script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<()> {
+    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()> {
         warn_existing_stat(script);
         let out = self.s.run(Command::new(["ps", "-lyfp", jid]), dryrun)?;
         write_stat(script, &out, "ps")
     }
 
-    fn kill(&self, _script: &Path, _user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+    fn kill(&self, _script: &Path, jid: &str, dryrun: bool) -> Result<CancelStatus> {
         let pid =
             Pid::from_raw(parse_pid(jid).ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?);
         let default = KillSequence::default_term();

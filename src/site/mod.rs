@@ -67,6 +67,8 @@ pub struct ScriptSyntax {
 /// checked from the configuration before the site is created.
 pub struct SiteSettings {
     pub config: SiteConfig,
+    /// The user given with `-u`, if any (the connection has it too).
+    pub user: Option<String>,
     pub connection: Box<dyn Connection>,
     pub syntax: ScriptSyntax,
     /// `directive_prefix` from the configuration, or the type's.
@@ -186,13 +188,13 @@ pub trait Site {
 
     /// Submits the (already generated) script. Returns the job id, `None` in
     /// dry-run mode.
-    fn submit(&self, script: &Path, user: Option<&str>, output: &Path, dryrun: bool) -> Result<Option<String>>;
+    fn submit(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>>;
 
     /// Writes the job's status to `<script>.stat`.
-    fn monitor(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<()>;
+    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()>;
 
     /// Kills the job.
-    fn kill(&self, script: &Path, user: Option<&str>, jid: &str, dryrun: bool) -> Result<CancelStatus>;
+    fn kill(&self, script: &Path, jid: &str, dryrun: bool) -> Result<CancelStatus>;
 
     /// Creates the directory of the job output file on the site and returns
     /// it (used by the `create_output_dir`, `copy_orig_script` and

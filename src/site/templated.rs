@@ -468,7 +468,6 @@ impl Templated {
             vanished,
         })
     }
-
 }
 
 /// The program of an argument vector, for messages.
