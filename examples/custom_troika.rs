@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use troika::config::{SiteConfig, Value};
 use troika::connection::local::LocalConnection;
-use troika::connection::{Command, Connection, ConnectionType, Input, Outcome};
+use troika::connection::{Command, Connection, ConnectionOptions, ConnectionType, Input, Outcome};
 use troika::hook::{HookContext, HookPoint, HookType};
 use troika::script::translate::{Entry, Rule, Table};
 use troika::script::translators::{Translator, TranslatorType};
@@ -112,9 +112,9 @@ impl Site for EchoSite {
         &self.s
     }
 
-    fn submit(&self, script: &Path, _output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, _output: &Path) -> Result<Option<String>> {
         let cmd = Command::new(&self.command).stdin(Input::File(script.to_path_buf()));
-        let out = self.s.run(cmd, dryrun)?;
+        let out = self.s.run(cmd)?;
         if out.dryrun {
             return Ok(None);
         }
@@ -125,12 +125,12 @@ impl Site for EchoSite {
         Ok(Some(format!("echo-{}", out.pid.unwrap_or(0))))
     }
 
-    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()> {
-        let out = self.s.run(Command::new(["echo", jid, "DONE"]), dryrun)?;
+    fn monitor(&self, script: &Path, jid: &str) -> Result<()> {
+        let out = self.s.run(Command::new(["echo", jid, "DONE"]))?;
         write_stat(script, &out, "echo")
     }
 
-    fn kill(&self, _script: &Path, _jid: &str, _dryrun: bool) -> Result<CancelStatus> {
+    fn kill(&self, _script: &Path, _jid: &str) -> Result<CancelStatus> {
         Ok(CancelStatus::Vanished)
     }
 }
@@ -145,7 +145,7 @@ struct EnvLocal {
 }
 
 impl EnvLocal {
-    fn create(site: &SiteConfig, user: Option<&str>) -> Result<Box<dyn Connection>> {
+    fn create(site: &SiteConfig, opts: &ConnectionOptions) -> Result<Box<dyn Connection>> {
         let mut env = Vec::new();
         if let Some(node) = site.get("env") {
             for (k, v) in node.entries().unwrap_or(&[]) {
@@ -155,7 +155,7 @@ impl EnvLocal {
                 env.push(format!("{}={}", k.key_text(), v.scalar_text().unwrap_or_default()));
             }
         }
-        let local = LocalConnection::create(site, user)?;
+        let local = LocalConnection::create(site, opts)?;
         Ok(Box::new(EnvLocal { local, env }))
     }
 }
@@ -164,22 +164,25 @@ impl Connection for EnvLocal {
     fn is_local(&self) -> bool {
         true
     }
-    fn execute(&self, mut cmd: Command, dryrun: bool) -> Result<Outcome> {
+    fn dry_run(&self) -> bool {
+        self.local.dry_run()
+    }
+    fn execute(&self, mut cmd: Command) -> Result<Outcome> {
         let prefix = std::iter::once("env".into()).chain(self.env.iter().map(Into::into));
         cmd.argv = prefix.chain(cmd.argv).collect();
-        self.local.execute(cmd, dryrun)
+        self.local.execute(cmd)
     }
-    fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.local.send_file(src, dst, dryrun)
+    fn send_file(&self, src: &Path, dst: &Path) -> Result<()> {
+        self.local.send_file(src, dst)
     }
-    fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.local.get_file(src, dst, dryrun)
+    fn get_file(&self, src: &Path, dst: &Path) -> Result<()> {
+        self.local.get_file(src, dst)
     }
-    fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
-        self.local.ensure_dir(dir, dryrun)
+    fn ensure_dir(&self, dir: &Path) -> Result<()> {
+        self.local.ensure_dir(dir)
     }
-    fn check(&self, timeout: Option<Duration>, dryrun: bool) -> Result<bool> {
-        self.local.check(timeout, dryrun)
+    fn check(&self, timeout: Option<Duration>) -> Result<bool> {
+        self.local.check(timeout)
     }
 }
 

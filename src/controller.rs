@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::config::{Config, Value};
+use crate::connection::ConnectionOptions;
 use crate::error::{Error, Result};
 use crate::hook::{HookContext, HookPoint, Hooks};
 use crate::registry::Registry;
@@ -88,9 +89,14 @@ impl<'r> Controller<'r> {
         known.extend(translators::keys(&translator_entries, &self.registry.translators));
         cfg.warn_unknown_keys(&known);
 
-        let mut cfg = cfg;
-        cfg.local_copy_paths = site_type.traits.local_copy_paths;
-        let connection = (conn_type.create)(&cfg, user)?;
+        let connection = (conn_type.create)(
+            &cfg,
+            &ConnectionOptions {
+                user,
+                dry_run: self.dryrun,
+                local_copy_paths: site_type.traits.local_copy_paths,
+            },
+        )?;
         crate::debug!("Created connection {} for site {name}", conn_type.name);
 
         let prefix = match cfg.get("directive_prefix") {
@@ -154,6 +160,24 @@ impl<'r> Controller<'r> {
         })
     }
 
+    /// A connection to site `name` that runs commands even in a dry run
+    /// (the site was built already, so its configuration is valid).
+    fn real_connection(&self, name: &str, user: Option<&str>) -> Result<Box<dyn crate::connection::Connection>> {
+        let cfg = self.config.site(name)?;
+        let conn_name = cfg.required_str("connection")?;
+        let conn_type = self
+            .registry
+            .connection_type(&conn_name)
+            .ok_or_else(|| Error::config(format!("Unknown connection '{conn_name}'")))?;
+        (conn_type.create)(
+            &cfg,
+            &ConnectionOptions {
+                user,
+                ..ConnectionOptions::default()
+            },
+        )
+    }
+
     /// The site for an action on `name`: the site itself, or for a group the
     /// member to use. For `monitor` and `kill` that is the member recorded
     /// when the job was submitted (`<script>.site`); otherwise the first
@@ -202,7 +226,13 @@ impl<'r> Controller<'r> {
         }
         for (m, p) in names.iter().zip(members) {
             crate::debug!("Trying site '{m}' of group '{name}'");
-            if p.site.settings().connection.check(timeout, false)? {
+            // Checked for real even in a dry run: the choice depends on it.
+            let available = if p.site.settings().connection.dry_run() {
+                self.real_connection(m, user)?.check(timeout)?
+            } else {
+                p.site.settings().connection.check(timeout)?
+            };
+            if available {
                 crate::info!("Site group '{name}': using site '{m}'");
                 return Ok(with_group(p));
             }
@@ -329,7 +359,7 @@ impl<'r> Controller<'r> {
                 let submitted = p
                     .hooks
                     .run(HookPoint::PreSubmit, ctx)
-                    .and_then(|()| p.site.submit(script, output, self.dryrun));
+                    .and_then(|()| p.site.submit(script, output));
                 let jid = match submitted {
                     Ok(jid) => jid,
                     Err(e) => {
@@ -364,7 +394,7 @@ impl<'r> Controller<'r> {
                     }
                     if settings.copy_jid {
                         let target = with_suffix(&settings.copy_target(script, output), ".jid");
-                        settings.connection.send_file(&jid_path, &target, self.dryrun)?;
+                        settings.connection.send_file(&jid_path, &target)?;
                     }
                 }
                 Ok(())
@@ -413,7 +443,7 @@ impl<'r> Controller<'r> {
         let settings = p.site.settings();
         if let (true, Some(out)) = (settings.copy_jid, output) {
             let remote = with_suffix(&settings.copy_target(script, out), ".jid");
-            if let Err(e) = settings.connection.get_file(&remote, &local, self.dryrun) {
+            if let Err(e) = settings.connection.get_file(&remote, &local) {
                 return Err(Error::run(format!(
                     "Could not read the job id: {local_err} or copy it back {}",
                     e.detail()
@@ -466,7 +496,7 @@ impl<'r> Controller<'r> {
         output: Option<&Path>,
         jid: Option<&str>,
     ) -> Result<()> {
-        let body = |p: &Prepared, _: &HookContext, jid: &str, _: &mut Known| p.site.monitor(script, jid, self.dryrun);
+        let body = |p: &Prepared, _: &HookContext, jid: &str, _: &mut Known| p.site.monitor(script, jid);
         self.on_job("monitor", site, script, user, output, jid, body)
     }
 
@@ -480,7 +510,7 @@ impl<'r> Controller<'r> {
         jid: Option<&str>,
     ) -> Result<CancelStatus> {
         let body = |p: &Prepared, ctx: &HookContext, jid: &str, known: &mut Known| {
-            let status = p.site.kill(script, jid, self.dryrun)?;
+            let status = p.site.kill(script, jid)?;
             known.cancel_status = Some(status);
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {
@@ -513,10 +543,7 @@ impl<'r> Controller<'r> {
                 // A failed check fails the action, so that exit hooks see it.
                 // Without -t, the site's command timeout bounds the check.
                 let settings = p.site.settings();
-                if !settings
-                    .connection
-                    .check(timeout.or(settings.command_timeout), self.dryrun)?
-                {
+                if !settings.connection.check(timeout.or(settings.command_timeout))? {
                     return Err(Error::run(format!("Connection failed for site '{site}'")));
                 }
                 Ok(true)

@@ -276,9 +276,6 @@ pub struct SiteConfig {
     pub name: String,
     /// The edition of the configuration the site comes from.
     pub edition: Edition,
-    /// Copy messages name destinations as resolved local paths when there
-    /// is no `local_cwd` (set from the site type's traits).
-    pub local_copy_paths: bool,
     key: Node,
     node: Node,
     origin: Rc<str>,
@@ -304,7 +301,6 @@ impl SiteConfig {
         Ok(SiteConfig {
             name,
             edition: Edition::default(),
-            local_copy_paths: false,
             key,
             node,
             origin,

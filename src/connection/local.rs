@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Command, Connection, Input, Outcome, Sink};
+use super::{Command, Connection, ConnectionOptions, Input, Outcome, Sink};
 use crate::config::SiteConfig;
 use crate::error::{io_reason, Error, Result};
 use crate::util::{quote, quote_argv};
@@ -23,13 +23,19 @@ pub struct LocalConnection {
     /// (see [`py_path`]): so did 0.2.7 for a `direct` site without
     /// `local_cwd`.
     pub resolved_dst: bool,
+    /// Commands are logged, not run.
+    pub dry_run: bool,
 }
 
 impl LocalConnection {
-    pub fn create(site: &SiteConfig, _user: Option<&str>) -> Result<Box<dyn Connection>> {
+    pub fn create(site: &SiteConfig, opts: &ConnectionOptions) -> Result<Box<dyn Connection>> {
         let cwd = site.opt_str("local_cwd")?.map(PathBuf::from);
-        let resolved_dst = cwd.is_none() && site.local_copy_paths;
-        Ok(Box::new(LocalConnection { cwd, resolved_dst }))
+        let resolved_dst = cwd.is_none() && opts.local_copy_paths;
+        Ok(Box::new(LocalConnection {
+            cwd,
+            resolved_dst,
+            dry_run: opts.dry_run,
+        }))
     }
 
     fn resolve(&self, p: &Path) -> PathBuf {
@@ -41,10 +47,10 @@ impl LocalConnection {
 
     /// Copies `src` to `dst`; `resolved` says which of the two paths the
     /// message names as resolved local paths.
-    fn copy(&self, src: &Path, dst: &Path, resolved: (bool, bool), dryrun: bool) -> Result<()> {
+    fn copy(&self, src: &Path, dst: &Path, resolved: (bool, bool)) -> Result<()> {
         let dst = self.resolve(dst);
         let msg = format!("Copying {} to {}", py_path(src, resolved.0), py_path(&dst, resolved.1));
-        if dryrun {
+        if self.dry_run {
             crate::info!("{msg}");
             return Ok(());
         }
@@ -74,8 +80,12 @@ impl Connection for LocalConnection {
         true
     }
 
-    fn execute(&self, cmd: Command, dryrun: bool) -> Result<Outcome> {
-        if dryrun {
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn execute(&self, cmd: Command) -> Result<Outcome> {
+        if self.dry_run && !cmd.always {
             crate::info!("Execute: {}", quote_argv(&cmd.argv));
             return Ok(Outcome::dry());
         }
@@ -90,22 +100,22 @@ impl Connection for LocalConnection {
         run(&cmd, self.cwd.as_deref())
     }
 
-    fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.copy(src, dst, (false, self.resolved_dst), dryrun)
+    fn send_file(&self, src: &Path, dst: &Path) -> Result<()> {
+        self.copy(src, dst, (false, self.resolved_dst))
     }
 
-    fn send_script(&self, script: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.copy(script, dst, (true, self.resolved_dst), dryrun)
+    fn send_script(&self, script: &Path, dst: &Path) -> Result<()> {
+        self.copy(script, dst, (true, self.resolved_dst))
     }
 
-    fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.copy(&self.resolve(src), dst, (false, false), dryrun)
+    fn get_file(&self, src: &Path, dst: &Path) -> Result<()> {
+        self.copy(&self.resolve(src), dst, (false, false))
     }
 
-    fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
+    fn ensure_dir(&self, dir: &Path) -> Result<()> {
         let dir = self.resolve(dir);
         let msg = format!("Ensuring directory {} exists", quote(&dir.display().to_string()));
-        if dryrun {
+        if self.dry_run {
             crate::info!("{msg}");
             return Ok(());
         }
@@ -532,16 +542,21 @@ mod tests {
     #[test]
     fn environment_is_added_to_the_inherited_one() {
         let cmd = Command::new(["sh", "-c", "echo \"$TROIKA_T1 ${PATH:+path}\""]).env("TROIKA_T1", "a b");
-        let out = LocalConnection::default().execute(cmd, false).unwrap();
+        let out = LocalConnection::default().execute(cmd).unwrap();
         assert!(out.success());
         assert_eq!(String::from_utf8_lossy(&out.stdout), "a b path\n");
     }
 
     #[test]
-    fn dry_run_runs_nothing() {
-        let out = LocalConnection::default()
-            .execute(Command::new(["false"]).env("X", "1"), true)
-            .unwrap();
+    fn dry_run_runs_nothing_but_what_must_run() {
+        let dry = LocalConnection {
+            dry_run: true,
+            ..LocalConnection::default()
+        };
+        let out = dry.execute(Command::new(["false"]).env("X", "1")).unwrap();
         assert!(out.dryrun && out.success());
+        // External hooks run in a dry run too.
+        let out = dry.execute(Command::new(["false"]).always()).unwrap();
+        assert!(!out.dryrun && !out.success());
     }
 }

@@ -47,6 +47,9 @@ pub struct Command {
     /// connection that runs the command elsewhere passes them along (for
     /// instance through `env NAME=VALUE ...` on the remote side).
     pub env: Vec<(String, String)>,
+    /// Runs even in a dry run (external hooks, which are told by
+    /// `TROIKA_DRYRUN`).
+    pub always: bool,
 }
 
 impl Command {
@@ -68,7 +71,13 @@ impl Command {
             detach: false,
             timeout: None,
             env: Vec::new(),
+            always: false,
         }
+    }
+    /// Runs the command even in a dry run.
+    pub fn always(mut self) -> Self {
+        self.always = true;
+        self
     }
     /// Appends one argument.
     pub fn arg(mut self, a: impl Into<OsString>) -> Self {
@@ -142,26 +151,30 @@ impl Outcome {
     }
 }
 
-/// A way to reach a site.
+/// A way to reach a site. A connection made for a dry run (`-n`) only
+/// logs what it would do (`Execute: ...`): the choice is made once, when it
+/// is created ([`ConnectionOptions::dry_run`]).
 pub trait Connection {
     /// Whether commands run on this machine.
     fn is_local(&self) -> bool;
-    /// Runs a command (or only logs it, in dry-run mode).
-    fn execute(&self, cmd: Command, dryrun: bool) -> Result<Outcome>;
+    /// Whether this connection only logs what it would do.
+    fn dry_run(&self) -> bool;
+    /// Runs a command (or only logs it, in a dry run).
+    fn execute(&self, cmd: Command) -> Result<Outcome>;
     /// Copies a local file to the site.
-    fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()>;
+    fn send_file(&self, src: &Path, dst: &Path) -> Result<()>;
     /// Copies the job script to the site (`copy_script`). The same as
     /// [`Connection::send_file`] unless a connection treats scripts apart.
-    fn send_script(&self, script: &Path, dst: &Path, dryrun: bool) -> Result<()> {
-        self.send_file(script, dst, dryrun)
+    fn send_script(&self, script: &Path, dst: &Path) -> Result<()> {
+        self.send_file(script, dst)
     }
     /// Copies a file from the site to this machine.
-    fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()>;
+    fn get_file(&self, src: &Path, dst: &Path) -> Result<()>;
     /// Creates a directory and its parents on the site.
-    fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()>;
+    fn ensure_dir(&self, dir: &Path) -> Result<()>;
     /// Checks that commands can be run, within `timeout`.
-    fn check(&self, timeout: Option<Duration>, dryrun: bool) -> Result<bool> {
-        let out = self.execute(Command::new(["true"]).timeout(timeout), dryrun);
+    fn check(&self, timeout: Option<Duration>) -> Result<bool> {
+        let out = self.execute(Command::new(["true"]).timeout(timeout));
         match out {
             Ok(o) => Ok(o.success()),
             Err(e) => {
@@ -172,8 +185,20 @@ pub trait Connection {
     }
 }
 
+/// What a connection is made for, besides the site's configuration.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ConnectionOptions<'a> {
+    /// The user given with `-u`.
+    pub user: Option<&'a str>,
+    /// A dry run: commands are logged, not run.
+    pub dry_run: bool,
+    /// Copy messages name destinations as resolved local paths when there
+    /// is no `local_cwd` (from the site type's traits).
+    pub local_copy_paths: bool,
+}
+
 /// Creates a connection from a site's configuration.
-pub type ConnectionFactory = fn(&SiteConfig, Option<&str>) -> Result<Box<dyn Connection>>;
+pub type ConnectionFactory = fn(&SiteConfig, &ConnectionOptions) -> Result<Box<dyn Connection>>;
 
 /// A registered connection type: its name, configuration keys and factory.
 pub struct ConnectionType {

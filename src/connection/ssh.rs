@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::local::run;
-use super::{Command, Connection, Outcome};
+use super::{Command, Connection, ConnectionOptions, Outcome};
 use crate::config::SiteConfig;
 use crate::error::{Error, Result};
 use crate::util::{pure_path, quote_argv};
@@ -138,6 +138,8 @@ pub struct SshConnection {
     /// The `ConnectTimeout` given to ssh, if any.
     pub connect_timeout: Option<u64>,
     pub pmkdir: Vec<String>,
+    /// Commands are logged, not run.
+    pub dry_run: bool,
 }
 
 /// The per-user directory for multiplexing sockets, created 0700. Paths of
@@ -171,8 +173,10 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> bool {
 }
 
 impl SshConnection {
-    pub fn create(site: &SiteConfig, user: Option<&str>) -> Result<Box<dyn Connection>> {
-        Ok(Box::new(Self::from_config(site, user)?))
+    pub fn create(site: &SiteConfig, opts: &ConnectionOptions) -> Result<Box<dyn Connection>> {
+        let mut c = Self::from_config(site, opts.user)?;
+        c.dry_run = opts.dry_run;
+        Ok(Box::new(c))
     }
 
     pub fn from_config(site: &SiteConfig, user: Option<&str>) -> Result<Self> {
@@ -272,6 +276,7 @@ impl SshConnection {
                 .map(|c| pure_path(Path::new(&c)).display().to_string()),
             connect_timeout: configured_timeout.or(ours.then_some(DEFAULT_CONNECT_TIMEOUT)),
             pmkdir: site.command("pmkdir_command", &["mkdir", "-p"])?,
+            dry_run: false,
         })
     }
 
@@ -334,8 +339,8 @@ impl SshConnection {
         out
     }
 
-    fn run_local(&self, argv: Vec<OsString>, cmd: &Command, dryrun: bool) -> Result<Outcome> {
-        if dryrun {
+    fn run_local(&self, argv: Vec<OsString>, cmd: &Command) -> Result<Outcome> {
+        if self.dry_run && !cmd.always {
             crate::info!("Execute: {}", quote_argv(&argv));
             return Ok(Outcome::dry());
         }
@@ -384,7 +389,11 @@ impl Connection for SshConnection {
         false
     }
 
-    fn execute(&self, cmd: Command, dryrun: bool) -> Result<Outcome> {
+    fn dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn execute(&self, cmd: Command) -> Result<Outcome> {
         if cmd.detach {
             return Err(Error::run(
                 "a detached command cannot run through ssh: use a remote launcher",
@@ -399,12 +408,12 @@ impl Connection for SshConnection {
         }
         let argv = self.ssh_argv_env(&cmd.env, &cmd.argv);
         let local = Command { env: Vec::new(), ..cmd };
-        self.run_local(argv, &local, dryrun)
+        self.run_local(argv, &local)
     }
 
-    fn send_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+    fn send_file(&self, src: &Path, dst: &Path) -> Result<()> {
         let argv = self.scp_argv(scp_local(src), self.scp_remote(dst));
-        let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()), dryrun)?;
+        let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()))?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
                 "Copying {} to {} failed with {}: {}",
@@ -417,9 +426,9 @@ impl Connection for SshConnection {
         Ok(())
     }
 
-    fn get_file(&self, src: &Path, dst: &Path, dryrun: bool) -> Result<()> {
+    fn get_file(&self, src: &Path, dst: &Path) -> Result<()> {
         let argv = self.scp_argv(self.scp_remote(src), scp_local(dst));
-        let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()), dryrun)?;
+        let out = self.run_local(argv, &Command::new(Vec::<OsString>::new()))?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
                 "Copying {} from {} failed with {}: {}",
@@ -432,10 +441,10 @@ impl Connection for SshConnection {
         Ok(())
     }
 
-    fn ensure_dir(&self, dir: &Path, dryrun: bool) -> Result<()> {
+    fn ensure_dir(&self, dir: &Path) -> Result<()> {
         let mut argv: Vec<OsString> = self.pmkdir.iter().map(OsString::from).collect();
         argv.push(crate::util::command_path(self.remote_path(dir).into()).into());
-        let out = self.execute(Command::new(argv), dryrun)?;
+        let out = self.execute(Command::new(argv))?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
                 "Cannot create directory {} on {}: {}",
@@ -447,7 +456,7 @@ impl Connection for SshConnection {
         Ok(())
     }
 
-    fn check(&self, timeout: Option<Duration>, dryrun: bool) -> Result<bool> {
+    fn check(&self, timeout: Option<Duration>) -> Result<bool> {
         let mut conn = self.clone();
         // The process is stopped after `timeout` in any case; ssh's own
         // ConnectTimeout is shortened to it when the command line has one
@@ -458,7 +467,7 @@ impl Connection for SshConnection {
             conn.ssh_opts.retain(|o| !o.starts_with("-oConnectTimeout="));
             conn.ssh_opts.push(format!("-oConnectTimeout={}", secs.min(ct)));
         }
-        match conn.execute(Command::new(["true"]).timeout(timeout), dryrun) {
+        match conn.execute(Command::new(["true"]).timeout(timeout)) {
             Ok(o) => Ok(o.success()),
             Err(e) => {
                 crate::error!("{e}");

@@ -50,7 +50,7 @@ pub fn builtin() -> Vec<HookType> {
 
 /// `at_startup`: stops the action when the site's connection does not work.
 fn check_connection(ctx: &HookContext) -> Result<()> {
-    if ctx.site.settings().connection.check(None, ctx.dryrun)? {
+    if ctx.site.settings().connection.check(None)? {
         return Ok(());
     }
     crate::error!("The connection check of site '{}' failed", ctx.site_name());
@@ -65,15 +65,15 @@ fn required_output<'a>(ctx: &HookContext<'a>, hook: &str) -> Result<&'a Path> {
 /// `pre_submit`: creates the directory of the output file on the site.
 fn create_output_dir(ctx: &HookContext) -> Result<()> {
     let output = required_output(ctx, "create_output_dir")?;
-    ctx.site.create_output_dir(output, ctx.dryrun)?;
+    ctx.site.create_output_dir(output)?;
     Ok(())
 }
 
 /// Creates the output directory and copies the local file `src` into it.
 fn copy_to_output_dir(ctx: &HookContext, output: &Path, src: &Path) -> Result<()> {
-    let dir = ctx.site.create_output_dir(output, ctx.dryrun)?;
+    let dir = ctx.site.create_output_dir(output)?;
     let target: PathBuf = crate::util::file_in(&dir, src.file_name().unwrap_or_default());
-    ctx.site.settings().connection.send_file(src, &target, ctx.dryrun)
+    ctx.site.settings().connection.send_file(src, &target)
 }
 
 /// `pre_submit`: copies the original script (`<script>.orig`) beside the
@@ -95,10 +95,10 @@ fn remove_previous_output(ctx: &HookContext) -> Result<()> {
     let output = required_output(ctx, "remove_previous_output")?;
     let conn = &ctx.site.settings().connection;
     if !conn.is_local() && ctx.site.settings().config.behaviour().remove_output_on_site {
-        let out = ctx.site.settings().run(
-            Command::new(["rm", "-f"]).arg(crate::util::command_path(output.to_path_buf())),
-            ctx.dryrun,
-        )?;
+        let out = ctx
+            .site
+            .settings()
+            .run(Command::new(["rm", "-f"]).arg(crate::util::command_path(output.to_path_buf())))?;
         if !out.dryrun && !out.success() {
             return Err(Error::run(format!(
                 "Cannot remove the previous output {}: rm failed with {}: {}",

@@ -117,10 +117,13 @@ pub fn abort_on_ecflow(ctx: &HookContext) -> Result<()> {
             quote(&client),
             shown.join(" ")
         );
-        local = LocalConnection::default();
+        local = LocalConnection {
+            dry_run: ctx.dryrun,
+            ..LocalConnection::default()
+        };
         &local
     };
-    let out = conn.execute(cmd, ctx.dryrun)?;
+    let out = conn.execute(cmd)?;
     if out.dryrun {
         return Ok(());
     }
@@ -157,7 +160,7 @@ fn original_script(ctx: &HookContext, orig: &Path) -> Result<PathBuf> {
     };
     let remote = ctx.site.settings().copy_target(orig, output);
     let conn = &ctx.site.settings().connection;
-    conn.get_file(&remote, orig, ctx.dryrun)
+    conn.get_file(&remote, orig)
         .map_err(|e| Error::run(format!("Could not copy back original script: {e}")))?;
     crate::debug!(
         "Original script copied back from output directory: {}",

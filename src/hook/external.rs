@@ -202,13 +202,15 @@ impl ExternalHook {
     /// Runs the command; an error when it cannot be run or exits non-zero.
     pub fn run(&self, point: HookPoint, ctx: &HookContext) -> Result<()> {
         let settings = ctx.site.settings();
-        let mut cmd = Command::new(&self.argv).timeout(self.timeout.or(settings.command_timeout));
+        let mut cmd = Command::new(&self.argv)
+            .timeout(self.timeout.or(settings.command_timeout))
+            .always();
         cmd.env = Self::environment(point, ctx);
         crate::debug!("Running {} hook {} ({})", point.key(), self.describe(), self.location);
         // Hooks run in dry-run mode too: they are told by TROIKA_DRYRUN.
         let out = match self.on {
-            RunOn::Local => LocalConnection::default().execute(cmd, false)?,
-            RunOn::Site => settings.connection.execute(cmd, false)?,
+            RunOn::Local => LocalConnection::default().execute(cmd)?,
+            RunOn::Site => settings.connection.execute(cmd)?,
         };
         if out.success() {
             return Ok(());

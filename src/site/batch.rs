@@ -134,7 +134,7 @@ pub trait Scheduler {
 
     /// What a kill does before the plain cancel or the kill sequence
     /// (Slurm removes a job that is still pending); `Some` ends the kill.
-    fn before_kill(&self, _site: &SiteSettings, _job: &Job, _dryrun: bool) -> Result<Option<CancelStatus>> {
+    fn before_kill(&self, _site: &SiteSettings, _job: &Job) -> Result<Option<CancelStatus>> {
         Ok(None)
     }
 }
@@ -175,15 +175,15 @@ impl<S: Scheduler + 'static> BatchSite<S> {
 }
 
 impl<S: Scheduler> BatchSite<S> {
-    fn run(&self, argv: Vec<String>, dryrun: bool) -> Result<Outcome> {
-        self.s.run(Command::new(argv), dryrun)
+    fn run(&self, argv: Vec<String>) -> Result<Outcome> {
+        self.s.run(Command::new(argv))
     }
 
     /// The plain cancel: its success status, VANISHED for a job that is
     /// gone, or its error.
-    fn cancel(&self, job: &Job, dryrun: bool) -> Result<CancelStatus> {
+    fn cancel(&self, job: &Job) -> Result<CancelStatus> {
         let argv = self.sched.cancel_argv(job)?;
-        let out = self.run(argv.clone(), dryrun)?;
+        let out = self.run(argv.clone())?;
         if out.dryrun || out.success() {
             return Ok(self.sched.cancelled(&out));
         }
@@ -204,14 +204,14 @@ impl<S: Scheduler> Site for BatchSite<S> {
         self.sched.check_job_id(jid)
     }
 
-    fn submit(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, output: &Path) -> Result<Option<String>> {
         let user = self.s.user.as_deref();
         let input = self.sched.script_input();
         let mut path = script.display().to_string();
         let mut by_argument = input == ScriptInput::Argument;
         if self.s.copy_script {
             let target = self.s.copy_target(script, output);
-            self.s.connection.send_script(script, &target, dryrun)?;
+            self.s.connection.send_script(script, &target)?;
             path = target.display().to_string();
             by_argument = input != ScriptInput::AlwaysStdin;
         }
@@ -228,36 +228,37 @@ impl<S: Scheduler> Site for BatchSite<S> {
         } else {
             Input::File(script.to_path_buf())
         };
-        let out = self.s.run(Command::new(argv.clone()).stdin(stdin), dryrun)?;
+        let out = self.s.run(Command::new(argv.clone()).stdin(stdin))?;
         self.sched.read_submission(&out, script, &argv)
     }
 
-    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()> {
+    fn monitor(&self, script: &Path, jid: &str) -> Result<()> {
         let user = self.s.user.as_deref();
         warn_existing_stat(script);
         let job = Job { script, user, jid };
         let argv = self.sched.status_argv(&job)?;
         let name = self.sched.status_name(&argv);
-        let mut out = self.run(argv, dryrun)?;
+        let mut out = self.run(argv)?;
         if let Some(again) = self.sched.status_again(&job, &out) {
-            out = self.run(again, dryrun)?;
+            out = self.run(again)?;
         }
         write_stat(script, &out, &name)
     }
 
-    fn kill(&self, script: &Path, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+    fn kill(&self, script: &Path, jid: &str) -> Result<CancelStatus> {
+        let dryrun = self.s.dry_run();
         let user = self.s.user.as_deref();
         let job = Job { script, user, jid };
-        if let Some(status) = self.sched.before_kill(&self.s, &job, dryrun)? {
+        if let Some(status) = self.sched.before_kill(&self.s, &job)? {
             return Ok(status);
         }
         let seq = match &self.s.kill_sequence {
             Some(seq) if self.sched.can_signal() => seq,
-            _ => return self.cancel(&job, dryrun),
+            _ => return self.cancel(&job),
         };
         kill::follow(seq, dryrun, |i, sig| {
             let argv = self.sched.signal_argv(&job, sig)?;
-            let out = self.run(argv.clone(), dryrun)?;
+            let out = self.run(argv.clone())?;
             let gone = self.sched.gone(&out, KillCommand::Signal);
             if i == 0 && !out.dryrun && !out.success() && !gone && self.sched.not_running(&out) {
                 // Queued or held: there is no process to signal, remove it.
@@ -268,7 +269,7 @@ impl<S: Scheduler> Site for BatchSite<S> {
                     .unwrap_or_default()
                     .to_string_lossy();
                 crate::debug!("Job {jid} is not running: cancelling it with {program}");
-                return Ok(Step::Done(match self.cancel(&job, dryrun)? {
+                return Ok(Step::Done(match self.cancel(&job)? {
                     CancelStatus::Killed => CancelStatus::Cancelled,
                     other => other,
                 }));

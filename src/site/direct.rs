@@ -79,9 +79,10 @@ impl Site for DirectSite {
         }
     }
 
-    fn submit(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit(&self, script: &Path, output: &Path) -> Result<Option<String>> {
+        let dryrun = self.s.dry_run();
         if !self.s.connection.is_local() {
-            return self.submit_remote(script, output, dryrun);
+            return self.submit_remote(script, output);
         }
         let script_abs = absolute(script);
         let argv: Vec<String>;
@@ -108,7 +109,7 @@ impl Site for DirectSite {
             argv = self.shell.clone();
             stdin = Input::File(script.to_path_buf());
         }
-        self.s.connection.ensure_dir(&crate::util::parent_dir(output), dryrun)?;
+        self.s.connection.ensure_dir(&crate::util::parent_dir(output))?;
         if output.exists() {
             crate::warning!(
                 "Output file {} already exists, overwriting",
@@ -120,7 +121,7 @@ impl Site for DirectSite {
             .stdout(Sink::File(output.to_path_buf()))
             .stderr(Sink::Stdout)
             .detach();
-        let out = self.s.connection.execute(cmd, dryrun)?;
+        let out = self.s.connection.execute(cmd)?;
         if out.dryrun {
             return Ok(None);
         }
@@ -134,22 +135,23 @@ impl Site for DirectSite {
     /// The connection creates the directory (`Ensuring directory ... exists`),
     /// as the job's output is opened there; an explicit `pmkdir_command` is
     /// honoured.
-    fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+    fn create_output_dir(&self, output: &Path) -> Result<PathBuf> {
         if self.s.config.has("pmkdir_command") {
-            return self.s.create_output_dir(output, dryrun);
+            return self.s.create_output_dir(output);
         }
         let dir = crate::util::parent_dir(output);
-        self.s.connection.ensure_dir(&dir, dryrun)?;
+        self.s.connection.ensure_dir(&dir)?;
         Ok(dir)
     }
 
-    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()> {
+    fn monitor(&self, script: &Path, jid: &str) -> Result<()> {
         warn_existing_stat(script);
-        let out = self.s.run(Command::new(["ps", "-lyfp", jid]), dryrun)?;
+        let out = self.s.run(Command::new(["ps", "-lyfp", jid]))?;
         write_stat(script, &out, "ps")
     }
 
-    fn kill(&self, _script: &Path, jid: &str, dryrun: bool) -> Result<CancelStatus> {
+    fn kill(&self, _script: &Path, jid: &str) -> Result<CancelStatus> {
+        let dryrun = self.s.dry_run();
         let pid =
             Pid::from_raw(parse_pid(jid).ok_or_else(|| Error::invocation(format!("Invalid job id: {}", quote(jid))))?);
         let default = KillSequence::default_term();
@@ -159,7 +161,7 @@ impl Site for DirectSite {
             let delivered = if local {
                 signal_local(pid, sig, dryrun)?
             } else {
-                self.signal_remote(pid, sig, dryrun)?
+                self.signal_remote(pid, sig)?
             };
             Ok(match (delivered, i) {
                 (true, _) => Step::Delivered,
@@ -209,18 +211,18 @@ impl DirectSite {
 
     /// Submit over a remote connection: the script is staged next to the
     /// output file, then started detached; the job id is the remote pid.
-    fn submit_remote(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>> {
+    fn submit_remote(&self, script: &Path, output: &Path) -> Result<Option<String>> {
         let conn = &self.s.connection;
-        conn.ensure_dir(&crate::util::parent_dir(output), dryrun)?;
+        conn.ensure_dir(&crate::util::parent_dir(output))?;
         let target = self.s.copy_target(script, output);
         let target_s = target.display().to_string();
         if self.s.copy_script {
-            conn.send_script(script, &target, dryrun)?;
+            conn.send_script(script, &target)?;
         } else {
             // Through the same ssh connection: no scp round trip.
             let put = Command::new(["sh", "-c", r#"cat >"$1" && chmod +x "$1""#, "troika", &target_s])
                 .stdin(Input::File(script.to_path_buf()));
-            let out = self.s.run(put, dryrun)?;
+            let out = self.s.run(put)?;
             if !out.dryrun && !out.success() {
                 return Err(Error::run(format!(
                     "Cannot write the script to {target_s} on the site: {}",
@@ -235,7 +237,7 @@ impl DirectSite {
         } else {
             argv.push(target_s);
         }
-        let out = self.s.run(Command::new(argv), dryrun)?;
+        let out = self.s.run(Command::new(argv))?;
         if out.dryrun {
             return Ok(None);
         }
@@ -264,10 +266,10 @@ impl DirectSite {
 
     /// Sends `sig` to a remote job with `kill -s SIG -- -PID` on the site
     /// (the job leads its own process group); `false` when it is gone.
-    fn signal_remote(&self, pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
+    fn signal_remote(&self, pid: Pid, sig: Signal) -> Result<bool> {
         let name = sig.as_str().trim_start_matches("SIG");
         let group = format!("-{pid}");
-        let out = self.s.run(Command::new(["kill", "-s", name, "--", &group]), dryrun)?;
+        let out = self.s.run(Command::new(["kill", "-s", name, "--", &group]))?;
         if out.dryrun || out.success() {
             return Ok(true);
         }

@@ -105,23 +105,28 @@ impl SiteSettings {
         }
     }
 
+    /// Whether this is a dry run (its connection only logs commands).
+    pub fn dry_run(&self) -> bool {
+        self.connection.dry_run()
+    }
+
     /// Runs a scheduler command with the site's timeout.
-    pub fn run(&self, cmd: Command, dryrun: bool) -> Result<Outcome> {
+    pub fn run(&self, cmd: Command) -> Result<Outcome> {
         let cmd = if cmd.timeout.is_none() {
             cmd.timeout(self.command_timeout)
         } else {
             cmd
         };
-        self.connection.execute(cmd, dryrun)
+        self.connection.execute(cmd)
     }
 
     /// Creates the directory of `output` on the site with `pmkdir_command`;
     /// returns the directory.
-    pub fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
+    pub fn create_output_dir(&self, output: &Path) -> Result<PathBuf> {
         let dir = crate::util::command_path(crate::util::parent_dir(output));
         let mut argv: Vec<std::ffi::OsString> = self.pmkdir_command.iter().map(Into::into).collect();
         argv.push(dir.clone().into_os_string());
-        let out = self.run(Command::new(argv), dryrun)?;
+        let out = self.run(Command::new(argv))?;
         if out.dryrun {
             return Ok(dir);
         }
@@ -150,15 +155,15 @@ impl SiteSettings {
     /// Runs a submission command `argv` with the script on its standard
     /// input or, with `copy_script`, copies the script beside the output file
     /// and appends the copy's path.
-    pub fn run_submission(&self, mut argv: Vec<String>, script: &Path, output: &Path, dryrun: bool) -> Result<Outcome> {
+    pub fn run_submission(&self, mut argv: Vec<String>, script: &Path, output: &Path) -> Result<Outcome> {
         let mut stdin = crate::connection::Input::File(script.to_path_buf());
         if self.copy_script {
             let target = self.copy_target(script, output);
-            self.connection.send_script(script, &target, dryrun)?;
+            self.connection.send_script(script, &target)?;
             argv.push(target.display().to_string());
             stdin = crate::connection::Input::Null;
         }
-        self.run(Command::new(argv).stdin(stdin), dryrun)
+        self.run(Command::new(argv).stdin(stdin))
     }
 
     /// Where `copy_script` puts the script: beside the output file. Commands
@@ -188,20 +193,20 @@ pub trait Site {
 
     /// Submits the (already generated) script. Returns the job id, `None` in
     /// dry-run mode.
-    fn submit(&self, script: &Path, output: &Path, dryrun: bool) -> Result<Option<String>>;
+    fn submit(&self, script: &Path, output: &Path) -> Result<Option<String>>;
 
     /// Writes the job's status to `<script>.stat`.
-    fn monitor(&self, script: &Path, jid: &str, dryrun: bool) -> Result<()>;
+    fn monitor(&self, script: &Path, jid: &str) -> Result<()>;
 
     /// Kills the job.
-    fn kill(&self, script: &Path, jid: &str, dryrun: bool) -> Result<CancelStatus>;
+    fn kill(&self, script: &Path, jid: &str) -> Result<CancelStatus>;
 
     /// Creates the directory of the job output file on the site and returns
     /// it (used by the `create_output_dir`, `copy_orig_script` and
     /// `copy_*_logfile` hooks). By default `pmkdir_command` is run through
     /// the connection.
-    fn create_output_dir(&self, output: &Path, dryrun: bool) -> Result<PathBuf> {
-        self.settings().create_output_dir(output, dryrun)
+    fn create_output_dir(&self, output: &Path) -> Result<PathBuf> {
+        self.settings().create_output_dir(output)
     }
 }
 

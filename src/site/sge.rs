@@ -204,7 +204,7 @@ impl Scheduler for Sge {
         Ok(self.q.qdel(job.jid))
     }
 
-    fn before_kill(&self, site: &SiteSettings, job: &Job, _dryrun: bool) -> Result<Option<CancelStatus>> {
+    fn before_kill(&self, site: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
         if site.kill_sequence.is_some() {
             crate::debug!(
                 "Grid Engine cannot send a chosen signal to a job: kill_sequence is not used, qdel kills job {}",

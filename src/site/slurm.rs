@@ -236,8 +236,8 @@ impl Slurm {
 
     /// `squeue -h -o %T -j ID`: the job's state, `None` when Slurm does not
     /// know the job any more.
-    fn state(&self, s: &SiteSettings, jid: &str, dryrun: bool) -> Result<Option<String>> {
-        let out = s.run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]), dryrun)?;
+    fn state(&self, s: &SiteSettings, jid: &str) -> Result<Option<String>> {
+        let out = s.run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]))?;
         if out.dryrun {
             return Ok(Some(String::new()));
         }
@@ -336,9 +336,10 @@ impl Scheduler for Slurm {
     /// The job's state first: a job Slurm does not know is VANISHED, and a
     /// pending one is removed with `scancel -t PENDING` (CANCELLED), as in
     /// 0.2.7; a job that started meanwhile gets the kill sequence.
-    fn before_kill(&self, s: &SiteSettings, job: &Job, dryrun: bool) -> Result<Option<CancelStatus>> {
+    fn before_kill(&self, s: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
+        let dryrun = s.dry_run();
         let jid = job.jid;
-        let Some(state) = self.state(s, jid, dryrun)? else {
+        let Some(state) = self.state(s, jid)? else {
             return Ok(Some(CancelStatus::Vanished));
         };
         if state.is_empty() && !dryrun {
@@ -349,7 +350,7 @@ impl Scheduler for Slurm {
             return Ok(None);
         }
         let cancel = argv(&self.scancel, &["-t", "PENDING", jid]);
-        let out = s.run(Command::new(cancel.clone()), dryrun)?;
+        let out = s.run(Command::new(cancel.clone()))?;
         if !out.success() && !out.dryrun {
             if self.gone(&out, KillCommand::Cancel) {
                 crate::debug!("Job {jid} left the queue before scancel -t PENDING");
@@ -357,7 +358,7 @@ impl Scheduler for Slurm {
             }
             return Err(self.kill_failed(&out, KillCommand::Cancel, &cancel));
         }
-        match self.state(s, jid, dryrun)?.as_deref() {
+        match self.state(s, jid)?.as_deref() {
             None | Some("") | Some("CANCELLED") => Ok(Some(CancelStatus::Cancelled)),
             Some("PENDING") => Err(Error::run(format!("Failed to cancel PENDING job {jid}"))),
             Some(other) => {

@@ -84,7 +84,7 @@ fn ssh_quoting_catalogue() {
     ];
     let mut argv: Vec<OsString> = vec!["printf".into(), "%s\\0".into()];
     argv.extend(catalogue.iter().map(OsString::from));
-    let out = conn.execute(Command::new(argv), false).unwrap();
+    let out = conn.execute(Command::new(argv)).unwrap();
     assert!(out.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let got: Vec<String> = out
         .stdout
@@ -101,7 +101,7 @@ fn ssh_quoting_catalogue() {
         &e,
         &format!("remote_cwd: \"{}\"\n", odd.display().to_string().replace('"', "\\\"")),
     );
-    let out = conn.execute(Command::new(["pwd"]), false).unwrap();
+    let out = conn.execute(Command::new(["pwd"])).unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), odd.display().to_string());
 }
 
@@ -393,16 +393,16 @@ fn ssh_multiplexed_or_not() {
         )
     };
     let plain = SshConnection::from_config(&SiteConfig::from_yaml("t", &yaml(false)).unwrap(), None).unwrap();
-    assert!(plain.execute(Command::new(["true"]), false).unwrap().success());
+    assert!(plain.execute(Command::new(["true"])).unwrap().success());
     assert!(!check(), "no master without multiplexing");
     let muxed = SshConnection::from_config(&SiteConfig::from_yaml("t", &yaml(true)).unwrap(), None).unwrap();
     let t0 = Instant::now();
-    assert!(muxed.execute(Command::new(["true"]), false).unwrap().success());
+    assert!(muxed.execute(Command::new(["true"])).unwrap().success());
     let first = t0.elapsed();
     assert!(check(), "a master runs after a multiplexed call");
     let t1 = Instant::now();
     for _ in 0..5 {
-        assert!(muxed.execute(Command::new(["true"]), false).unwrap().success());
+        assert!(muxed.execute(Command::new(["true"])).unwrap().success());
     }
     eprintln!(
         "ssh: first call {first:?}, then {:?} per multiplexed call",
