@@ -24,15 +24,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use troika::config::{SiteConfig, Value};
-use troika::connection::local::LocalConnection;
-use troika::connection::{Command, Connection, ConnectionOptions, ConnectionType, Input, Outcome};
-use troika::hook::{HookContext, HookPoint, HookType};
-use troika::script::translate::{Entry, Rule, Table};
-use troika::script::translators::{Translator, TranslatorType};
-use troika::script::Directives;
-use troika::site::{write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType, Traits};
-use troika::{Error, Registry, Result};
+use troika::plugin::*;
 
 fn main() {
     let mut reg = Registry::builtin();

@@ -2,10 +2,12 @@
 //!
 //! The library holds everything; the `troika` binary is a thin `main`. An
 //! organisation can build its own binary with extra site types,
-//! connections, translators and hooks through [`Registry`] and
-//! [`app::main_with`].
+//! schedulers, connections, translators and hooks: [`plugin`] has all it
+//! needs ([`Registry`], [`app::main_with`], the traits and their types).
 
 pub mod log;
+
+pub mod plugin;
 
 pub mod app;
 pub mod cli;
