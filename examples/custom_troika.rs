@@ -55,22 +55,10 @@ fn main() {
 /// How generic directives are written for the echo queue: `#ECHO key=value`.
 const ECHO_TABLE: Table = Table {
     entries: &[
-        Entry {
-            name: "name",
-            rule: Rule::Format("name=%s"),
-        },
-        Entry {
-            name: "billing_account",
-            rule: Rule::Format("account=%s"),
-        },
-        Entry {
-            name: "walltime",
-            rule: Rule::Format("walltime=%s"),
-        },
-        Entry {
-            name: "output_file",
-            rule: Rule::Format("output=%s"),
-        },
+        Entry::format("name", "name=%s"),
+        Entry::format("billing_account", "account=%s"),
+        Entry::format("walltime", "walltime=%s"),
+        Entry::format("output_file", "output=%s"),
     ],
 };
 

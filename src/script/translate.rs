@@ -56,6 +56,16 @@ pub struct Entry {
     pub rule: Rule,
 }
 
+impl Entry {
+    /// A row whose translation is a format (`-q %s`).
+    pub const fn format(name: &'static str, format: &'static str) -> Entry {
+        Entry {
+            name,
+            rule: Rule::Format(format),
+        }
+    }
+}
+
 /// A site's directive table.
 #[derive(Clone, Copy)]
 pub struct Table {

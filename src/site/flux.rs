@@ -20,51 +20,24 @@ pub const KEYS: &[&str] = &["flux_command"];
 /// The translation of generic directives to `flux batch` options.
 pub const TABLE: Table = Table {
     entries: &[
-        Entry {
-            name: "cpus_per_task",
-            rule: Rule::Format("-c %s"),
-        },
-        Entry {
-            name: "error_file",
-            rule: Rule::Format("--error=%s"),
-        },
+        Entry::format("cpus_per_task", "-c %s"),
+        Entry::format("error_file", "--error=%s"),
         Entry {
             name: "exclusive",
             rule: Rule::Func(exclusive, "`--exclusive` if true or empty, nothing if false"),
         },
-        Entry {
-            name: "gpus_per_task",
-            rule: Rule::Format("-g %s"),
-        },
+        Entry::format("gpus_per_task", "-g %s"),
         Entry {
             // Flux writes standard error to the output file when no --error is given.
             name: "join_output_error",
             rule: Rule::Ignore,
         },
-        Entry {
-            name: "name",
-            rule: Rule::Format("--job-name=%s"),
-        },
-        Entry {
-            name: "output_file",
-            rule: Rule::Format("--output=%s"),
-        },
-        Entry {
-            name: "priority",
-            rule: Rule::Format("--urgency=%s"),
-        },
-        Entry {
-            name: "queue",
-            rule: Rule::Format("-q %s"),
-        },
-        Entry {
-            name: "total_nodes",
-            rule: Rule::Format("-N %s"),
-        },
-        Entry {
-            name: "total_tasks",
-            rule: Rule::Format("-n %s"),
-        },
+        Entry::format("name", "--job-name=%s"),
+        Entry::format("output_file", "--output=%s"),
+        Entry::format("priority", "--urgency=%s"),
+        Entry::format("queue", "-q %s"),
+        Entry::format("total_nodes", "-N %s"),
+        Entry::format("total_tasks", "-n %s"),
         Entry {
             name: "walltime",
             rule: Rule::Func(
@@ -72,10 +45,7 @@ pub const TABLE: Table = Table {
                 "`-t <N>m` (whole minutes) or `-t <N>s`, converted from any walltime form; a Flux duration with a unit (`90s`, `1.5h`, `2d`) is kept as it is",
             ),
         },
-        Entry {
-            name: "working_dir",
-            rule: Rule::Format("--cwd=%s"),
-        },
+        Entry::format("working_dir", "--cwd=%s"),
     ],
 };
 

@@ -20,26 +20,14 @@ pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command"];
 /// The translation of generic directives to `#BSUB` options.
 pub const TABLE: Table = Table {
     entries: &[
-        Entry {
-            name: "billing_account",
-            rule: Rule::Format("-P %s"),
-        },
-        Entry {
-            name: "error_file",
-            rule: Rule::Format("-e %s"),
-        },
+        Entry::format("billing_account", "-P %s"),
+        Entry::format("error_file", "-e %s"),
         Entry {
             name: "exclusive",
             rule: Rule::Func(exclusive, "`-x` if true or empty, nothing if false"),
         },
-        Entry {
-            name: "export_vars",
-            rule: Rule::Format("-env \"%s\""),
-        },
-        Entry {
-            name: "gpus_per_node",
-            rule: Rule::Format("-gpu \"num=%s\""),
-        },
+        Entry::format("export_vars", "-env \"%s\""),
+        Entry::format("gpus_per_node", "-gpu \"num=%s\""),
         Entry {
             // LSF writes standard error to the output file when no -e is given.
             name: "join_output_error",
@@ -52,10 +40,7 @@ pub const TABLE: Table = Table {
                 "`-B` for `begin`, `-N` for `end` or `fail`, both for `all`, nothing for `none`",
             ),
         },
-        Entry {
-            name: "mail_user",
-            rule: Rule::Format("-u %s"),
-        },
+        Entry::format("mail_user", "-u %s"),
         Entry {
             name: "memory_per_node",
             rule: Rule::Func(
@@ -63,34 +48,13 @@ pub const TABLE: Table = Table {
                 "`-M <value>`, units in LSF's form (`4G` becomes `4GB`, `1.5G` becomes `1536MB`; a plain number is in LSF_UNIT_FOR_LIMITS)",
             ),
         },
-        Entry {
-            name: "name",
-            rule: Rule::Format("-J %s"),
-        },
-        Entry {
-            name: "output_file",
-            rule: Rule::Format("-o %s"),
-        },
-        Entry {
-            name: "priority",
-            rule: Rule::Format("-sp %s"),
-        },
-        Entry {
-            name: "queue",
-            rule: Rule::Format("-q %s"),
-        },
-        Entry {
-            name: "reservation",
-            rule: Rule::Format("-U %s"),
-        },
-        Entry {
-            name: "tasks_per_node",
-            rule: Rule::Format("-R \"span[ptile=%s]\""),
-        },
-        Entry {
-            name: "total_tasks",
-            rule: Rule::Format("-n %s"),
-        },
+        Entry::format("name", "-J %s"),
+        Entry::format("output_file", "-o %s"),
+        Entry::format("priority", "-sp %s"),
+        Entry::format("queue", "-q %s"),
+        Entry::format("reservation", "-U %s"),
+        Entry::format("tasks_per_node", "-R \"span[ptile=%s]\""),
+        Entry::format("total_tasks", "-n %s"),
         Entry {
             name: "walltime",
             rule: Rule::Func(
@@ -98,10 +62,7 @@ pub const TABLE: Table = Table {
                 "`-W H:MM`, converted from any walltime form (seconds are rounded up to the next minute)",
             ),
         },
-        Entry {
-            name: "working_dir",
-            rule: Rule::Format("-cwd %s"),
-        },
+        Entry::format("working_dir", "-cwd %s"),
     ],
 };
 

@@ -27,14 +27,8 @@ pub const KEYS: &[&str] = &[
 /// Rows of every PBS site (troika 0.2.7), then the rows of `resource_syntax:
 /// select`.
 const ENTRIES: &[Entry] = &[
-    Entry {
-        name: "billing_account",
-        rule: Rule::Format("-A %s"),
-    },
-    Entry {
-        name: "error_file",
-        rule: Rule::Format("-e %s"),
-    },
+    Entry::format("billing_account", "-A %s"),
+    Entry::format("error_file", "-e %s"),
     Entry {
         name: "export_vars",
         rule: Rule::Func(export_vars, "`-V` if `all`, nothing if `none`, `-v <value>` otherwise"),
@@ -51,30 +45,12 @@ const ENTRIES: &[Entry] = &[
              joined without separator; other values are kept as given, with a warning",
         ),
     },
-    Entry {
-        name: "mail_user",
-        rule: Rule::Format("-M %s"),
-    },
-    Entry {
-        name: "name",
-        rule: Rule::Format("-N %s"),
-    },
-    Entry {
-        name: "output_file",
-        rule: Rule::Format("-o %s"),
-    },
-    Entry {
-        name: "priority",
-        rule: Rule::Format("-p %s"),
-    },
-    Entry {
-        name: "queue",
-        rule: Rule::Format("-q %s"),
-    },
-    Entry {
-        name: "walltime",
-        rule: Rule::Format("-l walltime=%s"),
-    },
+    Entry::format("mail_user", "-M %s"),
+    Entry::format("name", "-N %s"),
+    Entry::format("output_file", "-o %s"),
+    Entry::format("priority", "-p %s"),
+    Entry::format("queue", "-q %s"),
+    Entry::format("walltime", "-l walltime=%s"),
     // resource_syntax: select
     Entry {
         name: "total_nodes",

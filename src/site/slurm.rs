@@ -15,18 +15,9 @@ pub const KEYS: &[&str] = &["sbatch_command", "squeue_command", "scancel_command
 /// The translation of generic directives to `#SBATCH` options.
 pub const TABLE: Table = Table {
     entries: &[
-        Entry {
-            name: "billing_account",
-            rule: Rule::Format("--account=%s"),
-        },
-        Entry {
-            name: "cpus_per_task",
-            rule: Rule::Format("--cpus-per-task=%s"),
-        },
-        Entry {
-            name: "distribution",
-            rule: Rule::Format("--distribution=%s"),
-        },
+        Entry::format("billing_account", "--account=%s"),
+        Entry::format("cpus_per_task", "--cpus-per-task=%s"),
+        Entry::format("distribution", "--distribution=%s"),
         Entry {
             name: "enable_hyperthreading",
             rule: Rule::Func(
@@ -34,10 +25,7 @@ pub const TABLE: Table = Table {
                 "`--hint=multithread` if true, `--hint=nomultithread` if false",
             ),
         },
-        Entry {
-            name: "error_file",
-            rule: Rule::Format("--error=%s"),
-        },
+        Entry::format("error_file", "--error=%s"),
         Entry {
             name: "exclusive",
             rule: Rule::Func(
@@ -52,22 +40,13 @@ pub const TABLE: Table = Table {
                 "`--export=<value>`; `all` and `none` become `ALL` and `NONE`",
             ),
         },
-        Entry {
-            name: "gpus_per_node",
-            rule: Rule::Format("--gpus-per-node=%s"),
-        },
-        Entry {
-            name: "gpus_per_task",
-            rule: Rule::Format("--gpus-per-task=%s"),
-        },
+        Entry::format("gpus_per_node", "--gpus-per-node=%s"),
+        Entry::format("gpus_per_task", "--gpus-per-task=%s"),
         Entry {
             name: "join_output_error",
             rule: Rule::Ignore,
         },
-        Entry {
-            name: "licenses",
-            rule: Rule::Format("--licenses=%s"),
-        },
+        Entry::format("licenses", "--licenses=%s"),
         Entry {
             name: "mail_type",
             rule: Rule::Func(
@@ -75,74 +54,23 @@ pub const TABLE: Table = Table {
                 "`--mail-type=<value>`; `none`, `begin`, `end`, `fail` in upper case, others as given",
             ),
         },
-        Entry {
-            name: "mail_user",
-            rule: Rule::Format("--mail-user=%s"),
-        },
-        Entry {
-            name: "memory_per_cpu",
-            rule: Rule::Format("--mem-per-cpu=%s"),
-        },
-        Entry {
-            name: "memory_per_node",
-            rule: Rule::Format("--mem=%s"),
-        },
-        Entry {
-            name: "name",
-            rule: Rule::Format("--job-name=%s"),
-        },
-        Entry {
-            name: "output_file",
-            rule: Rule::Format("--output=%s"),
-        },
-        Entry {
-            name: "partition",
-            rule: Rule::Format("--partition=%s"),
-        },
-        Entry {
-            name: "priority",
-            rule: Rule::Format("--priority=%s"),
-        },
-        Entry {
-            name: "queue",
-            rule: Rule::Format("--qos=%s"),
-        },
-        Entry {
-            name: "reservation",
-            rule: Rule::Format("--reservation=%s"),
-        },
-        Entry {
-            name: "tasks_per_node",
-            rule: Rule::Format("--ntasks-per-node=%s"),
-        },
-        Entry {
-            name: "threads_per_core",
-            rule: Rule::Format("--threads-per-core=%s"),
-        },
-        Entry {
-            name: "tmpdir_size",
-            rule: Rule::Format("--tmp=%s"),
-        },
-        Entry {
-            name: "total_gpus",
-            rule: Rule::Format("--gpus=%s"),
-        },
-        Entry {
-            name: "total_nodes",
-            rule: Rule::Format("--nodes=%s"),
-        },
-        Entry {
-            name: "total_tasks",
-            rule: Rule::Format("--ntasks=%s"),
-        },
-        Entry {
-            name: "walltime",
-            rule: Rule::Format("--time=%s"),
-        },
-        Entry {
-            name: "working_dir",
-            rule: Rule::Format("--chdir=%s"),
-        },
+        Entry::format("mail_user", "--mail-user=%s"),
+        Entry::format("memory_per_cpu", "--mem-per-cpu=%s"),
+        Entry::format("memory_per_node", "--mem=%s"),
+        Entry::format("name", "--job-name=%s"),
+        Entry::format("output_file", "--output=%s"),
+        Entry::format("partition", "--partition=%s"),
+        Entry::format("priority", "--priority=%s"),
+        Entry::format("queue", "--qos=%s"),
+        Entry::format("reservation", "--reservation=%s"),
+        Entry::format("tasks_per_node", "--ntasks-per-node=%s"),
+        Entry::format("threads_per_core", "--threads-per-core=%s"),
+        Entry::format("tmpdir_size", "--tmp=%s"),
+        Entry::format("total_gpus", "--gpus=%s"),
+        Entry::format("total_nodes", "--nodes=%s"),
+        Entry::format("total_tasks", "--ntasks=%s"),
+        Entry::format("walltime", "--time=%s"),
+        Entry::format("working_dir", "--chdir=%s"),
     ],
 };
 

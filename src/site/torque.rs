@@ -20,14 +20,8 @@ pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command", "qs
 /// The translation of generic directives to `#PBS` options, Torque flavour.
 pub const TABLE: Table = Table {
     entries: &[
-        Entry {
-            name: "billing_account",
-            rule: Rule::Format("-A %s"),
-        },
-        Entry {
-            name: "error_file",
-            rule: Rule::Format("-e %s"),
-        },
+        Entry::format("billing_account", "-A %s"),
+        Entry::format("error_file", "-e %s"),
         Entry {
             name: "exclusive",
             rule: Rule::Func(exclusive, "`-n` (node-exclusive) if true or empty, nothing if false"),
@@ -43,10 +37,7 @@ pub const TABLE: Table = Table {
             name: "gpus_per_node",
             rule: Rule::Joint(nodes, NODES_DOC),
         },
-        Entry {
-            name: "join_output_error",
-            rule: Rule::Format("-j oe"),
-        },
+        Entry::format("join_output_error", "-j oe"),
         Entry {
             name: "mail_type",
             rule: Rule::Func(
@@ -54,10 +45,7 @@ pub const TABLE: Table = Table {
                 "`-m <letters>`: `begin` b, `end` e, `fail` a, `none` n; others as given",
             ),
         },
-        Entry {
-            name: "mail_user",
-            rule: Rule::Format("-M %s"),
-        },
+        Entry::format("mail_user", "-M %s"),
         Entry {
             name: "memory_per_cpu",
             rule: Rule::Func(
@@ -72,22 +60,10 @@ pub const TABLE: Table = Table {
                 "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)",
             ),
         },
-        Entry {
-            name: "name",
-            rule: Rule::Format("-N %s"),
-        },
-        Entry {
-            name: "output_file",
-            rule: Rule::Format("-o %s"),
-        },
-        Entry {
-            name: "priority",
-            rule: Rule::Format("-p %s"),
-        },
-        Entry {
-            name: "queue",
-            rule: Rule::Format("-q %s"),
-        },
+        Entry::format("name", "-N %s"),
+        Entry::format("output_file", "-o %s"),
+        Entry::format("priority", "-p %s"),
+        Entry::format("queue", "-q %s"),
         Entry {
             name: "tasks_per_node",
             rule: Rule::Joint(nodes, NODES_DOC),
@@ -96,18 +72,9 @@ pub const TABLE: Table = Table {
             name: "total_nodes",
             rule: Rule::Joint(nodes, NODES_DOC),
         },
-        Entry {
-            name: "total_tasks",
-            rule: Rule::Format("-l procs=%s"),
-        },
-        Entry {
-            name: "walltime",
-            rule: Rule::Format("-l walltime=%s"),
-        },
-        Entry {
-            name: "working_dir",
-            rule: Rule::Format("-d %s"),
-        },
+        Entry::format("total_tasks", "-l procs=%s"),
+        Entry::format("walltime", "-l walltime=%s"),
+        Entry::format("working_dir", "-d %s"),
     ],
 };
 
