@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::{Config, Value};
-use crate::connection::ConnectionOptions;
+use crate::config::{Config, SiteConfig, Value};
+use crate::connection::{ConnectionOptions, ConnectionType};
 use crate::error::{Error, Result};
 use crate::hook::{HookContext, HookPoint, Hooks};
 use crate::registry::Registry;
@@ -15,9 +15,6 @@ use crate::script::translators::{self, TranslatorContext};
 use crate::script::{Request, SubmitLock, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
-
-/// The largest job id file troika reads.
-pub const MAX_JID_BYTES: u64 = 4096;
 
 /// Default time limit of a scheduler command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
@@ -77,11 +74,7 @@ impl<'r> Controller<'r> {
             .registry
             .site_type(&type_name)
             .ok_or_else(|| Error::config(format!("Site '{name}' has unknown type '{type_name}'")))?;
-        let conn_name = cfg.required_str("connection")?;
-        let conn_type = self
-            .registry
-            .connection_type(&conn_name)
-            .ok_or_else(|| Error::config(format!("Unknown connection '{conn_name}'")))?;
+        let conn_type = self.connection_type(&cfg)?;
         let translator_entries = translators::entries(&cfg)?;
         let mut known: Vec<&str> = COMMON_KEYS.to_vec();
         known.extend_from_slice(site_type.keys);
@@ -160,16 +153,19 @@ impl<'r> Controller<'r> {
         })
     }
 
+    /// The registered connection type a site names.
+    fn connection_type(&self, cfg: &SiteConfig) -> Result<&'r ConnectionType> {
+        let name = cfg.required_str("connection")?;
+        self.registry
+            .connection_type(&name)
+            .ok_or_else(|| Error::config(format!("Unknown connection '{name}'")))
+    }
+
     /// A connection to site `name` that runs commands even in a dry run
     /// (the site was built already, so its configuration is valid).
     fn real_connection(&self, name: &str, user: Option<&str>) -> Result<Box<dyn crate::connection::Connection>> {
         let cfg = self.config.site(name)?;
-        let conn_name = cfg.required_str("connection")?;
-        let conn_type = self
-            .registry
-            .connection_type(&conn_name)
-            .ok_or_else(|| Error::config(format!("Unknown connection '{conn_name}'")))?;
-        (conn_type.create)(
+        (self.connection_type(&cfg)?.create)(
             &cfg,
             &ConnectionOptions {
                 user,
@@ -421,14 +417,15 @@ impl<'r> Controller<'r> {
         // The reason a file gives no job id, worded as 0.2.7 worded it.
         let read = |path: &Path| -> std::result::Result<String, String> {
             let name = quote(&path.display().to_string());
-            match crate::util::read_limited(path, MAX_JID_BYTES) {
+            match crate::util::read_limited(path, crate::util::MAX_ID_FILE_BYTES) {
                 Ok(Some(b)) => match String::from_utf8(b) {
                     Ok(s) if !s.trim().is_empty() => Ok(s.trim().to_string()),
                     Ok(_) => Err(format!("no job id in {name}")),
                     Err(_) => Err(format!("{name} is not text: not a job id file")),
                 },
                 Ok(None) => Err(format!(
-                    "{name} is larger than {MAX_JID_BYTES} bytes: not a job id file"
+                    "{name} is larger than {} bytes: not a job id file",
+                    crate::util::MAX_ID_FILE_BYTES
                 )),
                 Err(crate::util::OpenError::Io(e)) => {
                     Err(crate::error::python_io_error(&e, &path.display().to_string()))

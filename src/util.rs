@@ -243,6 +243,10 @@ fn file_kind(ft: &std::fs::FileType) -> Option<&'static str> {
     })
 }
 
+/// The largest file of one word that troika reads back: a `.jid` (job id)
+/// or `.site` (group member) file.
+pub const MAX_ID_FILE_BYTES: u64 = 4096;
+
 /// Reads a whole file of at most `limit` bytes (a configuration, a job id
 /// file); `Ok(None)` when it is larger. A pipe or a device is read up to the
 /// limit (`-c <(make-config)` works, `/dev/zero` does not run forever); a

@@ -182,7 +182,11 @@ impl<S: Scheduler> BatchSite<S> {
     /// The plain cancel: its success status, VANISHED for a job that is
     /// gone, or its error.
     fn cancel(&self, job: &Job) -> Result<CancelStatus> {
-        let argv = self.sched.cancel_argv(job)?;
+        self.cancel_with(job, self.sched.cancel_argv(job)?)
+    }
+
+    /// [`Self::cancel`] with the cancel command already made.
+    fn cancel_with(&self, job: &Job, argv: Vec<String>) -> Result<CancelStatus> {
         let out = self.run(argv.clone())?;
         if out.dryrun || out.success() {
             return Ok(self.sched.cancelled(&out));
@@ -267,9 +271,10 @@ impl<S: Scheduler> Site for BatchSite<S> {
                     .first()
                     .and_then(|p| Path::new(p).file_name())
                     .unwrap_or_default()
-                    .to_string_lossy();
+                    .to_string_lossy()
+                    .into_owned();
                 crate::debug!("Job {jid} is not running: cancelling it with {program}");
-                return Ok(Step::Done(match self.cancel(&job)? {
+                return Ok(Step::Done(match self.cancel_with(&job, cancel)? {
                     CancelStatus::Killed => CancelStatus::Cancelled,
                     other => other,
                 }));

@@ -67,7 +67,7 @@ pub fn member_file(script: &Path) -> PathBuf {
 
 /// The member recorded for `script`, if any.
 pub fn recorded_member(script: &Path) -> Option<String> {
-    let b = crate::util::read_limited(&member_file(script), 4096).ok()??;
+    let b = crate::util::read_limited(&member_file(script), crate::util::MAX_ID_FILE_BYTES).ok()??;
     let s = String::from_utf8(b).ok()?;
     let s = s.trim();
     (!s.is_empty()).then(|| s.to_string())
