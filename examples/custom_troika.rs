@@ -53,14 +53,12 @@ fn main() {
 // --- A site type: `echo`, a queue that "submits" by printing the job. ------
 
 /// How generic directives are written for the echo queue: `#ECHO key=value`.
-const ECHO_TABLE: Table = Table {
-    entries: &[
-        Entry::format("name", "name=%s"),
-        Entry::format("billing_account", "account=%s"),
-        Entry::format("walltime", "walltime=%s"),
-        Entry::format("output_file", "output=%s"),
-    ],
-};
+const ECHO_TABLE: Table = Table::new(&[
+    Entry::format("name", "name=%s"),
+    Entry::format("billing_account", "account=%s"),
+    Entry::format("walltime", "walltime=%s"),
+    Entry::format("output_file", "output=%s"),
+]);
 
 fn echo_site_type() -> SiteType {
     SiteType {

@@ -229,22 +229,8 @@ fn execute(
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
             ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines, lock)
         }
-        Action::Monitor(j) => ctl.monitor(
-            &j.site,
-            &j.script,
-            j.user.as_deref(),
-            j.output.as_deref(),
-            j.jobid.as_deref(),
-        ),
-        Action::Kill(j) => ctl
-            .kill(
-                &j.site,
-                &j.script,
-                j.user.as_deref(),
-                j.output.as_deref(),
-                j.jobid.as_deref(),
-            )
-            .map(|_| ()),
+        Action::Monitor(j) => ctl.monitor(&j.job()),
+        Action::Kill(j) => ctl.kill(&j.job()).map(|_| ()),
         Action::CheckConnection { site, user, timeout } => {
             // 0.2.7 accepted any integer (and ignored it): zero or a
             // negative timeout means no time limit, and so does one beyond

@@ -25,6 +25,19 @@ pub struct JobArgs {
     pub jobid: Option<String>,
 }
 
+impl JobArgs {
+    /// The job these arguments name.
+    pub fn job(&self) -> crate::controller::JobRef<'_> {
+        crate::controller::JobRef {
+            site: &self.site,
+            script: &self.script,
+            user: self.user.as_deref(),
+            output: self.output.as_deref(),
+            jid: self.jobid.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "troika",

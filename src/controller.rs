@@ -35,6 +35,17 @@ struct Known {
 }
 
 /// Runs actions against the sites of one configuration.
+/// The job a monitor or kill is about: its site, its script, the user it
+/// runs as, its output file and, when given, its id.
+#[derive(Clone, Copy)]
+pub struct JobRef<'a> {
+    pub site: &'a str,
+    pub script: &'a Path,
+    pub user: Option<&'a str>,
+    pub output: Option<&'a Path>,
+    pub jid: Option<&'a str>,
+}
+
 pub struct Controller<'r> {
     pub registry: &'r Registry,
     pub config: Config,
@@ -465,17 +476,19 @@ impl<'r> Controller<'r> {
     /// An action on a submitted job (monitor, kill): the site, its job id
     /// (`-j`, the `.jid` file or its copy), then `body` between the hooks.
     /// `body` records what the exit hooks should know.
-    #[allow(clippy::too_many_arguments)]
     fn on_job<T>(
         &self,
         action: &str,
-        site: &str,
-        script: &Path,
-        user: Option<&str>,
-        output: Option<&Path>,
-        jid: Option<&str>,
+        job: &JobRef,
         body: impl FnOnce(&Prepared, &HookContext, &str, &mut Known) -> Result<T>,
     ) -> Result<T> {
+        let JobRef {
+            site,
+            script,
+            user,
+            output,
+            jid,
+        } = *job;
         let p = self.prepare(site, user, action, Some(script), None)?;
         let setup = || self.job_id(&p, script, output, jid);
         self.run_action(action, &p, Some(script), output, user, setup, |ctx, jid, known| {
@@ -485,29 +498,14 @@ impl<'r> Controller<'r> {
     }
 
     /// `monitor`: write the job's status to `<script>.stat`.
-    pub fn monitor(
-        &self,
-        site: &str,
-        script: &Path,
-        user: Option<&str>,
-        output: Option<&Path>,
-        jid: Option<&str>,
-    ) -> Result<()> {
-        let body = |p: &Prepared, _: &HookContext, jid: &str, _: &mut Known| p.site.monitor(script, jid);
-        self.on_job("monitor", site, script, user, output, jid, body)
+    pub fn monitor(&self, job: &JobRef) -> Result<()> {
+        self.on_job("monitor", job, |p, _, jid, _| p.site.monitor(job.script, jid))
     }
 
     /// `kill`: stop the job and run the post-kill hooks with the outcome.
-    pub fn kill(
-        &self,
-        site: &str,
-        script: &Path,
-        user: Option<&str>,
-        output: Option<&Path>,
-        jid: Option<&str>,
-    ) -> Result<CancelStatus> {
-        let body = |p: &Prepared, ctx: &HookContext, jid: &str, known: &mut Known| {
-            let status = p.site.kill(script, jid)?;
+    pub fn kill(&self, job: &JobRef) -> Result<CancelStatus> {
+        self.on_job("kill", job, |p, ctx, jid, known| {
+            let status = p.site.kill(job.script, jid)?;
             known.cancel_status = Some(status);
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {
@@ -517,8 +515,7 @@ impl<'r> Controller<'r> {
             };
             p.hooks.run(HookPoint::PostKill, &post)?;
             Ok(status)
-        };
-        self.on_job("kill", site, script, user, output, jid, body)
+        })
     }
 
     /// `check-connection`: whether commands can be run on the site (for a
@@ -618,8 +615,15 @@ mod tests {
                 if ctl.site("s", None).is_ok() {
                     std::fs::write(&script, "#!/bin/sh\n# troika name=x\necho\n").unwrap();
                     let _ = ctl.submit("s", &script, None, &d.path().join("o"), &[], None);
-                    let _ = ctl.monitor("s", &script, None, None, Some("12"));
-                    let _ = ctl.kill("s", &script, None, None, Some("12"));
+                    let job = JobRef {
+                        site: "s",
+                        script: &script,
+                        user: None,
+                        output: None,
+                        jid: Some("12"),
+                    };
+                    let _ = ctl.monitor(&job);
+                    let _ = ctl.kill(&job);
                 }
                 let cfg = ctl.config.site("s").unwrap();
                 let entries = translators::entries(&cfg).unwrap();

@@ -69,12 +69,14 @@ pub fn site_markdown(t: &SiteType) -> String {
             s.push_str("Other lines, native directives of any scheduler included, stay in the script as they are.\n")
         }
     }
-    if t.syntax.table.entries.is_empty() {
+    if t.syntax.table.is_empty() {
         return s;
     }
     s.push_str("\n| directive | translation |\n|---|---|\n");
     let prefix = t.syntax.prefix.unwrap_or("");
-    for e in t.syntax.table.entries {
+    let mut rows: Vec<_> = t.syntax.table.entries().collect();
+    rows.sort_by_key(|e| e.name);
+    for e in rows {
         let tr = match e.rule {
             Rule::Format(f) => format!("`{}{}`", prefix, f.replace("%s", "<value>").replace("%%", "%")),
             Rule::Func(_, doc) | Rule::Joint(_, doc) => doc.to_string(),
@@ -117,7 +119,7 @@ pub fn resources_markdown(reg: &Registry) -> String {
     let types: Vec<&SiteType> = reg
         .sites
         .iter()
-        .filter(|t| t.syntax.units.is_some() && !t.syntax.table.entries.is_empty())
+        .filter(|t| t.syntax.units.is_some() && !t.syntax.table.is_empty())
         .collect();
     let cell = |t: &SiteType, name: &str, value: &str| -> String {
         let mut d = Directives::new();

@@ -64,19 +64,64 @@ impl Entry {
             rule: Rule::Format(format),
         }
     }
+
+    /// A row translated by a function of the value, `doc` saying how.
+    pub const fn func(name: &'static str, f: fn(&[u8]) -> Result<Vec<Vec<u8>>>, doc: &'static str) -> Entry {
+        Entry {
+            name,
+            rule: Rule::Func(f, doc),
+        }
+    }
+
+    /// A row translated together with other directives, `doc` saying how.
+    pub const fn joint(name: &'static str, f: fn(&Joint) -> Result<Vec<Vec<u8>>>, doc: &'static str) -> Entry {
+        Entry {
+            name,
+            rule: Rule::Joint(f, doc),
+        }
+    }
+
+    /// A row accepted without a translation.
+    pub const fn ignore(name: &'static str) -> Entry {
+        Entry {
+            name,
+            rule: Rule::Ignore,
+        }
+    }
 }
 
-/// A site's directive table.
+/// A site's directive table: its rows, after the rows it shares with
+/// related schedulers (the qsub family's) when it has any.
 #[derive(Clone, Copy)]
 pub struct Table {
-    pub entries: &'static [Entry],
+    shared: &'static [Entry],
+    own: &'static [Entry],
 }
 
 impl Table {
-    pub const EMPTY: Table = Table { entries: &[] };
+    pub const EMPTY: Table = Table::new(&[]);
 
-    pub fn get(&self, name: &str) -> Option<&Rule> {
-        self.entries.iter().find(|e| e.name == name).map(|e| &e.rule)
+    /// A table of these rows.
+    pub const fn new(rows: &'static [Entry]) -> Table {
+        Table { shared: &[], own: rows }
+    }
+
+    /// A table of rows shared with other schedulers, and rows of its own.
+    pub const fn joined(shared: &'static [Entry], own: &'static [Entry]) -> Table {
+        Table { shared, own }
+    }
+
+    /// The rows, shared ones first.
+    pub fn entries(&self) -> impl Iterator<Item = &'static Entry> {
+        self.shared.iter().chain(self.own)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.shared.is_empty() && self.own.is_empty()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'static Rule> {
+        self.entries().find(|e| e.name == name).map(|e| &e.rule)
     }
 }
 
@@ -389,18 +434,7 @@ mod tests {
 
     #[test]
     fn joint_rules_see_the_other_directives() {
-        const T: Table = Table {
-            entries: &[
-                Entry {
-                    name: "a",
-                    rule: Rule::Joint(pair, "a[:b]"),
-                },
-                Entry {
-                    name: "b",
-                    rule: Rule::Joint(pair, "a[:b]"),
-                },
-            ],
-        };
+        const T: Table = Table::new(&[Entry::joint("a", pair, "a[:b]"), Entry::joint("b", pair, "a[:b]")]);
         let mut d = Directives::new();
         d.set("b", b"4".to_vec());
         d.set("a", b"2".to_vec());

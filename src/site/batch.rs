@@ -130,7 +130,9 @@ pub trait Scheduler {
     }
 
     /// The error of a kill command (`argv`) that failed.
-    fn kill_failed(&self, out: &Outcome, by: KillCommand, argv: &[String]) -> Error;
+    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
+        command_failed("Kill", out)
+    }
 
     /// What a kill does before the plain cancel or the kill sequence
     /// (Slurm removes a job that is still pending); `Some` ends the kill.

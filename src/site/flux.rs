@@ -18,14 +18,10 @@ use crate::script::NativeSyntax;
 pub const KEYS: &[&str] = &["flux_command"];
 
 /// The translation of generic directives to `flux batch` options.
-pub const TABLE: Table = Table {
-    entries: &[
+pub const TABLE: Table = Table::new(&[
         Entry::format("cpus_per_task", "-c %s"),
         Entry::format("error_file", "--error=%s"),
-        Entry {
-            name: "exclusive",
-            rule: Rule::Func(exclusive, "`--exclusive` if true or empty, nothing if false"),
-        },
+        Entry::func("exclusive", exclusive, "`--exclusive` if true or empty, nothing if false"),
         Entry::format("gpus_per_task", "-g %s"),
         Entry {
             // Flux writes standard error to the output file when no --error is given.
@@ -38,16 +34,10 @@ pub const TABLE: Table = Table {
         Entry::format("queue", "-q %s"),
         Entry::format("total_nodes", "-N %s"),
         Entry::format("total_tasks", "-n %s"),
-        Entry {
-            name: "walltime",
-            rule: Rule::Func(
-                walltime,
-                "`-t <N>m` (whole minutes) or `-t <N>s`, converted from any walltime form; a Flux duration with a unit (`90s`, `1.5h`, `2d`) is kept as it is",
-            ),
-        },
+        Entry::func("walltime", walltime,
+                "`-t <N>m` (whole minutes) or `-t <N>s`, converted from any walltime form; a Flux duration with a unit (`90s`, `1.5h`, `2d`) is kept as it is"),
         Entry::format("working_dir", "--cwd=%s"),
-    ],
-};
+    ]);
 
 /// `#flux:` lines (also `# flux:`); output and error files are set by
 /// troika. Flux rejects a script whose directives use different prefixes,

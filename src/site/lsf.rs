@@ -18,14 +18,10 @@ use crate::util::quote;
 pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command"];
 
 /// The translation of generic directives to `#BSUB` options.
-pub const TABLE: Table = Table {
-    entries: &[
+pub const TABLE: Table = Table::new(&[
         Entry::format("billing_account", "-P %s"),
         Entry::format("error_file", "-e %s"),
-        Entry {
-            name: "exclusive",
-            rule: Rule::Func(exclusive, "`-x` if true or empty, nothing if false"),
-        },
+        Entry::func("exclusive", exclusive, "`-x` if true or empty, nothing if false"),
         Entry::format("export_vars", "-env \"%s\""),
         Entry::format("gpus_per_node", "-gpu \"num=%s\""),
         Entry {
@@ -33,21 +29,11 @@ pub const TABLE: Table = Table {
             name: "join_output_error",
             rule: Rule::Ignore,
         },
-        Entry {
-            name: "mail_type",
-            rule: Rule::Func(
-                mail_type,
-                "`-B` for `begin`, `-N` for `end` or `fail`, both for `all`, nothing for `none`",
-            ),
-        },
+        Entry::func("mail_type", mail_type,
+                "`-B` for `begin`, `-N` for `end` or `fail`, both for `all`, nothing for `none`"),
         Entry::format("mail_user", "-u %s"),
-        Entry {
-            name: "memory_per_node",
-            rule: Rule::Func(
-                mem,
-                "`-M <value>`, units in LSF's form (`4G` becomes `4GB`, `1.5G` becomes `1536MB`; a plain number is in LSF_UNIT_FOR_LIMITS)",
-            ),
-        },
+        Entry::func("memory_per_node", mem,
+                "`-M <value>`, units in LSF's form (`4G` becomes `4GB`, `1.5G` becomes `1536MB`; a plain number is in LSF_UNIT_FOR_LIMITS)"),
         Entry::format("name", "-J %s"),
         Entry::format("output_file", "-o %s"),
         Entry::format("priority", "-sp %s"),
@@ -55,16 +41,10 @@ pub const TABLE: Table = Table {
         Entry::format("reservation", "-U %s"),
         Entry::format("tasks_per_node", "-R \"span[ptile=%s]\""),
         Entry::format("total_tasks", "-n %s"),
-        Entry {
-            name: "walltime",
-            rule: Rule::Func(
-                walltime,
-                "`-W H:MM`, converted from any walltime form (seconds are rounded up to the next minute)",
-            ),
-        },
+        Entry::func("walltime", walltime,
+                "`-W H:MM`, converted from any walltime form (seconds are rounded up to the next minute)"),
         Entry::format("working_dir", "-cwd %s"),
-    ],
-};
+    ]);
 
 /// `#BSUB` lines; output and error files are set by troika.
 pub const NATIVE: NativeSyntax = NativeSyntax {

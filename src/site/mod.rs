@@ -9,6 +9,7 @@ pub mod group;
 pub mod kill;
 pub mod lsf;
 pub mod pbs;
+pub mod qsub;
 pub mod sge;
 pub mod signals;
 pub mod slurm;

@@ -7,12 +7,13 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
+use super::batch::{BatchSite, KillCommand};
+use super::qsub::{QCommands, QScheduler, ROWS};
 use super::units::{parse_memory, Style};
-use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
-use crate::script::translate::{Entry, Joint, Rule, Table};
+use crate::script::translate::{Entry, Joint, Table};
 use crate::script::NativeSyntax;
 use crate::util::{quote, quote_bytes};
 
@@ -24,85 +25,51 @@ pub const KEYS: &[&str] = &[
     "resource_syntax",
 ];
 
-/// Rows of every PBS site (troika 0.2.7), then the rows of `resource_syntax:
-/// select`.
+/// Rows of every PBS site (with the family's, troika 0.2.7's), then the
+/// rows of `resource_syntax: select`.
 const ENTRIES: &[Entry] = &[
-    Entry::format("billing_account", "-A %s"),
-    Entry::format("error_file", "-e %s"),
-    Entry {
-        name: "export_vars",
-        rule: Rule::Func(export_vars, "`-V` if `all`, nothing if `none`, `-v <value>` otherwise"),
-    },
-    Entry {
-        name: "join_output_error",
-        rule: Rule::Func(join_output_error, "`-j oe` (whatever the value)"),
-    },
-    Entry {
-        name: "mail_type",
-        rule: Rule::Func(
-            mail_type,
-            "`-m <letters>`: `begin`, `end`, `fail`, `none` (any case) become `b`, `e`, `a`, `n`, \
-             joined without separator; other values are kept as given, with a warning",
-        ),
-    },
-    Entry::format("mail_user", "-M %s"),
-    Entry::format("name", "-N %s"),
-    Entry::format("output_file", "-o %s"),
-    Entry::format("priority", "-p %s"),
-    Entry::format("queue", "-q %s"),
+    Entry::func("join_output_error", join_output_error, "`-j oe` (whatever the value)"),
     Entry::format("walltime", "-l walltime=%s"),
     // resource_syntax: select
-    Entry {
-        name: "total_nodes",
-        rule: Rule::Joint(select, SELECT_DOC),
-    },
-    Entry {
-        name: "total_tasks",
-        rule: Rule::Joint(
-            select,
-            "T (see `total_nodes`): spread over the nodes as evenly as possible; alone, one chunk per task",
-        ),
-    },
-    Entry {
-        name: "tasks_per_node",
-        rule: Rule::Joint(
-            select,
-            "P (see `total_nodes`): the most tasks a node runs; `mpiprocs` of a chunk",
-        ),
-    },
-    Entry {
-        name: "cpus_per_task",
-        rule: Rule::Joint(select, "C (see `total_nodes`): `ncpus` of a chunk is C × its tasks"),
-    },
-    Entry {
-        name: "memory_per_node",
-        rule: Rule::Joint(
-            select,
-            "M (see `total_nodes`): `mem=` of each chunk, in PBS units (`4G` -> `4gb`, `1.5G` -> \
+    Entry::joint("total_nodes", select, SELECT_DOC),
+    Entry::joint(
+        "total_tasks",
+        select,
+        "T (see `total_nodes`): spread over the nodes as evenly as possible; alone, one chunk per task",
+    ),
+    Entry::joint(
+        "tasks_per_node",
+        select,
+        "P (see `total_nodes`): the most tasks a node runs; `mpiprocs` of a chunk",
+    ),
+    Entry::joint(
+        "cpus_per_task",
+        select,
+        "C (see `total_nodes`): `ncpus` of a chunk is C × its tasks",
+    ),
+    Entry::joint(
+        "memory_per_node",
+        select,
+        "M (see `total_nodes`): `mem=` of each chunk, in PBS units (`4G` -> `4gb`, `1.5G` -> \
              `1536mb`; a number alone is in megabytes)",
-        ),
-    },
-    Entry {
-        name: "exclusive",
-        rule: Rule::Joint(
-            select,
-            "(see `total_nodes`) `excl` in `-l place=` if true or empty, nothing if false; `exclhost` and \
+    ),
+    Entry::joint(
+        "exclusive",
+        select,
+        "(see `total_nodes`) `excl` in `-l place=` if true or empty, nothing if false; `exclhost` and \
              `shared` as given",
-        ),
-    },
+    ),
 ];
 
 /// How many rows of [`ENTRIES`] every PBS site has.
-const BASE_ROWS: usize = 11;
+const BASE_ROWS: usize = 2;
 
 /// The full table, as documented: troika 0.2.7's rows and the `select` rows.
-pub const TABLE: Table = Table { entries: ENTRIES };
+pub const TABLE: Table = Table::joined(ROWS, ENTRIES);
 
 /// The table of a site without `resource_syntax: select`: troika 0.2.7's
 /// eleven rows, the node, task, cpu and memory directives unknown.
-pub const TABLE_0_2_7: Table = Table {
-    entries: ENTRIES.split_at(BASE_ROWS).0,
-};
+pub const TABLE_0_2_7: Table = Table::joined(ROWS, ENTRIES.split_at(BASE_ROWS).0);
 
 /// How the node, task, cpu, memory and exclusive directives combine.
 const SELECT_DOC: &str = "Only with `resource_syntax: select` (PBS Pro, OpenPBS). `total_nodes` (N), \
@@ -142,45 +109,8 @@ pub fn site_type() -> SiteType {
     }
 }
 
-/// `export_vars` for PBS and Grid Engine: `all` exports everything (`-V`),
-/// `none` nothing, anything else is a list for `-v`. Only lowercase `all`
-/// and `none` are special, as in troika 0.2.7.
-pub fn export_vars(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(match v {
-        b"all" => vec![b"-V".to_vec()],
-        b"none" => vec![],
-        other => vec![[b"-v ", other].concat()],
-    })
-}
-
 fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![b"-j oe".to_vec()])
-}
-
-/// `mail_type` for PBS and Grid Engine: items are trimmed; `begin`, `end`,
-/// `fail` and `none` (any case) become `b`, `e`, `a` and `n`; other items
-/// are kept as given, with a warning; all are joined without separator.
-pub fn mail_letters(v: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for item in v.split(|&c| c == b',') {
-        let item = item.trim_ascii();
-        let letter: &[u8] = match item.to_ascii_lowercase().as_slice() {
-            b"begin" => b"b",
-            b"end" => b"e",
-            b"fail" => b"a",
-            b"none" => b"n",
-            _ => {
-                crate::warning!("Unknown mail_type value {}", crate::util::bytes_repr(item));
-                item
-            }
-        };
-        out.extend_from_slice(letter);
-    }
-    out
-}
-
-fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-m ".as_slice(), &mail_letters(v)].concat()])
 }
 
 /// A positive count, for the `select` combination.
@@ -360,50 +290,6 @@ pub fn parse_qsub_output(out: &str) -> Option<String> {
     (!id.chars().any(char::is_whitespace)).then(|| id.to_string())
 }
 
-/// The commands of the PBS family: `qsub`, `qstat`, `qdel` and (PBS and
-/// Torque; Grid Engine has none) `qsig`, each configurable.
-pub struct QCommands {
-    pub qsub: Vec<String>,
-    pub qstat: Vec<String>,
-    pub qdel: Vec<String>,
-    pub qsig: Vec<String>,
-}
-
-impl QCommands {
-    /// Reads `qsub_command`, `qstat_command`, `qdel_command` and, when
-    /// `with_qsig`, `qsig_command`.
-    pub fn read(config: &crate::config::SiteConfig, with_qsig: bool) -> Result<Self> {
-        Ok(QCommands {
-            qsub: config.command("qsub_command", &["qsub"])?,
-            qstat: config.command("qstat_command", &["qstat"])?,
-            qdel: config.command("qdel_command", &["qdel"])?,
-            qsig: if with_qsig {
-                config.command("qsig_command", &["qsig"])?
-            } else {
-                vec![]
-            },
-        })
-    }
-
-    /// `qsub` with the script on standard input (or its copy's path).
-    pub fn submit(&self) -> Vec<String> {
-        self.qsub.clone()
-    }
-
-    pub fn qstat(&self, args: &[&str]) -> Vec<String> {
-        argv(&self.qstat, args)
-    }
-
-    pub fn qdel(&self, jid: &str) -> Vec<String> {
-        argv(&self.qdel, &[jid])
-    }
-
-    /// `qsig -s SIGNAL ID`, the signal written as the scheduler takes it.
-    pub fn qsig(&self, signal: &str, jid: &str) -> Vec<String> {
-        argv(&self.qsig, &["-s", signal, jid])
-    }
-}
-
 /// A PBS Pro / OpenPBS server.
 pub struct Pbs {
     q: QCommands,
@@ -440,33 +326,18 @@ impl Pbs {
     }
 }
 
-impl Scheduler for Pbs {
-    fn names(&self) -> Submission<'_> {
-        Submission {
-            failed: "Submission failed",
-            command: "qsub",
-            query: "qstat",
-        }
-    }
-
-    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
-        Ok(self.q.submit())
+impl QScheduler for Pbs {
+    fn q(&self) -> &QCommands {
+        &self.q
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
         parse_qsub_output(stdout)
     }
 
-    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
-        Ok(self.q.qstat(&[job.jid]))
-    }
-
-    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
-        Ok(self.q.qdel(job.jid))
-    }
-
-    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
-        Ok(self.q.qsig(&(sig as i32).to_string(), job.jid))
+    /// PBS takes signal numbers.
+    fn signal_word(&self, sig: Signal) -> Option<String> {
+        Some((sig as i32).to_string())
     }
 
     /// `Unknown Job Id` (never existed, or gone), `Job has finished` (kept
@@ -482,15 +353,12 @@ impl Scheduler for Pbs {
     fn not_running(&self, out: &Outcome) -> bool {
         self.forgiving_kill && out.text().contains("Request invalid for state of job")
     }
-
-    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
-        command_failed("Kill", out)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::script::translate::Rule;
 
     fn sel(items: &[(&str, &str)]) -> Result<Vec<String>> {
         let m: Vec<(&str, &[u8])> = items.iter().map(|(k, v)| (*k, v.as_bytes())).collect();
@@ -499,7 +367,8 @@ mod tests {
 
     #[test]
     fn base_table_is_troika_0_2_7() {
-        let names: Vec<&str> = TABLE_0_2_7.entries.iter().map(|e| e.name).collect();
+        let mut names: Vec<&str> = TABLE_0_2_7.entries().map(|e| e.name).collect();
+        names.sort();
         assert_eq!(
             names,
             [
@@ -516,8 +385,8 @@ mod tests {
                 "walltime"
             ]
         );
-        assert!(TABLE_0_2_7.entries.iter().all(|e| !matches!(e.rule, Rule::Joint(..))));
-        let extra = &TABLE.entries[BASE_ROWS..];
+        assert!(TABLE_0_2_7.entries().all(|e| !matches!(e.rule, Rule::Joint(..))));
+        let extra = &ENTRIES[BASE_ROWS..];
         assert!(extra.iter().all(|e| matches!(e.rule, Rule::Joint(..))));
         let mut names: Vec<&str> = extra.iter().map(|e| e.name).collect();
         names.sort();
@@ -539,12 +408,7 @@ mod tests {
     }
 
     #[test]
-    fn mail_and_export() {
-        assert_eq!(mail_letters(b"begin, END,fail,none"), b"bean");
-        assert_eq!(mail_letters(b"begin,all"), b"ball");
-        assert_eq!(export_vars(b"all").unwrap(), vec![b"-V".to_vec()]);
-        assert!(export_vars(b"none").unwrap().is_empty());
-        assert_eq!(export_vars(b"ALL").unwrap(), vec![b"-v ALL".to_vec()]);
+    fn join_is_always_oe() {
         assert_eq!(join_output_error(b"no").unwrap(), vec![b"-j oe".to_vec()]);
     }
 

@@ -8,46 +8,25 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
-use super::pbs::{export_vars, mail_letters, QCommands};
-use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use super::batch::{BatchSite, Job, KillCommand};
+use super::qsub::{QCommands, QScheduler, ROWS};
+use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
-use crate::script::translate::{Entry, Rule, Table};
+use crate::script::translate::{Entry, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
 pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command"];
 
 /// The translation of generic directives to `#$` options (troika 0.2.7's).
-pub const TABLE: Table = Table {
-    entries: &[
-        Entry::format("billing_account", "-A %s"),
-        Entry::format("error_file", "-e %s"),
-        Entry {
-            name: "export_vars",
-            rule: Rule::Func(export_vars, "`-V` if `all`, nothing if `none`, `-v <value>` otherwise"),
-        },
-        Entry {
-            name: "join_output_error",
-            rule: Rule::Func(join_output_error, "`-j y` (whatever the value)"),
-        },
-        Entry {
-            name: "mail_type",
-            rule: Rule::Func(
-                mail_type,
-                "`-m <letters>`: `begin`, `end`, `fail`, `none` (any case) become `b`, `e`, `a`, `n`, \
-                 joined without separator; other values are kept as given, with a warning",
-            ),
-        },
-        Entry::format("mail_user", "-M %s"),
-        Entry::format("name", "-N %s"),
-        Entry::format("output_file", "-o %s"),
-        Entry::format("priority", "-p %s"),
-        Entry::format("queue", "-q %s"),
+pub const TABLE: Table = Table::joined(
+    ROWS,
+    &[
+        Entry::func("join_output_error", join_output_error, "`-j y` (whatever the value)"),
         Entry::format("walltime", "-l h_rt=%s"),
     ],
-};
+);
 
 /// `#$` lines; output, error and join options are set by troika.
 pub const NATIVE: NativeSyntax = NativeSyntax {
@@ -74,10 +53,6 @@ pub fn site_type() -> SiteType {
 
 fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![b"-j y".to_vec()])
-}
-
-fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-m ".as_slice(), &mail_letters(v)].concat()])
 }
 
 fn leading_digits(s: &str) -> Option<&str> {
@@ -115,7 +90,6 @@ fn parse_digits(out: &str) -> Option<&str> {
 }
 
 /// A Grid Engine cell.
-/// A Grid Engine cell.
 pub struct Sge {
     q: QCommands,
 }
@@ -128,17 +102,9 @@ impl Sge {
     }
 }
 
-impl Scheduler for Sge {
-    fn names(&self) -> Submission<'_> {
-        Submission {
-            failed: "Submission failed",
-            command: "qsub",
-            query: "qstat",
-        }
-    }
-
-    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
-        Ok(self.q.submit())
+impl QScheduler for Sge {
+    fn q(&self) -> &QCommands {
+        &self.q
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
@@ -163,21 +129,14 @@ impl Scheduler for Sge {
         Ok(())
     }
 
-    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
-        Ok(self.q.qstat(&["-j", job.jid]))
-    }
-
-    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
-        Ok(self.q.qdel(job.jid))
+    /// `qstat -j ID`.
+    fn status_options(&self) -> &'static [&'static str] {
+        &["-j"]
     }
 
     /// Grid Engine cannot send a chosen signal: a kill is one `qdel`.
-    fn can_signal(&self) -> bool {
-        false
-    }
-
-    fn signal_argv(&self, job: &Job, _sig: Signal) -> Result<Vec<String>> {
-        Ok(self.q.qdel(job.jid))
+    fn signal_word(&self, _sig: Signal) -> Option<String> {
+        None
     }
 
     fn before_kill(&self, site: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
@@ -204,15 +163,12 @@ impl Scheduler for Sge {
     fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
         String::from_utf8_lossy(&out.stdout).contains("does not exist")
     }
-
-    fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
-        command_failed("Kill", out)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::script::translate::Rule;
 
     #[test]
     fn qsub_output() {
@@ -238,9 +194,8 @@ mod tests {
 
     #[test]
     fn table_has_troika_0_2_7_rows() {
-        assert_eq!(TABLE.entries.len(), 11);
+        assert_eq!(TABLE.entries().count(), 11);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
-        assert_eq!(mail_type(b"end,fail").unwrap(), vec![b"-m ea".to_vec()]);
     }
 }

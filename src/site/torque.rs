@@ -6,77 +6,32 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
-use super::pbs::QCommands;
+use super::batch::{command_failed, BatchSite, KillCommand};
+use super::qsub::{QCommands, QScheduler, ROWS};
 use super::units::{table_memory, Style};
-use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
+use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
-use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
+use crate::script::translate::{bool_value, Entry, Joint, Table};
 use crate::script::NativeSyntax;
 
 pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command", "qsig_command"];
 
 /// The translation of generic directives to `#PBS` options, Torque flavour.
-pub const TABLE: Table = Table {
-    entries: &[
-        Entry::format("billing_account", "-A %s"),
-        Entry::format("error_file", "-e %s"),
-        Entry {
-            name: "exclusive",
-            rule: Rule::Func(exclusive, "`-n` (node-exclusive) if true or empty, nothing if false"),
-        },
-        Entry {
-            name: "export_vars",
-            rule: Rule::Func(
-                super::pbs::export_vars,
-                "`-V` for `all`, nothing for `none`, `-v <value>` otherwise",
-            ),
-        },
-        Entry {
-            name: "gpus_per_node",
-            rule: Rule::Joint(nodes, NODES_DOC),
-        },
+pub const TABLE: Table = Table::joined(ROWS, &[
+        Entry::func("exclusive", exclusive, "`-n` (node-exclusive) if true or empty, nothing if false"),
+        Entry::joint("gpus_per_node", nodes, NODES_DOC),
         Entry::format("join_output_error", "-j oe"),
-        Entry {
-            name: "mail_type",
-            rule: Rule::Func(
-                mail_type,
-                "`-m <letters>`: `begin` b, `end` e, `fail` a, `none` n; others as given",
-            ),
-        },
-        Entry::format("mail_user", "-M %s"),
-        Entry {
-            name: "memory_per_cpu",
-            rule: Rule::Func(
-                pmem,
-                "`-l pmem=<value>` (memory per process), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)",
-            ),
-        },
-        Entry {
-            name: "memory_per_node",
-            rule: Rule::Func(
-                mem,
-                "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)",
-            ),
-        },
-        Entry::format("name", "-N %s"),
-        Entry::format("output_file", "-o %s"),
-        Entry::format("priority", "-p %s"),
-        Entry::format("queue", "-q %s"),
-        Entry {
-            name: "tasks_per_node",
-            rule: Rule::Joint(nodes, NODES_DOC),
-        },
-        Entry {
-            name: "total_nodes",
-            rule: Rule::Joint(nodes, NODES_DOC),
-        },
+        Entry::func("memory_per_cpu", pmem,
+                "`-l pmem=<value>` (memory per process), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)"),
+        Entry::func("memory_per_node", mem,
+                "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)"),
+        Entry::joint("tasks_per_node", nodes, NODES_DOC),
+        Entry::joint("total_nodes", nodes, NODES_DOC),
         Entry::format("total_tasks", "-l procs=%s"),
         Entry::format("walltime", "-l walltime=%s"),
         Entry::format("working_dir", "-d %s"),
-    ],
-};
+    ]);
 
 const NODES_DOC: &str = "one `-l nodes=<total_nodes>:ppn=<tasks_per_node>:gpus=<gpus_per_node>` line from \
                          whichever of the three are set (`total_nodes` defaults to 1)";
@@ -136,11 +91,6 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     }
 }
 
-/// As PBS: `-m <letters>`.
-fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-m ".as_slice(), &super::pbs::mail_letters(v)].concat()])
-}
-
 fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![[b"-l mem=".as_slice(), &table_memory(v, Style::Torque)?].concat()])
 }
@@ -149,7 +99,6 @@ fn pmem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![[b"-l pmem=".as_slice(), &table_memory(v, Style::Torque)?].concat()])
 }
 
-/// A Torque cluster.
 /// A Torque server.
 pub struct Torque {
     q: QCommands,
@@ -170,33 +119,22 @@ pub fn parse_qsub_output(out: &str) -> Option<String> {
     words.next().is_none().then(|| id.to_string())
 }
 
-impl Scheduler for Torque {
-    fn names(&self) -> Submission<'_> {
-        Submission {
-            failed: "Torque submission failed",
-            command: "qsub",
-            query: "qstat",
-        }
+impl QScheduler for Torque {
+    fn q(&self) -> &QCommands {
+        &self.q
     }
 
-    fn submit_argv(&self, _to: &ToSubmit) -> Result<Vec<String>> {
-        Ok(self.q.submit())
+    fn failed(&self) -> &'static str {
+        "Torque submission failed"
     }
 
     fn parse_job_id(&self, stdout: &str) -> Option<String> {
         parse_qsub_output(stdout)
     }
 
-    fn status_argv(&self, job: &Job) -> Result<Vec<String>> {
-        Ok(self.q.qstat(&[job.jid]))
-    }
-
-    fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
-        Ok(self.q.qdel(job.jid))
-    }
-
-    fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
-        Ok(self.q.qsig(sig.as_str(), job.jid))
+    /// Torque takes signal names.
+    fn signal_word(&self, sig: Signal) -> Option<String> {
+        Some(sig.as_str().to_string())
     }
 
     /// `qdel: Unknown Job Id 12.server` (exit 153); for qdel also `qdel:
@@ -212,7 +150,7 @@ impl Scheduler for Torque {
         out.text().contains("invalid for state of job")
     }
 
-    fn kill_failed(&self, out: &Outcome, by: KillCommand, _argv: &[String]) -> Error {
+    fn kill_failed(&self, out: &Outcome, by: KillCommand) -> Error {
         match by {
             KillCommand::Cancel => command_failed("qdel", out),
             KillCommand::Signal => command_failed("qsig", out),
