@@ -47,7 +47,7 @@ fn main() {
             Ok(Box::new(OrgAccount(account)))
         },
     });
-    std::process::exit(troika::app::main_with(reg));
+    std::process::exit(main_with(reg));
 }
 
 // --- A site type: `echo`, a queue that "submits" by printing the job. ------

@@ -29,7 +29,7 @@ pub enum Error {
     /// (a missing directory, a full disk, a read-only file). 0.2.7 reported
     /// these as unhandled exceptions, and so does troika for a configuration
     /// without an edition; with `edition: 2026` they are not worded as a
-    /// crash (see [`set_edition`]).
+    /// crash (see `set_edition`).
     #[error("{prefix}{0}", prefix = io_prefix())]
     Io(String),
     /// A command whose effect is not known: it timed out after it started,

@@ -5,23 +5,27 @@
 //! schedulers, connections, translators and hooks: [`plugin`] has all it
 //! needs ([`Registry`], [`app::main_with`], the traits and their types).
 
+// The logging macros (`troika::info!`, ...) expand to paths in it.
+#[doc(hidden)]
 pub mod log;
 
 pub mod plugin;
 
-pub mod app;
-pub mod cli;
-pub mod config;
-pub mod connection;
-pub mod controller;
-pub mod docs;
-pub mod error;
-pub mod hook;
-pub mod registry;
-pub mod script;
-pub mod site;
-pub mod util;
+mod app;
+mod cli;
+mod config;
+mod connection;
+mod controller;
+#[cfg(test)]
+mod docs;
+mod error;
+mod hook;
+mod registry;
+mod script;
+mod site;
+mod util;
 
+pub use app::main;
 pub use error::{Error, Result};
 pub use registry::Registry;
 #[cfg(test)]

@@ -1,3 +1,3 @@
 fn main() {
-    std::process::exit(troika::app::main());
+    std::process::exit(troika::main());
 }

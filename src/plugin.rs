@@ -18,4 +18,5 @@ pub use crate::site::batch::{BatchSite, Job, KillCommand, Scheduler, ScriptInput
 pub use crate::site::units::Style as UnitsStyle;
 pub use crate::site::{
     warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType, Submission, Traits,
+    COMMON_KEYS,
 };

@@ -192,14 +192,6 @@ impl Config {
         self.edition
     }
 
-    pub fn origin(&self) -> &str {
-        &self.origin
-    }
-
-    pub fn is_builtin(&self) -> bool {
-        matches!(self.source, Source::Builtin { .. })
-    }
-
     /// `file:line:col` of a node, for messages.
     pub fn at(&self, node: &Node) -> String {
         at(&self.origin, node)
@@ -405,7 +397,7 @@ impl SiteConfig {
         }
     }
 
-    /// A number of seconds (see [`seconds_of`]).
+    /// A number of seconds (see `seconds_of`).
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(None),

@@ -20,7 +20,7 @@ pub const KEYS: &[&str] = &["local_cwd"];
 pub struct LocalConnection {
     pub cwd: Option<PathBuf>,
     /// Whether copy messages name the destination as a resolved local path
-    /// (see [`py_path`]): so did 0.2.7 for a `direct` site without
+    /// (see `py_path`): so did 0.2.7 for a `direct` site without
     /// `local_cwd`.
     pub resolved_dst: bool,
     /// Commands are logged, not run.

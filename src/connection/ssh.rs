@@ -288,13 +288,9 @@ impl SshConnection {
         }
     }
 
-    /// The local `ssh` argument vector that runs `argv` remotely.
-    pub fn ssh_argv(&self, argv: &[OsString]) -> Vec<OsString> {
-        self.ssh_argv_env(&[], argv)
-    }
-
-    /// [`Self::ssh_argv`] with `NAME=VALUE` assignments in front of the
-    /// remote command (the command's environment, as troika 0.2.7 passes it).
+    /// The local `ssh` argument vector that runs `argv` remotely, with
+    /// `NAME=VALUE` assignments in front of the remote command (the
+    /// command's environment, as troika 0.2.7 passes it).
     pub fn ssh_argv_env(&self, env: &[(String, String)], argv: &[OsString]) -> Vec<OsString> {
         let mut out: Vec<OsString> = self.ssh.iter().map(OsString::from).collect();
         out.extend(self.ssh_opts.iter().map(OsString::from));
@@ -500,7 +496,7 @@ mod tests {
     fn argv_with_cwd_and_user() {
         let site = SiteConfig::from_yaml("r", "host: h\nremote_cwd: /w d\n").unwrap();
         let c = SshConnection::from_config(&site, Some("alice")).unwrap();
-        let s = strings(c.ssh_argv(&["qdel".into(), "3.s".into()]));
+        let s = strings(c.ssh_argv_env(&[], &["qdel".into(), "3.s".into()]));
         assert_eq!(
             s,
             [

@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 use crate::util::{quote, quote_argv};
 
 /// The environment of an external hook: name and meaning (for the docs).
-pub const ENV_VARS: &[(&str, &str)] = &[
+#[cfg(test)]
+const ENV_VARS: &[(&str, &str)] = &[
     (
         "TROIKA_HOOK",
         "the hook point: `at_startup`, `pre_submit`, `post_kill` or `at_exit`",
@@ -225,6 +226,7 @@ impl ExternalHook {
 }
 
 /// The table of [`ENV_VARS`] in Markdown, as `docs/hooks.md` shows it.
+#[cfg(test)]
 pub fn env_table_markdown() -> String {
     let mut s = String::from("| variable | value |\n|---|---|\n");
     for (name, doc) in ENV_VARS {

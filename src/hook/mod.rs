@@ -229,6 +229,24 @@ fn registered(name: &str, point: HookPoint, available: &[HookType]) -> Result<Ho
 mod tests {
     use super::*;
 
+    #[test]
+    fn hooks_doc_covers_every_hook_and_variable() {
+        let doc =
+            std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/hooks.md")).unwrap();
+        for h in crate::hook::builtin() {
+            assert!(
+                doc.contains(&format!("### `{}`", h.name)),
+                "docs/hooks.md: no section for {}",
+                h.name
+            );
+        }
+        let table = crate::hook::external::env_table_markdown();
+        assert!(
+            doc.contains(&table),
+            "docs/hooks.md: the environment table differs from the code; it should read:\n{table}"
+        );
+    }
+
     fn hooks(yaml: &str) -> Result<Hooks> {
         Hooks::from_config(&SiteConfig::from_yaml("s", yaml).unwrap(), &builtin())
     }

@@ -16,7 +16,7 @@ use std::path::Path;
 pub use directives::Directives;
 pub use lock::{Replaced, SubmitLock};
 pub use parse::{NativeSyntax, Scan};
-pub use translate::{Overrides, Rule, Table, UnknownPolicy};
+pub use translate::{Overrides, Table, UnknownPolicy};
 pub use translators::Translator;
 
 use crate::error::{Error, Result};

@@ -387,20 +387,3 @@ fn group_uses_the_first_available_member() {
         "{list}"
     );
 }
-
-#[test]
-fn hooks_doc_covers_every_hook_and_variable() {
-    let doc = std::fs::read_to_string(crate::common::repo_root().join("docs/hooks.md")).unwrap();
-    for h in troika::hook::builtin() {
-        assert!(
-            doc.contains(&format!("### `{}`", h.name)),
-            "docs/hooks.md: no section for {}",
-            h.name
-        );
-    }
-    let table = troika::hook::external::env_table_markdown();
-    assert!(
-        doc.contains(&table),
-        "docs/hooks.md: the environment table differs from the code; it should read:\n{table}"
-    );
-}

@@ -639,7 +639,7 @@ fn configuration_catalogue() {
     let mut runs = 0;
     for site_type in &registry.sites {
         for conn in ["local", "ssh"] {
-            let keys: Vec<&str> = troika::site::COMMON_KEYS
+            let keys: Vec<&str> = troika::plugin::COMMON_KEYS
                 .iter()
                 .chain(site_type.keys)
                 .chain(registry.connection_type(conn).unwrap().keys)

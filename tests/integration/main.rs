@@ -8,7 +8,6 @@ mod cli;
 mod conformance;
 mod contract;
 mod direct;
-mod docs;
 mod ecflow;
 mod flux;
 mod hooks;
