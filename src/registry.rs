@@ -8,7 +8,7 @@
 //! // reg.connections.push(my_connection_type());
 //! // reg.translators.push(my_translator_type());
 //! // reg.hooks.push(my_hook_type());
-//! std::process::exit(troika::app::main_with(reg));
+//! std::process::exit(troika::plugin::main_with(reg));
 //! ```
 //!
 //! Each extension is a plain struct of a name, the configuration keys it
