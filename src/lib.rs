@@ -20,6 +20,7 @@ mod controller;
 mod docs;
 mod error;
 mod hook;
+mod job;
 mod registry;
 mod script;
 mod site;

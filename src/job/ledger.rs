@@ -1,0 +1,327 @@
+//! The job ledger: one record per submission (time, site, user, script,
+//! the script's digest, job id, output file), appended to a per-user
+//! directory. Each day has its own file (`YYYY-MM-DD.jsonl`, UTC), written
+//! with one `O_APPEND` write per record, so that concurrent submissions
+//! never mix their lines and a crash loses at most the record being
+//! written. `index/` keeps the latest record of each script (one small file
+//! replaced atomically), so that finding a script's job does not read the
+//! history. The index is a cache: the day files are the ledger.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::state::iso_time;
+use crate::error::{Error, Result};
+use crate::util::quote;
+
+/// One submission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// When, in seconds since the epoch.
+    pub time: u64,
+    pub site: String,
+    pub user: Option<String>,
+    /// The script, as an absolute path.
+    pub script: String,
+    /// SHA-256 of the generated script, in hex.
+    pub digest: String,
+    pub job_id: String,
+    pub output: String,
+}
+
+impl Entry {
+    /// One JSON line for `troika jobs --json`.
+    pub fn json(&self) -> String {
+        serde_json::json!({
+            "submitted_at": iso_time(self.time),
+            "site": self.site,
+            "user": self.user,
+            "script": self.script,
+            "digest": self.digest,
+            "job_id": self.job_id,
+            "output": self.output,
+        })
+        .to_string()
+    }
+
+    /// One line for people.
+    pub fn line(&self) -> String {
+        format!(
+            "{}  {}  {}  {}  {}",
+            iso_time(self.time),
+            self.site,
+            self.job_id,
+            self.script,
+            self.output
+        )
+    }
+}
+
+/// SHA-256 of the file at `path`, in hex.
+pub fn digest_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match f.read(&mut buf)? {
+            0 => return Ok(hex(&h.finalize())),
+            n => h.update(&buf[..n]),
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A script as the ledger names it: absolute, without resolving links
+/// (the path the workflow manager gave is the one it will ask about).
+pub fn script_key(script: &Path) -> String {
+    std::path::absolute(script)
+        .unwrap_or_else(|_| script.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// The ledger of one user.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    dir: PathBuf,
+}
+
+impl Ledger {
+    pub fn at(dir: impl Into<PathBuf>) -> Ledger {
+        Ledger { dir: dir.into() }
+    }
+
+    /// The default place: `$XDG_STATE_HOME/troika/ledger`, else
+    /// `~/.local/state/troika/ledger`.
+    pub fn default_dir() -> Option<PathBuf> {
+        let state = std::env::var_os("XDG_STATE_HOME")
+            .filter(|d| Path::new(d).is_absolute())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))?;
+        Some(state.join("troika/ledger"))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn day_file(&self, time: u64) -> PathBuf {
+        self.dir.join(format!("{}.jsonl", &iso_time(time)[..10]))
+    }
+
+    fn index_file(&self, script: &str) -> PathBuf {
+        let h = hex(&Sha256::digest(script.as_bytes()));
+        self.dir.join("index").join(&h[..2]).join(&h[2..])
+    }
+
+    /// Appends `e`: one write to the day's file, then the script's index.
+    pub fn append(&self, e: &Entry) -> Result<()> {
+        let mut line = serde_json::to_string(e).map_err(|err| Error::run(format!("ledger record: {err}")))?;
+        line.push('\n');
+        let day = self.day_file(e.time);
+        let io = |what: &str, p: &Path, err: std::io::Error| {
+            Error::run(format!(
+                "Cannot {what} the job ledger {}: {}",
+                quote(&p.display().to_string()),
+                crate::error::io_reason(&err)
+            ))
+        };
+        let open = || {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode_private()
+                .open(&day)
+        };
+        let mut f = match open() {
+            Ok(f) => f,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                create_private_dir(&self.dir).map_err(|err| io("create", &self.dir, err))?;
+                open().map_err(|err| io("open", &day, err))?
+            }
+            Err(err) => return Err(io("open", &day, err)),
+        };
+        f.write_all(line.as_bytes()).map_err(|err| io("write", &day, err))?;
+        let index = self.index_file(&e.script);
+        let dir = index.parent().expect("index files are in a directory");
+        create_private_dir(dir).map_err(|err| io("create", dir, err))?;
+        crate::util::write_atomic(&index, line.as_bytes(), 0o600)
+    }
+
+    /// The latest submission of `script`, if the ledger has one.
+    pub fn latest(&self, script: &Path) -> Option<Entry> {
+        let key = script_key(script);
+        let text = std::fs::read_to_string(self.index_file(&key)).ok()?;
+        serde_json::from_str::<Entry>(text.trim()).ok().filter(|e| e.script == key)
+    }
+
+    /// Every submission since `since` (seconds since the epoch), on `site`
+    /// when given, oldest first. Lines that cannot be read (a record cut by
+    /// a crash) are skipped.
+    pub fn list(&self, since: Option<u64>, site: Option<&str>) -> Result<Vec<Entry>> {
+        let first_day = since.map(|t| iso_time(t)[..10].to_string());
+        let mut days: Vec<PathBuf> = match std::fs::read_dir(&self.dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    let name = p.file_name().unwrap_or_default().to_string_lossy();
+                    name.len() == 16
+                        && name.ends_with(".jsonl")
+                        && first_day.as_deref().is_none_or(|d| name[..10] >= *d)
+                })
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => vec![],
+            Err(e) => {
+                return Err(Error::run(format!(
+                    "Cannot read the job ledger {}: {}",
+                    quote(&self.dir.display().to_string()),
+                    crate::error::io_reason(&e)
+                )))
+            }
+        };
+        days.sort();
+        let mut out = Vec::new();
+        for day in days {
+            let text = std::fs::read(&day).map_err(|e| Error::io("Cannot read", &day, e))?;
+            for line in text.split(|c| *c == b'\n') {
+                let Ok(e) = serde_json::from_slice::<Entry>(line) else { continue };
+                if since.is_some_and(|t| e.time < t) || site.is_some_and(|s| e.site != s) {
+                    continue;
+                }
+                out.push(e);
+            }
+        }
+        Ok(out)
+    }
+}
+
+trait PrivateMode {
+    fn mode_private(&mut self) -> &mut Self;
+}
+
+impl PrivateMode for std::fs::OpenOptions {
+    fn mode_private(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.mode(0o600)
+    }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// A time given to `--since`: `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS]` (UTC),
+/// or a duration back from now (`90m`, `2h`, `1d`, `1h30m`).
+pub fn parse_since(text: &str, now: u64) -> std::result::Result<u64, String> {
+    let t = text.trim();
+    if let Some(secs) = parse_date(t) {
+        return Ok(secs);
+    }
+    let span = t
+        .strip_suffix('d')
+        .and_then(|d| d.parse::<u64>().ok())
+        .map(|d| d * 86_400)
+        .or_else(|| crate::site::units::parse_walltime(t).ok())
+        .ok_or_else(|| {
+            format!(
+                "invalid time {}: give a date (2026-12-03, 2026-12-03T06:00) or a time back from now (90m, 2h, 1d)",
+                quote(t)
+            )
+        })?;
+    Ok(now.saturating_sub(span))
+}
+
+fn parse_date(t: &str) -> Option<u64> {
+    let (date, time) = t.split_once('T').unwrap_or((t, "00:00:00"));
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    if date.len() != 10 || !(1..=12).contains(&m) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut h = time.trim_end_matches('Z').split(':').map(|p| p.parse::<u64>().ok());
+    let (hh, mm, ss) = (h.next()??, h.next().unwrap_or(Some(0))?, h.next().unwrap_or(Some(0))?);
+    if hh > 23 || mm > 59 || ss > 59 {
+        return None;
+    }
+    // Days since the epoch of a civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days).ok().map(|d| d * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(time: u64, site: &str, script: &str, jid: &str) -> Entry {
+        Entry {
+            time,
+            site: site.into(),
+            user: None,
+            script: script.into(),
+            digest: "0".repeat(64),
+            job_id: jid.into(),
+            output: "/o/x.1".into(),
+        }
+    }
+
+    #[test]
+    fn appends_lists_and_finds_the_latest() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Ledger::at(d.path().join("l"));
+        assert!(l.list(None, None).unwrap().is_empty());
+        assert_eq!(l.latest(Path::new("/s/a.sh")), None);
+        let day = 1_796_314_235;
+        l.append(&entry(day, "hpc", "/s/a.sh", "1")).unwrap();
+        l.append(&entry(day + 10, "other", "/s/b.sh", "2")).unwrap();
+        l.append(&entry(day + 86_400, "hpc", "/s/a.sh", "3")).unwrap();
+        assert_eq!(l.latest(Path::new("/s/a.sh")).unwrap().job_id, "3");
+        assert_eq!(l.list(None, None).unwrap().len(), 3);
+        assert_eq!(l.list(None, Some("hpc")).unwrap().len(), 2);
+        assert_eq!(l.list(Some(day + 5), None).unwrap().len(), 2);
+        // A torn line is skipped, the others are read.
+        let file = d.path().join("l/2026-12-03.jsonl");
+        let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+        f.write_all(b"{\"time\":1,\"si").unwrap();
+        assert_eq!(l.list(None, None).unwrap().len(), 3);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn an_unwritable_ledger_is_an_error_that_names_it() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let l = Ledger::at(file.join("ledger"));
+        let e = l.append(&entry(0, "s", "/a", "1")).unwrap_err().to_string();
+        assert!(e.contains("job ledger") && e.contains("file/ledger"), "{e}");
+    }
+
+    #[test]
+    fn since_takes_dates_and_spans() {
+        let now = 1_796_314_235;
+        assert_eq!(parse_since("2026-12-03", now), Ok(1_796_256_000));
+        assert_eq!(parse_since("2026-12-03T16:10:35", now), Ok(now));
+        assert_eq!(parse_since("2026-12-03T16:10", now), Ok(now - 35));
+        assert_eq!(parse_since("2h", now), Ok(now - 7200));
+        assert_eq!(parse_since("1d", now), Ok(now - 86_400));
+        assert_eq!(parse_since("90m", now), Ok(now - 5400));
+        assert!(parse_since("yesterday", now).unwrap_err().contains("invalid time 'yesterday'"));
+        assert!(parse_since("2026-13-01", now).is_err());
+    }
+}

@@ -1,0 +1,287 @@
+//! What became of jobs: the shared state model ([`state`]), the status
+//! record a job writes about itself ([`record`]), the ledger of submissions
+//! ([`ledger`]), and [`resolve`], the one flow that asks the queue, then the
+//! status records, then accounting, for any number of jobs at once.
+
+pub mod ledger;
+pub mod record;
+pub mod state;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+pub use state::{JobStatus, Meaning, NativeState, Outcome, Source, State};
+
+use record::Record;
+
+/// A job whose status is asked.
+#[derive(Clone, Debug)]
+pub struct Query<'a> {
+    pub jid: &'a str,
+    /// The job's output file, when known: its status record is beside it.
+    pub output: Option<&'a Path>,
+    /// When the job was submitted (seconds since the epoch), when known.
+    pub submitted_at: Option<u64>,
+}
+
+/// The answer of a query about several jobs: what it says of each job it
+/// knows, or why it cannot be trusted.
+pub type Answer = std::result::Result<Vec<JobStatus>, String>;
+
+/// Where [`resolve`] looks, in this order.
+pub struct Sources<'a> {
+    /// The scheduler's queue, asked once for all jobs.
+    pub queue: &'a dyn Fn(&[&str]) -> Answer,
+    /// The status records of these output files, read at once (`None`
+    /// for a record that could not be read).
+    pub records: &'a dyn Fn(&[&Path]) -> Vec<Option<Record>>,
+    /// The scheduler's accounting, asked once for the jobs still unknown.
+    pub accounting: Option<&'a dyn Fn(&[&str]) -> Answer>,
+    /// How long a job may be missing from every source after its
+    /// submission before it is VANISHED (until then it is SUBMITTED).
+    pub grace_secs: u64,
+}
+
+/// The status of each job of `jobs`, in order: the queue first; for a job
+/// the queue does not show, or shows finished without an exit code, its
+/// status record, then accounting. A job in none of them is SUBMITTED
+/// within the grace period after its submission, VANISHED after it. A
+/// failed query makes the jobs it was asked about UNKNOWN (with the reason),
+/// unless a status record says how they ended.
+pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
+    let ids: Vec<&str> = jobs.iter().map(|q| q.jid).collect();
+    let (mut found, queue_failed) = index((src.queue)(&ids));
+
+    // Status records of the jobs not settled by the queue.
+    let settled = |s: Option<&JobStatus>| s.is_some_and(|s| s.state != State::Finished || s.exit_code.is_some());
+    let want: Vec<usize> = (0..jobs.len())
+        .filter(|&i| !settled(found.get(jobs[i].jid)) && jobs[i].output.is_some())
+        .collect();
+    let owned: Vec<std::path::PathBuf> = want
+        .iter()
+        .map(|&i| record::path_for(jobs[i].output.expect("filtered")))
+        .collect();
+    let paths: Vec<&Path> = owned.iter().map(|p| p.as_path()).collect();
+    let mut records: HashMap<usize, Record> = HashMap::new();
+    if !paths.is_empty() {
+        for (i, r) in want.iter().zip((src.records)(&paths)) {
+            if let Some(r) = r {
+                records.insert(*i, r);
+            }
+        }
+    }
+
+    // Accounting for the jobs neither the queue nor a record settled.
+    let ask: Vec<&str> = (0..jobs.len())
+        .filter(|&i| {
+            queue_failed.is_none()
+                && !settled(found.get(jobs[i].jid))
+                && !records.get(&i).is_some_and(Record::ended)
+        })
+        .map(|i| jobs[i].jid)
+        .collect();
+    let (accounted, accounting_failed) = match (src.accounting, ask.is_empty()) {
+        (Some(acct), false) => index(acct(&ask)),
+        _ => (HashMap::new(), None),
+    };
+
+    let now = state::now();
+    jobs.iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let queued = found.remove(q.jid);
+            let record = records.get(&i);
+            let accounted = accounted.get(q.jid);
+            decide(q, queued, record, accounted, &queue_failed, &accounting_failed, now, src.grace_secs)
+        })
+        .collect()
+}
+
+/// The answers by job id, or why there are none.
+fn index(answer: Answer) -> (HashMap<String, JobStatus>, Option<String>) {
+    match answer {
+        Ok(list) => (list.into_iter().map(|s| (s.job_id.clone(), s)).collect(), None),
+        Err(why) => (HashMap::new(), Some(why)),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decide(
+    q: &Query,
+    queued: Option<JobStatus>,
+    record: Option<&Record>,
+    accounted: Option<&JobStatus>,
+    queue_failed: &Option<String>,
+    accounting_failed: &Option<String>,
+    now: u64,
+    grace: u64,
+) -> JobStatus {
+    // The queue shows the job alive: that is its state.
+    if let Some(s) = &queued {
+        if s.state != State::Finished {
+            return s.clone();
+        }
+    }
+    // The job's own record of its end.
+    if let Some(r) = record.filter(|r| r.ended()) {
+        let mut s = JobStatus::new(
+            q.jid,
+            Meaning {
+                state: State::Finished,
+                outcome: None,
+            },
+            Source::StatusRecord,
+        );
+        // The scheduler's word is more precise than an exit code
+        // (TIMEOUT, CANCELLED, OUT_OF_MEMORY): keep it.
+        if let Some(sched) = queued.as_ref().or(accounted) {
+            s.native_state = sched.native_state.clone();
+            s.reason = sched.reason.clone();
+            if !matches!(sched.outcome, None | Some(Outcome::Succeeded | Outcome::Failed | Outcome::Killed)) {
+                s.outcome = sched.outcome;
+            }
+        }
+        return s.exit(r.exit_code, r.signal);
+    }
+    if let Some(why) = queue_failed {
+        return JobStatus::unknown(q.jid, why.clone());
+    }
+    if let Some(s) = queued.or_else(|| accounted.cloned()) {
+        return s;
+    }
+    if let Some(why) = accounting_failed {
+        return JobStatus::unknown(q.jid, why.clone());
+    }
+    let started = record.and_then(|r| r.start);
+    match q.submitted_at {
+        Some(t) if started.is_none() && now.saturating_sub(t) < grace => {
+            let mut s = JobStatus::new(
+                q.jid,
+                Meaning {
+                    state: State::Submitted,
+                    outcome: None,
+                },
+                Source::Inferred,
+            );
+            s.reason = Some(format!("not seen yet, submitted {}s ago", now.saturating_sub(t)));
+            s
+        }
+        _ => JobStatus::vanished(
+            q.jid,
+            match started {
+                Some(t) => format!(
+                    "started at {}, ended without a record (killed?), and not in the queue or accounting",
+                    state::iso_time(t)
+                ),
+                None => "not in the queue, no status record, not in accounting".to_string(),
+            },
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fin(jid: &str, native: &str, outcome: Option<Outcome>, exit: Option<i32>) -> JobStatus {
+        JobStatus::new(jid, NativeState::finished("X", outcome, "").meaning, Source::Queue)
+            .native(native, None)
+            .exit(exit, None)
+    }
+
+    fn run(jobs: &[Query], queue: Answer, records: Vec<Option<Record>>, acct: Option<Answer>) -> Vec<JobStatus> {
+        let asked = std::cell::RefCell::new(Vec::new());
+        let q = |ids: &[&str]| {
+            asked.borrow_mut().push(format!("queue {}", ids.join(",")));
+            queue.clone()
+        };
+        let r = |paths: &[&Path]| {
+            asked.borrow_mut().push(format!("records {}", paths.len()));
+            records.clone()
+        };
+        let a = |ids: &[&str]| {
+            asked.borrow_mut().push(format!("accounting {}", ids.join(",")));
+            acct.clone().unwrap()
+        };
+        let src = Sources {
+            queue: &q,
+            records: &r,
+            accounting: acct.as_ref().map(|_| &a as &dyn Fn(&[&str]) -> Answer),
+            grace_secs: 60,
+        };
+        resolve(jobs, &src)
+    }
+
+    fn q<'a>(jid: &'a str, out: Option<&'a Path>, at: Option<u64>) -> Query<'a> {
+        Query {
+            jid,
+            output: out,
+            submitted_at: at,
+        }
+    }
+
+    #[test]
+    fn the_queue_answers_first() {
+        let running = JobStatus::new("1", NativeState::new("R", State::Running, "").meaning, Source::Queue);
+        let got = run(&[q("1", None, None)], Ok(vec![running.clone()]), vec![], None);
+        assert_eq!(got, vec![running]);
+    }
+
+    #[test]
+    fn a_failed_query_is_unknown_never_an_outcome() {
+        let out = Path::new("/o/x.1");
+        let got = run(
+            &[q("1", Some(out), None), q("2", None, Some(0))],
+            Err("squeue failed with exit code 1: Socket timed out".into()),
+            vec![None],
+            Some(Ok(vec![])),
+        );
+        assert!(got.iter().all(|s| s.state == State::Unknown), "{got:?}");
+        assert!(got[0].reason.as_deref().unwrap().contains("Socket timed out"));
+        // Unless the job's own record says how it ended.
+        let rec = Record::parse("start=1\nend=2\nexit=3\n");
+        let got = run(&[q("1", Some(out), None)], Err("down".into()), vec![Some(rec)], None);
+        assert_eq!(got[0].state_words(), "FINISHED/FAILED");
+        assert_eq!(got[0].exit_code, Some(3));
+        assert_eq!(got[0].source, Source::StatusRecord);
+    }
+
+    #[test]
+    fn records_then_accounting_then_vanished() {
+        let out = Path::new("/o/x.1");
+        let acct = fin("2", "TIMEOUT", Some(Outcome::Timeout), Some(0));
+        let got = run(
+            &[q("1", Some(out), None), q("2", Some(out), None), q("3", None, Some(0))],
+            Ok(vec![]),
+            vec![Some(Record::parse("start=1\nend=2\nexit=0\n")), None],
+            Some(Ok(vec![acct.clone()])),
+        );
+        assert_eq!(got[0].state_words(), "FINISHED/SUCCEEDED");
+        assert_eq!(got[1], acct);
+        assert_eq!(got[2].state_words(), "FINISHED/VANISHED");
+        // Accounting that fails: UNKNOWN.
+        let got = run(&[q("3", None, Some(0))], Ok(vec![]), vec![], Some(Err("sacct: slurmdbd down".into())));
+        assert_eq!(got[0].state, State::Unknown);
+    }
+
+    #[test]
+    fn a_recent_job_not_seen_yet_is_submitted() {
+        let got = run(&[q("9", None, Some(state::now()))], Ok(vec![]), vec![], None);
+        assert_eq!(got[0].state, State::Submitted);
+    }
+
+    #[test]
+    fn the_scheduler_word_beats_an_exit_code() {
+        let out = Path::new("/o/x.1");
+        let queued = fin("1", "TIMEOUT", Some(Outcome::Timeout), None);
+        let got = run(
+            &[q("1", Some(out), None)],
+            Ok(vec![queued]),
+            vec![Some(Record::parse("start=1\nend=2\nsignal=TERM\n"))],
+            None,
+        );
+        assert_eq!(got[0].state_words(), "FINISHED/TIMEOUT");
+        assert_eq!(got[0].signal, Some(15));
+        assert_eq!(got[0].native_state.as_deref(), Some("TIMEOUT"));
+    }
+}

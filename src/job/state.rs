@@ -1,0 +1,412 @@
+//! The job state model every scheduler shares: a normalised [`State`], an
+//! [`Outcome`] once the job has finished, and the scheduler's own words kept
+//! beside them ([`JobStatus`]). A query that failed is [`State::Unknown`]
+//! with the reason, never an outcome.
+
+use std::fmt::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Where a job stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// The id is known, the scheduler has not shown the job yet.
+    Submitted,
+    Queued,
+    /// Waiting and not eligible to start (held by a user or an
+    /// administrator, or waiting for a dependency or a start time).
+    Held,
+    Running,
+    Suspended,
+    /// Ended, the scheduler is still cleaning up.
+    Completing,
+    /// Put back in the queue by the scheduler.
+    Requeued,
+    /// Final: see the [`Outcome`].
+    Finished,
+    /// The query failed, or said nothing that can be trusted.
+    Unknown,
+}
+
+/// How a finished job ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit code 0.
+    Succeeded,
+    /// Exit code above 0.
+    Failed,
+    /// Ended by a signal.
+    Killed,
+    Cancelled,
+    /// Ended at its time limit.
+    Timeout,
+    OutOfMemory,
+    /// A node of the job failed (or did not boot).
+    NodeFail,
+    Preempted,
+    /// Gone from the queue, and no record says how it ended.
+    Vanished,
+}
+
+impl State {
+    pub const ALL: [State; 9] = [
+        State::Submitted,
+        State::Queued,
+        State::Held,
+        State::Running,
+        State::Suspended,
+        State::Completing,
+        State::Requeued,
+        State::Finished,
+        State::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Submitted => "SUBMITTED",
+            State::Queued => "QUEUED",
+            State::Held => "HELD",
+            State::Running => "RUNNING",
+            State::Suspended => "SUSPENDED",
+            State::Completing => "COMPLETING",
+            State::Requeued => "REQUEUED",
+            State::Finished => "FINISHED",
+            State::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Succeeded,
+        Outcome::Failed,
+        Outcome::Killed,
+        Outcome::Cancelled,
+        Outcome::Timeout,
+        Outcome::OutOfMemory,
+        Outcome::NodeFail,
+        Outcome::Preempted,
+        Outcome::Vanished,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "SUCCEEDED",
+            Outcome::Failed => "FAILED",
+            Outcome::Killed => "KILLED",
+            Outcome::Cancelled => "CANCELLED",
+            Outcome::Timeout => "TIMEOUT",
+            Outcome::OutOfMemory => "OUT_OF_MEMORY",
+            Outcome::NodeFail => "NODE_FAIL",
+            Outcome::Preempted => "PREEMPTED",
+            Outcome::Vanished => "VANISHED",
+        }
+    }
+
+    /// The outcome of an exit code and signal, when nothing better is known.
+    pub fn of_exit(exit_code: Option<i32>, signal: Option<i32>) -> Outcome {
+        match (exit_code, signal) {
+            (_, Some(s)) if s > 0 => Outcome::Killed,
+            (Some(0), _) => Outcome::Succeeded,
+            _ => Outcome::Failed,
+        }
+    }
+}
+
+/// What a state word of a scheduler means: the state and, for a final
+/// one, the outcome (`None`: read from the exit code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Meaning {
+    pub state: State,
+    pub outcome: Option<Outcome>,
+}
+
+/// One row of a scheduler's state table: a native code, what it means, and
+/// a few words for the docs.
+#[derive(Clone, Copy, Debug)]
+pub struct NativeState {
+    pub code: &'static str,
+    pub meaning: Meaning,
+    pub doc: &'static str,
+}
+
+impl NativeState {
+    /// A row whose code means `state`.
+    pub const fn new(code: &'static str, state: State, doc: &'static str) -> NativeState {
+        NativeState {
+            code,
+            meaning: Meaning { state, outcome: None },
+            doc,
+        }
+    }
+
+    /// A row of a final code with its outcome (`None`: from the exit code).
+    pub const fn finished(code: &'static str, outcome: Option<Outcome>, doc: &'static str) -> NativeState {
+        NativeState {
+            code,
+            meaning: Meaning {
+                state: State::Finished,
+                outcome,
+            },
+            doc,
+        }
+    }
+}
+
+/// The meaning of `code` in `table`.
+pub fn lookup(table: &[NativeState], code: &str) -> Option<Meaning> {
+    table.iter().find(|n| n.code == code).map(|n| n.meaning)
+}
+
+/// Where an answer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The scheduler's queue (`squeue`, `qstat`, `ps`, ...).
+    Queue,
+    /// The scheduler's accounting (`sacct`, `qacct`, ...).
+    Accounting,
+    /// The status record the job wrote itself.
+    StatusRecord,
+    /// Deduced: the job is in no record (VANISHED), or a query failed.
+    Inferred,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Queue => "queue",
+            Source::Accounting => "accounting",
+            Source::StatusRecord => "status-record",
+            Source::Inferred => "inferred",
+        }
+    }
+}
+
+/// What is known of a job: its normalised state, and the scheduler's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobStatus {
+    pub job_id: String,
+    pub state: State,
+    pub outcome: Option<Outcome>,
+    pub exit_code: Option<i32>,
+    /// The number of the signal that ended the job.
+    pub signal: Option<i32>,
+    /// The scheduler's state word (`PENDING`, `qw`, `PEND`, ...).
+    pub native_state: Option<String>,
+    /// The scheduler's reason or comment, or why the state is UNKNOWN.
+    pub reason: Option<String>,
+    pub source: Source,
+    /// When the answer was read, in seconds since the epoch.
+    pub observed_at: u64,
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl JobStatus {
+    /// A status read from `source`.
+    pub fn new(job_id: &str, meaning: Meaning, source: Source) -> JobStatus {
+        JobStatus {
+            job_id: job_id.to_string(),
+            state: meaning.state,
+            outcome: meaning.outcome,
+            exit_code: None,
+            signal: None,
+            native_state: None,
+            reason: None,
+            source,
+            observed_at: now(),
+        }
+    }
+
+    /// UNKNOWN, and why.
+    pub fn unknown(job_id: &str, why: impl Into<String>) -> JobStatus {
+        let mut s = JobStatus::new(
+            job_id,
+            Meaning {
+                state: State::Unknown,
+                outcome: None,
+            },
+            Source::Inferred,
+        );
+        s.reason = Some(why.into());
+        s
+    }
+
+    /// FINISHED/VANISHED: in no queue and no record.
+    pub fn vanished(job_id: &str, why: impl Into<String>) -> JobStatus {
+        let mut s = JobStatus::new(
+            job_id,
+            Meaning {
+                state: State::Finished,
+                outcome: Some(Outcome::Vanished),
+            },
+            Source::Inferred,
+        );
+        s.reason = Some(why.into());
+        s
+    }
+
+    pub fn native(mut self, state: &str, reason: Option<&str>) -> JobStatus {
+        self.native_state = Some(state.to_string());
+        self.reason = reason.filter(|r| !r.is_empty()).map(str::to_string);
+        self
+    }
+
+    pub fn exit(mut self, exit_code: Option<i32>, signal: Option<i32>) -> JobStatus {
+        self.exit_code = exit_code;
+        self.signal = signal.filter(|s| *s > 0);
+        if self.state == State::Finished && self.outcome.is_none() {
+            self.outcome = Some(Outcome::of_exit(exit_code, self.signal));
+        }
+        self
+    }
+
+    /// `FINISHED/FAILED`, `RUNNING`.
+    pub fn state_words(&self) -> String {
+        match self.outcome {
+            Some(o) => format!("{}/{}", self.state.as_str(), o.as_str()),
+            None => self.state.as_str().to_string(),
+        }
+    }
+
+    /// One human-readable line: `job.sh  4242  FINISHED/FAILED  exit 3
+    /// (slurm FAILED, NonZeroExitCode; accounting)`.
+    pub fn line(&self, script: &str, scheduler: &str) -> String {
+        let mut s = format!("{script}  {}  {}", self.job_id, self.state_words());
+        if let Some(code) = self.exit_code {
+            let _ = write!(s, "  exit {code}");
+        }
+        if let Some(sig) = self.signal {
+            let _ = write!(s, "  signal {}", signal_name(sig));
+        }
+        let mut words = Vec::new();
+        if let Some(n) = &self.native_state {
+            words.push(format!("{scheduler} {n}"));
+        }
+        if let Some(r) = &self.reason {
+            words.push(r.clone());
+        }
+        let _ = write!(s, "  ({}; {})", words.join(", "), self.source.as_str());
+        s.replace("(; ", "(")
+    }
+
+    /// One JSON object (one line).
+    pub fn json(&self, script: &str, site: &str) -> String {
+        let v = serde_json::json!({
+            "script": script,
+            "job_id": self.job_id,
+            "site": site,
+            "state": self.state.as_str(),
+            "outcome": self.outcome.map(Outcome::as_str),
+            "exit_code": self.exit_code,
+            "signal": self.signal.map(signal_name),
+            "native_state": self.native_state,
+            "reason": self.reason,
+            "source": self.source.as_str(),
+            "observed_at": iso_time(self.observed_at),
+        });
+        v.to_string()
+    }
+}
+
+/// `SIGTERM` for 15, the number as text when it names no signal.
+pub fn signal_name(sig: i32) -> String {
+    nix::sys::signal::Signal::try_from(sig)
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|_| sig.to_string())
+}
+
+/// A signal number from `TERM`, `SIGTERM` or `15`.
+pub fn signal_number(word: &str) -> Option<i32> {
+    let w = word.trim();
+    if let Ok(n) = w.parse::<i32>() {
+        return (n > 0).then_some(n);
+    }
+    let name = if w.starts_with("SIG") { w.to_string() } else { format!("SIG{w}") };
+    name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
+}
+
+/// `2026-12-03T16:10:35Z`.
+pub fn iso_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_iso() {
+        assert_eq!(iso_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_time(1_796_314_235), "2026-12-03T16:10:35Z");
+        assert_eq!(iso_time(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn signals_by_name_or_number() {
+        assert_eq!(signal_number("TERM"), Some(15));
+        assert_eq!(signal_number("SIGKILL"), Some(9));
+        assert_eq!(signal_number("9"), Some(9));
+        assert_eq!(signal_number("0"), None);
+        assert_eq!(signal_number("NOPE"), None);
+        assert_eq!(signal_name(15), "SIGTERM");
+        assert_eq!(signal_name(99), "99");
+    }
+
+    #[test]
+    fn outcome_from_exit() {
+        let f = |c, s| {
+            JobStatus::new("1", NativeState::finished("X", None, "").meaning, Source::Queue)
+                .exit(c, s)
+                .outcome
+        };
+        assert_eq!(f(Some(0), None), Some(Outcome::Succeeded));
+        assert_eq!(f(Some(3), None), Some(Outcome::Failed));
+        assert_eq!(f(Some(0), Some(9)), Some(Outcome::Killed));
+        assert_eq!(f(None, None), Some(Outcome::Failed));
+    }
+
+    #[test]
+    fn lines_and_json() {
+        let s = JobStatus::new("4242", NativeState::finished("F", None, "").meaning, Source::Accounting)
+            .native("FAILED", Some("NonZeroExitCode"))
+            .exit(Some(3), None);
+        assert_eq!(
+            s.line("forecast.sh", "slurm"),
+            "forecast.sh  4242  FINISHED/FAILED  exit 3  (slurm FAILED, NonZeroExitCode; accounting)"
+        );
+        let v: serde_json::Value = serde_json::from_str(&s.json("forecast.sh", "hpc")).unwrap();
+        assert_eq!(v["state"], "FINISHED");
+        assert_eq!(v["outcome"], "FAILED");
+        assert_eq!(v["exit_code"], 3);
+        assert_eq!(v["signal"], serde_json::Value::Null);
+        assert_eq!(v["source"], "accounting");
+        let u = JobStatus::unknown("7", "squeue failed with exit code 1: Socket timed out");
+        assert_eq!(
+            u.line("j.sh", "slurm"),
+            "j.sh  7  UNKNOWN  (squeue failed with exit code 1: Socket timed out; inferred)"
+        );
+    }
+}
