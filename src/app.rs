@@ -207,6 +207,20 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
     Ok(Config::builtin(searched))
 }
 
+/// Writes `text` to standard output; a closed pipe (`| head`) is not an
+/// error.
+fn print_all(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::run(format!(
+            "Cannot write to standard output: {}",
+            crate::error::io_reason(&e)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 fn execute(
     registry: &Registry,
     config: Option<&Path>,
@@ -228,6 +242,41 @@ fn execute(
         } => {
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
             ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines, lock)
+        }
+        Action::Status {
+            site,
+            scripts,
+            user,
+            output,
+            jobid,
+            all,
+            json,
+        } => {
+            let reports = ctl.status(&crate::controller::StatusRequest {
+                site: &site,
+                scripts: &scripts,
+                user: user.as_deref(),
+                jid: jobid.as_deref(),
+                output: output.as_deref(),
+                all,
+            })?;
+            let mut out = String::new();
+            for r in &reports {
+                out.push_str(&match json {
+                    true => r.status.json(&r.script, &r.site),
+                    false => r.status.line(&r.script, &r.scheduler),
+                });
+                out.push('\n');
+            }
+            print_all(&out)
+        }
+        Action::Jobs { site, since, json } => {
+            let mut out = String::new();
+            for e in ctl.jobs(site.as_deref(), since.as_deref())? {
+                out.push_str(&if json { e.json() } else { e.line() });
+                out.push('\n');
+            }
+            print_all(&out)
         }
         Action::Monitor(j) => ctl.monitor(&j.job()),
         Action::Kill(j) => ctl.kill(&j.job()).map(|_| ()),

@@ -112,6 +112,40 @@ pub enum Action {
     },
     /// List available sites
     ListSites,
+    /// Report the state of submitted jobs (one query per site)
+    Status {
+        /// Target site
+        site: String,
+        /// Job scripts
+        scripts: Vec<PathBuf>,
+        /// Remote user
+        #[arg(short = 'u', long = "user")]
+        user: Option<String>,
+        /// Job output file (with one script: its status record is beside it)
+        #[arg(short = 'o', long = "output", value_parser = any_path())]
+        output: Option<PathBuf>,
+        /// Job ID (with one script; default: read from SCRIPT.jid, else the job ledger)
+        #[arg(short = 'j', long = "jobid")]
+        jobid: Option<String>,
+        /// Every job of the site in the job ledger, with the scripts given
+        #[arg(long = "all")]
+        all: bool,
+        /// One JSON object per line
+        #[arg(long = "json")]
+        json: bool,
+    },
+    /// List the job ledger: the jobs submitted
+    Jobs {
+        /// Only jobs of this site
+        #[arg(long = "site")]
+        site: Option<String>,
+        /// Only jobs submitted since TIME (2026-12-03, 2026-12-03T06:00, or 2h, 1d back)
+        #[arg(long = "since", value_name = "TIME")]
+        since: Option<String>,
+        /// One JSON object per line
+        #[arg(long = "json")]
+        json: bool,
+    },
 }
 
 impl Action {
@@ -123,6 +157,8 @@ impl Action {
             Action::Kill(_) => "kill",
             Action::CheckConnection { .. } => "check-connection",
             Action::ListSites => "list-sites",
+            Action::Status { .. } => "status",
+            Action::Jobs { .. } => "jobs",
         }
     }
 }

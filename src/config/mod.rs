@@ -78,6 +78,14 @@ pub struct Behaviour {
     pub restore_failed_submission: bool,
     /// I/O errors are not worded as crashes (`Unhandled exception:`).
     pub plain_io_errors: bool,
+    /// Generated scripts write a status record (the default of the site key
+    /// `status_record`), and `monitor` starts `.stat` with the normalised
+    /// state.
+    pub status_record: bool,
+    /// `monitor` and `kill` find a job in the ledger when its `.jid` file
+    /// is missing, and a ledger that cannot be written is a warning (for
+    /// 0.2.7 configurations the ledger is written silently and not read).
+    pub ledger: bool,
 }
 
 impl Edition {
@@ -91,6 +99,8 @@ impl Edition {
             ecflow_abort_on_site: new,
             restore_failed_submission: new,
             plain_io_errors: new,
+            status_record: new,
+            ledger: new,
         }
     }
 }
@@ -195,6 +205,11 @@ impl Config {
     /// `file:line:col` of a node, for messages.
     pub fn at(&self, node: &Node) -> String {
         at(&self.origin, node)
+    }
+
+    /// A top-level entry (`ledger`, ...), if any.
+    pub fn root_get(&self, key: &str) -> Option<&Node> {
+        self.root.get(key)
     }
 
     /// The `controller` entry, if any.
@@ -589,6 +604,8 @@ mod tests {
                 ecflow_abort_on_site: false,
                 restore_failed_submission: false,
                 plain_io_errors: false,
+                status_record: false,
+                ledger: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
         );
@@ -601,6 +618,8 @@ mod tests {
                 ecflow_abort_on_site: true,
                 restore_failed_submission: true,
                 plain_io_errors: true,
+                status_record: true,
+                ledger: true,
             }
         );
         assert_eq!(

@@ -108,10 +108,6 @@ impl Ledger {
         Some(state.join("troika/ledger"))
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     fn day_file(&self, time: u64) -> PathBuf {
         self.dir.join(format!("{}.jsonl", &iso_time(time)[..10]))
     }
@@ -159,7 +155,9 @@ impl Ledger {
     pub fn latest(&self, script: &Path) -> Option<Entry> {
         let key = script_key(script);
         let text = std::fs::read_to_string(self.index_file(&key)).ok()?;
-        serde_json::from_str::<Entry>(text.trim()).ok().filter(|e| e.script == key)
+        serde_json::from_str::<Entry>(text.trim())
+            .ok()
+            .filter(|e| e.script == key)
     }
 
     /// Every submission since `since` (seconds since the epoch), on `site`
@@ -191,7 +189,9 @@ impl Ledger {
         for day in days {
             let text = std::fs::read(&day).map_err(|e| Error::io("Cannot read", &day, e))?;
             for line in text.split(|c| *c == b'\n') {
-                let Ok(e) = serde_json::from_slice::<Entry>(line) else { continue };
+                let Ok(e) = serde_json::from_slice::<Entry>(line) else {
+                    continue;
+                };
                 if since.is_some_and(|t| e.time < t) || site.is_some_and(|s| e.site != s) {
                     continue;
                 }
@@ -321,7 +321,9 @@ mod tests {
         assert_eq!(parse_since("2h", now), Ok(now - 7200));
         assert_eq!(parse_since("1d", now), Ok(now - 86_400));
         assert_eq!(parse_since("90m", now), Ok(now - 5400));
-        assert!(parse_since("yesterday", now).unwrap_err().contains("invalid time 'yesterday'"));
+        assert!(parse_since("yesterday", now)
+            .unwrap_err()
+            .contains("invalid time 'yesterday'"));
         assert!(parse_since("2026-13-01", now).is_err());
     }
 }

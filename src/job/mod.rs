@@ -28,15 +28,18 @@ pub struct Query<'a> {
 /// knows, or why it cannot be trusted.
 pub type Answer = std::result::Result<Vec<JobStatus>, String>;
 
+/// A query of several jobs by id.
+pub type Ask<'a> = &'a dyn Fn(&[&str]) -> Answer;
+
 /// Where [`resolve`] looks, in this order.
 pub struct Sources<'a> {
     /// The scheduler's queue, asked once for all jobs.
-    pub queue: &'a dyn Fn(&[&str]) -> Answer,
+    pub queue: Ask<'a>,
     /// The status records of these output files, read at once (`None`
     /// for a record that could not be read).
     pub records: &'a dyn Fn(&[&Path]) -> Vec<Option<Record>>,
     /// The scheduler's accounting, asked once for the jobs still unknown.
-    pub accounting: Option<&'a dyn Fn(&[&str]) -> Answer>,
+    pub accounting: Option<Ask<'a>>,
     /// How long a job may be missing from every source after its
     /// submission before it is VANISHED (until then it is SUBMITTED).
     pub grace_secs: u64,
@@ -74,9 +77,7 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
     // Accounting for the jobs neither the queue nor a record settled.
     let ask: Vec<&str> = (0..jobs.len())
         .filter(|&i| {
-            queue_failed.is_none()
-                && !settled(found.get(jobs[i].jid))
-                && !records.get(&i).is_some_and(Record::ended)
+            queue_failed.is_none() && !settled(found.get(jobs[i].jid)) && !records.get(&i).is_some_and(Record::ended)
         })
         .map(|i| jobs[i].jid)
         .collect();
@@ -92,7 +93,16 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
             let queued = found.remove(q.jid);
             let record = records.get(&i);
             let accounted = accounted.get(q.jid);
-            decide(q, queued, record, accounted, &queue_failed, &accounting_failed, now, src.grace_secs)
+            decide(
+                q,
+                queued,
+                record,
+                accounted,
+                &queue_failed,
+                &accounting_failed,
+                now,
+                src.grace_secs,
+            )
         })
         .collect()
 }
@@ -137,7 +147,10 @@ fn decide(
         if let Some(sched) = queued.as_ref().or(accounted) {
             s.native_state = sched.native_state.clone();
             s.reason = sched.reason.clone();
-            if !matches!(sched.outcome, None | Some(Outcome::Succeeded | Outcome::Failed | Outcome::Killed)) {
+            if !matches!(
+                sched.outcome,
+                None | Some(Outcome::Succeeded | Outcome::Failed | Outcome::Killed)
+            ) {
                 s.outcome = sched.outcome;
             }
         }
@@ -260,7 +273,12 @@ mod tests {
         assert_eq!(got[1], acct);
         assert_eq!(got[2].state_words(), "FINISHED/VANISHED");
         // Accounting that fails: UNKNOWN.
-        let got = run(&[q("3", None, Some(0))], Ok(vec![]), vec![], Some(Err("sacct: slurmdbd down".into())));
+        let got = run(
+            &[q("3", None, Some(0))],
+            Ok(vec![]),
+            vec![],
+            Some(Err("sacct: slurmdbd down".into())),
+        );
         assert_eq!(got[0].state, State::Unknown);
     }
 

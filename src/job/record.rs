@@ -138,10 +138,22 @@ mod tests {
 
     #[test]
     fn only_posix_shells_record() {
-        for ok in ["#!/bin/sh", "#!/bin/bash -l", "#!/usr/bin/env bash", "#! /bin/ksh", "#!/usr/bin/env -S zsh"] {
+        for ok in [
+            "#!/bin/sh",
+            "#!/bin/bash -l",
+            "#!/usr/bin/env bash",
+            "#! /bin/ksh",
+            "#!/usr/bin/env -S zsh",
+        ] {
             assert!(shell_can_record(Some(ok.as_bytes())), "{ok}");
         }
-        for no in ["#!/usr/bin/python3", "#!/bin/csh", "#!/usr/bin/env python", "#!", "#!/usr/bin/env"] {
+        for no in [
+            "#!/usr/bin/python3",
+            "#!/bin/csh",
+            "#!/usr/bin/env python",
+            "#!",
+            "#!/usr/bin/env",
+        ] {
             assert!(!shell_can_record(Some(no.as_bytes())), "{no}");
         }
         assert!(shell_can_record(None));

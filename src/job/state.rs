@@ -253,7 +253,9 @@ impl JobStatus {
 
     pub fn native(mut self, state: &str, reason: Option<&str>) -> JobStatus {
         self.native_state = Some(state.to_string());
-        self.reason = reason.filter(|r| !r.is_empty()).map(str::to_string);
+        if let Some(r) = reason.filter(|r| !r.is_empty()) {
+            self.reason = Some(r.to_string());
+        }
         self
     }
 
@@ -295,22 +297,36 @@ impl JobStatus {
         s.replace("(; ", "(")
     }
 
-    /// One JSON object (one line).
+    /// One JSON object (one line), its keys in a fixed order.
     pub fn json(&self, script: &str, site: &str) -> String {
-        let v = serde_json::json!({
-            "script": script,
-            "job_id": self.job_id,
-            "site": site,
-            "state": self.state.as_str(),
-            "outcome": self.outcome.map(Outcome::as_str),
-            "exit_code": self.exit_code,
-            "signal": self.signal.map(signal_name),
-            "native_state": self.native_state,
-            "reason": self.reason,
-            "source": self.source.as_str(),
-            "observed_at": iso_time(self.observed_at),
-        });
-        v.to_string()
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            script: &'a str,
+            job_id: &'a str,
+            site: &'a str,
+            state: &'a str,
+            outcome: Option<&'a str>,
+            exit_code: Option<i32>,
+            signal: Option<String>,
+            native_state: Option<&'a str>,
+            reason: Option<&'a str>,
+            source: &'a str,
+            observed_at: String,
+        }
+        let line = Line {
+            script,
+            job_id: &self.job_id,
+            site,
+            state: self.state.as_str(),
+            outcome: self.outcome.map(Outcome::as_str),
+            exit_code: self.exit_code,
+            signal: self.signal.map(signal_name),
+            native_state: self.native_state.as_deref(),
+            reason: self.reason.as_deref(),
+            source: self.source.as_str(),
+            observed_at: iso_time(self.observed_at),
+        };
+        serde_json::to_string(&line).expect("a status is JSON")
     }
 }
 
@@ -327,7 +343,11 @@ pub fn signal_number(word: &str) -> Option<i32> {
     if let Ok(n) = w.parse::<i32>() {
         return (n > 0).then_some(n);
     }
-    let name = if w.starts_with("SIG") { w.to_string() } else { format!("SIG{w}") };
+    let name = if w.starts_with("SIG") {
+        w.to_string()
+    } else {
+        format!("SIG{w}")
+    };
     name.parse::<nix::sys::signal::Signal>().ok().map(|s| s as i32)
 }
 

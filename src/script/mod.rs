@@ -44,6 +44,9 @@ pub struct Request<'a> {
     /// The output file (`-o`), which always becomes `output_file`.
     pub output: &'a [u8],
     pub translators: &'a [Box<dyn Translator>],
+    /// Add the prologue that writes the job's status record beside its
+    /// output file (POSIX shell scripts only).
+    pub status_record: bool,
 }
 
 /// The directives of a script after `-D`, `-o` and the translators.
@@ -174,7 +177,18 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut Subm
         profile.prefix,
         profile.unknown,
     )?;
-    let header = header(&scan, lines, profile);
+    let mut header = header(&scan, lines, profile);
+    if req.status_record {
+        let shebang = scan.shebang.as_deref().or(profile.default_shebang);
+        if crate::job::record::shell_can_record(shebang) {
+            header.extend(crate::job::record::prologue(req.output));
+        } else {
+            crate::info!(
+                "No status record for {}: its interpreter is not a POSIX shell",
+                quote(&name)
+            );
+        }
+    }
     let mode = meta.permissions().mode() & 0o7777;
 
     // Generate next to the script, then keep the original and swap.

@@ -17,6 +17,7 @@ use super::kill::{self, Step};
 use super::{submitted_job_id, warn_existing_stat, write_stat, CancelStatus, Site, SiteSettings, Submission};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
+use crate::job::{self, Answer, JobStatus, Query};
 use crate::util::quote;
 
 /// Which command of a kill answered: the plain cancel (`scancel ID`, `qdel
@@ -134,6 +135,30 @@ pub trait Scheduler {
         command_failed("Kill", out)
     }
 
+    /// One query of the queue about these jobs, whose answer
+    /// [`Scheduler::parse_queue`] reads (`None`: the scheduler cannot tell
+    /// job states, they are UNKNOWN).
+    fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        None
+    }
+
+    /// What the queue's answer says of each job it shows; `Err` when it
+    /// cannot be trusted (the command failed: the jobs are then UNKNOWN).
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        Err(query_failed(argv, out))
+    }
+
+    /// The accounting queries about jobs the queue does not show (several
+    /// when the scheduler's accounting answers one job at a time).
+    fn accounting_argvs(&self, _jids: &[&str]) -> Vec<Vec<String>> {
+        vec![]
+    }
+
+    /// What an accounting answer says of each job it knows.
+    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
+        Err(query_failed(argv, out))
+    }
+
     /// What a kill does before the plain cancel or the kill sequence
     /// (Slurm removes a job that is still pending); `Some` ends the kill.
     fn before_kill(&self, _site: &SiteSettings, _job: &Job) -> Result<Option<CancelStatus>> {
@@ -148,6 +173,13 @@ pub fn default_check_job_id(jid: &str) -> Result<()> {
         return Err(Error::invocation(format!("Invalid job id: {}", quote(jid))));
     }
     Ok(())
+}
+
+/// Why a status query cannot be trusted: `squeue failed with exit code 1:
+/// Socket timed out ...`.
+pub fn query_failed(argv: &[String], out: &Outcome) -> String {
+    let name = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or("");
+    format!("{name} failed with {}: {}", out.describe(), out.text().trim())
 }
 
 /// A configured command (program and leading arguments) followed by `args`.
@@ -249,6 +281,38 @@ impl<S: Scheduler> Site for BatchSite<S> {
             out = self.run(again)?;
         }
         write_stat(script, &out, &name)
+    }
+
+    fn status(&self, jobs: &[Query]) -> Vec<JobStatus> {
+        let user = self.s.user.as_deref();
+        let ask = |argv: Vec<String>, parse: &dyn Fn(&Outcome, &[String]) -> Answer| -> Answer {
+            match self.run(argv.clone()) {
+                Ok(out) if out.dryrun => Err("dry run: nothing was asked".into()),
+                Ok(out) => parse(&out, &argv),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let queue = |ids: &[&str]| match self.sched.queue_argv(ids, user) {
+            Some(argv) => ask(argv, &|o, a| self.sched.parse_queue(o, a)),
+            None => Err("this site type cannot tell job states".into()),
+        };
+        let accounting = |ids: &[&str]| {
+            let mut all = Vec::new();
+            for argv in self.sched.accounting_argvs(ids) {
+                all.extend(ask(argv, &|o, a| self.sched.parse_accounting(o, a))?);
+            }
+            Ok(all)
+        };
+        let records = |paths: &[&Path]| self.s.read_records(paths);
+        job::resolve(
+            jobs,
+            &job::Sources {
+                queue: &queue,
+                records: &records,
+                accounting: Some(&accounting),
+                grace_secs: self.s.vanish_grace,
+            },
+        )
     }
 
     fn kill(&self, script: &Path, jid: &str) -> Result<CancelStatus> {

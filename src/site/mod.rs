@@ -90,6 +90,12 @@ pub struct SiteSettings {
     /// Rewrite native directive lines with the directive prefix (set by
     /// site types whose scheduler rejects mixed prefixes).
     pub rewrite_native: bool,
+    /// `status_record`: generated scripts write a status record beside
+    /// their output file.
+    pub status_record: bool,
+    /// `vanish_grace`: how long after its submission a job may be in no
+    /// queue or record before it is VANISHED, in seconds.
+    pub vanish_grace: u64,
 }
 
 impl SiteSettings {
@@ -119,6 +125,38 @@ impl SiteSettings {
             cmd
         };
         self.connection.execute(cmd)
+    }
+
+    /// The status records at `paths`, read with one command on the site
+    /// (`tail -n +1 -- /dev/null PATH...`: with more than one file, each is
+    /// preceded by `==> PATH <==`). A record that cannot be read is `None`.
+    pub fn read_records(&self, paths: &[&Path]) -> Vec<Option<crate::job::record::Record>> {
+        use crate::job::record::Record;
+        let mut argv: Vec<std::ffi::OsString> = vec!["tail".into(), "-n".into(), "+1".into(), "--".into()];
+        argv.push("/dev/null".into());
+        argv.extend(paths.iter().map(|p| p.as_os_str().to_owned()));
+        let out = match self.run(Command::new(argv)) {
+            Ok(out) if !out.dryrun => out,
+            _ => return vec![None; paths.len()],
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut sections: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut current: Option<String> = None;
+        for line in text.split_inclusive('\n') {
+            let bare = line.trim_end_matches('\n');
+            if let Some(name) = bare.strip_prefix("==> ").and_then(|l| l.strip_suffix(" <==")) {
+                current = Some(name.to_string());
+                sections.entry(name.to_string()).or_default();
+                continue;
+            }
+            if let Some(c) = &current {
+                sections.entry(c.clone()).or_default().push_str(line);
+            }
+        }
+        paths
+            .iter()
+            .map(|p| sections.get(&p.display().to_string()).map(|t| Record::parse(t)))
+            .collect()
     }
 
     /// Creates the directory of `output` on the site with `pmkdir_command`;
@@ -202,6 +240,14 @@ pub trait Site {
     /// Kills the job.
     fn kill(&self, script: &Path, jid: &str) -> Result<CancelStatus>;
 
+    /// The status of each of `jobs`, in order, with as few queries as the
+    /// site can make. By default UNKNOWN: the site type cannot tell.
+    fn status(&self, jobs: &[crate::job::Query]) -> Vec<crate::job::JobStatus> {
+        jobs.iter()
+            .map(|q| crate::job::JobStatus::unknown(q.jid, "this site type cannot tell job states"))
+            .collect()
+    }
+
     /// Creates the directory of the job output file on the site and returns
     /// it (used by the `create_output_dir`, `copy_orig_script` and
     /// `copy_*_logfile` hooks). By default `pmkdir_command` is run through
@@ -236,6 +282,9 @@ pub struct Traits {
     /// Copy messages name destinations as resolved local paths when the site
     /// has no `local_cwd`, as 0.2.7's direct site did (quirk Q26).
     pub local_copy_paths: bool,
+    /// The scheduler's state codes and what they mean (for the docs; the
+    /// scheduler reads its answers with them).
+    pub states: &'static [crate::job::NativeState],
 }
 
 /// The built-in site types.
@@ -271,6 +320,8 @@ pub const COMMON_KEYS: &[&str] = &[
     "at_exit",
     "pmkdir_command",
     "command_timeout",
+    "status_record",
+    "vanish_grace",
 ];
 
 /// How a scheduler's submission is named in messages.

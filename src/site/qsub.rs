@@ -5,11 +5,12 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, default_check_job_id, Job, KillCommand, Scheduler, ToSubmit};
+use super::batch::{argv, command_failed, default_check_job_id, query_failed, Job, KillCommand, Scheduler, ToSubmit};
 use super::{CancelStatus, SiteSettings, Submission};
 use crate::config::SiteConfig;
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
+use crate::job::Answer;
 use crate::script::translate::Entry;
 
 /// The commands of the family: `qsub`, `qstat`, `qdel` and (PBS and Torque;
@@ -90,6 +91,26 @@ pub trait QScheduler {
     fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
         command_failed("Kill", out)
     }
+
+    /// See [`Scheduler::queue_argv`].
+    fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        None
+    }
+
+    /// See [`Scheduler::parse_queue`].
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        Err(query_failed(argv, out))
+    }
+
+    /// See [`Scheduler::accounting_argvs`].
+    fn accounting_argvs(&self, _jids: &[&str]) -> Vec<Vec<String>> {
+        vec![]
+    }
+
+    /// See [`Scheduler::parse_accounting`].
+    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
+        Err(query_failed(argv, out))
+    }
 }
 
 impl<T: QScheduler> Scheduler for T {
@@ -152,6 +173,22 @@ impl<T: QScheduler> Scheduler for T {
 
     fn before_kill(&self, site: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
         QScheduler::before_kill(self, site, job)
+    }
+
+    fn queue_argv(&self, jids: &[&str], user: Option<&str>) -> Option<Vec<String>> {
+        QScheduler::queue_argv(self, jids, user)
+    }
+
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        QScheduler::parse_queue(self, out, argv)
+    }
+
+    fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
+        QScheduler::accounting_argvs(self, jids)
+    }
+
+    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
+        QScheduler::parse_accounting(self, out, argv)
     }
 }
 

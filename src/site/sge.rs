@@ -8,16 +8,141 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{BatchSite, Job, KillCommand};
+use super::batch::{argv, query_failed, BatchSite, Job, KillCommand};
 use super::qsub::{QCommands, QScheduler, ROWS};
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
+use crate::job::state::lookup;
+use crate::job::{Answer, JobStatus, Meaning, NativeState, Outcome as JobOutcome, Source, State};
 use crate::script::translate::{Entry, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command"];
+pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command", "qacct_command"];
+
+/// Grid Engine's job states (the `state` column of `qstat`): letters that
+/// combine; the table lists the combinations `qstat` shows.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("qw", State::Queued, "pending"),
+    NativeState::new("w", State::Queued, "waiting"),
+    NativeState::new("Rq", State::Queued, "pending, re-submitted"),
+    NativeState::new("hqw", State::Held, "pending, on hold"),
+    NativeState::new("hRwq", State::Held, "pending, on hold, re-submitted"),
+    NativeState::new("r", State::Running, "running"),
+    NativeState::new("t", State::Running, "being transferred to its host"),
+    NativeState::new("Rr", State::Running, "running, re-submitted"),
+    NativeState::new("Rt", State::Running, "transferring, re-submitted"),
+    NativeState::new("hr", State::Running, "running, with a hold for its next run"),
+    NativeState::new("s", State::Suspended, "suspended"),
+    NativeState::new("ts", State::Suspended, "suspended while transferring"),
+    NativeState::new("S", State::Suspended, "its queue is suspended"),
+    NativeState::new("tS", State::Suspended, "its queue is suspended"),
+    NativeState::new("T", State::Suspended, "its queue is suspended by an alarm"),
+    NativeState::new("tT", State::Suspended, "its queue is suspended by an alarm"),
+    NativeState::new("Rs", State::Suspended, "suspended, re-submitted"),
+    NativeState::new("Rts", State::Suspended, "suspended, re-submitted"),
+    NativeState::new("RS", State::Suspended, "queue suspended, re-submitted"),
+    NativeState::new("RtS", State::Suspended, "queue suspended, re-submitted"),
+    NativeState::new("RT", State::Suspended, "queue suspended by an alarm, re-submitted"),
+    NativeState::new("RtT", State::Suspended, "queue suspended by an alarm, re-submitted"),
+    NativeState::new("dr", State::Completing, "being deleted"),
+    NativeState::new("dt", State::Completing, "being deleted"),
+    NativeState::new("ds", State::Completing, "being deleted"),
+    NativeState::new("dRr", State::Completing, "being deleted"),
+    NativeState::new("dRt", State::Completing, "being deleted"),
+    NativeState::new("dRs", State::Completing, "being deleted"),
+    NativeState::new(
+        "Eqw",
+        State::Held,
+        "error: stays pending until the error is cleared (qmod -cj)",
+    ),
+    NativeState::new("Ehqw", State::Held, "error, on hold"),
+    NativeState::new("EhRqw", State::Held, "error, on hold, re-submitted"),
+    NativeState::finished(
+        "qacct failed=0, exit_status=0",
+        Some(JobOutcome::Succeeded),
+        "accounting: ended with exit code 0",
+    ),
+    NativeState::finished(
+        "qacct exit_status=N",
+        None,
+        "accounting: exit code N (above 128: signal N-128)",
+    ),
+    NativeState::finished(
+        "qacct failed=37",
+        Some(JobOutcome::Timeout),
+        "accounting: a limit (h_rt, h_cpu or h_vmem) was enforced",
+    ),
+];
+
+/// The statuses of `qstat -u '*'`: the `state` column of each job's line,
+/// found under the header's `state` (names may hold blanks).
+fn parse_qstat(text: &str) -> Vec<JobStatus> {
+    let mut lines = text.lines();
+    let Some(header) = lines.find(|l| l.trim_start().starts_with("job-ID")) else {
+        return vec![];
+    };
+    let Some(col) = header.find("state") else { return vec![] };
+    let mut out = Vec::new();
+    for line in lines {
+        let id = line.split_whitespace().next().unwrap_or("");
+        // Array jobs have a line per task range: the first one speaks.
+        if id.is_empty() || out.iter().any(|s: &JobStatus| s.job_id == id) {
+            continue;
+        }
+        let state = line.get(col..).and_then(|r| r.split_whitespace().next()).unwrap_or("");
+        out.push(match lookup(STATES, state) {
+            Some(m) => JobStatus::new(id, m, Source::Queue).native(state, None),
+            None => JobStatus::unknown(id, format!("unknown Grid Engine state {}", quote(state))).native(state, None),
+        });
+    }
+    out
+}
+
+/// The status in a `qacct -j ID` answer: `exit_status`, and `failed` with
+/// its reason.
+fn parse_qacct(text: &str) -> Option<JobStatus> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name).filter(|r| r.starts_with(char::is_whitespace)))
+            .map(str::trim)
+    };
+    let id = field("jobnumber")?;
+    let exit: Option<i32> = field("exit_status").and_then(|e| e.split_whitespace().next()?.parse().ok());
+    let failed = field("failed").unwrap_or("0");
+    let (code, why) = match failed.split_once(':') {
+        Some((c, w)) => (c.trim(), Some(w.trim())),
+        None => (failed, None),
+    };
+    let outcome = match code {
+        "37" => Some(JobOutcome::Timeout),
+        _ => None,
+    };
+    let signal = exit.filter(|e| (129..=192).contains(e)).map(|e| e - 128);
+    let native = format!(
+        "failed={code}, exit_status={}",
+        exit.map(|e| e.to_string()).unwrap_or_default()
+    );
+    let status = JobStatus::new(
+        id,
+        Meaning {
+            state: State::Finished,
+            outcome,
+        },
+        Source::Accounting,
+    )
+    .native(&native, why);
+    let failed_before_start = code != "0" && code != "37" && code != "100" && signal.is_none();
+    Some(match failed_before_start {
+        true => {
+            let mut s = status.exit(exit, None);
+            s.outcome = Some(JobOutcome::Failed);
+            s
+        }
+        false => status.exit(exit.filter(|_| signal.is_none()), signal),
+    })
+}
 
 /// The translation of generic directives to `#$` options (troika 0.2.7's).
 pub const TABLE: Table = Table::joined(
@@ -46,7 +171,10 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Sge),
         },
-        traits: Traits::default(),
+        traits: Traits {
+            states: STATES,
+            ..Traits::default()
+        },
         create: |s| BatchSite::create(s, Sge::new),
     }
 }
@@ -92,12 +220,14 @@ fn parse_digits(out: &str) -> Option<&str> {
 /// A Grid Engine cell.
 pub struct Sge {
     q: QCommands,
+    qacct: Vec<String>,
 }
 
 impl Sge {
     pub fn new(s: &mut SiteSettings) -> Result<Self> {
         Ok(Sge {
             q: QCommands::read(&s.config, false)?,
+            qacct: s.config.command("qacct_command", &["qacct"])?,
         })
     }
 }
@@ -130,6 +260,35 @@ impl QScheduler for Sge {
     }
 
     /// `qstat -j ID`.
+    /// `qstat -u '*'`: Grid Engine lists no job by id, only users' jobs.
+    fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        Some(argv(&self.q.qstat, &["-u", "*"]))
+    }
+
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        if !out.success() {
+            return Err(query_failed(argv, out));
+        }
+        Ok(parse_qstat(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// `qacct -j ID`, one per job: qacct answers one job at a time.
+    fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
+        jids.iter().map(|j| argv(&self.qacct, &["-j", j])).collect()
+    }
+
+    /// A job qacct does not know (`error: job id N not found`, exit 1) is
+    /// no answer; other failures are.
+    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
+        if !out.success() {
+            if out.text().contains("not found") {
+                return Ok(vec![]);
+            }
+            return Err(query_failed(argv, out));
+        }
+        Ok(parse_qacct(&String::from_utf8_lossy(&out.stdout)).into_iter().collect())
+    }
+
     fn status_options(&self) -> &'static [&'static str] {
         &["-j"]
     }

@@ -2,15 +2,99 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
+use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
+use crate::job::state::lookup;
+use crate::job::{Answer, JobStatus, Meaning, NativeState, Outcome as JobOutcome, Source, State};
 use crate::script::translate::{bool_value, Entry, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["sbatch_command", "squeue_command", "scancel_command"];
+pub const KEYS: &[&str] = &["sbatch_command", "squeue_command", "scancel_command", "sacct_command"];
+
+/// Slurm's job states (`squeue %T`, `sacct State`), flags included.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("PENDING", State::Queued, "waiting for resources; HELD when the reason is JobHeldUser, JobHeldAdmin, Dependency, BeginTime or DependencyNeverSatisfied"),
+    NativeState::new("CONFIGURING", State::Queued, "allocated, nodes booting"),
+    NativeState::new("REQUEUE_FED", State::Queued, "requeued by a federation"),
+    NativeState::new("REVOKED", State::Queued, "removed from this cluster of a federation"),
+    NativeState::new("REQUEUE_HOLD", State::Held, "requeued and held"),
+    NativeState::new("RESV_DEL_HOLD", State::Held, "held after its reservation was deleted"),
+    NativeState::new("RUNNING", State::Running, "has an allocation"),
+    NativeState::new("RESIZING", State::Running, "about to change size"),
+    NativeState::new("SIGNALING", State::Running, "being signalled"),
+    NativeState::new("SUSPENDED", State::Suspended, "execution suspended, CPUs released"),
+    NativeState::new("STOPPED", State::Suspended, "stopped (SIGSTOP), CPUs kept"),
+    NativeState::new("COMPLETING", State::Completing, "ended, processes being cleaned up"),
+    NativeState::new("STAGE_OUT", State::Completing, "staging out files"),
+    NativeState::new("REQUEUED", State::Requeued, "being requeued"),
+    NativeState::new("SPECIAL_EXIT", State::Requeued, "requeued in a special state"),
+    NativeState::finished("COMPLETED", Some(JobOutcome::Succeeded), "ended with exit code 0"),
+    NativeState::finished("FAILED", None, "ended with a non-zero exit code (or a signal)"),
+    NativeState::finished("CANCELLED", Some(JobOutcome::Cancelled), "cancelled by a user or an administrator"),
+    NativeState::finished("TIMEOUT", Some(JobOutcome::Timeout), "reached its time limit"),
+    NativeState::finished("DEADLINE", Some(JobOutcome::Timeout), "reached its deadline"),
+    NativeState::finished("OUT_OF_MEMORY", Some(JobOutcome::OutOfMemory), "ran out of memory"),
+    NativeState::finished("NODE_FAIL", Some(JobOutcome::NodeFail), "a node failed"),
+    NativeState::finished("BOOT_FAIL", Some(JobOutcome::NodeFail), "a node failed to boot"),
+    NativeState::finished("PREEMPTED", Some(JobOutcome::Preempted), "preempted"),
+];
+
+/// Reasons of a PENDING job that is not eligible to start.
+const HOLD_REASONS: &[&str] = &[
+    "JobHeldUser",
+    "JobHeldAdmin",
+    "Dependency",
+    "DependencyNeverSatisfied",
+    "BeginTime",
+];
+
+/// The meaning of a state word of squeue or sacct (`CANCELLED by 0` is
+/// CANCELLED), with the reason of a pending job.
+fn meaning(state: &str, reason: &str) -> Option<Meaning> {
+    let word = state.split_whitespace().next().unwrap_or("");
+    let m = lookup(STATES, word)?;
+    if word == "PENDING" && HOLD_REASONS.contains(&reason) {
+        return Some(Meaning {
+            state: State::Held,
+            outcome: None,
+        });
+    }
+    Some(m)
+}
+
+/// One line of `ID|STATE|REASON` (squeue) or `ID|STATE|EXITCODE|REASON`
+/// (sacct): the job's status. A state troika does not know makes the job
+/// UNKNOWN, with the state kept.
+fn parse_line(line: &str, source: Source, with_exit: bool) -> Option<JobStatus> {
+    let fields: Vec<&str> = line.split('|').map(str::trim).collect();
+    let (id, state) = (*fields.first()?, *fields.get(1)?);
+    if id.is_empty() {
+        return None;
+    }
+    let (exit, reason) = match with_exit {
+        true => (fields.get(2).copied(), fields.get(3).copied().unwrap_or("")),
+        false => (None, fields.get(2).copied().unwrap_or("")),
+    };
+    let Some(m) = meaning(state, reason) else {
+        let why = format!("unknown Slurm state {}", quote(state));
+        return Some(JobStatus::unknown(id, why).native(state, None));
+    };
+    let status = JobStatus::new(id, m, source).native(state, (reason != "None").then_some(reason));
+    // ExitCode is `code:signal`.
+    let (code, sig) = match exit.and_then(|e| e.split_once(':')) {
+        Some((c, s)) => (c.parse().ok(), s.parse().ok()),
+        None => (None, None),
+    };
+    Some(status.exit(code, sig))
+}
+
+/// The statuses of a `|`-separated answer.
+fn parse_lines(text: &str, source: Source, with_exit: bool) -> Vec<JobStatus> {
+    text.lines().filter_map(|l| parse_line(l, source, with_exit)).collect()
+}
 
 /// The translation of generic directives to `#SBATCH` options.
 pub const TABLE: Table = Table::new(&[
@@ -79,7 +163,10 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Slurm),
         },
-        traits: Traits::default(),
+        traits: Traits {
+            states: STATES,
+            ..Traits::default()
+        },
         create: |s| BatchSite::create(s, Slurm::new),
     }
 }
@@ -138,6 +225,7 @@ pub struct Slurm {
     sbatch: Vec<String>,
     squeue: Vec<String>,
     scancel: Vec<String>,
+    sacct: Vec<String>,
 }
 
 impl Slurm {
@@ -146,6 +234,7 @@ impl Slurm {
             sbatch: s.config.command("sbatch_command", &["sbatch"])?,
             squeue: s.config.command("squeue_command", &["squeue"])?,
             scancel: s.config.command("scancel_command", &["scancel"])?,
+            sacct: s.config.command("sacct_command", &["sacct"])?,
         })
     }
 
@@ -242,6 +331,50 @@ impl Scheduler for Slurm {
 
     fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
         out.text().contains("Invalid job id specified")
+    }
+
+    /// `squeue -h -t all -o %i|%T|%r -j IDS`; one id is given twice, for
+    /// squeue fails on a single id it does not know but not on a list.
+    fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        let mut ids = jids.join(",");
+        if jids.len() == 1 {
+            ids = format!("{ids},{ids}");
+        }
+        Some(argv(&self.squeue, &["-h", "-t", "all", "-o", "%i|%T|%r", "-j", &ids]))
+    }
+
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        if !out.success() {
+            return Err(query_failed(argv, out));
+        }
+        Ok(parse_lines(&String::from_utf8_lossy(&out.stdout), Source::Queue, false))
+    }
+
+    /// `sacct -n -P -X -o JobIDRaw,State,ExitCode,Reason -j IDS`.
+    fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
+        vec![argv(
+            &self.sacct,
+            &[
+                "-n",
+                "-P",
+                "-X",
+                "-o",
+                "JobIDRaw,State,ExitCode,Reason",
+                "-j",
+                &jids.join(","),
+            ],
+        )]
+    }
+
+    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
+        if !out.success() {
+            return Err(query_failed(argv, out));
+        }
+        Ok(parse_lines(
+            &String::from_utf8_lossy(&out.stdout),
+            Source::Accounting,
+            true,
+        ))
     }
 
     /// The job's state first: a job Slurm does not know is VANISHED, and a

@@ -157,10 +157,18 @@ fn builtin_default_site_runs_a_job_without_configuration() {
         (!s.is_empty()).then_some(s)
     });
     assert_eq!(text, "hello \n");
-    assert_eq!(
-        std::fs::read_to_string(&script).unwrap(),
-        "#!/bin/sh\necho \"hello $1\"\n"
+    // The built-in configuration is of edition 2026: the job writes a
+    // status record beside its output.
+    let generated = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        generated.starts_with("#!/bin/sh\n# troika: status record") && generated.ends_with("\necho \"hello $1\"\n"),
+        "{generated}"
     );
+    let record = poll_until("the status record", Duration::from_secs(10), || {
+        let s = read_or_empty(d.join("logs/job.out.status"));
+        s.contains("exit=").then_some(s)
+    });
+    assert!(record.contains("\nexit=0\n"), "{record}");
     // A site that the built-in configuration does not have: say where troika looked.
     let r = troika_in(d.path(), &["-n", "submit", "hpc", "job.sh", "-o", "x"]);
     r.expect_code(1);

@@ -16,8 +16,16 @@ use crate::script::{Request, SubmitLock, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
 
+mod status;
+pub use status::StatusRequest;
+
 /// Default time limit of a scheduler command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a job may be missing from every source after its submission
+/// before it is VANISHED (schedulers can take a while to show a new job, and
+/// accounting to record an ended one).
+pub const DEFAULT_VANISH_GRACE: u64 = 120;
 
 /// A site ready for an action, with its hooks.
 pub struct Prepared {
@@ -148,6 +156,11 @@ impl<'r> Controller<'r> {
             pmkdir_command: cfg.command("pmkdir_command", &["mkdir", "-p"])?,
             syntax: site_type.syntax,
             rewrite_native: false,
+            status_record: cfg.bool_or("status_record", cfg.behaviour().status_record)?,
+            vanish_grace: cfg
+                .seconds("vanish_grace")?
+                .map(|s| s as u64)
+                .unwrap_or(DEFAULT_VANISH_GRACE),
             prefix,
             overrides,
             unknown,
@@ -361,6 +374,7 @@ impl<'r> Controller<'r> {
                     defines: &defines,
                     output: out_bytes,
                     translators: &settings.translators,
+                    status_record: settings.status_record,
                 };
                 let replaced = crate::script::preprocess(script, &settings.profile(), &req, &mut lock)?;
                 let submitted = p
@@ -403,6 +417,7 @@ impl<'r> Controller<'r> {
                         let target = with_suffix(&settings.copy_target(script, output), ".jid");
                         settings.connection.send_file(&jid_path, &target)?;
                     }
+                    self.record_submission(&settings.config.name, user, script, &jid, output);
                 }
                 Ok(())
             },
@@ -449,6 +464,13 @@ impl<'r> Controller<'r> {
             Err(e) => e,
         };
         let settings = p.site.settings();
+        if self.config.edition().behaviour().ledger && !settings.copy_jid {
+            let site = p.group.as_deref().unwrap_or(&settings.config.name);
+            if let Some(e) = self.ledger_entry(script, site) {
+                crate::info!("{local_err}: job {} from the job ledger", e.job_id);
+                return Ok(e.job_id);
+            }
+        }
         if let (true, Some(out)) = (settings.copy_jid, output) {
             let remote = with_suffix(&settings.copy_target(script, out), ".jid");
             if let Err(e) = settings.connection.get_file(&remote, &local) {

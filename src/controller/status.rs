@@ -1,0 +1,273 @@
+//! `status`: the state of any number of jobs, with one query per site and
+//! user; `jobs`: the ledger of submissions. Both are queries: no hook runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::Controller;
+use crate::error::{Error, Result};
+use crate::job::ledger::{self, Entry, Ledger};
+use crate::job::{JobStatus, Query};
+use crate::site::group;
+use crate::util::{quote, with_suffix};
+
+/// `~/x` as `$HOME/x`.
+fn expand_home(p: &str) -> PathBuf {
+    match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => Path::new(&home).join(rest),
+        _ => PathBuf::from(p),
+    }
+}
+
+/// What `status` is asked.
+pub struct StatusRequest<'a> {
+    pub site: &'a str,
+    pub scripts: &'a [PathBuf],
+    pub user: Option<&'a str>,
+    /// `-j`: the job id of the only script.
+    pub jid: Option<&'a str>,
+    /// `-o`: the output file of the only script (where its status record is).
+    pub output: Option<&'a Path>,
+    /// `--all`: every job the ledger knows on the site (with the scripts).
+    pub all: bool,
+}
+
+/// One answer of `status`: the script as given, and its job's status.
+pub struct Report {
+    pub script: String,
+    pub site: String,
+    /// The scheduler type, for the human-readable line (`slurm FAILED`).
+    pub scheduler: String,
+    pub status: JobStatus,
+}
+
+/// A job to ask about: its script, id, output file and submission time.
+struct Known {
+    script: String,
+    jid: String,
+    output: Option<PathBuf>,
+    submitted_at: Option<u64>,
+    /// The site the job is on (a member, for a group).
+    site: String,
+}
+
+impl Controller<'_> {
+    /// The ledger of this configuration: `ledger: PATH` (or `false` for
+    /// none), else the default place.
+    pub fn ledger(&self) -> Result<Option<Ledger>> {
+        match self.config.root_get("ledger") {
+            None => Ok(Ledger::default_dir().map(Ledger::at)),
+            Some(n) => match (&n.value, n.as_str()) {
+                (crate::config::Value::Bool(false), _) => Ok(None),
+                (_, Some(p)) if !p.is_empty() => Ok(Some(Ledger::at(expand_home(p)))),
+                _ => Err(Error::config(format!(
+                    "{}: 'ledger' must be a directory path, or false for no ledger",
+                    self.config.at(n)
+                ))),
+            },
+        }
+    }
+
+    /// Records a submission in the ledger. A ledger that cannot be written
+    /// never fails the submission: it is a warning (with `edition: 2026`;
+    /// a debug message for 0.2.7 configurations).
+    pub(crate) fn record_submission(&self, site: &str, user: Option<&str>, script: &Path, jid: &str, output: &Path) {
+        let warn = self.config.edition().behaviour().ledger;
+        let say = |m: String| {
+            if warn {
+                crate::warning!("{m}");
+            } else {
+                crate::debug!("{m}");
+            }
+        };
+        let ledger = match self.ledger() {
+            Ok(Some(l)) => l,
+            Ok(None) => return,
+            Err(e) => return say(format!("Job {jid} is not in the job ledger: {e}")),
+        };
+        let digest = ledger::digest_file(script).unwrap_or_default();
+        let entry = Entry {
+            time: crate::job::state::now(),
+            site: site.to_string(),
+            user: user.map(str::to_string),
+            script: ledger::script_key(script),
+            digest,
+            job_id: jid.to_string(),
+            output: std::path::absolute(output)
+                .unwrap_or_else(|_| output.to_path_buf())
+                .display()
+                .to_string(),
+        };
+        if let Err(e) = ledger.append(&entry) {
+            say(format!("Job {jid} is not in the job ledger: {e}"));
+        }
+    }
+
+    /// The ledger's latest record of `script` on `site` (or a member of it).
+    pub(crate) fn ledger_entry(&self, script: &Path, site: &str) -> Option<Entry> {
+        let entry = self.ledger().ok()??.latest(script)?;
+        let member_of = || {
+            self.config
+                .site(site)
+                .ok()
+                .filter(group::is_group)
+                .and_then(|cfg| group::members(&cfg, &self.config).ok())
+                .is_some_and(|m| m.contains(&entry.site))
+        };
+        (entry.site == site || member_of()).then_some(entry)
+    }
+
+    /// `status`: the state of each job, one query per site and user.
+    pub fn status(&self, req: &StatusRequest) -> Result<Vec<Report>> {
+        if req.scripts.len() > 1 && (req.jid.is_some() || req.output.is_some()) {
+            return Err(Error::invocation(
+                "-j and -o name the job of one script: give one script with them".to_string(),
+            ));
+        }
+        if req.scripts.is_empty() && !req.all {
+            return Err(Error::invocation(
+                "Give the scripts of the jobs, or --all for every job of the ledger on the site".to_string(),
+            ));
+        }
+        let mut known = Vec::new();
+        for script in req.scripts {
+            known.push(self.known_job(req, script)?);
+        }
+        if req.all {
+            let ledger = self.ledger()?.ok_or_else(|| {
+                Error::invocation("--all lists the jobs of the ledger, and this configuration has none".to_string())
+            })?;
+            let mut latest: BTreeMap<String, Entry> = BTreeMap::new();
+            for e in ledger.list(None, None)? {
+                if e.site == req.site || self.is_member(req.site, &e.site) {
+                    latest.insert(e.script.clone(), e);
+                }
+            }
+            for e in latest.into_values() {
+                if known.iter().any(|k: &Known| k.jid == e.job_id && k.site == e.site) {
+                    continue;
+                }
+                known.push(Known {
+                    script: e.script,
+                    jid: e.job_id,
+                    output: Some(PathBuf::from(e.output)),
+                    submitted_at: Some(e.time),
+                    site: e.site,
+                });
+            }
+        }
+        // One query per site (the user is the same for all).
+        let mut by_site: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, k) in known.iter().enumerate() {
+            by_site.entry(k.site.as_str()).or_default().push(i);
+        }
+        let mut statuses: Vec<Option<(String, JobStatus)>> = vec![None; known.len()];
+        for (site, idx) in by_site {
+            let p = self.site(site, req.user)?;
+            let type_name = p.site.settings().config.required_str("type")?;
+            let mut queries = Vec::new();
+            for &i in &idx {
+                p.site.check_job_id(&known[i].jid)?;
+                queries.push(Query {
+                    jid: &known[i].jid,
+                    output: known[i].output.as_deref(),
+                    submitted_at: known[i].submitted_at,
+                });
+            }
+            let answers = p.site.status(&queries);
+            for (&i, s) in idx.iter().zip(answers) {
+                crate::debug!("Job {} on site {site}: {}", s.job_id, s.state_words());
+                statuses[i] = Some((type_name.clone(), s));
+            }
+        }
+        Ok(known
+            .into_iter()
+            .zip(statuses)
+            .map(|(k, s)| {
+                let (scheduler, status) = s.expect("every job was asked");
+                Report {
+                    script: k.script,
+                    site: k.site,
+                    scheduler,
+                    status,
+                }
+            })
+            .collect())
+    }
+
+    fn is_member(&self, group_name: &str, site: &str) -> bool {
+        self.config
+            .site(group_name)
+            .ok()
+            .filter(group::is_group)
+            .and_then(|cfg| group::members(&cfg, &self.config).ok())
+            .is_some_and(|m| m.iter().any(|x| x == site))
+    }
+
+    /// The job of `script`: its id from `-j`, its `.jid` file or the ledger.
+    fn known_job(&self, req: &StatusRequest, script: &Path) -> Result<Known> {
+        let name = script.display().to_string();
+        let entry = self.ledger_entry(script, req.site);
+        let jid_file = with_suffix(script, ".jid");
+        let from_file = crate::util::read_limited(&jid_file, crate::util::MAX_ID_FILE_BYTES)
+            .ok()
+            .flatten()
+            .and_then(|b| String::from_utf8(b).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty());
+        let jid = match (req.jid.filter(|j| !j.is_empty()), from_file, &entry) {
+            (Some(j), _, _) => j.to_string(),
+            (None, Some(j), _) => j,
+            (None, None, Some(e)) => {
+                crate::debug!(
+                    "No job id file for {}: job {} from the job ledger",
+                    quote(&name),
+                    e.job_id
+                );
+                e.job_id.clone()
+            }
+            (None, None, None) => {
+                return Err(Error::invocation(format!(
+                    "No job id for {}: no {} and no record in the job ledger (give it with -j)",
+                    quote(&name),
+                    quote(&jid_file.display().to_string())
+                )))
+            }
+        };
+        let entry = entry.filter(|e| e.job_id == jid);
+        let output = req
+            .output
+            .map(Path::to_path_buf)
+            .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        let submitted_at = entry.as_ref().map(|e| e.time).or_else(|| {
+            std::fs::metadata(&jid_file)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+        });
+        let site = match (&entry, group::recorded_member(script)) {
+            (Some(e), _) if e.site != req.site => e.site.clone(),
+            (_, Some(m)) if self.is_member(req.site, &m) => m,
+            _ => req.site.to_string(),
+        };
+        Ok(Known {
+            script: name,
+            jid,
+            output,
+            submitted_at,
+            site,
+        })
+    }
+
+    /// `jobs`: the ledger's records, oldest first.
+    pub fn jobs(&self, site: Option<&str>, since: Option<&str>) -> Result<Vec<Entry>> {
+        let since = since
+            .map(|s| ledger::parse_since(s, crate::job::state::now()).map_err(Error::invocation))
+            .transpose()?;
+        match self.ledger()? {
+            Some(l) => l.list(since, site),
+            None => Ok(vec![]),
+        }
+    }
+}
