@@ -521,7 +521,17 @@ impl<'r> Controller<'r> {
 
     /// `monitor`: write the job's status to `<script>.stat`.
     pub fn monitor(&self, job: &JobRef) -> Result<()> {
-        self.on_job("monitor", job, |p, _, jid, _| p.site.monitor(job.script, jid))
+        self.on_job("monitor", job, |p, _, jid, _| {
+            let monitored = p.site.monitor(job.script, jid);
+            // Even when the scheduler does not know the job any more: the
+            // normalised state says what became of it.
+            if self.config.edition().behaviour().status_record && !self.dryrun {
+                if let Err(e) = self.stat_line(p, job, jid) {
+                    crate::error!("{e}");
+                }
+            }
+            monitored
+        })
     }
 
     /// `kill`: stop the job and run the post-kill hooks with the outcome.

@@ -117,6 +117,30 @@ impl Controller<'_> {
         (entry.site == site || member_of()).then_some(entry)
     }
 
+    /// The normalised state of a monitored job: logged, and written as the
+    /// first line of `SCRIPT.stat` (`troika: FINISHED/FAILED  exit 3 (...)`).
+    pub(crate) fn stat_line(&self, p: &super::Prepared, job: &super::JobRef, jid: &str) -> Result<()> {
+        let site = &p.site.settings().config.name;
+        let entry = self.ledger_entry(job.script, site).filter(|e| e.job_id == jid);
+        let output = job
+            .output
+            .map(Path::to_path_buf)
+            .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        let query = Query {
+            jid,
+            output: output.as_deref(),
+            submitted_at: entry.as_ref().map(|e| e.time),
+        };
+        let status = p.site.status(&[query]).remove(0);
+        let scheduler = p.site.settings().config.required_str("type")?;
+        let line = status.line("troika:", &scheduler);
+        crate::info!("Job {jid}: {}", status.state_words());
+        let stat = with_suffix(job.script, ".stat");
+        let mut data = format!("{line}\n").into_bytes();
+        data.extend(std::fs::read(&stat).unwrap_or_default());
+        crate::util::write_atomic(&stat, &data, 0o644)
+    }
+
     /// `status`: the state of each job, one query per site and user.
     pub fn status(&self, req: &StatusRequest) -> Result<Vec<Report>> {
         if req.scripts.len() > 1 && (req.jid.is_some() || req.output.is_some()) {
@@ -215,9 +239,13 @@ impl Controller<'_> {
             .and_then(|b| String::from_utf8(b).ok())
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let mut in_file = false;
         let jid = match (req.jid.filter(|j| !j.is_empty()), from_file, &entry) {
             (Some(j), _, _) => j.to_string(),
-            (None, Some(j), _) => j,
+            (None, Some(j), _) => {
+                in_file = true;
+                j
+            }
             (None, None, Some(e)) => {
                 crate::debug!(
                     "No job id file for {}: job {} from the job ledger",
@@ -240,6 +268,9 @@ impl Controller<'_> {
             .map(Path::to_path_buf)
             .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
         let submitted_at = entry.as_ref().map(|e| e.time).or_else(|| {
+            if !in_file {
+                return None;
+            }
             std::fs::metadata(&jid_file)
                 .and_then(|m| m.modified())
                 .ok()

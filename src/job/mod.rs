@@ -93,16 +93,14 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
             let queued = found.remove(q.jid);
             let record = records.get(&i);
             let accounted = accounted.get(q.jid);
-            decide(
-                q,
-                queued,
-                record,
-                accounted,
-                &queue_failed,
-                &accounting_failed,
+            let ctx = Context {
+                queue_failed: &queue_failed,
+                accounting_failed: &accounting_failed,
+                has_accounting: src.accounting.is_some(),
                 now,
-                src.grace_secs,
-            )
+                grace: src.grace_secs,
+            };
+            decide(q, queued, record, accounted, &ctx)
         })
         .collect()
 }
@@ -115,20 +113,28 @@ fn index(answer: Answer) -> (HashMap<String, JobStatus>, Option<String>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What [`decide`] knows of the queries.
+struct Context<'a> {
+    queue_failed: &'a Option<String>,
+    accounting_failed: &'a Option<String>,
+    has_accounting: bool,
+    now: u64,
+    grace: u64,
+}
+
 fn decide(
     q: &Query,
     queued: Option<JobStatus>,
     record: Option<&Record>,
     accounted: Option<&JobStatus>,
-    queue_failed: &Option<String>,
-    accounting_failed: &Option<String>,
-    now: u64,
-    grace: u64,
+    c: &Context,
 ) -> JobStatus {
-    // The queue shows the job alive: that is its state.
+    let (now, grace) = (c.now, c.grace);
+    // The queue shows the job alive: that is its state (a job that wrote
+    // its end while the scheduler cleans up has ended).
+    let ended = record.is_some_and(Record::ended);
     if let Some(s) = &queued {
-        if s.state != State::Finished {
+        if s.state != State::Finished && !(s.state == State::Completing && ended) {
             return s.clone();
         }
     }
@@ -156,16 +162,22 @@ fn decide(
         }
         return s.exit(r.exit_code, r.signal);
     }
-    if let Some(why) = queue_failed {
+    if let Some(why) = c.queue_failed {
         return JobStatus::unknown(q.jid, why.clone());
     }
     if let Some(s) = queued.or_else(|| accounted.cloned()) {
         return s;
     }
-    if let Some(why) = accounting_failed {
+    if let Some(why) = c.accounting_failed {
         return JobStatus::unknown(q.jid, why.clone());
     }
     let started = record.and_then(|r| r.start);
+    let nowhere = match (c.has_accounting, q.output.is_some()) {
+        (true, true) => "not in the queue, no status record, not in accounting",
+        (true, false) => "not in the queue, not in accounting (no output file known, so no status record)",
+        (false, true) => "not in the queue, no status record",
+        (false, false) => "not in the queue (no output file known, so no status record)",
+    };
     match q.submitted_at {
         Some(t) if started.is_none() && now.saturating_sub(t) < grace => {
             let mut s = JobStatus::new(
@@ -183,10 +195,10 @@ fn decide(
             q.jid,
             match started {
                 Some(t) => format!(
-                    "started at {}, ended without a record (killed?), and not in the queue or accounting",
+                    "started at {}, ended without writing its end (killed?); {nowhere}",
                     state::iso_time(t)
                 ),
-                None => "not in the queue, no status record, not in accounting".to_string(),
+                None => nowhere.to_string(),
             },
         ),
     }

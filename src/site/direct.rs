@@ -12,10 +12,40 @@ use super::{
 };
 use crate::connection::{Command, Input, Sink};
 use crate::error::{Error, Result};
+use crate::job::state::lookup;
+use crate::job::{Answer, JobStatus, NativeState, Query, Source, State};
 use crate::script::translate::Table;
 use crate::util::quote;
 
 pub const KEYS: &[&str] = &["shell", "use_shell"];
+
+/// The process states of `ps` (the first letter of `STAT`) and what they
+/// mean for a job run directly.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("R", State::Running, "running"),
+    NativeState::new("S", State::Running, "sleeping (waiting for an event)"),
+    NativeState::new("D", State::Running, "in uninterruptible sleep (I/O)"),
+    NativeState::new("I", State::Running, "idle kernel thread"),
+    NativeState::new("T", State::Suspended, "stopped by a signal"),
+    NativeState::new("t", State::Suspended, "stopped by a debugger"),
+    NativeState::new("Z", State::Completing, "ended, not yet reaped (zombie)"),
+    NativeState::new("X", State::Completing, "dead"),
+];
+
+/// The jobs `ps -o pid=,stat= -p PIDS` shows.
+fn parse_ps(text: &str) -> Vec<JobStatus> {
+    text.lines()
+        .filter_map(|l| {
+            let mut w = l.split_whitespace();
+            let (pid, stat) = (w.next()?, w.next()?);
+            let code = &stat[..stat.chars().next()?.len_utf8()];
+            Some(match lookup(STATES, code) {
+                Some(m) => JobStatus::new(pid, m, Source::Queue).native(stat, None),
+                None => JobStatus::unknown(pid, format!("unknown process state {}", quote(stat))).native(stat, None),
+            })
+        })
+        .collect()
+}
 
 pub fn site_type() -> SiteType {
     SiteType {
@@ -30,6 +60,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             local_copy_paths: true,
+            states: STATES,
             ..Traits::default()
         },
         create: |settings| Ok(Box::new(DirectSite::new(settings)?)),
@@ -148,6 +179,39 @@ impl Site for DirectSite {
         warn_existing_stat(script);
         let out = self.s.run(Command::new(["ps", "-lyfp", jid]))?;
         write_stat(script, &out, "ps")
+    }
+
+    /// `ps` for the processes, then the status records: a process has no
+    /// accounting.
+    fn status(&self, jobs: &[Query]) -> Vec<JobStatus> {
+        let queue = |ids: &[&str]| -> Answer {
+            let argv = vec![
+                "ps".to_string(),
+                "-o".into(),
+                "pid=,stat=".into(),
+                "-p".into(),
+                ids.join(","),
+            ];
+            let out = self.s.run(Command::new(argv.clone())).map_err(|e| e.to_string())?;
+            if out.dryrun {
+                return Err("dry run: nothing was asked".into());
+            }
+            // ps exits with 1, saying nothing, when no process matches.
+            if !out.success() && !(out.code == Some(1) && out.stderr.is_empty()) {
+                return Err(crate::site::batch::query_failed(&argv, &out));
+            }
+            Ok(parse_ps(&String::from_utf8_lossy(&out.stdout)))
+        };
+        let records = |paths: &[&Path]| self.s.read_records(paths);
+        crate::job::resolve(
+            jobs,
+            &crate::job::Sources {
+                queue: &queue,
+                records: &records,
+                accounting: None,
+                grace_secs: self.s.vanish_grace,
+            },
+        )
     }
 
     fn kill(&self, _script: &Path, jid: &str) -> Result<CancelStatus> {
