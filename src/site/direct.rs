@@ -197,7 +197,8 @@ impl Site for DirectSite {
                 return Err("dry run: nothing was asked".into());
             }
             // ps exits with 1, saying nothing, when no process matches.
-            if !out.success() && !(out.code == Some(1) && out.stderr.is_empty()) {
+            let none_found = out.code == Some(1) && out.stderr.is_empty();
+            if !out.success() && !none_found {
                 return Err(crate::site::batch::query_failed(&argv, &out));
             }
             Ok(parse_ps(&String::from_utf8_lossy(&out.stdout)))
