@@ -165,7 +165,8 @@ fn decide(
     if let Some(why) = c.queue_failed {
         return JobStatus::unknown(q.jid, why.clone());
     }
-    if let Some(s) = queued.or_else(|| accounted.cloned()) {
+    // Accounting knows the exit code the queue's last word lacks.
+    if let Some(s) = accounted.cloned().or(queued) {
         return s;
     }
     if let Some(why) = c.accounting_failed {

@@ -18,6 +18,7 @@ mod plugin;
 mod sge;
 mod slurm;
 mod ssh;
+mod status;
 mod templated;
 mod torque;
 mod translators;

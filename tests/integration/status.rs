@@ -1,0 +1,487 @@
+//! `troika status` and `troika jobs`: the normalised state of jobs on real
+//! Slurm (with slurmdbd accounting), real Grid Engine and direct sites
+//! (locally and over the real sshd), and, with fake scheduler commands, the
+//! answers a scheduler gives when it fails.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{poll_until, service, Case, Service, SgeEnv, SshEnv, TroikaRun};
+
+/// The status records of each line of `status --json`, by script name.
+fn by_script(run: &TroikaRun) -> HashMap<String, Value> {
+    run.stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            let script = v["script"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+            (script, v)
+        })
+        .collect()
+}
+
+/// `STATE/OUTCOME` (or `STATE`) of a JSON line.
+fn words(v: &Value) -> String {
+    match v["outcome"].as_str() {
+        Some(o) => format!("{}/{o}", v["state"].as_str().unwrap()),
+        None => v["state"].as_str().unwrap().to_string(),
+    }
+}
+
+/// Polls `status --json` on `scripts` until `done` holds for every line.
+fn poll_status(
+    c: &Case,
+    site: &str,
+    scripts: &[&str],
+    limit: Duration,
+    done: impl Fn(&str, &Value) -> bool,
+) -> HashMap<String, Value> {
+    let mut args = vec!["status", site];
+    args.extend_from_slice(scripts);
+    args.push("--json");
+    let mut last = String::new();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        poll_until("the jobs' states", limit, || {
+            let r = c.troika(&args);
+            r.expect_code(0);
+            last = r.stdout.clone();
+            let m = by_script(&r);
+            (m.len() == scripts.len() && m.iter().all(|(k, v)| done(k, v))).then_some(m)
+        })
+    }));
+    result.unwrap_or_else(|_| panic!("states not reached; last answer:\n{last}"))
+}
+
+// ---------------------------------------------------------------- emulated
+
+const FAKE_SLURM: &str = "edition: 2026\nledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n";
+
+/// Fake Slurm commands whose answers the test chooses (no Slurm needed).
+fn fake_slurm() -> Case {
+    Case::new("status-fake")
+        .config(FAKE_SLURM)
+        .fake("squeue", "cat \"$S/squeue.out\" 2>/dev/null")
+        .fake("sacct", "cat \"$S/sacct.out\" 2>/dev/null")
+}
+
+#[test]
+fn a_failing_squeue_gives_unknown_never_an_outcome() {
+    let c = fake_slurm();
+    c.write("a.sh", "#!/bin/sh\n");
+    c.write("a.sh.jid", "11\n");
+    c.fail(
+        "squeue",
+        1,
+        "slurm_load_jobs error: Socket timed out on send/recv operation",
+    );
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    r.expect_code(0);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!(words(v), "UNKNOWN");
+    assert_eq!(v["source"], "inferred");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("squeue failed with exit code 1") && reason.contains("Socket timed out"),
+        "{reason}"
+    );
+    assert!(c.calls("sacct").is_empty(), "no accounting after a failed queue query");
+    // The human line says the same.
+    let r = c.troika(&["status", "s", "a.sh"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout
+            .starts_with("a.sh  11  UNKNOWN  (squeue failed with exit code 1: slurm_load_jobs error: Socket timed out"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn many_jobs_one_queue_query_then_accounting_for_the_rest() {
+    let c = fake_slurm();
+    for (i, name) in ["a", "b", "c", "d", "e"].iter().enumerate() {
+        c.write(&format!("{name}.sh"), "#!/bin/sh\n");
+        c.write(&format!("{name}.sh.jid"), format!("{}\n", 21 + i));
+    }
+    c.write(
+        "state/squeue.out",
+        "21|RUNNING|None\n22|PENDING|JobHeldUser\n23|PENDING|Priority\n24|COMPLETED|None\n",
+    );
+    c.write("state/sacct.out", "25|OUT_OF_MEMORY|0:125|None\n");
+    let r = c.troika(&["status", "s", "a.sh", "b.sh", "c.sh", "d.sh", "e.sh", "--json"]);
+    r.expect_code(0);
+    let m = by_script(&r);
+    assert_eq!(words(&m["a.sh"]), "RUNNING");
+    assert_eq!(words(&m["b.sh"]), "HELD");
+    assert_eq!(m["b.sh"]["reason"], "JobHeldUser");
+    assert_eq!(words(&m["c.sh"]), "QUEUED");
+    assert_eq!(m["c.sh"]["native_state"], "PENDING");
+    assert_eq!(words(&m["d.sh"]), "FINISHED/SUCCEEDED");
+    assert_eq!(words(&m["e.sh"]), "FINISHED/OUT_OF_MEMORY");
+    assert_eq!(m["e.sh"]["source"], "accounting");
+    // The order of the scripts given is the order of the lines.
+    let order: Vec<String> = r.stdout.lines().map(|l| l[..30].to_string()).collect();
+    assert!(order[0].contains("a.sh") && order[4].contains("e.sh"), "{order:?}");
+    let squeue = c.calls("squeue");
+    assert_eq!(squeue.len(), 1, "one queue query: {squeue:?}");
+    assert_eq!(squeue[0], ["-h", "-t", "all", "-o", "%i|%T|%r", "-j", "21,22,23,24,25"]);
+    // Accounting only for the jobs the queue did not settle: 24 has no exit
+    // code in the queue, 25 is not there.
+    assert_eq!(
+        c.calls("sacct"),
+        vec![vec![
+            "-n",
+            "-P",
+            "-X",
+            "-o",
+            "JobIDRaw,State,ExitCode,Reason",
+            "-j",
+            "24,25"
+        ]]
+    );
+}
+
+#[test]
+fn failing_accounting_and_unknown_words_are_unknown() {
+    let c = fake_slurm();
+    c.write("a.sh", "#!/bin/sh\n");
+    c.write("a.sh.jid", "31\n");
+    c.write("b.sh", "#!/bin/sh\n");
+    c.write("b.sh.jid", "32\n");
+    c.write("state/squeue.out", "32|WEIRD_NEW_STATE|None\n");
+    c.fail(
+        "sacct",
+        1,
+        "sacct: error: Problem talking to the database: Connection refused",
+    );
+    let r = c.troika(&["status", "s", "a.sh", "b.sh", "--json"]);
+    r.expect_code(0);
+    let m = by_script(&r);
+    assert_eq!(words(&m["a.sh"]), "UNKNOWN");
+    assert!(m["a.sh"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("Problem talking to the database"));
+    assert_eq!(words(&m["b.sh"]), "UNKNOWN");
+    assert_eq!(m["b.sh"]["native_state"], "WEIRD_NEW_STATE");
+    // A job in no source, long after its submission: VANISHED.
+    c.clear_calls();
+    std::fs::remove_file(c.path("state/fail/sacct")).unwrap();
+    c.write("state/sacct.out", "");
+    let r = c.troika(&["status", "s", "a.sh", "-j", "33", "--json"]);
+    r.expect_code(0);
+    assert_eq!(words(&by_script(&r)["a.sh"]), "FINISHED/VANISHED");
+}
+
+#[test]
+fn bad_requests_exit_1_and_say_why() {
+    let c = fake_slurm();
+    c.write("a.sh", "#!/bin/sh\n");
+    c.write("b.sh", "#!/bin/sh\n");
+    c.troika(&["status", "s", "a.sh"])
+        .expect_code(1)
+        .stderr_contains("No job id for 'a.sh': no 'a.sh.jid' and no record in the job ledger (give it with -j)");
+    c.troika(&["status", "s", "a.sh", "b.sh", "-j", "1"])
+        .expect_code(1)
+        .stderr_contains("-j and -o name the job of one script");
+    c.troika(&["status", "s"]).expect_code(1).stderr_contains("--all");
+    c.troika(&["status", "s", "a.sh", "-j", "1;rm"])
+        .expect_code(1)
+        .stderr_contains("Invalid job id");
+    c.troika(&["status", "nosite", "a.sh", "-j", "1"])
+        .expect_code(1)
+        .stderr_contains("nosite");
+    c.troika(&["jobs", "--since", "yesterday"])
+        .expect_code(1)
+        .stderr_contains("invalid time 'yesterday'");
+    assert!(c.calls("squeue").is_empty());
+}
+
+// ---------------------------------------------------------------- ledger
+
+#[test]
+fn the_ledger_records_submissions_and_stands_in_for_lost_jid_files() {
+    let c = fake_slurm().fake(
+        "sbatch",
+        "n=$(cat \"$S/n\" 2>/dev/null || echo 40); n=$((n+1)); echo $n >\"$S/n\"; echo \"Submitted batch job $n\"",
+    );
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.write("b.sh", "#!/bin/sh\necho b\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    c.troika(&["submit", "s", "b.sh", "-o", "out/b.1"]).expect_code(0);
+    let r = c.troika(&["jobs", "--json"]);
+    r.expect_code(0);
+    let lines: Vec<Value> = r.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert_eq!(lines[0]["job_id"], "41");
+    assert_eq!(lines[0]["site"], "s");
+    assert_eq!(lines[0]["script"], c.s("a.sh"));
+    assert_eq!(lines[0]["output"], c.s("out/a.1"));
+    assert_eq!(lines[0]["digest"].as_str().unwrap().len(), 64);
+    assert_eq!(lines[1]["job_id"], "42");
+    assert_eq!(c.troika(&["jobs", "--site", "other"]).stdout, "");
+    assert_eq!(c.troika(&["jobs", "--since", "1h"]).stdout.lines().count(), 2);
+    assert_eq!(c.troika(&["jobs", "--since", "2999-01-01"]).stdout, "");
+    // The .jid file is lost: status and monitor find the job in the ledger.
+    std::fs::remove_file(c.path("a.sh.jid")).unwrap();
+    c.write("state/squeue.out", "41|RUNNING|None\n");
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    r.expect_code(0);
+    assert_eq!(by_script(&r)["a.sh"]["job_id"], "41");
+    c.troika(&["monitor", "s", "a.sh"])
+        .expect_code(0)
+        .stderr_lacks("Could not read the job id");
+    assert!(
+        c.read("a.sh.stat").starts_with("troika:  41  RUNNING"),
+        "{}",
+        c.read("a.sh.stat")
+    );
+    // --all: every job of the site in the ledger, the scripts given first.
+    let r = c.troika(&["status", "s", "b.sh", "--all", "--json"]);
+    r.expect_code(0);
+    let ids: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["job_id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(ids, ["42", "41"]);
+}
+
+#[test]
+fn an_unwritable_ledger_warns_and_the_submission_stands() {
+    let c = Case::new("status-ledger-fault")
+        .fake("sbatch", "echo 'Submitted batch job 7'")
+        .script("#!/bin/sh\necho a\n");
+    // A file where the ledger's directory should be: even root cannot
+    // create the directory.
+    c.write("blocker", "");
+    c.write(
+        "config.yml",
+        "edition: 2026\nledger: blocker/ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n",
+    );
+    c.troika(&["submit", "s", "job.sh", "-o", "out"])
+        .expect_code(0)
+        .stderr_contains("WARNING; Job 7 is not in the job ledger: Cannot open the job ledger 'blocker/ledger/");
+    assert_eq!(c.read("job.sh.jid"), "7\n");
+    // A 0.2.7 configuration sees nothing of it.
+    c.write(
+        "config.yml",
+        "ledger: blocker/ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n",
+    );
+    c.troika(&["submit", "s", "job.sh", "-o", "out"])
+        .expect_code(0)
+        .stderr_lacks("ledger");
+}
+
+// ---------------------------------------------------------------- Slurm
+
+const SLURM: &str = "edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n    command_timeout: 60\n";
+
+/// Every fate of a job on the real Slurm, told by one `status` call each
+/// time: queue, status record, then (record deleted) accounting.
+#[test]
+fn slurm_jobs_fates_from_queue_record_and_accounting() {
+    if !service(Service::Slurm) {
+        return;
+    }
+    let c = Case::new("status-slurm").config(SLURM);
+    // Slurm fails a job whose output directory is missing.
+    c.write("out/.keep", "");
+    let jobs: &[(&str, &str)] = &[
+        ("ok.sh", "#!/bin/bash\ntrue\n"),
+        ("fail.sh", "#!/bin/bash\nexit 3\n"),
+        ("sig.sh", "#!/bin/bash\nkill -KILL $$\n"),
+        ("run.sh", "#!/bin/bash\nsleep 300\n"),
+        ("held.sh", "#!/bin/bash\n#SBATCH --hold\ntrue\n"),
+        ("cancel.sh", "#!/bin/bash\n#SBATCH --hold\ntrue\n"),
+        ("timeout.sh", "#!/bin/bash\n# troika walltime=00:01:00\nsleep 600\n"),
+    ];
+    let mut ids = Vec::new();
+    for (name, text) in jobs {
+        c.write(name, text);
+        c.troika(&["submit", "slurm", name, "-o", &c.s(&format!("out/{name}.out"))])
+            .expect_code(0);
+        ids.push(c.read(&format!("{name}.jid")).trim().to_string());
+    }
+    let guard = ScancelOnDrop(ids.clone());
+    c.troika(&["kill", "slurm", "cancel.sh"]).expect_code(0);
+    let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
+    let m = poll_status(&c, "slurm", &names, Duration::from_secs(240), |name, v| match name {
+        "run.sh" => words(v) == "RUNNING",
+        "held.sh" => words(v) == "HELD",
+        _ => v["state"] == "FINISHED",
+    });
+    assert_eq!(words(&m["ok.sh"]), "FINISHED/SUCCEEDED");
+    assert_eq!(m["ok.sh"]["exit_code"], 0);
+    assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
+    assert_eq!(m["fail.sh"]["exit_code"], 3);
+    assert_eq!(words(&m["sig.sh"]), "FINISHED/KILLED");
+    assert_eq!(m["sig.sh"]["signal"], "SIGKILL");
+    assert_eq!(m["held.sh"]["native_state"], "PENDING");
+    assert_eq!(m["held.sh"]["reason"], "JobHeldUser");
+    assert_eq!(words(&m["cancel.sh"]), "FINISHED/CANCELLED");
+    assert_eq!(words(&m["timeout.sh"]), "FINISHED/TIMEOUT");
+    assert_eq!(m["run.sh"]["source"], "queue");
+    // Slurm forgets ended jobs after MinJobAge: the record tells, and
+    // without it accounting.
+    let gone = || {
+        let out = std::process::Command::new("squeue")
+            .args(["-h", "-o", "%i", "-j", &format!("{},{}", ids[0], ids[1])])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().is_empty().then_some(())
+    };
+    poll_until("Slurm to forget the ended jobs", Duration::from_secs(600), gone);
+    let m = poll_status(&c, "slurm", &["ok.sh", "fail.sh"], Duration::from_secs(30), |_, v| {
+        v["state"] == "FINISHED"
+    });
+    assert_eq!(m["ok.sh"]["source"], "status-record");
+    assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
+    std::fs::remove_file(c.path("out/fail.sh.out.status")).unwrap();
+    let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "FINISHED"
+    });
+    assert_eq!(m["fail.sh"]["source"], "accounting");
+    assert_eq!(m["fail.sh"]["exit_code"], 3);
+    assert_eq!(m["fail.sh"]["native_state"], "FAILED");
+    drop(guard);
+}
+
+/// Cancels the jobs when the test ends, failed or not.
+struct ScancelOnDrop(Vec<String>);
+
+impl Drop for ScancelOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("scancel").args(&self.0).output();
+    }
+}
+
+// ---------------------------------------------------------------- Grid Engine
+
+#[test]
+fn sge_jobs_fates_from_queue_and_accounting() {
+    if !service(Service::Sge) {
+        return;
+    }
+    let e = SgeEnv::from_env();
+    let c = Case::new("status-sge")
+        .config(&format!(
+            "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n"
+        ))
+        .env("SGE_ROOT", &e.root)
+        .env("SGE_CELL", &e.cell);
+    // Grid Engine puts a job whose output directory is missing in error (Eqw).
+    c.write("out/.keep", "");
+    let jobs: &[(&str, &str)] = &[
+        ("ok.sh", "#!/bin/sh\ntrue\n"),
+        ("fail.sh", "#!/bin/sh\nexit 3\n"),
+        ("run.sh", "#!/bin/sh\nsleep 300\n"),
+        ("held.sh", "#!/bin/sh\n#$ -h\ntrue\n"),
+        ("timeout.sh", "#!/bin/sh\n# troika walltime=0:0:2\nsleep 300\n"),
+    ];
+    let mut ids = Vec::new();
+    for (name, text) in jobs {
+        c.write(name, text);
+        c.troika(&["submit", "sge", name, "-o", &c.s(&format!("out/{name}.out"))])
+            .expect_code(0);
+        ids.push(c.read(&format!("{name}.jid")).trim().to_string());
+    }
+    let _guard = QdelOnDrop(ids);
+    let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
+    let m = poll_status(&c, "sge", &names, Duration::from_secs(120), |name, v| match name {
+        "run.sh" => words(v) == "RUNNING",
+        "held.sh" => words(v) == "HELD",
+        _ => v["state"] == "FINISHED",
+    });
+    assert_eq!(words(&m["ok.sh"]), "FINISHED/SUCCEEDED");
+    assert_eq!(m["ok.sh"]["source"], "accounting");
+    assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
+    assert_eq!(m["fail.sh"]["exit_code"], 3);
+    assert_eq!(words(&m["timeout.sh"]), "FINISHED/TIMEOUT");
+    assert!(
+        m["timeout.sh"]["reason"].as_str().unwrap().contains("h_rt"),
+        "{}",
+        m["timeout.sh"]
+    );
+    assert_eq!(m["held.sh"]["native_state"], "hqw");
+    assert_eq!(m["run.sh"]["native_state"], "r");
+    // Killed while running: qdel's SIGKILL, as accounting tells it.
+    c.troika(&["kill", "sge", "run.sh"]).expect_code(0);
+    let m = poll_status(&c, "sge", &["run.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "FINISHED"
+    });
+    assert_eq!(words(&m["run.sh"]), "FINISHED/KILLED");
+    assert_eq!(m["run.sh"]["signal"], "SIGKILL");
+}
+
+/// Deletes the jobs when the test ends, failed or not.
+struct QdelOnDrop(Vec<String>);
+
+impl Drop for QdelOnDrop {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("qdel").args(&self.0).output();
+    }
+}
+
+// ---------------------------------------------------------------- direct
+
+/// Direct jobs, locally and over the real sshd: `ps` while they run, their
+/// status record once they ended.
+#[test]
+fn direct_jobs_fates_local_and_over_ssh() {
+    let mut sites =
+        String::from("edition: 2026\nledger: ledger\nsites:\n  local:\n    type: direct\n    connection: local\n");
+    let ssh = service(Service::Sshd);
+    if ssh {
+        let e = SshEnv::from_env();
+        sites.push_str(&format!(
+            "  remote:\n    type: direct\n    connection: ssh\n    host: {}\n    user: {}\n    ssh_options: [-F, {}]\n",
+            e.host, e.user, e.config
+        ));
+    }
+    let c = Case::new("status-direct").config(&sites);
+    let mut site_names = vec!["local"];
+    if ssh {
+        site_names.push("remote");
+    }
+    for site in site_names {
+        // Over ssh the output is on the remote side: a shared scratch path.
+        let out = |name: &str| format!("/tmp/troika-status-direct-{site}-{}/{name}.out", std::process::id());
+        let jobs: &[(&str, &str)] = &[
+            ("ok.sh", "#!/bin/sh\ntrue\n"),
+            ("fail.sh", "#!/bin/sh\nexit 3\n"),
+            ("run.sh", "#!/bin/sh\nsleep 300\n"),
+        ];
+        let names: Vec<String> = jobs.iter().map(|(n, _)| format!("{site}-{n}")).collect();
+        for ((_, text), name) in jobs.iter().zip(&names) {
+            c.write_exec(name, text);
+            c.troika(&["submit", site, name, "-o", &out(name)]).expect_code(0);
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let m = poll_status(&c, site, &refs, Duration::from_secs(30), |name, v| {
+            if name.ends_with("run.sh") {
+                words(v) == "RUNNING"
+            } else {
+                v["state"] == "FINISHED"
+            }
+        });
+        assert_eq!(words(&m[&names[0]]), "FINISHED/SUCCEEDED", "{site}");
+        assert_eq!(m[&names[0]]["source"], "status-record");
+        assert_eq!(m[&names[1]]["exit_code"], 3, "{site}");
+        assert_eq!(m[&names[2]]["source"], "queue");
+        // Killed: the job traps TERM and writes it down.
+        c.troika(&["kill", site, &names[2]]).expect_code(0);
+        let m = poll_status(&c, site, &refs[2..], Duration::from_secs(30), |_, v| {
+            v["state"] == "FINISHED"
+        });
+        assert_eq!(words(&m[&names[2]]), "FINISHED/KILLED", "{site}");
+        assert_eq!(m[&names[2]]["signal"], "SIGTERM");
+    }
+}
