@@ -39,11 +39,19 @@ apt_install() {
     fi
 }
 
-# Packages for the single-node Slurm cluster (slurm.sh), and whether they are installed.
+# Packages for the single-node Slurm cluster (slurm.sh), and whether they are installed:
+#   slurm-wlm, munge         slurmctld, slurmd, the client commands; munge authentication
+#   slurmdbd                 the accounting daemon behind sacct (it pulls in
+#                            slurm-wlm-mysql-plugin, its MySQL/MariaDB storage plugin)
+#   mariadb-server-core      mariadbd and mariadb-install-db: the database slurmdbd stores into
+#                            (not mariadb-server: no Debian instance, init scripts, galera or perl)
+#   mariadb-client-core      the mariadb client, to ping the server and create slurmdbd's user
 # shellcheck disable=SC2034 # used by the scripts that source this file
-SLURM_PACKAGES=(slurm-wlm munge)
+SLURM_PACKAGES=(slurm-wlm munge slurmdbd slurm-wlm-mysql-plugin mariadb-server-core mariadb-client-core)
 slurm_installed() {
-    command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged
+    command -v slurmctld && command -v slurmd && command -v sbatch && command -v munged &&
+        command -v slurmdbd && command -v sacct && command -v mariadbd && command -v mariadb-install-db &&
+        command -v mariadb && compgen -G "/usr/lib/*/slurm-wlm/accounting_storage_mysql.so"
 } >/dev/null
 
 # Packages for the single-host Grid Engine cell (sge.sh), and whether they are installed.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Install, only when missing, what the test suite needs on a Debian machine:
-# Slurm + munge (for tests/services/slurm.sh), Grid Engine (for tests/services/sge.sh),
-# the ecFlow server and client (for tests/services/ecflow.sh), ps, python3, and
-# rustfmt/clippy.
+# Slurm + munge + slurmdbd + MariaDB (for tests/services/slurm.sh), Grid Engine (for
+# tests/services/sge.sh), the ecFlow server and client (for tests/services/ecflow.sh), ps,
+# python3, and rustfmt/clippy.
 # Idempotent; takes a fraction of a second when everything is present.
 set -euo pipefail
 
