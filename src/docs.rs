@@ -87,6 +87,33 @@ pub fn site_markdown(t: &SiteType) -> String {
     s
 }
 
+/// The generated part of `docs/status.md`: for each site type that tells
+/// job states, every native state code and what troika makes of it.
+pub fn status_markdown(reg: &Registry) -> String {
+    let mut s = String::new();
+    for t in reg.sites.iter().filter(|t| !t.traits.states.is_empty()) {
+        let _ = writeln!(s, "#### `{}`\n", t.name);
+        s.push_str("| native | state | outcome | meaning |\n|---|---|---|---|\n");
+        for n in t.traits.states {
+            let outcome = match (n.meaning.state, n.meaning.outcome) {
+                (crate::job::State::Finished, None) => "from the exit code".to_string(),
+                (_, Some(o)) => format!("`{}`", o.as_str()),
+                (_, None) => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "| `{}` | `{}` | {} | {} |",
+                n.code,
+                n.meaning.state.as_str(),
+                outcome,
+                n.doc
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// The sizes and limits of the table of `docs/resources.md`.
 const MEMORY_INPUTS: &[&str] = &[
     "4G", "4GB", "4gb", "4GiB", "4096M", "4096", "1.5G", "1536M", "512K", "2T", "0",
@@ -268,6 +295,30 @@ mod tests {
         for row in [
             "| `1.5G` | `--mem=1536M` | `-l select=1:mem=1536mb` | (none) | `-l mem=1536mb` | `-M 1536MB` | (none) |",
             "| `1h30m` | `--time=01:30:00` | `-l walltime=01:30:00` | `-l h_rt=01:30:00` | `-l walltime=01:30:00` | `-W 1:30` | `-t 90m` |",
+        ] {
+            assert!(generated.contains(row), "{row}\n{generated}");
+        }
+    }
+
+    /// `docs/status.md` carries the state tables of the code.
+    #[test]
+    fn status_tables_match_the_code() {
+        let path = repo_root().join("docs/status.md");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let generated = status_markdown(&Registry::builtin());
+        let expected = replace_generated(&page, &generated).expect("generated-block markers");
+        if std::env::var_os("TROIKA_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(&path).unwrap() == expected,
+            "docs/status.md is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --lib docs`"
+        );
+        for row in [
+            "| `PENDING` | `QUEUED` |",
+            "| `TIMEOUT` | `FINISHED` | `TIMEOUT` |",
+            "| `hqw` | `HELD` |",
+            "| `Z` | `COMPLETING` |",
         ] {
             assert!(generated.contains(row), "{row}\n{generated}");
         }
