@@ -372,9 +372,9 @@ fn sge_jobs_fates_from_queue_and_accounting() {
     }
     let e = SgeEnv::from_env();
     let c = Case::new("status-sge")
-        .config(&format!(
-            "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n"
-        ))
+        .config(
+            "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n",
+        )
         .env("SGE_ROOT", &e.root)
         .env("SGE_CELL", &e.cell);
     // Grid Engine puts a job whose output directory is missing in error (Eqw).
