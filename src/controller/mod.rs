@@ -539,6 +539,9 @@ impl<'r> Controller<'r> {
         self.on_job("kill", job, |p, ctx, jid, known| {
             let status = p.site.kill(job.script, jid)?;
             known.cancel_status = Some(status);
+            if !self.dryrun {
+                self.record_kill(&p.site.settings().config.name, job.script, jid, status.as_str());
+            }
             crate::debug!("Kill of job {jid}: {}", status.as_str());
             let post = HookContext {
                 jid: Some(jid),

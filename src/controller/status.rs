@@ -47,6 +47,8 @@ struct Known {
     jid: String,
     output: Option<PathBuf>,
     submitted_at: Option<u64>,
+    /// How troika's kill of the job ended, and when.
+    killed: Option<(String, u64)>,
     /// The site the job is on (a member, for a group).
     site: String,
 }
@@ -97,9 +99,26 @@ impl Controller<'_> {
                 .unwrap_or_else(|_| output.to_path_buf())
                 .display()
                 .to_string(),
+            killed: None,
+            killed_at: None,
         };
         if let Err(e) = ledger.append(&entry) {
             say(format!("Job {jid} is not in the job ledger: {e}"));
+        }
+    }
+
+    /// Records how troika's kill of a job ended, beside its submission.
+    pub(crate) fn record_kill(&self, site: &str, script: &Path, jid: &str, how: &str) {
+        let Ok(Some(ledger)) = self.ledger() else { return };
+        let Some(mut e) = ledger.latest(script).filter(|e| e.job_id == jid) else {
+            return;
+        };
+        e.time = crate::job::state::now();
+        e.site = site.to_string();
+        e.killed = Some(how.to_string());
+        e.killed_at = None;
+        if let Err(err) = ledger.append(&e) {
+            crate::debug!("The kill of job {jid} is not in the job ledger: {err}");
         }
     }
 
@@ -126,10 +145,12 @@ impl Controller<'_> {
             .output
             .map(Path::to_path_buf)
             .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        let killed = entry.as_ref().and_then(|e| Some((e.killed.as_deref()?, e.killed_at?)));
         let query = Query {
             jid,
             output: output.as_deref(),
             submitted_at: entry.as_ref().map(|e| e.time),
+            killed,
         };
         let status = p.site.status(&[query]).remove(0);
         let scheduler = p.site.settings().config.required_str("type")?;
@@ -171,11 +192,13 @@ impl Controller<'_> {
                 if known.iter().any(|k: &Known| k.jid == e.job_id && k.site == e.site) {
                     continue;
                 }
+                let killed = e.killed.clone().zip(e.killed_at);
                 known.push(Known {
                     script: e.script,
                     jid: e.job_id,
                     output: Some(PathBuf::from(e.output)),
                     submitted_at: Some(e.time),
+                    killed,
                     site: e.site,
                 });
             }
@@ -196,6 +219,7 @@ impl Controller<'_> {
                     jid: &known[i].jid,
                     output: known[i].output.as_deref(),
                     submitted_at: known[i].submitted_at,
+                    killed: known[i].killed.as_ref().map(|(h, t)| (h.as_str(), *t)),
                 });
             }
             let answers = p.site.status(&queries);
@@ -282,11 +306,13 @@ impl Controller<'_> {
             (_, Some(m)) if self.is_member(req.site, &m) => m,
             _ => req.site.to_string(),
         };
+        let killed = entry.as_ref().and_then(|e| e.killed.clone().zip(e.killed_at));
         Ok(Known {
             script: name,
             jid,
             output,
             submitted_at,
+            killed,
             site,
         })
     }

@@ -33,6 +33,14 @@ pub struct Entry {
     pub digest: String,
     pub job_id: String,
     pub output: String,
+    /// A record of a kill, not of a submission: how it ended (`CANCELLED`,
+    /// `KILLED`, `TERMINATED`, `VANISHED`). On a submission read back with
+    /// [`Ledger::latest`]: how troika's last kill of the job ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed: Option<String>,
+    /// When the job was killed (with `killed`, on a submission read back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub killed_at: Option<u64>,
 }
 
 impl Entry {
@@ -178,10 +186,24 @@ impl Ledger {
         f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
         let mut tail = Vec::new();
         f.read_to_end(&mut tail).ok()?;
-        tail.split(|c| *c == b'\n')
-            .rev()
+        let mut latest: Option<Entry> = None;
+        for e in tail
+            .split(|c| *c == b'\n')
             .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
-            .find(|e| e.script == key)
+        {
+            if e.script != key {
+                continue;
+            }
+            match (&e.killed, latest.as_mut()) {
+                (None, _) => latest = Some(e),
+                (Some(how), Some(sub)) if sub.job_id == e.job_id => {
+                    sub.killed = Some(how.clone());
+                    sub.killed_at = Some(e.time);
+                }
+                _ => {}
+            }
+        }
+        latest
     }
 
     /// Every submission since `since` (seconds since the epoch), on `site`
@@ -216,7 +238,7 @@ impl Ledger {
                 let Ok(e) = serde_json::from_slice::<Entry>(line) else {
                     continue;
                 };
-                if since.is_some_and(|t| e.time < t) || site.is_some_and(|s| e.site != s) {
+                if e.killed.is_some() || since.is_some_and(|t| e.time < t) || site.is_some_and(|s| e.site != s) {
                     continue;
                 }
                 out.push(e);
@@ -299,6 +321,8 @@ mod tests {
             digest: "0".repeat(64),
             job_id: jid.into(),
             output: "/o/x.1".into(),
+            killed: None,
+            killed_at: None,
         }
     }
 
@@ -313,6 +337,15 @@ mod tests {
         l.append(&entry(day + 10, "other", "/s/b.sh", "2")).unwrap();
         l.append(&entry(day + 86_400, "hpc", "/s/a.sh", "3")).unwrap();
         assert_eq!(l.latest(Path::new("/s/a.sh")).unwrap().job_id, "3");
+        // A kill of the job is told with it, and is no submission.
+        let mut kill = entry(day + 86_401, "hpc", "/s/a.sh", "3");
+        kill.killed = Some("CANCELLED".into());
+        l.append(&kill).unwrap();
+        let latest = l.latest(Path::new("/s/a.sh")).unwrap();
+        assert_eq!(
+            (latest.killed.as_deref(), latest.killed_at),
+            (Some("CANCELLED"), Some(day + 86_401))
+        );
         assert_eq!(l.list(None, None).unwrap().len(), 3);
         assert_eq!(l.list(None, Some("hpc")).unwrap().len(), 2);
         assert_eq!(l.list(Some(day + 5), None).unwrap().len(), 2);

@@ -22,6 +22,8 @@ pub struct Query<'a> {
     pub output: Option<&'a Path>,
     /// When the job was submitted (seconds since the epoch), when known.
     pub submitted_at: Option<u64>,
+    /// How troika's kill of the job ended, and when, when it killed it.
+    pub killed: Option<(&'a str, u64)>,
 }
 
 /// The answer of a query about several jobs: what it says of each job it
@@ -172,6 +174,26 @@ fn decide(
     if let Some(why) = c.accounting_failed {
         return JobStatus::unknown(q.jid, why.clone());
     }
+    // troika killed it, and no source says more.
+    if let Some((how, at)) = q.killed {
+        let outcome = match how {
+            "CANCELLED" => Some(Outcome::Cancelled),
+            "KILLED" | "TERMINATED" => Some(Outcome::Killed),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            let mut s = JobStatus::new(
+                q.jid,
+                Meaning {
+                    state: State::Finished,
+                    outcome: Some(outcome),
+                },
+                Source::Inferred,
+            );
+            s.reason = Some(format!("troika kill at {}: {how}", state::iso_time(at)));
+            return s;
+        }
+    }
     let started = record.and_then(|r| r.start);
     let nowhere = match (c.has_accounting, q.output.is_some()) {
         (true, true) => "not in the queue, no status record, not in accounting",
@@ -243,6 +265,7 @@ mod tests {
             jid,
             output: out,
             submitted_at: at,
+            killed: None,
         }
     }
 
@@ -293,6 +316,18 @@ mod tests {
             Some(Err("sacct: slurmdbd down".into())),
         );
         assert_eq!(got[0].state, State::Unknown);
+    }
+
+    #[test]
+    fn a_job_troika_killed_and_nobody_knows_is_cancelled() {
+        let mut job = q("5", None, Some(0));
+        job.killed = Some(("CANCELLED", 100));
+        let got = run(&[job], Ok(vec![]), vec![], Some(Ok(vec![])));
+        assert_eq!(got[0].state_words(), "FINISHED/CANCELLED");
+        assert_eq!(
+            got[0].reason.as_deref(),
+            Some("troika kill at 1970-01-01T00:01:40Z: CANCELLED")
+        );
     }
 
     #[test]

@@ -414,11 +414,20 @@ fn sge_jobs_fates_from_queue_and_accounting() {
     assert_eq!(m["run.sh"]["native_state"], "r");
     // Killed while running: qdel's SIGKILL, as accounting tells it.
     c.troika(&["kill", "sge", "run.sh"]).expect_code(0);
-    let m = poll_status(&c, "sge", &["run.sh"], Duration::from_secs(60), |_, v| {
-        v["state"] == "FINISHED"
+    // Cancelled while held: Grid Engine keeps no record of a job deleted
+    // before it ran; the ledger has troika's kill.
+    c.troika(&["kill", "sge", "held.sh"]).expect_code(0);
+    let m = poll_status(&c, "sge", &["run.sh", "held.sh"], Duration::from_secs(60), |name, v| {
+        v["state"] == "FINISHED" && (name != "run.sh" || v["source"] == "accounting")
     });
     assert_eq!(words(&m["run.sh"]), "FINISHED/KILLED");
     assert_eq!(m["run.sh"]["signal"], "SIGKILL");
+    assert_eq!(words(&m["held.sh"]), "FINISHED/CANCELLED");
+    assert!(
+        m["held.sh"]["reason"].as_str().unwrap().contains("troika kill at"),
+        "{}",
+        m["held.sh"]
+    );
 }
 
 /// Deletes the jobs when the test ends, failed or not.
