@@ -268,21 +268,22 @@ pub fn run_with_timeout(
     };
     let out = read(child.stdout.take().map(|r| Box::new(r) as _));
     let err = read(child.stderr.take().map(|r| Box::new(r) as _));
-    let deadline = std::time::Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{name} did not finish within {timeout:?}"));
-            }
-            Err(e) => return Err(format!("cannot wait for {name}: {e}")),
-        }
-    };
+    // Its end is awaited in a thread that leaves it unreaped (WNOWAIT): its
+    // pid stays its own until `child.wait()`, so the kill cannot reach
+    // another process; and a quick command is not made to wait for a poll.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (ended, end) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use nix::sys::wait::{waitid, Id, WaitPidFlag};
+        while waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) == Err(nix::errno::Errno::EINTR) {}
+        let _ = ended.send(());
+    });
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = end.recv_timeout(timeout) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{name} did not finish within {timeout:?}"));
+    }
+    let status = child.wait().map_err(|e| format!("cannot wait for {name}: {e}"))?;
     Ok((
         status.code(),
         out.join().unwrap_or_default(),
