@@ -6,9 +6,14 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use crate::common::{poll_until, read_or_empty, sibling, Case};
+use crate::common::{poll_until, read_or_empty, sibling, Case, TroikaRun};
 
 const JOB: &str = "#!/bin/sh\necho hello\n";
+
+/// `troika -c CONFIG -n submit SITE <job.sh> -o out` in the case.
+fn dry_submit(d: &Case, config: &str, site: &str) -> TroikaRun {
+    d.troika(&["-c", config, "-n", "submit", site, &d.s("job.sh"), "-o", "out"])
+}
 
 #[test]
 fn config_errors_name_file_line_and_column() {
@@ -35,16 +40,7 @@ fn config_errors_name_file_line_and_column() {
     ];
     for (yaml, at) in cases {
         d.write("c.yml", yaml);
-        let r = d.troika(&[
-            "-c",
-            "c.yml",
-            "-n",
-            "submit",
-            "s",
-            script.to_str().unwrap(),
-            "-o",
-            "out",
-        ]);
+        let r = dry_submit(&d, "c.yml", "s");
         r.expect_code(1);
         assert!(
             r.stderr.contains("Configuration error") && r.stderr.contains(at),
@@ -62,21 +58,12 @@ fn config_errors_name_file_line_and_column() {
 #[test]
 fn unknown_keys_are_reported_with_the_closest_known_key() {
     let d = Case::new("cli-keys");
-    let script = d.write_exec("job.sh", JOB);
+    d.write_exec("job.sh", JOB);
     d.write(
         "c.yml",
         "sites:\n  s:\n    type: slurm\n    connection: local\n    sbatch_comand: /x\n",
     );
-    let r = d.troika(&[
-        "-c",
-        "c.yml",
-        "-n",
-        "submit",
-        "s",
-        script.to_str().unwrap(),
-        "-o",
-        "out",
-    ]);
+    let r = dry_submit(&d, "c.yml", "s");
     r.expect_code(0);
     assert!(
         r.stderr
@@ -92,16 +79,7 @@ fn unknown_keys_are_reported_with_the_closest_known_key() {
         "defaults: &def\n  connection: local\n  sbatch_command: sbatch\n  qsub_command: qsub\n\
          sites:\n  p:\n    <<: *def\n    type: pbs\n    qsub_comand: /x\n",
     );
-    let r = d.troika(&[
-        "-c",
-        "m.yml",
-        "-n",
-        "submit",
-        "p",
-        script.to_str().unwrap(),
-        "-o",
-        "out",
-    ]);
+    let r = dry_submit(&d, "m.yml", "p");
     r.expect_code(0);
     assert!(
         r.stderr
@@ -336,7 +314,7 @@ fn script_and_directive_errors_use_the_words_of_0_2_7() {
         args.extend_from_slice(extra);
         d.troika(&args)
     };
-    let critical = |r: &crate::common::TroikaRun| {
+    let critical = |r: &TroikaRun| {
         r.stderr
             .lines()
             .find_map(|l| l.split_once("; CRITICAL; ").map(|(_, m)| m.to_string()))
