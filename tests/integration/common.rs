@@ -138,16 +138,15 @@ pub fn execute_line(args: &[&str]) -> String {
 /// TROIKA_CONFIG_FILE unset.
 pub fn troika_in(dir: &Path, args: &[&str]) -> TroikaRun {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let mut cmd = troika_command(dir, &args);
-    run_troika(&mut cmd, args)
+    let mut cmd = isolated(std::process::Command::new(troika_bin()), dir);
+    cmd.args(&args);
+    run_troika(&mut cmd, args, None)
 }
 
-/// troika with `args` in `dir`, no TROIKA_CONFIG_FILE, ECF_HOST or ECF_PORT
-/// from outside, no standard input.
-fn troika_command(dir: &Path, args: &[String]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(troika_bin());
-    cmd.args(args)
-        .current_dir(dir)
+/// `cmd` in `dir`, with no TROIKA_CONFIG_FILE, ECF_HOST or ECF_PORT from
+/// outside, no standard input.
+fn isolated(mut cmd: std::process::Command, dir: &Path) -> std::process::Command {
+    cmd.current_dir(dir)
         .env_remove("TROIKA_CONFIG_FILE")
         .env_remove("ECF_HOST")
         .env_remove("ECF_PORT")
@@ -155,16 +154,27 @@ fn troika_command(dir: &Path, args: &[String]) -> std::process::Command {
     cmd
 }
 
-/// Runs `cmd` (troika with `args`) to its end.
-fn run_troika(cmd: &mut std::process::Command, args: Vec<String>) -> TroikaRun {
+/// Runs `cmd` (troika with `args`) to its end; with a `limit`, a run that
+/// has not ended by then is killed and the test fails: troika hangs.
+fn run_troika(cmd: &mut std::process::Command, args: Vec<String>, limit: Option<std::time::Duration>) -> TroikaRun {
     let start = std::time::Instant::now();
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", troika_bin().display()));
+    let (code, stdout, stderr) = match limit {
+        Some(limit) => run_with_timeout(cmd, limit).unwrap_or_else(|e| panic!("troika {args:?} hangs: {e}")),
+        None => {
+            let out = cmd
+                .output()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", Path::new(cmd.get_program()).display()));
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
     TroikaRun {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code,
+        stdout,
+        stderr,
         elapsed: start.elapsed(),
         args,
     }
@@ -258,21 +268,22 @@ pub fn run_with_timeout(
     };
     let out = read(child.stdout.take().map(|r| Box::new(r) as _));
     let err = read(child.stderr.take().map(|r| Box::new(r) as _));
-    let deadline = std::time::Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break st,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(10))
-            }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{name} did not finish within {timeout:?}"));
-            }
-            Err(e) => return Err(format!("cannot wait for {name}: {e}")),
-        }
-    };
+    // Its end is awaited in a thread that leaves it unreaped (WNOWAIT): its
+    // pid stays its own until `child.wait()`, so the kill cannot reach
+    // another process; and a quick command is not made to wait for a poll.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (ended, end) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use nix::sys::wait::{waitid, Id, WaitPidFlag};
+        while waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) == Err(nix::errno::Errno::EINTR) {}
+        let _ = ended.send(());
+    });
+    if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = end.recv_timeout(timeout) {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{name} did not finish within {timeout:?}"));
+    }
+    let status = child.wait().map_err(|e| format!("cannot wait for {name}: {e}"))?;
     Ok((
         status.code(),
         out.join().unwrap_or_default(),
@@ -584,20 +595,31 @@ pub struct Case {
     path: Vec<PathBuf>,
     env: Vec<(String, String)>,
     args: Vec<String>,
+    /// The program run instead of troika (see [`Case::binary`]).
+    binary: Option<PathBuf>,
+    /// How long a run may take (see [`Case::time_limit`]).
+    time_limit: Option<std::time::Duration>,
+    /// What to do when the case ends (see [`Case::at_end`]).
+    at_end: Vec<EndAction>,
 }
 
+/// Something to do when a [`Case`] ends.
+type EndAction = Box<dyn Fn(&Case) + Send + Sync>;
+
 impl Case {
-    /// An empty case: `bin/` (on PATH) and `state/`.
+    /// An empty case. `bin/` (on PATH) and `state/` are made when first
+    /// written to: until then the directory holds only what the test put there.
     pub fn new(tag: &str) -> Case {
         let dir = ScratchDir::new(tag);
-        std::fs::create_dir_all(dir.join("bin")).unwrap();
-        std::fs::create_dir_all(dir.join("state")).unwrap();
         let bin = dir.join("bin");
         Case {
             dir,
             path: vec![bin],
             env: vec![],
             args: vec![],
+            binary: None,
+            time_limit: None,
+            at_end: vec![],
         }
     }
 
@@ -681,33 +703,72 @@ impl Case {
         self.path.push(dir);
     }
 
+    /// Runs `program` instead of troika: a troika of its own, built with the
+    /// plugin API (e.g. the example `custom_troika`).
+    pub fn binary(mut self, program: impl Into<PathBuf>) -> Case {
+        self.binary = Some(program.into());
+        self
+    }
+
+    /// Each run must end within `limit`: one that does not is killed, and
+    /// the test fails (troika hangs).
+    pub fn time_limit(mut self, limit: std::time::Duration) -> Case {
+        self.time_limit = Some(limit);
+        self
+    }
+
+    /// Sets the mode of the case's directory (0o777: other users, such as
+    /// the remote users of the test sshd, may write there).
+    pub fn dir_mode(self, mode: u32) -> Case {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(self.dir(), std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("cannot chmod {}: {e}", self.dir().display()));
+        self
+    }
+
+    /// Calls `end` when the case is dropped, whether the test passed or
+    /// not, before its directory is removed: to stop what the test started.
+    pub fn at_end(mut self, end: impl Fn(&Case) + Send + Sync + 'static) -> Case {
+        self.at_end.push(Box::new(end));
+        self
+    }
+
     /// Runs troika with the arguments of [`Case::args`].
     pub fn run(&self) -> TroikaRun {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         self.troika(&args)
     }
 
-    /// Runs troika in the case's directory with `args` (after `-c config.yml`
-    /// when it exists), the case's PATH and environment, no TROIKA_CONFIG_FILE
-    /// and no ECF_HOST or ECF_PORT from outside.
+    /// Runs troika (or the [`Case::binary`]) as [`Case::command`] does, with
+    /// `args` after `-c config.yml` when that file exists; within the
+    /// [`Case::time_limit`] if there is one.
     pub fn troika(&self, args: &[&str]) -> TroikaRun {
-        let mut path = std::env::join_paths(&self.path).unwrap();
-        if let Some(p) = std::env::var_os("PATH") {
-            path.push(":");
-            path.push(p);
-        }
         let mut all: Vec<String> = vec![];
         let config = self.path("config.yml");
         if config.exists() {
             all.extend(["-c".to_string(), config.display().to_string()]);
         }
         all.extend(args.iter().map(|s| s.to_string()));
-        let mut cmd = troika_command(self.dir(), &all);
+        let mut cmd = self.command(self.binary.clone().unwrap_or_else(troika_bin));
+        cmd.args(&all);
+        run_troika(&mut cmd, all, self.time_limit)
+    }
+
+    /// `program` as the case runs troika: in the case's directory, with the
+    /// case's PATH and environment, no TROIKA_CONFIG_FILE and no ECF_HOST
+    /// or ECF_PORT from outside, no standard input.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+        let mut path = std::env::join_paths(&self.path).unwrap();
+        if let Some(p) = std::env::var_os("PATH") {
+            path.push(":");
+            path.push(p);
+        }
+        let mut cmd = isolated(std::process::Command::new(program), self.dir());
         cmd.env("PATH", path)
             .env("TROIKA_EMU_STATE", self.state())
             .env_remove("FLUX_F58_FORCE_ASCII")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
-        run_troika(&mut cmd, all)
+        cmd
     }
 
     pub fn dir(&self) -> &Path {
@@ -758,6 +819,12 @@ impl Case {
     /// A file's content, empty when it cannot be read.
     pub fn read_or_empty(&self, rel: &str) -> String {
         read_or_empty(self.path(rel))
+    }
+
+    /// A file's bytes; panics when it cannot be read.
+    pub fn read_bytes(&self, rel: &str) -> Vec<u8> {
+        let p = self.path(rel);
+        std::fs::read(&p).unwrap_or_else(|e| panic!("cannot read {}: {e}", p.display()))
     }
 
     pub fn exists(&self, rel: &str) -> bool {
@@ -849,6 +916,14 @@ impl Case {
     /// Makes the fake or emulated command `name` print `stdout` (and exit 0) instead of its answer.
     pub fn answer(&self, name: &str, stdout: &str) {
         self.write(&format!("state/stdout/{name}"), stdout);
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        for end in std::mem::take(&mut self.at_end) {
+            end(self);
+        }
     }
 }
 

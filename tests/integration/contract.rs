@@ -65,7 +65,7 @@ const SCHEDULERS: &[Scheduler] = &[
         submit_failed: "Submission failed with exit code 1: ",
         make_running: |c, jid| {
             wait_until(&format!("job {jid} running"), Duration::from_secs(30), || {
-                pbs_state(c, jid) == "R"
+                crate::pbs::attribute(c, jid, "job_state").as_deref() == Some("R")
             })
         },
         // Signal numbers, which qsig takes as well as names.
@@ -124,19 +124,6 @@ fn flux_key(jid: &str) -> &str {
     jid.trim_start_matches('ƒ')
 }
 
-/// `job_state` of a job of the PBS emulator.
-fn pbs_state(c: &Case, jid: &str) -> String {
-    let out = std::process::Command::new(emulator_dir("pbs/qstat"))
-        .args(["-x", "-f", jid])
-        .env("TROIKA_PBS_EMULATOR_DIR", c.path("server"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("job_state = ").map(str::to_string))
-        .unwrap_or_default()
-}
-
 impl Scheduler {
     /// A case with this scheduler's emulators and a site named after it,
     /// with `site_extra` settings (edition 2026: kills of vanished and
@@ -153,11 +140,7 @@ impl Scheduler {
             c = c.fake(cmd, &format!("exec '{}' \"$@\"", emulator.display()));
         }
         if self.site == "pbs" {
-            std::fs::create_dir_all(c.path("server")).unwrap();
-            let server = c.path("server");
-            c = c
-                .env("TROIKA_PBS_EMULATOR_DIR", server)
-                .env("TROIKA_PBS_EMULATOR_KILL_DELAY", "1");
+            c = crate::pbs::server(c);
         }
         c.config(&format!(
             "edition: 2026\nsites:\n  {0}:\n    type: {0}\n    connection: local\n{site_extra}",
@@ -185,13 +168,6 @@ impl Scheduler {
             .into_iter()
             .filter(|a| a.iter().any(|w| w == "-s"))
             .collect()
-    }
-
-    /// Ends what is left of the job (the PBS emulator runs it for real).
-    fn clean_up(&self, c: &Case, jid: &str) {
-        if self.site == "pbs" {
-            let _ = c.troika(&["kill", self.site, &c.s("job.sh"), "-j", jid]);
-        }
     }
 }
 
@@ -265,7 +241,6 @@ fn kill_sequence_sends_the_signals_in_order() {
             s.site,
             run.stderr
         );
-        s.clean_up(&c, &jid);
     }
 }
 
@@ -309,6 +284,5 @@ fn kill_sequence_of_a_job_that_does_not_run_deletes_it() {
             s.site,
             run.stderr
         );
-        s.clean_up(&c, &jid);
     }
 }

@@ -9,10 +9,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{
-    read_or_empty, service_for, test_name, troika_bin, troika_in, wait_until, ScratchDir, Service, SshEnv, TroikaRun,
-};
-use crate::ssh::{env as ssh_env, scratch as ssh_scratch, site_yaml};
+use crate::common::{read_or_empty, service_for, test_name, wait_until, Case, Service, SshEnv, TroikaRun};
+use crate::ssh::{env as ssh_env, shared_case, site_yaml};
 
 /// Payloads that would create `marker` if a shell read them.
 fn payloads(marker: &Path) -> Vec<String> {
@@ -52,87 +50,29 @@ fn assert_no_marker(marker: &Path, what: &str) {
     );
 }
 
-/// troika in `dir`, stopped after `limit` (None when it had to be stopped).
-fn troika_within(dir: &Path, args: &[&str], limit: Duration) -> Option<TroikaRun> {
-    let mut child = std::process::Command::new(troika_bin())
-        .args(args)
-        .current_dir(dir)
-        .env_remove("TROIKA_CONFIG_FILE")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if child.try_wait().unwrap().is_some() {
-            let out = child.wait_with_output().unwrap();
-            return Some(TroikaRun {
-                code: out.status.code(),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-                elapsed: start.elapsed(),
-                args: args.iter().map(|s| s.to_string()).collect(),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-/// A fake command `name` in `dir`: records its arguments (one per line) in
-/// `<name>.calls`, then runs `body`.
-fn fake(dir: &Path, name: &str, body: &str) -> PathBuf {
-    let p = dir.join(name);
-    let calls = dir.join(format!("{name}.calls"));
-    std::fs::write(
-        &p,
-        format!(
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done >>'{}'\n{body}\n",
-            calls.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
-
-/// A scratch directory with the configuration `c.yml`.
-fn scratch_with(tag: &str, config: &str) -> (ScratchDir, PathBuf) {
-    let d = ScratchDir::new(tag);
-    let cfg = d.write("c.yml", config, 0o644);
-    (d, cfg)
-}
-
 /// `c.yml` in `d`: after `top`, a Slurm site `s` on this machine whose
 /// submission command is `sbatch`, with `extra` keys (`key: value, `).
-fn slurm_config(d: &ScratchDir, top: &str, extra: &str, sbatch: &Path) -> PathBuf {
+fn slurm_config(d: &Case, top: &str, extra: &str, sbatch: &Path) -> PathBuf {
     d.write(
         "c.yml",
-        &format!(
+        format!(
             "{top}sites:\n  s: {{type: slurm, connection: local, {extra}sbatch_command: {}}}\n",
             sbatch.display()
         ),
-        0o644,
     )
 }
 
 /// `troika -c CFG submit r SCRIPT -o OUTPUT EXTRA...` in `d`.
-fn submit(d: &ScratchDir, cfg: &Path, script: &Path, output: &Path, extra: &[&str]) -> TroikaRun {
+fn submit(d: &Case, cfg: &Path, script: &Path, output: &Path, extra: &[&str]) -> TroikaRun {
     let mut args = vec!["-c", cfg.to_str().unwrap(), "submit", "r", script.to_str().unwrap()];
     args.extend(["-o", output.to_str().unwrap()]);
     args.extend(extra);
-    troika_in(d.path(), &args)
+    d.troika(&args)
 }
 
 /// `troika -c CFG -n submit SITE job.sh -o o` in `d`.
-fn dry_submit(d: &ScratchDir, cfg: &Path, site: &str) -> TroikaRun {
-    troika_in(
-        d.path(),
-        &["-c", cfg.to_str().unwrap(), "-n", "submit", site, "job.sh", "-o", "o"],
-    )
+fn dry_submit(d: &Case, cfg: &Path, site: &str) -> TroikaRun {
+    d.troika(&["-c", cfg.to_str().unwrap(), "-n", "submit", site, "job.sh", "-o", "o"])
 }
 
 const SCRIPT: &str = "#!/bin/bash\n# troika name=x\necho hello\n";
@@ -142,11 +82,10 @@ const SCRIPT: &str = "#!/bin/bash\n# troika name=x\necho hello\n";
 /// Option-like users and hosts are refused before ssh or scp can read them.
 #[test]
 fn option_like_user_or_host_never_reaches_ssh() {
-    let d = ScratchDir::new("hostile-user");
-    let marker = d.join("PWNED");
-    let ssh = fake(d.path(), "ssh", "exit 0");
-    let scp = fake(d.path(), "scp", "exit 0");
-    let script = d.write("job.sh", SCRIPT, 0o755);
+    let d = Case::new("hostile-user").fake("ssh", "exit 0").fake("scp", "exit 0");
+    let marker = d.path("PWNED");
+    let (ssh, scp) = (d.path("bin/ssh"), d.path("bin/scp"));
+    let script = d.write_exec("job.sh", SCRIPT);
     let evil = format!("-oProxyCommand=touch {}", marker.display());
     let site = |host: &str, user: &str| {
         format!(
@@ -166,7 +105,7 @@ fn option_like_user_or_host_never_reaches_ssh() {
         (site("hpc", "    user: \"a\\nb\"\n"), None, "control character"),
     ];
     for (cfg, user, msg) in cases {
-        let c = d.write("c.yml", &cfg, 0o644);
+        let c = d.write("c.yml", &cfg);
         for action in ["submit", "monitor", "kill", "check-connection"] {
             let mut args = vec!["-c", c.to_str().unwrap(), action, "r"];
             if action != "check-connection" {
@@ -182,11 +121,11 @@ fn option_like_user_or_host_never_reaches_ssh() {
                 joined = format!("--user={u}");
                 args.push(&joined);
             }
-            let r = troika_in(d.path(), &args);
+            let r = d.troika(&args);
             assert_clean_exit(&r);
             r.expect_code(1);
             assert!(r.stderr.contains(msg), "{action}: {}", r.stderr);
-            assert!(!d.join("ssh.calls").exists() && !d.join("scp.calls").exists());
+            assert!(d.calls("ssh").is_empty() && d.calls("scp").is_empty());
         }
     }
     assert_no_marker(&marker, "option-like user or host");
@@ -196,47 +135,42 @@ fn option_like_user_or_host_never_reaches_ssh() {
 /// reach scp and the scheduler as paths: `./-x.sh`, `./a:b/job.sh`.
 #[test]
 fn option_like_and_host_like_paths_stay_paths() {
-    let d = ScratchDir::new("hostile-paths");
-    let ssh = fake(d.path(), "ssh", "echo 'Submitted batch job 7'");
-    let scp = fake(d.path(), "scp", "exit 0");
+    let d = Case::new("hostile-paths")
+        .fake("ssh", "echo 'Submitted batch job 7'")
+        .fake("scp", "exit 0");
+    let (ssh, scp) = (d.path("bin/ssh"), d.path("bin/scp"));
     let cfg = d.write(
         "c.yml",
-        &format!(
+        format!(
             "sites:\n  r:\n    type: slurm\n    connection: ssh\n    host: hpc\n    copy_script: true\n    ssh_command: {}\n    scp_command: {}\n",
             ssh.display(),
             scp.display()
         ),
-        0o644,
     );
-    std::fs::create_dir(d.join("a:b")).unwrap();
-    d.write("-x.sh", SCRIPT, 0o755);
-    d.write("a:b/job.sh", SCRIPT, 0o755);
+    std::fs::create_dir(d.path("a:b")).unwrap();
+    d.write_exec("-x.sh", SCRIPT);
+    d.write_exec("a:b/job.sh", SCRIPT);
     for (script, output, local, remote) in [
         ("-x.sh", "-d/x.out", "./-x.sh", "hpc:-d/-x.sh"),
         ("a:b/job.sh", "o/x.out", "./a:b/job.sh", "hpc:o/job.sh"),
     ] {
-        let _ = std::fs::remove_file(d.join("scp.calls"));
-        let _ = std::fs::remove_file(d.join("ssh.calls"));
-        let r = troika_in(
-            d.path(),
-            &[
-                "-c",
-                cfg.to_str().unwrap(),
-                "submit",
-                "r",
-                &format!("--output={output}"),
-                "--",
-                script,
-            ],
-        );
+        d.clear_calls();
+        let r = d.troika(&[
+            "-c",
+            cfg.to_str().unwrap(),
+            "submit",
+            "r",
+            &format!("--output={output}"),
+            "--",
+            script,
+        ]);
         assert_clean_exit(&r);
         r.expect_code(0);
-        let scp_args = read_or_empty(d.join("scp.calls"));
-        let scp_args: Vec<&str> = scp_args.lines().collect();
+        let scp_args = d.calls("scp").concat();
         assert_eq!(&scp_args[scp_args.len() - 2..], [local, remote], "{script}");
         // The scheduler gets the copy's path, never an option.
-        let ssh_args = read_or_empty(d.join("ssh.calls"));
-        let last = ssh_args.lines().last().unwrap();
+        let ssh_args = d.calls("ssh").concat();
+        let last = ssh_args.last().unwrap();
         assert!(!last.starts_with('-'), "{script}: sbatch got {last:?}");
     }
 }
@@ -245,43 +179,36 @@ fn option_like_and_host_like_paths_stay_paths() {
 /// job script; the script, .orig and .jid are untouched.
 #[test]
 fn line_breaks_never_reach_the_job_script() {
-    let d = ScratchDir::new("hostile-newline");
-    let marker = d.join("PWNED");
-    let sbatch = fake(d.path(), "sbatch", "echo 'Submitted batch job 5'");
+    let d = Case::new("hostile-newline").fake("sbatch", "echo 'Submitted batch job 5'");
+    let marker = d.path("PWNED");
+    let sbatch = d.path("bin/sbatch");
     for p in payloads(&marker).into_iter().filter(|p| p.contains('\n')) {
         for edition in ["", "edition: 2026\n"] {
             let cfg = d.write(
                 "c.yml",
-                &format!(
+                format!(
                     "{edition}sites:\n  s:\n    type: slurm\n    connection: local\n    sbatch_command: {}\n    translators: [extra_directives]\n    extra_directives:\n      queue: {}\n",
                     sbatch.display(),
                     serde_json::to_string(&p).unwrap()
                 ),
-                0o644,
             );
-            let script = d.write("job.sh", SCRIPT, 0o755);
-            let _ = std::fs::remove_file(d.join("job.sh.orig"));
-            let r = troika_in(
-                d.path(),
-                &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o.out"],
-            );
+            let script = d.write_exec("job.sh", SCRIPT);
+            let _ = std::fs::remove_file(d.path("job.sh.orig"));
+            let r = d.troika(&["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o.out"]);
             assert_clean_exit(&r);
             r.expect_code(1);
             assert!(r.stderr.contains("line break"), "{}", r.stderr);
             assert_eq!(std::fs::read_to_string(&script).unwrap(), SCRIPT);
-            assert!(!d.join("job.sh.orig").exists() && !d.join("job.sh.jid").exists());
+            assert!(!d.path("job.sh.orig").exists() && !d.path("job.sh.jid").exists());
             // The same value as -o.
             let cfg = slurm_config(&d, edition, "", &sbatch);
-            let r = troika_in(
-                d.path(),
-                &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", &p],
-            );
+            let r = d.troika(&["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", &p]);
             r.expect_code(1);
             assert!(r.stderr.contains("line break in its name"), "{}", r.stderr);
             assert_eq!(std::fs::read_to_string(&script).unwrap(), SCRIPT);
         }
     }
-    assert!(!d.join("sbatch.calls").exists(), "nothing was submitted");
+    assert!(d.calls("sbatch").is_empty(), "nothing was submitted");
     assert_no_marker(&marker, "line break");
 }
 
@@ -290,25 +217,25 @@ fn line_breaks_never_reach_the_job_script() {
 /// runs, the values stay values.
 #[test]
 fn metacharacters_in_names_and_values_run_nothing() {
-    let local = ScratchDir::new("hostile-meta");
+    let local = Case::new("hostile-meta");
     let mut sites = vec![(local, "sites:\n  r: {type: direct, connection: local}\n".to_string())];
     if service_for(Service::Sshd, &format!("{} (over ssh)", test_name())) {
         let e = SshEnv::from_env();
-        let d = ssh_scratch("hostile-meta");
+        let d = shared_case("hostile-meta");
         let mut yaml = String::from("sites:\n");
         let scp = format!("    copy_script: true\n    scp_options: [-F, {}, -O]\n", e.config);
         yaml.push_str(&site_yaml(&e, "r", "direct", &scp));
         sites.push((d, yaml));
     }
     for (d, yaml) in &sites {
-        let marker = d.join("PWNED");
-        let cfg = d.write("c.yml", yaml, 0o644);
+        let marker = d.path("PWNED");
+        let cfg = d.write("c.yml", yaml);
         for (i, p) in payloads(&marker).into_iter().filter(|p| !p.contains('\n')).enumerate() {
             // The payload in the script's name, its output path and a -D value.
             let name = format!("j{i}{}.sh", p.replace('/', "_"));
-            let script = d.write(&name, "#!/bin/bash\n# troika name=x\necho ran\n", 0o755);
+            let script = d.write_exec(&name, "#!/bin/bash\n# troika name=x\necho ran\n");
             // Where the remote user may write (copy_script puts the script there).
-            let outdir = d.join("out");
+            let outdir = d.path("out");
             let _ = std::fs::create_dir(&outdir);
             std::fs::set_permissions(&outdir, std::fs::Permissions::from_mode(0o777)).unwrap();
             let out = outdir.join(format!("out{i}{}.txt", p.replace('/', "_")));
@@ -321,18 +248,15 @@ fn metacharacters_in_names_and_values_run_nothing() {
             });
             // Monitor and kill with the payload as a job id are refused.
             for action in ["monitor", "kill"] {
-                let r = troika_in(
-                    d.path(),
-                    &[
-                        "-c",
-                        cfg.to_str().unwrap(),
-                        action,
-                        "r",
-                        script.to_str().unwrap(),
-                        "-j",
-                        &p,
-                    ],
-                );
+                let r = d.troika(&[
+                    "-c",
+                    cfg.to_str().unwrap(),
+                    action,
+                    "r",
+                    script.to_str().unwrap(),
+                    "-j",
+                    &p,
+                ]);
                 assert_clean_exit(&r);
                 r.expect_code(1);
             }
@@ -346,11 +270,11 @@ fn metacharacters_in_names_and_values_run_nothing() {
 #[test]
 fn legacy_scp_paths_are_quoted_for_the_remote_shell() {
     let Some(e) = ssh_env() else { return };
-    let d = ssh_scratch("hostile-scp");
-    let marker = d.join("PWNED");
+    let d = shared_case("hostile-scp");
+    let marker = d.path("PWNED");
     let cfg = d.write(
         "c.yml",
-        &format!(
+        format!(
             "sites:\n{}",
             site_yaml(
                 &e,
@@ -362,14 +286,13 @@ fn legacy_scp_paths_are_quoted_for_the_remote_shell() {
                 )
             )
         ),
-        0o644,
     );
-    let outdir = d.join("out");
+    let outdir = d.path("out");
     std::fs::create_dir(&outdir).unwrap();
     std::fs::set_permissions(&outdir, std::fs::Permissions::from_mode(0o777)).unwrap();
     for p in payloads(&marker).into_iter().filter(|p| !p.contains('\n')) {
         let name = format!("{}.sh", p.replace('/', "_"));
-        let script = d.write(&name, SCRIPT, 0o755);
+        let script = d.write_exec(&name, SCRIPT);
         let r = submit(&d, &cfg, &script, &outdir.join("x.out"), &[]);
         assert_clean_exit(&r);
         r.expect_code(0);
@@ -383,8 +306,8 @@ fn legacy_scp_paths_are_quoted_for_the_remote_shell() {
 /// Out-of-range durations are configuration errors with their location.
 #[test]
 fn out_of_range_durations_are_configuration_errors() {
-    let d = ScratchDir::new("hostile-durations");
-    d.write("job.sh", SCRIPT, 0o755);
+    let d = Case::new("hostile-durations");
+    d.write_exec("job.sh", SCRIPT);
     let cases = [
         (
             "command_timeout: 1.0e+300",
@@ -415,11 +338,10 @@ fn out_of_range_durations_are_configuration_errors() {
     for (key, msg) in cases {
         let cfg = d.write(
             "c.yml",
-            &format!(
+            format!(
                 "sites:\n  s:\n    type: slurm\n    connection: {}\n    {key}\n",
                 if key.contains("ssh") { "ssh" } else { "local" }
             ),
-            0o644,
         );
         let r = dry_submit(&d, &cfg, "s");
         assert_clean_exit(&r);
@@ -427,12 +349,9 @@ fn out_of_range_durations_are_configuration_errors() {
         assert!(r.stderr.contains(msg), "{key}: {}", r.stderr);
     }
     // -t beyond the longest wait is no limit (0.2.7 took any integer).
-    let cfg = d.write("c.yml", "sites:\n  s: {type: direct, connection: local}\n", 0o644);
+    let cfg = d.write("c.yml", "sites:\n  s: {type: direct, connection: local}\n");
     for t in ["9223372036854775807", "1000000001", "-9223372036854775808"] {
-        let r = troika_in(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "check-connection", "s", "-t", t],
-        );
+        let r = d.troika(&["-c", cfg.to_str().unwrap(), "check-connection", "s", "-t", t]);
         assert_clean_exit(&r);
         r.expect_code(0);
     }
@@ -442,55 +361,45 @@ fn out_of_range_durations_are_configuration_errors() {
 /// or job id file that is a FIFO or /dev/zero does not hang either.
 #[test]
 fn special_files_are_refused_without_hanging() {
-    let (d, cfg) = scratch_with("hostile-special", "sites:\n  s: {type: direct, connection: local}\n");
-    let fifo = d.join("fifo.sh");
+    let d = Case::new("hostile-special").time_limit(Duration::from_secs(20));
+    let cfg = d.write("c.yml", "sites:\n  s: {type: direct, connection: local}\n");
+    let fifo = d.path("fifo.sh");
     assert!(std::process::Command::new("mkfifo")
         .arg(&fifo)
         .status()
         .unwrap()
         .success());
-    std::os::unix::fs::symlink("/dev/zero", d.join("zero.sh")).unwrap();
-    std::fs::create_dir(d.join("dir.sh")).unwrap();
-    let limit = Duration::from_secs(20);
+    std::os::unix::fs::symlink("/dev/zero", d.path("zero.sh")).unwrap();
+    std::fs::create_dir(d.path("dir.sh")).unwrap();
     for (name, kind) in [
         ("fifo.sh", "a named pipe (FIFO), not a regular file"),
         ("zero.sh", "a character device, not a regular file"),
         ("dir.sh", "is a directory"),
     ] {
-        let r = troika_within(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "submit", "s", name, "-o", "o"],
-            limit,
-        )
-        .unwrap_or_else(|| panic!("submit of {name} hangs"));
+        let r = d.troika(&["-c", cfg.to_str().unwrap(), "submit", "s", name, "-o", "o"]);
         assert_clean_exit(&r);
         r.expect_code(1);
         assert!(r.stderr.contains(kind), "{name}: {}", r.stderr);
     }
     // Configuration: a FIFO without a writer reads as empty; /dev/zero is too large.
     for (c, msg) in [("fifo.sh", "No 'sites' defined"), ("zero.sh", "larger than 64 MiB")] {
-        let r = troika_within(d.path(), &["-c", c, "list-sites"], limit).unwrap_or_else(|| panic!("-c {c} hangs"));
+        let r = d.troika(&["-c", c, "list-sites"]);
         assert_clean_exit(&r);
         r.expect_code(1);
         assert!(r.stderr.contains(msg), "-c {c}: {}", r.stderr);
     }
     // A log file that is a FIFO without a reader is reported, not waited for.
-    let r = troika_within(d.path(), &["-l", "fifo.sh", "list-sites"], limit).expect("-l FIFO hangs");
+    let r = d.troika(&["-l", "fifo.sh", "list-sites"]);
     assert_clean_exit(&r);
     r.expect_code(0);
     assert!(r.stderr.contains("Cannot open log file"), "{}", r.stderr);
     // Job id files.
-    d.write("job.sh", SCRIPT, 0o755);
+    d.write_exec("job.sh", SCRIPT);
     for target in [fifo.clone(), PathBuf::from("/dev/zero")] {
-        let jid = d.join("job.sh.jid");
+        let jid = d.path("job.sh.jid");
         let _ = std::fs::remove_file(&jid);
         std::os::unix::fs::symlink(&target, &jid).unwrap();
-        let r = troika_within(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "monitor", "s", "job.sh"],
-            limit,
-        )
-        .unwrap_or_else(|| panic!("monitor with a .jid linked to {} hangs", target.display()));
+        let r = d.troika(&["-c", cfg.to_str().unwrap(), "monitor", "s", "job.sh"]);
         assert_clean_exit(&r);
         r.expect_code(1);
     }
@@ -500,7 +409,8 @@ fn special_files_are_refused_without_hanging() {
 /// through byte for byte.
 #[test]
 fn long_lines() {
-    let (d, cfg) = scratch_with("hostile-long", "sites:\n  s: {type: slurm, connection: local}\n");
+    let d = Case::new("hostile-long");
+    let cfg = d.write("c.yml", "sites:\n  s: {type: slurm, connection: local}\n");
     let long = "x".repeat(3 << 20);
     let body_line = format!("echo {long}\n");
     let comment = format!("# a comment {long}\r\n\0\u{fffd}\n");
@@ -514,7 +424,7 @@ fn long_lines() {
         ),
         (format!("#!/bin/bash\n{comment}"), Some(&comment)),
     ] {
-        let p = d.write("job.sh", &script, 0o755);
+        let p = d.write_exec("job.sh", &script);
         let r = dry_submit(&d, &cfg, "s");
         assert_clean_exit(&r);
         match kept {
@@ -541,7 +451,7 @@ fn long_lines() {
 /// Script bytes of every kind, for every site type: no crash.
 #[test]
 fn script_bytes_catalogue() {
-    let d = ScratchDir::new("hostile-bytes");
+    let d = Case::new("hostile-bytes");
     let types = ["direct", "slurm", "pbs", "sge", "torque", "lsf", "flux"];
     let bodies: Vec<Vec<u8>> = vec![
         b"".to_vec(),
@@ -560,12 +470,10 @@ fn script_bytes_catalogue() {
     for t in types {
         let cfg = d.write(
             "c.yml",
-            &format!("sites:\n  s: {{type: {t}, connection: local, translators: [resources]}}\n  p: {{type: {t}, connection: local}}\n"),
-            0o644,
-        );
+            format!("sites:\n  s: {{type: {t}, connection: local, translators: [resources]}}\n  p: {{type: {t}, connection: local}}\n"));
         for (i, b) in bodies.iter().enumerate() {
             for site in ["s", "p"] {
-                let p = d.join("job.sh");
+                let p = d.path("job.sh");
                 std::fs::write(&p, b).unwrap();
                 let r = dry_submit(&d, &cfg, site);
                 assert_clean_exit(&r);
@@ -588,9 +496,9 @@ fn script_bytes_catalogue() {
 /// never an injected command.
 #[test]
 fn configuration_catalogue() {
-    let d = ScratchDir::new("hostile-config");
-    let marker = d.join("PWNED");
-    d.write("job.sh", SCRIPT, 0o755);
+    let d = Case::new("hostile-config").time_limit(Duration::from_secs(20));
+    let marker = d.path("PWNED");
+    d.write_exec("job.sh", SCRIPT);
     let malformed = [
         "sites: [",
         "sites:\n  s: {type: slurm\n",
@@ -609,14 +517,9 @@ fn configuration_catalogue() {
         "sites:\n  s: 2024-01-01\n",
         "sites:\n  s: {type: 2024-01-01, connection: local}\n",
     ];
-    for (i, text) in malformed.iter().enumerate() {
-        let cfg = d.write("c.yml", text, 0o644);
-        let r = troika_within(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "-n", "submit", "s", "job.sh", "-o", "o"],
-            Duration::from_secs(20),
-        )
-        .unwrap_or_else(|| panic!("malformed configuration {i} hangs"));
+    for text in malformed {
+        let cfg = d.write("c.yml", text);
+        let r = dry_submit(&d, &cfg, "s");
         assert_clean_exit(&r);
         r.expect_code(1);
     }
@@ -651,17 +554,16 @@ fn configuration_catalogue() {
                     let v = v.replace("MARKER", &marker.display().to_string());
                     let cfg = d.write(
                         "c.yml",
-                        &format!(
+                        format!(
                             "sites:\n  s:\n    type: {}\n    connection: {conn}\n    host: h\n    {key}: {v}\n",
                             site_type.name
                         ),
-                        0o644,
                     );
                     // A dry run: commands are only written, never run.
                     let r = dry_submit(&d, &cfg, "s");
                     assert_clean_exit(&r);
                     runs += 1;
-                    std::fs::write(d.join("job.sh"), SCRIPT).unwrap();
+                    std::fs::write(d.path("job.sh"), SCRIPT).unwrap();
                 }
             }
         }
@@ -676,40 +578,33 @@ fn configuration_catalogue() {
 /// crash with edition 2026, and keep 0.2.7's words without it.
 #[test]
 fn clear_messages_for_missing_directories_and_io_errors() {
-    let d = ScratchDir::new("hostile-io");
-    d.write("job.sh", SCRIPT, 0o755);
-    let sbatch = fake(d.path(), "sbatch", "echo 'Submitted batch job 5'");
+    let d = Case::new("hostile-io").fake("sbatch", "echo 'Submitted batch job 5'");
+    d.write_exec("job.sh", SCRIPT);
+    let sbatch = d.path("bin/sbatch");
     let cfg = d.write(
         "c.yml",
-        &format!(
+        format!(
             "sites:\n  s: {{type: slurm, connection: local, local_cwd: {}, sbatch_command: {}}}\n",
-            d.join("gone").display(),
+            d.path("gone").display(),
             sbatch.display()
         ),
-        0o644,
     );
-    let r = troika_in(
-        d.path(),
-        &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"],
-    );
+    let r = d.troika(&["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"]);
     r.expect_code(1);
     assert!(
         r.stderr.contains(&format!(
             "in local_cwd '{}': No such file or directory",
-            d.join("gone").display()
+            d.path("gone").display()
         )),
         "{}",
         r.stderr
     );
     // The .jid cannot be written (a directory is in its place).
-    std::fs::create_dir_all(d.join("job.sh.jid/x")).unwrap();
+    std::fs::create_dir_all(d.path("job.sh.jid/x")).unwrap();
     for (edition, words) in [("", true), ("edition: 2026\n", false)] {
-        std::fs::write(d.join("job.sh"), SCRIPT).unwrap();
+        std::fs::write(d.path("job.sh"), SCRIPT).unwrap();
         let cfg = slurm_config(&d, edition, "", &sbatch);
-        let r = troika_in(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"],
-        );
+        let r = d.troika(&["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"]);
         r.expect_code(1);
         assert!(
             r.stderr
@@ -730,24 +625,24 @@ fn clear_messages_for_missing_directories_and_io_errors() {
 /// changes nothing; .orig always holds the original.
 #[test]
 fn concurrent_submissions_of_one_script() {
-    let d = ScratchDir::new("hostile-race");
-    let started = d.join("started");
-    let sbatch = fake(
-        d.path(),
+    let d = Case::new("hostile-race");
+    let started = d.path("started");
+    let d = d.fake(
         "sbatch",
         &format!(
             "touch '{}'; sleep 1; echo \"Submitted batch job $$\"",
             started.display()
         ),
     );
+    let sbatch = d.path("bin/sbatch");
     let cfg = slurm_config(&d, "", "", &sbatch);
-    let script = d.write("job.sh", SCRIPT, 0o755);
+    let script = d.write_exec("job.sh", SCRIPT);
     let args = ["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"];
     // One while another is in sbatch.
     let first = std::thread::scope(|s| {
-        let first = s.spawn(|| troika_in(d.path(), &args));
+        let first = s.spawn(|| d.troika(&args));
         wait_until("the first sbatch", Duration::from_secs(10), || started.exists());
-        let second = troika_in(d.path(), &args);
+        let second = d.troika(&args);
         assert_clean_exit(&second);
         second.expect_code(1);
         assert!(
@@ -758,18 +653,18 @@ fn concurrent_submissions_of_one_script() {
         first.join().unwrap()
     });
     first.expect_code(0);
-    assert_eq!(std::fs::read_to_string(d.join("job.sh.orig")).unwrap(), SCRIPT);
+    assert_eq!(std::fs::read_to_string(d.path("job.sh.orig")).unwrap(), SCRIPT);
     assert!(std::fs::read_to_string(&script)
         .unwrap()
         .contains("#SBATCH --job-name=x"));
-    let log = read_or_empty(d.join("job.sh.submitlog"));
+    let log = read_or_empty(d.path("job.sh.submitlog"));
     assert!(!log.contains("Another troika"), "the winner's log is its own:\n{log}");
     // Eight at once, three times: .orig is always the original.
     for round in 0..3 {
         std::fs::write(&script, SCRIPT).unwrap();
-        let _ = std::fs::remove_file(d.join("sbatch.calls"));
+        d.clear_calls();
         let runs: Vec<TroikaRun> = std::thread::scope(|s| {
-            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| troika_in(d.path(), &args))).collect();
+            let hs: Vec<_> = (0..8).map(|_| s.spawn(|| d.troika(&args))).collect();
             hs.into_iter().map(|h| h.join().unwrap()).collect()
         });
         let won = runs.iter().filter(|r| r.code == Some(0)).count();
@@ -777,10 +672,9 @@ fn concurrent_submissions_of_one_script() {
             assert_clean_exit(r);
         }
         assert!(won >= 1, "round {round}: none won");
-        let calls = read_or_empty(d.join("sbatch.calls"));
-        assert_eq!(calls.lines().count(), 0, "sbatch takes the script on stdin");
+        assert_eq!(d.calls("sbatch").concat().len(), 0, "sbatch takes the script on stdin");
         assert_eq!(
-            std::fs::read_to_string(d.join("job.sh.orig")).unwrap(),
+            std::fs::read_to_string(d.path("job.sh.orig")).unwrap(),
             SCRIPT,
             "round {round}"
         );
@@ -793,47 +687,44 @@ fn concurrent_submissions_of_one_script() {
 /// edition, 0.2.7's behaviour (the generated script stays).
 #[test]
 fn failed_submission_puts_files_back() {
-    let d = ScratchDir::new("hostile-rollback");
-    let failing = fake(
-        d.path(),
-        "sbatch-fail",
-        "echo 'sbatch: error: Invalid partition name specified' >&2; exit 1",
-    );
-    let slow = fake(d.path(), "sbatch-slow", "sleep 5; echo 'Submitted batch job 9'");
-    let script = d.join("job.sh");
+    let d = Case::new("hostile-rollback")
+        .fake(
+            "sbatch-fail",
+            "echo 'sbatch: error: Invalid partition name specified' >&2; exit 1",
+        )
+        .fake("sbatch-slow", "sleep 5; echo 'Submitted batch job 9'");
+    let (failing, slow) = (d.path("bin/sbatch-fail"), d.path("bin/sbatch-slow"));
+    let script = d.path("job.sh");
     for (edition, cmd, restored) in [
         ("edition: 2026\n", &failing, true),
         ("", &failing, false),
         ("edition: 2026\n", &slow, false),
     ] {
         std::fs::write(&script, SCRIPT).unwrap();
-        std::fs::write(d.join("job.sh.orig"), "previous original\n").unwrap();
-        std::fs::write(d.join("job.sh.jid"), "41\n").unwrap();
+        std::fs::write(d.path("job.sh.orig"), "previous original\n").unwrap();
+        std::fs::write(d.path("job.sh.jid"), "41\n").unwrap();
         let cfg = slurm_config(&d, edition, "command_timeout: 1, ", cmd);
-        let r = troika_in(
-            d.path(),
-            &["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"],
-        );
+        let r = d.troika(&["-c", cfg.to_str().unwrap(), "submit", "s", "job.sh", "-o", "o"]);
         assert_clean_exit(&r);
         r.expect_code(1);
         assert_eq!(
-            read_or_empty(d.join("job.sh.jid")),
+            read_or_empty(d.path("job.sh.jid")),
             "41\n",
             "the .jid is never touched by a failure"
         );
         let now = read_or_empty(&script);
         if restored {
             assert_eq!(now, SCRIPT);
-            assert_eq!(read_or_empty(d.join("job.sh.orig")), "previous original\n");
+            assert_eq!(read_or_empty(d.path("job.sh.orig")), "previous original\n");
         } else {
             assert!(
                 now.contains("#SBATCH --job-name=x"),
                 "{edition:?} {}: {now}",
                 cmd.display()
             );
-            assert_eq!(read_or_empty(d.join("job.sh.orig")), SCRIPT);
+            assert_eq!(read_or_empty(d.path("job.sh.orig")), SCRIPT);
         }
-        let leftovers: Vec<String> = std::fs::read_dir(d.path())
+        let leftovers: Vec<String> = std::fs::read_dir(d.dir())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.starts_with('.'))

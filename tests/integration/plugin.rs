@@ -3,12 +3,11 @@
 //! (`announce`) and a translator (`org_account`), is built and run, and each
 //! extension is seen at work next to the built-ins.
 
-use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::common::{repo_root, troika_bin};
+use crate::common::{repo_root, Case};
 
 /// The example binary, built with cargo (a no-op when `cargo test` already
 /// built it): running cargo keeps it current when only this test binary was
@@ -58,124 +57,83 @@ const CONFIG: &str = r#"sites:
 
 const SCRIPT: &str = "#!/bin/bash\n# troika name=demo\n# troika walltime=90m\necho hi\n";
 
-fn run(bin: &Path, dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
-        .arg("-c")
-        .arg(dir.join("config.yml"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn setup() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    fs::write(dir.path().join("config.yml"), CONFIG).unwrap();
-    fs::write(dir.path().join("job.sh"), SCRIPT).unwrap();
-    dir
+/// A case with [`CONFIG`] and [`SCRIPT`], for the stock troika unless
+/// given a [`Case::binary`].
+fn case() -> Case {
+    let c = Case::new("plugin").config(CONFIG);
+    c.write("job.sh", SCRIPT);
+    c
 }
 
 #[test]
 fn custom_binary_uses_each_extension() {
-    let dir = setup();
-    let d = dir.path();
-    let out = run(custom_troika(), d, &["-v", "submit", "demo", "job.sh", "-o", "job.out"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let c = case().binary(custom_troika());
+    let r = c.troika(&["-v", "submit", "demo", "job.sh", "-o", "job.out"]);
+    r.expect_code(0);
 
     // The site type: its table wrote `#ECHO` lines, its submit printed the job.
     // The translator: the account came from the site's `org_account`; the
     // built-in `resources` ran next to it.
     let expected =
         "#!/bin/bash\n#ECHO name=demo\n#ECHO walltime=01:30:00\n#ECHO output=job.out\n#ECHO account=acct42\necho hi\n";
-    assert_eq!(fs::read_to_string(d.join("job.sh")).unwrap(), expected);
+    assert_eq!(c.read("job.sh"), expected);
     // The connection: the command saw the variable from the site's `env`.
-    assert_eq!(stdout, format!("banner=hello from env-local\n{expected}"));
-    let jid = fs::read_to_string(d.join("job.sh.jid")).unwrap();
+    assert_eq!(r.stdout, format!("banner=hello from env-local\n{expected}"));
+    let jid = c.read("job.sh.jid");
     assert!(jid.starts_with("echo-"), "{jid}");
     // The hook ran at start-up and at exit.
-    assert_eq!(stderr.matches("announce: submit on site demo\n").count(), 2, "{stderr}");
+    assert_eq!(
+        r.stderr.matches("announce: submit on site demo\n").count(),
+        2,
+        "{}",
+        r.stderr
+    );
     // The extensions' keys are known: no warning about them.
-    assert!(!stderr.contains("unknown key"), "{stderr}");
+    r.stderr_lacks("unknown key");
 
     // Monitor goes through the site type too.
-    let out = run(custom_troika(), d, &["monitor", "demo", "job.sh"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(
-        fs::read_to_string(d.join("job.sh.stat")).unwrap(),
-        format!("{} DONE\n", jid.trim())
-    );
+    c.troika(&["monitor", "demo", "job.sh"]).expect_code(0);
+    assert_eq!(c.read("job.sh.stat"), format!("{} DONE\n", jid.trim()));
 }
 
 #[test]
 fn dry_run_shows_the_connection_at_work() {
-    let dir = setup();
-    let out = run(
-        custom_troika(),
-        dir.path(),
-        &["-n", "-v", "submit", "demo", "job.sh", "-o", "job.out"],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("Execute: 'env' 'ORG_BANNER=hello from env-local' 'sh' '-c'"),
-        "{stderr}"
-    );
-    assert!(out.stdout.is_empty());
+    let c = case().binary(custom_troika());
+    let r = c.troika(&["-n", "-v", "submit", "demo", "job.sh", "-o", "job.out"]);
+    r.expect_code(0)
+        .stderr_contains("Execute: 'env' 'ORG_BANNER=hello from env-local' 'sh' '-c'");
+    assert!(r.stdout.is_empty());
 }
 
 #[test]
 fn failures_reach_the_hook_and_the_translator_yields_to_the_script() {
-    let dir = setup();
-    let d = dir.path();
-    let cfg = CONFIG.replace("printf \"banner=%s\\n\" \"$ORG_BANNER\"; cat", "exit 3");
-    fs::write(d.join("config.yml"), cfg).unwrap();
-    fs::write(d.join("job.sh"), "# troika billing_account=own\necho\n").unwrap();
-    let out = run(custom_troika(), d, &["submit", "demo", "job.sh", "-o", "job.out"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("echo queue failed with exit code 3"), "{stderr}");
-    assert!(stderr.contains("announce: submit on site demo failed"), "{stderr}");
+    let c = case().binary(custom_troika());
+    c.write(
+        "config.yml",
+        CONFIG.replace("printf \"banner=%s\\n\" \"$ORG_BANNER\"; cat", "exit 3"),
+    );
+    c.write("job.sh", "# troika billing_account=own\necho\n");
+    c.troika(&["submit", "demo", "job.sh", "-o", "job.out"])
+        .expect_code(1)
+        .stderr_contains("echo queue failed with exit code 3")
+        .stderr_contains("announce: submit on site demo failed");
     // The script's own account wins over the translator's default.
-    let script = fs::read_to_string(d.join("job.sh")).unwrap();
+    let script = c.read("job.sh");
     assert!(script.contains("#ECHO account=own\n"), "{script}");
     assert!(!script.contains("acct42"), "{script}");
 }
 
 #[test]
 fn the_stock_binary_knows_none_of_them() {
-    let dir = setup();
-    let out = run(
-        &troika_bin(),
-        dir.path(),
-        &["submit", "demo", "job.sh", "-o", "job.out"],
-    );
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("Site 'demo' has unknown type 'echo'"), "{stderr}");
+    let c = case();
+    let submit = || c.troika(&["submit", "demo", "job.sh", "-o", "job.out"]);
+    submit()
+        .expect_code(1)
+        .stderr_contains("Site 'demo' has unknown type 'echo'");
     // The stock binary knows the built-ins but not the organisation's
     // translator or connection.
-    fs::write(
-        dir.path().join("config.yml"),
-        "sites:\n  demo:\n    type: slurm\n    connection: env-local\n",
-    )
-    .unwrap();
-    let out = run(
-        &troika_bin(),
-        dir.path(),
-        &["submit", "demo", "job.sh", "-o", "job.out"],
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Unknown connection 'env-local'"));
-    fs::write(
-        dir.path().join("config.yml"),
-        "sites:\n  demo:\n    type: slurm\n    connection: local\n    translators: [org_account]\n",
-    )
-    .unwrap();
-    let out = run(
-        &troika_bin(),
-        dir.path(),
-        &["submit", "demo", "job.sh", "-o", "job.out"],
-    );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Implementation 'org_account' not found"));
+    c.write_sites("  demo:\n    type: slurm\n    connection: env-local\n");
+    submit().stderr_contains("Unknown connection 'env-local'");
+    c.write_sites("  demo:\n    type: slurm\n    connection: local\n    translators: [org_account]\n");
+    submit().stderr_contains("Implementation 'org_account' not found");
 }

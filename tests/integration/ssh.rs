@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use troika::plugin::{Command, Connection, ConnectionOptions, Registry, SiteConfig};
 
-use crate::common::{describe, read_or_empty, service, troika_bin, wait_until, ScratchDir, Service};
+use crate::common::{describe, read_or_empty, service, troika_bin, wait_until, Case, ScratchDir, Service};
 
 pub use crate::common::SshEnv as Env;
 
@@ -29,6 +29,11 @@ pub fn scratch(tag: &str) -> ScratchDir {
     let d = ScratchDir::new(&format!("ssh-{tag}"));
     std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     d
+}
+
+/// A case whose directory the remote users can write to.
+pub fn shared_case(tag: &str) -> Case {
+    Case::new(&format!("ssh-{tag}")).dir_mode(0o777)
 }
 
 pub fn site_yaml(e: &Env, name: &str, typ: &str, extra: &str) -> String {

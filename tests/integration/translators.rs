@@ -2,99 +2,58 @@
 //! and external translator programs, on a Slurm site in dry-run mode (`-n
 //! -v`): the script is generated for real, `sbatch` is only logged.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use crate::common::{Case, TroikaRun};
 
-use crate::common::troika_bin;
-
-struct Run {
-    dir: tempfile::TempDir,
+/// The Slurm site `hpc` with `site_extra` appended to its settings
+/// (4-space indented YAML), for `sites:`.
+fn hpc(site_extra: &str) -> String {
+    format!("  hpc:\n    type: slurm\n    connection: local\n{site_extra}")
 }
 
-impl Run {
-    /// A directory with `config.yml`: one Slurm site `hpc` with `site_extra`
-    /// appended to its settings (4-space indented YAML).
-    fn new(site_extra: &str) -> Run {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = format!("sites:\n  hpc:\n    type: slurm\n    connection: local\n{site_extra}");
-        fs::write(dir.path().join("config.yml"), cfg).unwrap();
-        Run { dir }
-    }
+/// A case whose configuration is the site [`hpc`] with `site_extra`.
+fn case(site_extra: &str) -> Case {
+    Case::new("translators").sites(&hpc(site_extra))
+}
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
+/// `troika -n -v -c config.yml submit hpc job.sh -o out.log` on `script`.
+fn submit(c: &Case, script: &[u8]) -> TroikaRun {
+    c.write("job.sh", script);
+    c.troika(&["-n", "-v", "submit", "hpc", &c.s("job.sh"), "-o", &c.s("out.log")])
+}
 
-    /// Writes an executable helper program.
-    fn program(&self, name: &str, text: &str) -> PathBuf {
-        let p = self.path(name);
-        fs::write(&p, text).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-
-    /// `troika -n -v -c config.yml submit hpc job.sh -o out.log` on `script`.
-    fn submit(&self, script: &[u8]) -> Output {
-        fs::write(self.path("job.sh"), script).unwrap();
-        Command::new(troika_bin())
-            .arg("-n")
-            .arg("-v")
-            .arg("-c")
-            .arg(self.path("config.yml"))
-            .arg("submit")
-            .arg("hpc")
-            .arg(self.path("job.sh"))
-            .arg("-o")
-            .arg(self.path("out.log"))
-            .output()
-            .unwrap()
-    }
-
-    fn script(&self) -> Vec<u8> {
-        fs::read(self.path("job.sh")).unwrap()
-    }
-
-    /// The generated `#SBATCH` lines, `--output` left out.
-    fn sbatch_lines(&self) -> Vec<String> {
-        String::from_utf8_lossy(&self.script())
-            .lines()
-            .filter(|l| l.starts_with("#SBATCH ") && !l.starts_with("#SBATCH --output="))
-            .map(str::to_string)
-            .collect()
-    }
+/// The generated `#SBATCH` lines, `--output` left out.
+fn sbatch_lines(c: &Case) -> Vec<String> {
+    String::from_utf8_lossy(&c.read_bytes("job.sh"))
+        .lines()
+        .filter(|l| l.starts_with("#SBATCH ") && !l.starts_with("#SBATCH --output="))
+        .map(str::to_string)
+        .collect()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn ok(o: &Output) {
-    assert!(o.status.success(), "troika failed: {}", stderr(o));
-    assert!(stderr(o).contains("Execute: 'sbatch'"), "{}", stderr(o));
+fn ok(r: &TroikaRun) {
+    r.expect_code(0).stderr_contains("Execute: 'sbatch'");
 }
 
 /// A failure: exit status 1, the message, and the script left as it was.
-fn fails_with(run: &Run, o: &Output, script: &[u8], words: &[&str]) {
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
-    let err = stderr(o);
+fn fails_with(c: &Case, r: &TroikaRun, script: &[u8], words: &[&str]) {
+    r.expect_code(1);
     for w in words {
-        assert!(err.contains(w), "expected {w:?} in:\n{err}");
+        r.stderr_contains(w);
     }
-    assert!(!err.contains("Execute: 'sbatch'"), "{err}");
-    assert_eq!(run.script(), script, "the script must not change on failure");
-    assert!(!run.path("job.sh.orig").exists());
+    r.stderr_lacks("Execute: 'sbatch'");
+    assert_eq!(c.read_bytes("job.sh"), script, "the script must not change on failure");
+    assert!(!c.exists("job.sh.orig"));
 }
 
 #[test]
 fn resources_on_slurm() {
-    let run = Run::new("    translators: [resources]\n");
-    let o = run.submit(
+    let c = case("    translators: [resources]\n");
+    let o = submit(
+        &c,
         b"#!/bin/bash\n\
           # troika total_nodes=2\n\
           # troika tasks_per_node=4\n\
@@ -106,7 +65,7 @@ fn resources_on_slurm() {
     );
     ok(&o);
     assert_eq!(
-        run.sbatch_lines(),
+        sbatch_lines(&c),
         [
             "#SBATCH --nodes=2",
             "#SBATCH --ntasks-per-node=4",
@@ -118,7 +77,7 @@ fn resources_on_slurm() {
         ]
     );
     // threads_per_task is consumed: no unknown-directive warning.
-    assert!(!stderr(&o).contains("Unknown directive"), "{}", stderr(&o));
+    o.stderr_lacks("Unknown directive");
 }
 
 #[test]
@@ -155,38 +114,38 @@ fn each_resource_translator_alone() {
         ),
     ];
     for (name, expected) in cases {
-        let run = Run::new(&format!("    translators: [{name}]\n"));
-        ok(&run.submit(script));
-        assert_eq!(run.sbatch_lines(), expected, "{name}");
+        let c = case(&format!("    translators: [{name}]\n"));
+        ok(&submit(&c, script));
+        assert_eq!(sbatch_lines(&c), expected, "{name}");
     }
-    let run = Run::new("    translators: [normalise_walltime]\n");
+    let c = case("    translators: [normalise_walltime]\n");
     // A plain number is minutes, as in Slurm.
-    ok(&run.submit(b"# troika walltime=1500\n"));
-    assert_eq!(run.sbatch_lines(), ["#SBATCH --time=1-01:00:00"]);
-    let run = Run::new("    translators: [compute_cpus_per_task]\n");
-    ok(&run.submit(b"# troika threads_per_task=6\n"));
-    assert_eq!(run.sbatch_lines(), ["#SBATCH --cpus-per-task=6"]);
+    ok(&submit(&c, b"# troika walltime=1500\n"));
+    assert_eq!(sbatch_lines(&c), ["#SBATCH --time=1-01:00:00"]);
+    let c = case("    translators: [compute_cpus_per_task]\n");
+    ok(&submit(&c, b"# troika threads_per_task=6\n"));
+    assert_eq!(sbatch_lines(&c), ["#SBATCH --cpus-per-task=6"]);
 }
 
 #[test]
 fn resource_format_key_overrides_the_site_type() {
     // A Slurm site whose memory and walltime are written as PBS reads them:
     // the format comes from `resource_format`, not the type.
-    let run = Run::new("    translators: [resources]\n    resource_format: pbs\n");
-    let o = run.submit(b"# troika memory_per_node=1536M\n# troika walltime=1-12:00:00\n");
+    let c = case("    translators: [resources]\n    resource_format: pbs\n");
+    let o = submit(&c, b"# troika memory_per_node=1536M\n# troika walltime=1-12:00:00\n");
     ok(&o);
-    assert_eq!(run.sbatch_lines(), ["#SBATCH --mem=1536mb", "#SBATCH --time=36:00:00"]);
+    assert_eq!(sbatch_lines(&c), ["#SBATCH --mem=1536mb", "#SBATCH --time=36:00:00"]);
     // The key is known when the translator uses it, and reported otherwise.
-    assert!(!stderr(&o).contains("unknown key"), "{}", stderr(&o));
-    let run = Run::new("    resource_format: pbs\n");
-    let o = run.submit(b"echo\n");
+    o.stderr_lacks("unknown key");
+    let c = case("    resource_format: pbs\n");
+    let o = submit(&c, b"echo\n");
     ok(&o);
-    assert!(stderr(&o).contains("unknown key 'resource_format'"), "{}", stderr(&o));
+    o.stderr_contains("unknown key 'resource_format'");
 
-    let run = Run::new("    translators: [resources]\n    resource_format: moab\n");
-    let o = run.submit(b"echo\n");
+    let c = case("    translators: [resources]\n    resource_format: moab\n");
+    let o = submit(&c, b"echo\n");
     fails_with(
-        &run,
+        &c,
         &o,
         b"echo\n",
         &[
@@ -199,7 +158,7 @@ fn resource_format_key_overrides_the_site_type() {
 
 #[test]
 fn resource_errors() {
-    let run = Run::new("    translators: [resources]\n");
+    let c = case("    translators: [resources]\n");
     let cases: [(&[u8], &[&str]); 6] = [
         (
             b"# troika total_nodes=2\n# troika tasks_per_node=4\n# troika total_tasks=9\n",
@@ -227,39 +186,21 @@ fn resource_errors() {
         (b"# troika walltime=307445734561825861\n", &["is too large"]),
     ];
     for (script, words) in cases {
-        let o = run.submit(script);
-        fails_with(&run, &o, script, words);
+        let o = submit(&c, script);
+        fails_with(&c, &o, script, words);
     }
 }
 
 #[test]
 fn unknown_site_type_needs_a_resource_format() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("config.yml");
-    fs::write(
-        &cfg,
-        "sites:\n  here:\n    type: direct\n    connection: local\n    translators: [normalise_memory]\n",
-    )
-    .unwrap();
-    fs::write(dir.path().join("job.sh"), "echo\n").unwrap();
-    let o = Command::new(troika_bin())
-        .arg("-n")
-        .arg("-c")
-        .arg(&cfg)
-        .args(["submit", "here"])
-        .arg(dir.path().join("job.sh"))
-        .arg("-o")
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains(
-            "translator 'normalise_memory' does not know how sites of type 'direct' write memory sizes and wall-clock limits: set 'resource_format'"
-        ),
-        "{}",
-        stderr(&o)
-    );
+    let c = Case::new("translators")
+        .sites("  here:\n    type: direct\n    connection: local\n    translators: [normalise_memory]\n");
+    c.write("job.sh", "echo\n");
+    c.troika(&["-n", "submit", "here", &c.s("job.sh"), "-o", &c.s("out")])
+        .expect_code(1)
+        .stderr_contains(
+            "translator 'normalise_memory' does not know how sites of type 'direct' write memory sizes and wall-clock limits: set 'resource_format'",
+        );
 }
 
 /// A translator in Python: reads the directives, records what it got (order
@@ -279,29 +220,26 @@ json.dump(d, sys.stdout)
 
 #[test]
 fn external_translator_updates_the_directives() {
-    let run = Run::new("");
-    let prog = run.program("tr.py", PY_TRANSLATOR);
-    let seen = run.path("seen.json");
-    fs::write(
-        run.path("config.yml"),
-        format!(
-            "sites:\n  hpc:\n    type: slurm\n    connection: local\n    translators:\n      - compute_tasks\n      - command: [{}, {}, N1]\n        timeout: 20\n      - join_output_error\n",
-            prog.display(),
-            seen.display()
-        ),
-    )
-    .unwrap();
-    let o = run.submit(
+    let c = case("");
+    let prog = c.write_exec("tr.py", PY_TRANSLATOR);
+    let seen = c.path("seen.json");
+    c.write_sites(&hpc(&format!(
+        "    translators:\n      - compute_tasks\n      - command: [{}, {}, N1]\n        timeout: 20\n      - join_output_error\n",
+        prog.display(),
+        seen.display()
+    )));
+    let o = submit(
+        &c,
         b"# troika total_nodes=2\n# troika tasks_per_node=3\n# troika name=fc\xff\n# troika licenses=x\necho\n",
     );
     ok(&o);
     // The program saw the directives in order, after compute_tasks.
-    let keys = fs::read_to_string(&seen).unwrap();
+    let keys = c.read("seen.json");
     assert_eq!(
         keys,
         r#"["total_nodes", "tasks_per_node", "name", "licenses", "output_file", "total_tasks"]"#
     );
-    let script = run.script();
+    let script = c.read_bytes("job.sh");
     let text = String::from_utf8_lossy(&script);
     assert!(text.contains("#SBATCH --ntasks=6\n"), "{text}");
     assert!(text.contains("#SBATCH --qos=express\n"), "{text}");
@@ -346,22 +284,18 @@ fn external_translator_failures_name_the_translator() {
         ),
     ];
     for (body, extra, words) in cases {
-        let run = Run::new("");
-        let prog = run.program("tr.sh", &format!("#!/bin/sh\n{body}\n"));
-        fs::write(
-            run.path("config.yml"),
-            format!(
-                "sites:\n  hpc:\n    type: slurm\n    connection: local\n    translators:\n      - command: [{}, --flag]\n{extra}",
-                prog.display()
-            ),
-        )
-        .unwrap();
+        let c = case("");
+        let prog = c.write_exec("tr.sh", format!("#!/bin/sh\n{body}\n"));
+        c.write_sites(&hpc(&format!(
+            "    translators:\n      - command: [{}, --flag]\n{extra}",
+            prog.display()
+        )));
         let started = std::time::Instant::now();
-        let o = run.submit(script);
+        let o = submit(&c, script);
         let mut all = vec![format!("Translator command '{}' '--flag': ", prog.display())];
         all.extend(words.iter().map(|w| w.to_string()));
         let all: Vec<&str> = all.iter().map(String::as_str).collect();
-        fails_with(&run, &o, script, &all);
+        fails_with(&c, &o, script, &all);
         assert!(started.elapsed().as_secs() < 20, "{body}: the timeout was not applied");
     }
 }
@@ -369,10 +303,10 @@ fn external_translator_failures_name_the_translator() {
 #[test]
 fn missing_translator_program_and_bad_entries() {
     let script: &[u8] = b"echo\n";
-    let run = Run::new("    translators: [{command: [/nonexistent/translator]}]\n");
-    let o = run.submit(script);
+    let c = case("    translators: [{command: [/nonexistent/translator]}]\n");
+    let o = submit(&c, script);
     fails_with(
-        &run,
+        &c,
         &o,
         script,
         &["Translator command '/nonexistent/translator': Cannot execute '/nonexistent/translator': No such file or directory"],
@@ -400,9 +334,9 @@ fn missing_translator_program_and_bad_entries() {
         ),
     ];
     for (list, msg) in cases {
-        let run = Run::new(&format!("    translators: {list}\n"));
-        let o = run.submit(script);
-        fails_with(&run, &o, script, &["Configuration error", msg]);
+        let c = case(&format!("    translators: {list}\n"));
+        let o = submit(&c, script);
+        fails_with(&c, &o, script, &["Configuration error", msg]);
     }
 }
 
@@ -410,52 +344,41 @@ fn missing_translator_program_and_bad_entries() {
 fn translators_run_in_order_and_see_each_other() {
     // Two programs: the first sets walltime in units, the second checks it
     // got the value already normalised by the built-in in between.
-    let run = Run::new("");
-    let first = run.program(
+    let c = case("");
+    let first = c.write_exec(
         "first.sh",
         "#!/bin/sh\ncat >/dev/null\necho '{\"walltime\": \"90m\"}'\n",
     );
-    let second = run.program(
+    let second = c.write_exec(
         "second.sh",
         "#!/bin/sh\nin=$(cat)\n[ \"$in\" = '{\"walltime\":\"01:30:00\"}' ] || { echo \"got $in\" >&2; exit 1; }\necho \"$in\"\n",
     );
-    fs::write(
-        run.path("config.yml"),
-        format!(
-            "sites:\n  hpc:\n    type: slurm\n    connection: local\n    translators: [{{command: {}}}, normalise_walltime, {{command: [{}]}}]\n",
-            first.display(),
-            second.display()
-        ),
-    )
-    .unwrap();
-    let o = run.submit(b"# troika name=x\necho\n");
+    c.write_sites(&hpc(&format!(
+        "    translators: [{{command: {}}}, normalise_walltime, {{command: [{}]}}]\n",
+        first.display(),
+        second.display()
+    )));
+    let o = submit(&c, b"# troika name=x\necho\n");
     ok(&o);
     // The first translator dropped everything else, output_file included.
-    assert_eq!(run.sbatch_lines(), ["#SBATCH --time=01:30:00"]);
-    assert!(!String::from_utf8_lossy(&run.script()).contains("--output"));
+    assert_eq!(sbatch_lines(&c), ["#SBATCH --time=01:30:00"]);
+    assert!(!String::from_utf8_lossy(&c.read_bytes("job.sh")).contains("--output"));
 }
 
 /// The example of docs/translators.md works as documented.
 #[test]
 fn documented_example_translator() {
-    let doc = fs::read_to_string(crate::common::repo_root().join("docs/translators.md")).unwrap();
+    let doc = std::fs::read_to_string(crate::common::repo_root().join("docs/translators.md")).unwrap();
     let start = doc
         .find("```python\n")
         .expect("a python example in docs/translators.md")
         + 10;
     let end = start + doc[start..].find("```").unwrap();
-    let run = Run::new("");
-    let prog = run.program("add_account.py", &doc[start..end]);
-    fs::write(
-        run.path("config.yml"),
-        format!(
-            "sites:\n  hpc:\n    type: slurm\n    connection: local\n    translators: [{{command: [{}]}}]\n",
-            prog.display()
-        ),
-    )
-    .unwrap();
-    ok(&run.submit(b"# troika name=x\xe9\n"));
-    let script = run.script();
+    let c = case("");
+    let prog = c.write_exec("add_account.py", &doc[start..end]);
+    c.write_sites(&hpc(&format!("    translators: [{{command: [{}]}}]\n", prog.display())));
+    ok(&submit(&c, b"# troika name=x\xe9\n"));
+    let script = c.read_bytes("job.sh");
     assert!(contains(&script, b"#SBATCH --account=ops\n"));
     assert!(contains(&script, b"#SBATCH --job-name=x\xe9\n"));
 }
