@@ -312,6 +312,29 @@ fn slurm_jobs_fates_from_queue_record_and_accounting() {
     }
     let guard = ScancelOnDrop(ids.clone());
     c.troika(&["kill", "slurm", "cancel.sh"]).expect_code(0);
+    // Queued: a job that needs every CPU of the node (8) while run.sh has
+    // one waits for resources. It is removed at once, not to hold up the
+    // other tests' jobs.
+    poll_status(&c, "slurm", &["run.sh"], Duration::from_secs(60), |_, v| {
+        words(v) == "RUNNING"
+    });
+    c.write(
+        "queued.sh",
+        "#!/bin/bash
+#SBATCH --cpus-per-task=8
+true
+",
+    );
+    c.troika(&["submit", "slurm", "queued.sh", "-o", &c.s("out/queued.out")])
+        .expect_code(0);
+    let queued = ScancelOnDrop(vec![c.read("queued.sh.jid").trim().to_string()]);
+    let m = poll_status(&c, "slurm", &["queued.sh"], Duration::from_secs(30), |_, v| {
+        v["state"] != "SUBMITTED"
+    });
+    c.troika(&["kill", "slurm", "queued.sh"]).expect_code(0);
+    drop(queued);
+    assert_eq!(words(&m["queued.sh"]), "QUEUED", "{}", m["queued.sh"]);
+    assert_eq!(m["queued.sh"]["native_state"], "PENDING");
     let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
     let m = poll_status(&c, "slurm", &names, Duration::from_secs(240), |name, v| match name {
         "run.sh" => words(v) == "RUNNING",
