@@ -60,18 +60,23 @@ wait_for hello.out Hello
 # The job is still running (it sleeps): its process appears in the status file.
 run "$troika" monitor localhost hello.sh
 wait_for hello.out Goodbye
+# The job wrote how it ended beside its output; status tells it in troika's words.
+wait_for hello.out.status exit=
+run "$troika" status localhost hello.sh
 
-show hello.sh.jid hello.out hello.sh.orig hello.sh hello.sh.stat
+show hello.sh.jid hello.out hello.out.status hello.sh.orig hello.sh hello.sh.stat
 printf '\n--- files\n'
 ls -l
 cat <<END
 
 hello.sh.jid holds the job id (for the direct site, the process id); hello.sh is the
-generated script, hello.sh.orig the original; hello.sh.stat is what monitor found. Each
-action also logs at DEBUG level to hello.sh.<action>log.
+generated script, hello.sh.orig the original; hello.sh.stat is what monitor found, its
+first line in troika's words; hello.out.status is the record the job wrote of its start and
+end. Each action also logs at DEBUG level to hello.sh.<action>log.
 
 Try next, in $work (with alias troika=$troika):
   troika -n submit localhost hello.sh -o hello.out   # dry run: reports, runs nothing
   troika list-sites
+  troika jobs --since 1h                              # the jobs you submitted (the job ledger)
 Then README.md for the configuration of real sites (Slurm), and tests/run-all.sh.
 END
