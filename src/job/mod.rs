@@ -58,7 +58,15 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
     let (mut found, queue_failed) = index((src.queue)(&ids));
 
     // Status records of the jobs not settled by the queue.
-    let settled = |s: Option<&JobStatus>| s.is_some_and(|s| s.state != State::Finished || s.exit_code.is_some());
+    // Alive in the queue, or ended with its exit code. A job that is
+    // completing may have written its end already: its record is read.
+    let settled = |s: Option<&JobStatus>| {
+        s.is_some_and(|s| match s.state {
+            State::Finished => s.exit_code.is_some(),
+            State::Completing => false,
+            _ => true,
+        })
+    };
     let want: Vec<usize> = (0..jobs.len())
         .filter(|&i| !settled(found.get(jobs[i].jid)) && jobs[i].output.is_some())
         .collect();
@@ -328,6 +336,22 @@ mod tests {
             got[0].reason.as_deref(),
             Some("troika kill at 1970-01-01T00:01:40Z: CANCELLED")
         );
+    }
+
+    #[test]
+    fn a_completing_job_that_wrote_its_end_has_finished() {
+        let out = Path::new("/o/x.1");
+        let zombie = JobStatus::new("1", NativeState::new("Z", State::Completing, "").meaning, Source::Queue);
+        let rec = Record::parse("start=1\nend=2\nexit=0\n");
+        let got = run(
+            &[q("1", Some(out), None)],
+            Ok(vec![zombie.clone()]),
+            vec![Some(rec)],
+            None,
+        );
+        assert_eq!(got[0].state_words(), "FINISHED/SUCCEEDED");
+        let got = run(&[q("1", Some(out), None)], Ok(vec![zombie.clone()]), vec![None], None);
+        assert_eq!(got[0], zombie);
     }
 
     #[test]
