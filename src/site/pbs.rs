@@ -4,15 +4,23 @@
 //! `resource_syntax: select` the node, task, cpu, memory and exclusive
 //! directives are translated too, together, into PBS Pro's
 //! `-l select=...` and `-l place=...` (see `SELECT_DOC`).
+//!
+//! Job states come from `qstat -x -f ID...`, the job history included
+//! ([`STATES`]). No PBS server runs on the machines this is developed on:
+//! the tests use an emulator of its commands (tests/emulators/pbs/).
 
 use nix::sys::signal::Signal;
 
-use super::batch::{BatchSite, KillCommand};
-use super::qsub::{QCommands, QScheduler, ROWS};
+use super::batch::{argv, BatchSite, KillCommand};
+use super::qsub::{
+    answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
+    QScheduler, ROWS,
+};
 use super::units::{parse_memory, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
+use crate::job::{Answer, NativeState, Outcome as JobOutcome, State};
 use crate::script::translate::{Entry, Joint, Table};
 use crate::script::NativeSyntax;
 use crate::util::{quote, quote_bytes};
@@ -24,6 +32,133 @@ pub const KEYS: &[&str] = &[
     "qsig_command",
     "resource_syntax",
 ];
+
+/// PBS's job states (`job_state` of `qstat -f`), and for a finished job
+/// what its `Exit_status` says. Rows that name an `Exit_status` are read
+/// from the exit status of a job in `F` or `X`.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("Q", State::Queued, "queued, eligible to run or be routed"),
+    NativeState::new("T", State::Queued, "in transition: being moved to a new location"),
+    NativeState::new(
+        "M",
+        State::Queued,
+        "moved to another server (where it goes on; ask it there with ID@server)",
+    ),
+    NativeState::new(
+        "H",
+        State::Held,
+        "held (by a user, an administrator or the system), or waiting for a dependency",
+    ),
+    NativeState::new(
+        "W",
+        State::Held,
+        "waiting for its start time (`qsub -a`), or for a failed file stage-in to be retried",
+    ),
+    NativeState::new("R", State::Running, "running"),
+    NativeState::new("B", State::Running, "array job: at least one subjob has started"),
+    NativeState::new(
+        "S",
+        State::Suspended,
+        "suspended by the server (a job of higher priority runs)",
+    ),
+    NativeState::new(
+        "U",
+        State::Suspended,
+        "suspended: its workstation became busy (cycle harvesting)",
+    ),
+    NativeState::new("E", State::Completing, "exiting after having run"),
+    NativeState::finished(
+        "F",
+        None,
+        "finished (job history): `Exit_status` 0 SUCCEEDED, 1 to 255 FAILED (the script's exit code), 256 + N \
+         KILLED by signal N (PBS sent it: qdel, qsig, a limit), negative FAILED (PBS could not run the job; the \
+         reason names its JOB_EXEC code), except the codes below",
+    ),
+    NativeState::finished("X", None, "subjob finished or expired: as `F`"),
+    NativeState::finished(
+        "F, no Exit_status",
+        Some(JobOutcome::Cancelled),
+        "deleted before it ran",
+    ),
+    NativeState::finished(
+        "F, Exit_status -29 or -28",
+        Some(JobOutcome::Timeout),
+        "killed for exceeding its walltime (JOB_EXEC_KILL_WALLTIME) or cpu time (JOB_EXEC_KILL_CPUT)",
+    ),
+    NativeState::finished(
+        "F, Exit_status -27 or -26",
+        Some(JobOutcome::OutOfMemory),
+        "killed for exceeding its memory (JOB_EXEC_KILL_MEM) or virtual memory (JOB_EXEC_KILL_VMEM)",
+    ),
+    NativeState::finished(
+        "F, Exit_status -20",
+        Some(JobOutcome::NodeFail),
+        "the connection to its mother superior failed (JOB_EXEC_RERUN_MS_FAIL)",
+    ),
+];
+
+/// PBS's negative exit statuses (OpenPBS `src/include/job.h`).
+const EXEC_CODES: &[ExecCode] = &[
+    (-1, "JOB_EXEC_FAIL1: failed before files, no retry", None),
+    (-2, "JOB_EXEC_FAIL2: failed after files, no retry", None),
+    (-3, "JOB_EXEC_RETRY: failed, to be retried", None),
+    (-4, "JOB_EXEC_INITABT: aborted on MoM initialization", None),
+    (
+        -5,
+        "JOB_EXEC_INITRST: aborted on MoM initialization, checkpoint, no migration",
+        None,
+    ),
+    (
+        -6,
+        "JOB_EXEC_INITRMG: aborted on MoM initialization, checkpoint, migration",
+        None,
+    ),
+    (-7, "JOB_EXEC_BADRESRT: restart failed", None),
+    (-10, "JOB_EXEC_FAILUID: invalid uid or gid", None),
+    (-11, "JOB_EXEC_RERUN: rerun", None),
+    (-12, "JOB_EXEC_CHKP: checkpointed and killed", None),
+    (-13, "JOB_EXEC_FAIL_PASSWORD: bad password", None),
+    (-14, "JOB_EXEC_RERUN_SIS_FAIL: rerun", None),
+    (-15, "JOB_EXEC_QUERST: requeued for a restart from checkpoint", None),
+    (-16, "JOB_EXEC_FAILHOOK_RERUN: a hook rejected it, requeued", None),
+    (-17, "JOB_EXEC_FAILHOOK_DELETE: a hook rejected it, deleted", None),
+    (-18, "JOB_EXEC_HOOK_RERUN: a hook requeued it", None),
+    (-19, "JOB_EXEC_HOOK_DELETE: a hook deleted it", None),
+    (
+        -20,
+        "JOB_EXEC_RERUN_MS_FAIL: the connection to its mother superior failed",
+        Some(JobOutcome::NodeFail),
+    ),
+    (-21, "JOB_EXEC_FAIL_SECURITY: security breach in a PBS directory", None),
+    (-22, "JOB_EXEC_HOOKERROR: a hook failed or timed out", None),
+    (-23, "JOB_EXEC_FAIL_KRB5: no kerberos credentials", None),
+    (-24, "JOB_EXEC_KILL_NCPUS_BURST: exceeded its ncpus (burst)", None),
+    (-25, "JOB_EXEC_KILL_NCPUS_SUM: exceeded its ncpus (sum)", None),
+    (
+        -26,
+        "JOB_EXEC_KILL_VMEM: exceeded its virtual memory",
+        Some(JobOutcome::OutOfMemory),
+    ),
+    (
+        -27,
+        "JOB_EXEC_KILL_MEM: exceeded its memory",
+        Some(JobOutcome::OutOfMemory),
+    ),
+    (
+        -28,
+        "JOB_EXEC_KILL_CPUT: exceeded its cpu time",
+        Some(JobOutcome::Timeout),
+    ),
+    (
+        -29,
+        "JOB_EXEC_KILL_WALLTIME: exceeded its walltime",
+        Some(JobOutcome::Timeout),
+    ),
+    (-30, "JOB_EXEC_JOINJOB: join job error", None),
+];
+
+/// The options of the status query: `qstat -x -f ID...`.
+const QUERY_OPTIONS: [&str; 2] = ["-x", "-f"];
 
 /// Rows of every PBS site (with the family's, troika 0.2.7's), then the
 /// rows of `resource_syntax: select`.
@@ -104,7 +239,10 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Pbs),
         },
-        traits: Traits::default(),
+        traits: Traits {
+            states: STATES,
+            ..Traits::default()
+        },
         create: |s| BatchSite::create(s, Pbs::new),
     }
 }
@@ -353,12 +491,164 @@ impl QScheduler for Pbs {
     fn not_running(&self, out: &Outcome) -> bool {
         self.forgiving_kill && out.text().contains("Request invalid for state of job")
     }
+
+    /// `qstat -x -f ID...`: every job asked, finished ones from the job
+    /// history.
+    fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        let args: Vec<&str> = QUERY_OPTIONS.iter().copied().chain(jids.iter().copied()).collect();
+        Some(argv(&self.q.qstat, &args))
+    }
+
+    /// A job PBS does not know (never, or no more: its history expired) is
+    /// no answer (`qstat: Unknown Job Id ID`, exit 153); other failures are.
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        let text = answer_text(out, argv, unknown_qstat_job)?;
+        let found = parse_qstat_states(&text, STATES, "PBS", "Exit_status", EXEC_CODES);
+        let asked = asked_ids(argv, &self.q.qstat, QUERY_OPTIONS.len());
+        Ok(as_asked(found, asked, sequence_number))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::State;
     use crate::script::translate::Rule;
+
+    fn pbs() -> Pbs {
+        let cmd = |c: &str| vec![c.to_string()];
+        Pbs {
+            q: QCommands {
+                qsub: cmd("qsub"),
+                qstat: cmd("qstat"),
+                qdel: cmd("qdel"),
+                qsig: cmd("qsig"),
+            },
+            forgiving_kill: true,
+        }
+    }
+
+    /// The answer of `qstat -x -f IDS`: exit status, standard output, standard error.
+    fn ask(ids: &[&str], code: i32, stdout: &str, stderr: &str) -> Answer {
+        let p = pbs();
+        let argv = p.queue_argv(ids, None).unwrap();
+        assert_eq!(argv[..3], ["qstat", "-x", "-f"]);
+        let out = Outcome {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            ..Default::default()
+        };
+        p.parse_queue(&out, &argv)
+    }
+
+    #[test]
+    fn every_state_and_exit_status_is_read() {
+        // (job_state, Exit_status), the row it exercises, what it means.
+        let cases: &[(&str, Option<i32>, &str, &str)] = &[
+            ("Q", None, "Q", "QUEUED"),
+            ("T", None, "T", "QUEUED"),
+            ("M", None, "M", "QUEUED"),
+            ("H", None, "H", "HELD"),
+            ("W", None, "W", "HELD"),
+            ("R", None, "R", "RUNNING"),
+            ("B", None, "B", "RUNNING"),
+            ("S", None, "S", "SUSPENDED"),
+            ("U", None, "U", "SUSPENDED"),
+            ("E", Some(0), "E", "COMPLETING"),
+            ("F", Some(0), "F", "FINISHED/SUCCEEDED"),
+            ("F", Some(3), "F", "FINISHED/FAILED"),
+            ("F", Some(143), "F", "FINISHED/FAILED"),
+            ("F", Some(271), "F", "FINISHED/KILLED"),
+            ("F", Some(-1), "F", "FINISHED/FAILED"),
+            ("F", Some(-99), "F", "FINISHED/FAILED"),
+            ("X", Some(265), "X", "FINISHED/KILLED"),
+            ("F", None, "F, no Exit_status", "FINISHED/CANCELLED"),
+            ("F", Some(-29), "F, Exit_status -29 or -28", "FINISHED/TIMEOUT"),
+            ("F", Some(-28), "F, Exit_status -29 or -28", "FINISHED/TIMEOUT"),
+            ("F", Some(-27), "F, Exit_status -27 or -26", "FINISHED/OUT_OF_MEMORY"),
+            ("F", Some(-26), "F, Exit_status -27 or -26", "FINISHED/OUT_OF_MEMORY"),
+            ("F", Some(-20), "F, Exit_status -20", "FINISHED/NODE_FAIL"),
+        ];
+        let mut text = String::new();
+        let mut ids = Vec::new();
+        for (i, (state, exit, _, _)) in cases.iter().enumerate() {
+            ids.push(format!("{i}.pbs01"));
+            text.push_str(&format!(
+                "Job Id: {i}.pbs01\n    Job_Name = j{i}\n    job_state = {state}\n"
+            ));
+            if let Some(e) = exit {
+                text.push_str(&format!("    Exit_status = {e}\n"));
+            }
+            text.push('\n');
+        }
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let got = ask(&ids, 0, &text, "").unwrap();
+        let rows: Vec<(&str, &str)> = cases.iter().map(|c| (c.2, c.3)).collect();
+        crate::site::qsub::table_test::check(STATES, &rows, &got);
+        // The exit code and the signal.
+        assert_eq!((got[11].exit_code, got[11].signal), (Some(3), None));
+        assert_eq!((got[13].exit_code, got[13].signal), (None, Some(15)));
+        assert_eq!(got[13].reason.as_deref(), Some("Exit_status=271: signal 15"));
+        assert_eq!(got[14].exit_code, Some(-1));
+        assert_eq!(
+            got[14].reason.as_deref(),
+            Some("Exit_status=-1: JOB_EXEC_FAIL1: failed before files, no retry")
+        );
+        assert_eq!(
+            got[15].reason.as_deref(),
+            Some("Exit_status=-99: the job could not run")
+        );
+        assert_eq!(got[16].signal, Some(9));
+        assert_eq!(got[17].reason.as_deref(), Some("no Exit_status: deleted before it ran"));
+        assert!(got[18].reason.as_deref().unwrap().contains("JOB_EXEC_KILL_WALLTIME"));
+        assert!(got.iter().all(|s| s.native_state.as_deref() != Some("")));
+    }
+
+    #[test]
+    fn comments_ids_and_unknown_words() {
+        let text = "Job Id: 7.pbs01\n    job_state = H\n    comment = job held, too many failed attempts to run\n\n\
+                    Job Id: 8.pbs01\n    job_state = F\n    Exit_status = 0\n    comment = Job run at Tue Nov 25 at \n\t10:00 on (n1:ncpus=1) and finished\n\n\
+                    Job Id: 9.pbs01\n    job_state = Z\n\n\
+                    Job Id: 10.pbs01\n    job_state = R\n";
+        // 7 is asked short; 10 was not asked.
+        let got = ask(&["7", "8.pbs01", "9.pbs01"], 0, text, "").unwrap();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].job_id, "7");
+        assert_eq!(got[0].state, State::Held);
+        assert_eq!(
+            got[0].reason.as_deref(),
+            Some("job held, too many failed attempts to run")
+        );
+        assert_eq!(
+            got[1].reason.as_deref(),
+            Some("Job run at Tue Nov 25 at 10:00 on (n1:ncpus=1) and finished")
+        );
+        assert_eq!(got[2].state, State::Unknown);
+        assert_eq!(got[2].native_state.as_deref(), Some("Z"));
+        assert_eq!(got[2].reason.as_deref(), Some("unknown PBS state 'Z'"));
+    }
+
+    #[test]
+    fn a_failing_qstat_is_no_answer_but_unknown_jobs_are() {
+        let one = "Job Id: 1.pbs01\n    job_state = R\n";
+        let got = ask(&["1.pbs01", "2.pbs01"], 153, one, "qstat: Unknown Job Id 2.pbs01\n").unwrap();
+        assert_eq!(got.len(), 1);
+        let err = ask(
+            &["1.pbs01"],
+            162,
+            "",
+            "qstat: cannot connect to server pbs01 (errno=15010)\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "qstat failed with exit code 162: qstat: cannot connect to server pbs01 (errno=15010)"
+        );
+        // One unknown job beside a failure: no answer.
+        let mixed = "qstat: Unknown Job Id 2.pbs01\nqstat: Connection timed out\n";
+        assert!(ask(&["1.pbs01", "2.pbs01"], 1, one, mixed).is_err());
+    }
 
     fn sel(items: &[(&str, &str)]) -> Result<Vec<String>> {
         let m: Vec<(&str, &[u8])> = items.iter().map(|(k, v)| (*k, v.as_bytes())).collect();

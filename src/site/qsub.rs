@@ -1,7 +1,13 @@
 //! The qsub family (PBS Pro / OpenPBS, Torque, Grid Engine): the commands
 //! `qsub`, `qstat`, `qdel` and `qsig`, built once for all of them
-//! ([`QScheduler`]), and the directive values they write alike (mail
-//! letters, exported variables).
+//! ([`QScheduler`]), the directive values they write alike (mail letters,
+//! exported variables), and how `qstat -f` tells job states (PBS, Torque).
+//!
+//! The last part also holds what the schedulers tested through emulators
+//! (PBS, Torque, LSF, Flux) share to read their status queries: an answer
+//! that complains only of jobs it does not know still speaks for the others
+//! ([`answer_text`]), an id written another way than asked
+//! ([`as_asked`]), a state word looked up in a table ([`queue_status`]).
 
 use nix::sys::signal::Signal;
 
@@ -10,8 +16,10 @@ use super::{CancelStatus, SiteSettings, Submission};
 use crate::config::SiteConfig;
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
-use crate::job::Answer;
+use crate::job::state::lookup;
+use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, Source};
 use crate::script::translate::Entry;
+use crate::util::quote;
 
 /// The commands of the family: `qsub`, `qstat`, `qdel` and (PBS and Torque;
 /// Grid Engine has none) `qsig`, each configurable.
@@ -253,9 +261,298 @@ pub const ROWS: &[Entry] = &[
     Entry::format("queue", "-q %s"),
 ];
 
+// ---- Job states ----
+
+/// The standard output of a status query about several jobs. A query that
+/// does not know some of them says so on standard error, exits with a
+/// non-zero status and still answers for the others (`qstat: Unknown Job Id
+/// 12.srv`, `Job <12> is not found`): when every line of its standard error
+/// is such a complaint (`unknown_job`), the answer holds. Any other failure
+/// is `Err`: the query cannot be trusted.
+pub fn answer_text(
+    out: &Outcome,
+    argv: &[String],
+    unknown_job: fn(&str) -> bool,
+) -> std::result::Result<String, String> {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.success() {
+        return Ok(stdout);
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut complaints = stderr.lines().filter(|l| !l.trim().is_empty()).peekable();
+    if out.code.is_some() && complaints.peek().is_some() && complaints.all(unknown_job) {
+        return Ok(stdout);
+    }
+    Err(query_failed(argv, out))
+}
+
+/// The ids asked in a status query: its arguments after the configured
+/// command (`base`) and `options` options.
+pub fn asked_ids<'a>(argv: &'a [String], base: &[String], options: usize) -> &'a [String] {
+    argv.get(base.len() + options..).unwrap_or_default()
+}
+
+/// The statuses with their ids as they were asked: a scheduler may write an
+/// id its own way (`12.server` for `12`, `ƒ2Lq` for `f2Lq`), `key` makes
+/// both the same. Statuses of jobs that were not asked are dropped.
+pub fn as_asked(found: Vec<JobStatus>, asked: &[String], key: impl Fn(&str) -> String) -> Vec<JobStatus> {
+    found
+        .into_iter()
+        .filter_map(|mut s| {
+            if !asked.contains(&s.job_id) {
+                let k = key(&s.job_id);
+                s.job_id = asked.iter().find(|a| key(a) == k)?.clone();
+            }
+            Some(s)
+        })
+        .collect()
+}
+
+/// The status of a job whose state word is `code`: its meaning in `table`,
+/// or UNKNOWN (the word kept) when the table does not know it.
+pub fn queue_status(id: &str, code: &str, table: &[NativeState], scheduler: &str) -> JobStatus {
+    match lookup(table, code) {
+        Some(m) => JobStatus::new(id, m, Source::Queue).native(code, None),
+        None => JobStatus::unknown(id, format!("unknown {scheduler} state {}", quote(code))).native(code, None),
+    }
+}
+
+/// The signal of an exit status above 128: a shell (or Flux's job shell)
+/// reports a process killed by signal N as 128 + N.
+pub fn shell_signal(code: i32) -> Option<i32> {
+    (129..=192).contains(&code).then(|| code - 128)
+}
+
+/// `reason`, then `more`, joined with `; `.
+pub fn add_reason(s: &mut JobStatus, more: Option<&str>) {
+    let Some(more) = more.map(str::trim).filter(|m| !m.is_empty()) else {
+        return;
+    };
+    s.reason = Some(match s.reason.take() {
+        Some(r) => format!("{r}; {more}"),
+        None => more.to_string(),
+    });
+}
+
+/// One job of a `qstat -f` answer (PBS, Torque): `Job Id: ID`, then its
+/// attributes as `    name = value` lines; a long value goes on over lines
+/// that start with a tab.
+#[derive(Debug, Default)]
+pub struct QstatJob {
+    pub id: String,
+    attributes: Vec<(String, String)>,
+}
+
+impl QstatJob {
+    /// The value of an attribute (`job_state`, `Exit_status`, `comment`).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim())
+    }
+}
+
+/// The jobs of a `qstat -f` answer.
+pub fn parse_qstat_full(text: &str) -> Vec<QstatJob> {
+    let mut jobs: Vec<QstatJob> = Vec::new();
+    for line in text.lines() {
+        if let Some(id) = line.strip_prefix("Job Id:") {
+            jobs.push(QstatJob {
+                id: id.trim().to_string(),
+                attributes: vec![],
+            });
+            continue;
+        }
+        let Some(job) = jobs.last_mut() else { continue };
+        if let Some(more) = line.strip_prefix('\t') {
+            if let Some((_, value)) = job.attributes.last_mut() {
+                value.push_str(more);
+            }
+        } else if let Some((name, value)) = line.trim_start().split_once(" = ") {
+            job.attributes.push((name.trim().to_string(), value.to_string()));
+        }
+    }
+    jobs
+}
+
+/// What PBS or Torque meant by a negative exit status: the server or the
+/// MoM could not run the job, or ended it for a limit.
+pub type ExecCode = (i32, &'static str, Option<JobOutcome>);
+
+/// A finished job of PBS or Torque, told by its exit status (`attr`:
+/// `Exit_status`, `exit_status`): 0 and above up to 255 is the script's exit
+/// code; 256 + N is a signal N the server sent (qdel, qsig, a limit); a
+/// negative status is one of `codes` (FAILED when it names no outcome); no
+/// exit status at all: the job never ran (CANCELLED, deleted before it
+/// started).
+pub fn finish_by_exit_status(mut s: JobStatus, job: &QstatJob, attr: &str, codes: &[ExecCode]) -> JobStatus {
+    let raw = job.get(attr);
+    let status = raw.and_then(|v| v.parse::<i32>().ok());
+    let comment = job.get("comment");
+    match status {
+        None => {
+            s.outcome = Some(JobOutcome::Cancelled);
+            s.reason = Some(match raw {
+                Some(v) => format!("{attr} {}: not a number", quote(v)),
+                None => format!("no {attr}: deleted before it ran"),
+            });
+            add_reason(&mut s, comment);
+            s
+        }
+        Some(n) if n > 256 => {
+            s.reason = Some(format!("{attr}={n}: signal {}", n - 256));
+            add_reason(&mut s, comment);
+            s.exit(None, Some(n - 256))
+        }
+        Some(n) if n >= 0 => {
+            add_reason(&mut s, comment);
+            s.exit(Some(n), None)
+        }
+        Some(n) => {
+            let known = codes.iter().find(|(c, _, _)| *c == n);
+            s.outcome = Some(known.and_then(|k| k.2).unwrap_or(JobOutcome::Failed));
+            s.reason = Some(match known {
+                Some((_, what, _)) => format!("{attr}={n}: {what}"),
+                None => format!("{attr}={n}: the job could not run"),
+            });
+            add_reason(&mut s, comment);
+            s.exit(Some(n), None)
+        }
+    }
+}
+
+/// The statuses of a `qstat -f` answer (PBS, Torque): `job_state` in
+/// `table`, the `comment` as the reason, and for a finished job its exit
+/// status ([`finish_by_exit_status`]).
+pub fn parse_qstat_states(
+    text: &str,
+    table: &[NativeState],
+    scheduler: &str,
+    exit_attr: &str,
+    codes: &[ExecCode],
+) -> Vec<JobStatus> {
+    parse_qstat_full(text)
+        .into_iter()
+        .map(|job| {
+            let code = job.get("job_state").unwrap_or("");
+            let s = queue_status(&job.id, code, table, scheduler);
+            match s.state {
+                crate::job::State::Finished => finish_by_exit_status(s, &job, exit_attr, codes),
+                crate::job::State::Unknown => s,
+                _ => {
+                    let reason = job.get("comment");
+                    s.native(code, reason)
+                }
+            }
+        })
+        .collect()
+}
+
+/// The sequence number of a PBS or Torque job id (`12` of `12.server`), to
+/// match an id given short with the full one `qstat` writes.
+pub fn sequence_number(id: &str) -> String {
+    id.split('.').next().unwrap_or(id).to_string()
+}
+
+/// Whether a line of `qstat`'s standard error is about a job the server
+/// does not know (`qstat: Unknown Job Id 12.srv`, Torque `qstat: Unknown
+/// Job Id Error 12.srv`).
+pub fn unknown_qstat_job(line: &str) -> bool {
+    line.contains("Unknown Job Id")
+}
+
+/// What the tests of the schedulers' state tables share.
+#[cfg(test)]
+pub mod table_test {
+    use crate::job::state::lookup;
+    use crate::job::{JobStatus, NativeState};
+
+    /// Checks `got`, the statuses read for `cases` (in order: the row of
+    /// `table` each one exercises, and the `STATE/OUTCOME` expected), and
+    /// that every row of `table` was exercised.
+    pub fn check(table: &[NativeState], cases: &[(&str, &str)], got: &[JobStatus]) {
+        assert_eq!(got.len(), cases.len(), "{got:#?}");
+        for ((row, words), s) in cases.iter().zip(got) {
+            let m = lookup(table, row).unwrap_or_else(|| panic!("no row {row:?}"));
+            assert_eq!(s.state_words(), *words, "row {row:?}: {s:?}");
+            assert_eq!(s.state, m.state, "row {row:?}");
+            if m.outcome.is_some() {
+                assert_eq!(s.outcome, m.outcome, "row {row:?}");
+            }
+            assert!(s.native_state.is_some(), "row {row:?}: no native state");
+        }
+        for n in table {
+            assert!(
+                cases.iter().any(|(row, _)| *row == n.code),
+                "row {:?} is not tested",
+                n.code
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn qstat_full_blocks_and_continued_values() {
+        let text = "Job Id: 12.srv\n    Job_Name = a = b\n    job_state = H\n    comment = job held, too many \n\tfailed attempts to run\n\nJob Id: 13.srv\n    job_state = F\n    Exit_status = 0\n";
+        let jobs = parse_qstat_full(text);
+        assert_eq!(jobs.len(), 2);
+        assert_eq!(jobs[0].id, "12.srv");
+        assert_eq!(jobs[0].get("Job_Name"), Some("a = b"));
+        assert_eq!(
+            jobs[0].get("comment"),
+            Some("job held, too many failed attempts to run")
+        );
+        assert_eq!(jobs[1].get("Exit_status"), Some("0"));
+        assert_eq!(jobs[1].get("comment"), None);
+        assert!(parse_qstat_full("garbage\n    job_state = R\n").is_empty());
+    }
+
+    #[test]
+    fn answers_that_complain_only_of_unknown_jobs_hold() {
+        let out = |code: Option<i32>, stdout: &str, stderr: &str| Outcome {
+            code,
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            ..Default::default()
+        };
+        let argv = vec!["/usr/bin/qstat".to_string(), "-f".into(), "1".into()];
+        let ok = answer_text(
+            &out(Some(153), "Job Id: 2.s\n", "qstat: Unknown Job Id 1.s\n"),
+            &argv,
+            unknown_qstat_job,
+        );
+        assert_eq!(ok.as_deref(), Ok("Job Id: 2.s\n"));
+        let bad = answer_text(
+            &out(Some(162), "", "qstat: cannot connect to server s (errno=15010)\n"),
+            &argv,
+            unknown_qstat_job,
+        );
+        assert_eq!(
+            bad.unwrap_err(),
+            "qstat failed with exit code 162: qstat: cannot connect to server s (errno=15010)"
+        );
+        // Silent failures and deaths by a signal are no answer either.
+        assert!(answer_text(&out(Some(1), "", ""), &argv, unknown_qstat_job).is_err());
+        let mut killed = out(None, "", "qstat: Unknown Job Id 1.s\n");
+        killed.signal = Some(9);
+        assert!(answer_text(&killed, &argv, unknown_qstat_job).is_err());
+        assert_eq!(asked_ids(&argv, &argv[..1], 1), ["1"]);
+        assert!(asked_ids(&argv, &argv, 2).is_empty());
+    }
+
+    #[test]
+    fn ids_written_another_way_are_the_ones_asked() {
+        let st = |id: &str| JobStatus::unknown(id, "x");
+        let asked = vec!["12".to_string(), "13.srv".to_string()];
+        let got = as_asked(vec![st("12.srv"), st("13.srv"), st("14.srv")], &asked, sequence_number);
+        let ids: Vec<&str> = got.iter().map(|s| s.job_id.as_str()).collect();
+        assert_eq!(ids, ["12", "13.srv"]);
+        assert_eq!(shell_signal(137), Some(9));
+        assert_eq!(shell_signal(128), None);
+        assert_eq!(shell_signal(200), None);
+    }
 
     #[test]
     fn mail_and_export() {
