@@ -1,21 +1,90 @@
 //! Torque: `qsub`, `qstat`, `qdel`, `qsig`, `#PBS` directives with Torque's
 //! resource syntax (`-l nodes=N:ppn=M`, `-l walltime=`, `-l mem=`).
 //!
+//! Job states come from `qstat -f ID...` ([`STATES`]); a completed job
+//! stays there for the server's `keep_completed` seconds.
+//!
 //! No Torque server runs on the machines this is developed on: the tests
 //! use emulators of its commands (tests/emulators/torque/).
 
 use nix::sys::signal::Signal;
 
-use super::batch::{command_failed, BatchSite, KillCommand};
-use super::qsub::{QCommands, QScheduler, ROWS};
+use super::batch::{argv, command_failed, BatchSite, KillCommand};
+use super::qsub::{
+    answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
+    QScheduler, ROWS,
+};
 use super::units::{table_memory, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
+use crate::job::{Answer, NativeState, Outcome as JobOutcome, State};
 use crate::script::translate::{bool_value, Entry, Joint, Table};
 use crate::script::NativeSyntax;
 
 pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command", "qsig_command"];
+
+/// Torque's job states (`job_state` of `qstat -f`), and for a completed job
+/// what its `exit_status` says. Rows that name an `exit_status` are read
+/// from the exit status of a job in `C`.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("Q", State::Queued, "queued, eligible to run or be routed"),
+    NativeState::new("T", State::Queued, "being moved to a new location"),
+    NativeState::new("H", State::Held, "held"),
+    NativeState::new("W", State::Held, "waiting for its execution time (`qsub -a`)"),
+    NativeState::new("R", State::Running, "running"),
+    NativeState::new("S", State::Suspended, "suspended"),
+    NativeState::new("E", State::Completing, "exiting after having run"),
+    NativeState::finished(
+        "C",
+        None,
+        "completed (kept for the server's `keep_completed`): `exit_status` 0 SUCCEEDED, 1 to 255 FAILED (the \
+         script's exit code), 256 + N KILLED by signal N (Torque sent it: qdel, qsig), negative FAILED (Torque \
+         could not run the job; the reason says why), except the codes below",
+    ),
+    NativeState::finished(
+        "C, no exit_status",
+        Some(JobOutcome::Cancelled),
+        "deleted before it ran",
+    ),
+    NativeState::finished(
+        "C, exit_status -11 or -12",
+        Some(JobOutcome::Timeout),
+        "exceeded its walltime (-11) or cpu time (-12) limit",
+    ),
+    NativeState::finished(
+        "C, exit_status -10",
+        Some(JobOutcome::OutOfMemory),
+        "exceeded a memory limit",
+    ),
+];
+
+/// Torque's negative exit statuses (Torque's documentation of job exit
+/// status).
+const EXEC_CODES: &[ExecCode] = &[
+    (-1, "JOB_EXEC_FAIL1: failed before files, no retry", None),
+    (-2, "JOB_EXEC_FAIL2: failed after files, no retry", None),
+    (-3, "JOB_EXEC_RETRY: failed, to be retried", None),
+    (-4, "JOB_EXEC_INITABT: aborted on MOM initialization", None),
+    (
+        -5,
+        "JOB_EXEC_INITRST: aborted on MOM initialization, checkpoint, no migration",
+        None,
+    ),
+    (
+        -6,
+        "JOB_EXEC_INITRMG: aborted on MOM initialization, checkpoint, migration",
+        None,
+    ),
+    (-7, "JOB_EXEC_BADRESRT: restart failed", None),
+    (-8, "exec() of the user command failed", None),
+    (-9, "could not create or open the stdout and stderr files", None),
+    (-10, "exceeded a memory limit", Some(JobOutcome::OutOfMemory)),
+    (-11, "exceeded a walltime limit", Some(JobOutcome::Timeout)),
+    (-12, "exceeded a cpu time limit", Some(JobOutcome::Timeout)),
+    (-13, "could not create the job's cgroups", None),
+    (-14, "the prologue failed", None),
+];
 
 /// The translation of generic directives to `#PBS` options, Torque flavour.
 pub const TABLE: Table = Table::joined(ROWS, &[
@@ -54,7 +123,10 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Torque),
         },
-        traits: Traits::default(),
+        traits: Traits {
+            states: STATES,
+            ..Traits::default()
+        },
         create: |s| BatchSite::create(s, Torque::new),
     }
 }
@@ -156,6 +228,21 @@ impl QScheduler for Torque {
             KillCommand::Signal => command_failed("qsig", out),
         }
     }
+
+    /// `qstat -f ID...` (Torque's `-x` is XML, not the history).
+    fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        let args: Vec<&str> = ["-f"].into_iter().chain(jids.iter().copied()).collect();
+        Some(argv(&self.q.qstat, &args))
+    }
+
+    /// A job Torque does not know (`qstat: Unknown Job Id Error ID`, exit
+    /// 153: never, or no more after `keep_completed`) is no answer; other
+    /// failures are.
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        let text = answer_text(out, argv, unknown_qstat_job)?;
+        let found = parse_qstat_states(&text, STATES, "Torque", "exit_status", EXEC_CODES);
+        Ok(as_asked(found, asked_ids(argv, &self.q.qstat, 1), sequence_number))
+    }
 }
 
 #[cfg(test)]
@@ -202,6 +289,87 @@ mod tests {
         );
         assert_eq!(gen(&[("exclusive", "")]), vec!["#PBS -n\n"]);
         assert!(gen(&[("exclusive", "no")]).is_empty());
+    }
+
+    /// The statuses `qstat -f` tells of jobs in (job_state, exit_status).
+    fn read(jobs: &[(&str, Option<i32>)], code: i32, stderr: &str) -> Answer {
+        let q = |c: &str| vec![c.to_string()];
+        let t = Torque {
+            q: QCommands {
+                qsub: q("qsub"),
+                qstat: q("qstat"),
+                qdel: q("qdel"),
+                qsig: q("qsig"),
+            },
+        };
+        let ids: Vec<String> = (0..jobs.len()).map(|i| format!("{i}.torque01")).collect();
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let argv = t.queue_argv(&refs, None).unwrap();
+        assert_eq!(argv[..2], ["qstat", "-f"]);
+        let mut stdout = String::new();
+        for (id, (state, exit)) in ids.iter().zip(jobs) {
+            stdout += &format!("Job Id: {id}\n    Job_Name = STDIN\n    job_state = {state}\n    queue = batch\n");
+            if let Some(e) = exit {
+                stdout += &format!("    exit_status = {e}\n");
+            }
+            stdout.push('\n');
+        }
+        let out = Outcome {
+            code: Some(code),
+            stdout: stdout.into_bytes(),
+            stderr: stderr.into(),
+            ..Default::default()
+        };
+        t.parse_queue(&out, &argv)
+    }
+
+    #[test]
+    fn every_state_and_exit_status_is_read() {
+        let cases: &[(&str, Option<i32>, &str, &str)] = &[
+            ("Q", None, "Q", "QUEUED"),
+            ("T", None, "T", "QUEUED"),
+            ("H", None, "H", "HELD"),
+            ("W", None, "W", "HELD"),
+            ("R", None, "R", "RUNNING"),
+            ("S", None, "S", "SUSPENDED"),
+            ("E", None, "E", "COMPLETING"),
+            ("C", Some(0), "C", "FINISHED/SUCCEEDED"),
+            ("C", Some(2), "C", "FINISHED/FAILED"),
+            ("C", Some(271), "C", "FINISHED/KILLED"),
+            ("C", Some(-9), "C", "FINISHED/FAILED"),
+            ("C", None, "C, no exit_status", "FINISHED/CANCELLED"),
+            ("C", Some(-11), "C, exit_status -11 or -12", "FINISHED/TIMEOUT"),
+            ("C", Some(-12), "C, exit_status -11 or -12", "FINISHED/TIMEOUT"),
+            ("C", Some(-10), "C, exit_status -10", "FINISHED/OUT_OF_MEMORY"),
+        ];
+        let jobs: Vec<(&str, Option<i32>)> = cases.iter().map(|c| (c.0, c.1)).collect();
+        let got = read(&jobs, 0, "").unwrap();
+        let rows: Vec<(&str, &str)> = cases.iter().map(|c| (c.2, c.3)).collect();
+        crate::site::qsub::table_test::check(STATES, &rows, &got);
+        assert_eq!(got[8].exit_code, Some(2));
+        assert_eq!(got[9].signal, Some(15));
+        assert_eq!(
+            got[10].reason.as_deref(),
+            Some("exit_status=-9: could not create or open the stdout and stderr files")
+        );
+        assert_eq!(
+            got[12].reason.as_deref(),
+            Some("exit_status=-11: exceeded a walltime limit")
+        );
+    }
+
+    #[test]
+    fn unknown_jobs_are_left_out_failures_are_no_answer() {
+        let got = read(&[("R", None)], 153, "qstat: Unknown Job Id Error 9.torque01\n").unwrap();
+        assert_eq!(got.len(), 1);
+        let err = read(
+            &[("R", None)],
+            1,
+            "qstat: cannot connect to server torque01 (errno=111) Connection refused\n",
+        );
+        assert!(err
+            .unwrap_err()
+            .starts_with("qstat failed with exit code 1: qstat: cannot connect"));
     }
 
     #[test]
