@@ -7,15 +7,135 @@
 use nix::sys::signal::Signal;
 
 use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, ToSubmit};
+use super::qsub::{add_reason, answer_text, queue_status, shell_signal};
 use super::units::{table_memory, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
+use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
 pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command"];
+
+/// LSF's job states (`stat` of `bjobs`), and for a job that exited what its
+/// termination reason (`exit_reason`) says. Rows that name reasons are read
+/// from a job in `EXIT`.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("PEND", State::Queued, "pending"),
+    NativeState::new(
+        "PROV",
+        State::Queued,
+        "dispatched to a power-saved host that is waking up",
+    ),
+    NativeState::new("WAIT", State::Queued, "member of a chunk job, waiting to run"),
+    NativeState::new(
+        "PSUSP",
+        State::Held,
+        "suspended while pending, by its owner or an administrator",
+    ),
+    NativeState::new("RUN", State::Running, "running"),
+    NativeState::new(
+        "USUSP",
+        State::Suspended,
+        "suspended while running, by its owner or an administrator",
+    ),
+    NativeState::new(
+        "SSUSP",
+        State::Suspended,
+        "suspended by LSF (load, or its queue's run window closed)",
+    ),
+    NativeState::new(
+        "UNKWN",
+        State::Unknown,
+        "mbatchd lost contact with the host that runs it",
+    ),
+    NativeState::new(
+        "ZOMBI",
+        State::Unknown,
+        "killed while its host was unreachable, or requeued under a new id",
+    ),
+    NativeState::finished("DONE", Some(JobOutcome::Succeeded), "ended with exit code 0"),
+    NativeState::finished(
+        "EXIT",
+        None,
+        "ended otherwise: `exit_code` 129 to 192 KILLED by signal N - 128, other codes FAILED, except the \
+         termination reasons below",
+    ),
+    NativeState::finished(
+        "EXIT, TERM_RUNLIMIT, TERM_CPULIMIT or TERM_DEADLINE",
+        Some(JobOutcome::Timeout),
+        "killed at its run time limit, cpu time limit or deadline",
+    ),
+    NativeState::finished(
+        "EXIT, TERM_MEMLIMIT or TERM_SWAP",
+        Some(JobOutcome::OutOfMemory),
+        "killed at its memory or swap limit",
+    ),
+    NativeState::finished(
+        "EXIT, TERM_OWNER, TERM_FORCE_OWNER, TERM_ADMIN, TERM_FORCE_ADMIN or TERM_BUCKET_KILL",
+        Some(JobOutcome::Cancelled),
+        "killed by its owner or an administrator (bkill)",
+    ),
+    NativeState::finished(
+        "EXIT, TERM_PREEMPT",
+        Some(JobOutcome::Preempted),
+        "killed after preemption",
+    ),
+];
+
+/// What a termination reason says of a job that exited.
+const TERMINATIONS: &[(&str, JobOutcome)] = &[
+    ("TERM_RUNLIMIT", JobOutcome::Timeout),
+    ("TERM_CPULIMIT", JobOutcome::Timeout),
+    ("TERM_DEADLINE", JobOutcome::Timeout),
+    ("TERM_MEMLIMIT", JobOutcome::OutOfMemory),
+    ("TERM_SWAP", JobOutcome::OutOfMemory),
+    ("TERM_OWNER", JobOutcome::Cancelled),
+    ("TERM_FORCE_OWNER", JobOutcome::Cancelled),
+    ("TERM_ADMIN", JobOutcome::Cancelled),
+    ("TERM_FORCE_ADMIN", JobOutcome::Cancelled),
+    ("TERM_BUCKET_KILL", JobOutcome::Cancelled),
+    ("TERM_PREEMPT", JobOutcome::Preempted),
+];
+
+/// The `-o` fields of the status query.
+const FIELDS: &str = "jobid jobindex stat exit_code exit_reason delimiter='|'";
+
+/// The statuses of `bjobs -noheader -o FIELDS`: `jobid|jobindex|stat|exit_code|exit_reason`
+/// (`-` for a field without a value).
+fn parse_bjobs(text: &str) -> Vec<JobStatus> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.splitn(5, '|').map(str::trim).collect();
+            let [jobid, index, stat, code, reason] = f[..] else {
+                return None;
+            };
+            let id = match index {
+                "" | "-" | "0" => jobid.to_string(),
+                i => format!("{jobid}[{i}]"),
+            };
+            let reason = Some(reason).filter(|r| !r.is_empty() && *r != "-");
+            let mut s = queue_status(&id, stat, STATES, "LSF");
+            add_reason(&mut s, reason);
+            if s.state != State::Finished {
+                return Some(s);
+            }
+            let code: Option<i32> = code.parse().ok();
+            if stat == "DONE" {
+                return Some(s.exit(code.or(Some(0)), None));
+            }
+            let keyword = reason.and_then(|r| r.split(':').next()).unwrap_or("");
+            s.outcome = TERMINATIONS.iter().find(|(k, _)| *k == keyword).map(|(_, o)| *o);
+            let signal = code.and_then(shell_signal);
+            Some(match signal {
+                Some(sig) => s.exit(None, Some(sig)),
+                None => s.exit(code, None),
+            })
+        })
+        .collect()
+}
 
 /// The translation of generic directives to `#BSUB` options.
 pub const TABLE: Table = Table::new(&[
@@ -64,7 +184,10 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Lsf),
         },
-        traits: Traits::default(),
+        traits: Traits {
+            states: STATES,
+            ..Traits::default()
+        },
         create: |s| BatchSite::create(s, Lsf::new),
     }
 }
@@ -204,11 +327,154 @@ impl Scheduler for Lsf {
     fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
         command_failed("bkill", out)
     }
+
+    /// `bjobs -a -noheader -o "jobid jobindex stat exit_code exit_reason
+    /// delimiter='|'" ID...`.
+    fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        let args: Vec<&str> = ["-a", "-noheader", "-o", FIELDS]
+            .into_iter()
+            .chain(jids.iter().copied())
+            .collect();
+        Some(argv(&self.bjobs, &args))
+    }
+
+    /// A job LSF does not know (`Job <ID> is not found`, exit 255: never,
+    /// or no more after `CLEAN_PERIOD`) is no answer; other failures are.
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        let text = answer_text(out, argv, |l| l.contains("is not found"))?;
+        Ok(parse_bjobs(&text))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_and_termination_is_read() {
+        // (stat|exit_code|exit_reason), the row it exercises, what it means.
+        let cases: &[(&str, &str, &str)] = &[
+            ("PEND|-|-", "PEND", "QUEUED"),
+            ("PROV|-|-", "PROV", "QUEUED"),
+            ("WAIT|-|-", "WAIT", "QUEUED"),
+            ("PSUSP|-|-", "PSUSP", "HELD"),
+            ("RUN|-|-", "RUN", "RUNNING"),
+            ("USUSP|-|-", "USUSP", "SUSPENDED"),
+            ("SSUSP|-|-", "SSUSP", "SUSPENDED"),
+            ("UNKWN|-|-", "UNKWN", "UNKNOWN"),
+            ("ZOMBI|-|-", "ZOMBI", "UNKNOWN"),
+            ("DONE|-|-", "DONE", "FINISHED/SUCCEEDED"),
+            ("EXIT|3|-", "EXIT", "FINISHED/FAILED"),
+            ("EXIT|137|-", "EXIT", "FINISHED/KILLED"),
+            ("EXIT|-|-", "EXIT", "FINISHED/FAILED"),
+            (
+                "EXIT|140|TERM_RUNLIMIT: job killed after reaching LSF run time limit.",
+                "EXIT, TERM_RUNLIMIT, TERM_CPULIMIT or TERM_DEADLINE",
+                "FINISHED/TIMEOUT",
+            ),
+            (
+                "EXIT|152|TERM_CPULIMIT: job killed after reaching LSF CPU usage limit.",
+                "EXIT, TERM_RUNLIMIT, TERM_CPULIMIT or TERM_DEADLINE",
+                "FINISHED/TIMEOUT",
+            ),
+            (
+                "EXIT|-|TERM_DEADLINE: job killed after deadline expires.",
+                "EXIT, TERM_RUNLIMIT, TERM_CPULIMIT or TERM_DEADLINE",
+                "FINISHED/TIMEOUT",
+            ),
+            (
+                "EXIT|137|TERM_MEMLIMIT: job killed after reaching LSF memory usage limit.",
+                "EXIT, TERM_MEMLIMIT or TERM_SWAP",
+                "FINISHED/OUT_OF_MEMORY",
+            ),
+            (
+                "EXIT|137|TERM_SWAP: job killed after reaching LSF swap usage limit.",
+                "EXIT, TERM_MEMLIMIT or TERM_SWAP",
+                "FINISHED/OUT_OF_MEMORY",
+            ),
+        ];
+        let cancel_row = "EXIT, TERM_OWNER, TERM_FORCE_OWNER, TERM_ADMIN, TERM_FORCE_ADMIN or TERM_BUCKET_KILL";
+        let mut all: Vec<(String, &str, &str)> = cases.iter().map(|(l, r, w)| (l.to_string(), *r, *w)).collect();
+        for k in [
+            "TERM_OWNER",
+            "TERM_FORCE_OWNER",
+            "TERM_ADMIN",
+            "TERM_FORCE_ADMIN",
+            "TERM_BUCKET_KILL",
+        ] {
+            all.push((format!("EXIT|130|{k}: job killed"), cancel_row, "FINISHED/CANCELLED"));
+        }
+        all.push((
+            "EXIT|143|TERM_PREEMPT: job killed after preemption.".into(),
+            "EXIT, TERM_PREEMPT",
+            "FINISHED/PREEMPTED",
+        ));
+        let text: String = all
+            .iter()
+            .enumerate()
+            .map(|(i, (l, _, _))| format!("{}|0|{l}\n", 100 + i))
+            .collect();
+        let got = parse_bjobs(&text);
+        let rows: Vec<(&str, &str)> = all.iter().map(|(_, r, w)| (*r, *w)).collect();
+        crate::site::qsub::table_test::check(STATES, &rows, &got);
+        assert_eq!(got[9].exit_code, Some(0));
+        assert_eq!((got[10].exit_code, got[10].signal), (Some(3), None));
+        assert_eq!((got[11].exit_code, got[11].signal), (None, Some(9)));
+        assert_eq!(got[12].exit_code, None);
+        assert_eq!(got[13].signal, Some(12));
+        assert_eq!(
+            got[13].reason.as_deref(),
+            Some("TERM_RUNLIMIT: job killed after reaching LSF run time limit.")
+        );
+        assert_eq!(got[13].native_state.as_deref(), Some("EXIT"));
+        assert_eq!(got[18].signal, Some(2));
+    }
+
+    #[test]
+    fn array_elements_unknown_words_and_failures() {
+        let got = parse_bjobs("7|0|RUN|-|-\n8|3|DONE|0|-\n9|0|NEWSTATE|-|-\nnot a job line\n");
+        let ids: Vec<&str> = got.iter().map(|s| s.job_id.as_str()).collect();
+        assert_eq!(ids, ["7", "8[3]", "9"]);
+        assert_eq!(got[2].state, State::Unknown);
+        assert_eq!(got[2].reason.as_deref(), Some("unknown LSF state 'NEWSTATE'"));
+        let lsf = Lsf {
+            bsub: vec!["bsub".into()],
+            bjobs: vec!["bjobs".into()],
+            bkill: vec!["bkill".into()],
+        };
+        let argv = lsf.queue_argv(&["7", "77"], None).unwrap();
+        assert_eq!(
+            argv,
+            [
+                "bjobs",
+                "-a",
+                "-noheader",
+                "-o",
+                "jobid jobindex stat exit_code exit_reason delimiter='|'",
+                "7",
+                "77"
+            ]
+        );
+        let out = |code, stderr: &str| Outcome {
+            code: Some(code),
+            stdout: b"7|0|RUN|-|-\n".to_vec(),
+            stderr: stderr.into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            lsf.parse_queue(&out(255, "Job <77> is not found\n"), &argv)
+                .unwrap()
+                .len(),
+            1
+        );
+        let err = lsf
+            .parse_queue(&out(255, "LSF is down; try again later\n"), &argv)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "bjobs failed with exit code 255: LSF is down; try again later\n7|0|RUN|-|-"
+        );
+    }
 
     #[test]
     fn bsub_output() {
