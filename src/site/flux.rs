@@ -4,18 +4,125 @@
 //! No Flux instance runs on the machines this is developed on: the tests use
 //! an emulator of the `flux` command (tests/emulators/flux/) that answers in
 //! the formats of the flux-core manual pages.
+//!
+//! Job states come from `flux jobs -n -o
+//! '{id.f58}|{state_single}|{result_abbrev}|{returncode}|{exception.type}|{exception.note}'
+//! ID...` ([`STATES`]); given ids, `flux jobs` lists them in every state,
+//! inactive ones until the instance purges them.
 
 use nix::sys::signal::Signal;
 
 use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
+use super::qsub::{add_reason, answer_text, as_asked, asked_ids, queue_status, shell_signal};
 use super::units::{is_fsd_with_unit, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
+use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
 use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
 
 pub const KEYS: &[&str] = &["flux_command"];
+
+/// Flux's job states (`state_single` of `flux jobs`, RFC 21) and, for an
+/// inactive job, its result (`result_abbrev`), which is then its native
+/// state.
+pub const STATES: &[NativeState] = &[
+    NativeState::new("D", State::Held, "DEPEND: waiting for its dependencies"),
+    NativeState::new("P", State::Queued, "PRIORITY: waiting for its priority"),
+    NativeState::new("S", State::Queued, "SCHED: waiting for resources"),
+    NativeState::new("R", State::Running, "RUN: running"),
+    NativeState::new("C", State::Completing, "CLEANUP: ended, being cleaned up"),
+    NativeState::finished("I", None, "INACTIVE without a result: from its `returncode`, as `F`"),
+    NativeState::finished("CD", Some(JobOutcome::Succeeded), "inactive, COMPLETED"),
+    NativeState::finished(
+        "F",
+        None,
+        "inactive, FAILED: `returncode` N below 0 KILLED by signal -N (the job shell was killed), 129 to 192 \
+         KILLED by signal N - 128 (a task was killed: the job shell's convention), otherwise FAILED (the exception \
+         in the reason)",
+    ),
+    NativeState::finished(
+        "CA",
+        Some(JobOutcome::Cancelled),
+        "inactive, CANCELED (`returncode` -128: before it started)",
+    ),
+    NativeState::finished(
+        "TO",
+        Some(JobOutcome::Timeout),
+        "inactive, TIMEOUT: its time limit expired",
+    ),
+];
+
+/// The fields of the status query: the last one (the exception's note) may
+/// hold any text.
+const FORMAT: &str = "{id.f58}|{state_single}|{result_abbrev}|{returncode}|{exception.type}|{exception.note}";
+
+/// The options of the status query before the ids.
+const QUERY_OPTIONS: [&str; 4] = ["jobs", "-n", "-o", FORMAT];
+
+/// The statuses of `flux jobs -n -o FORMAT`.
+fn parse_jobs(text: &str) -> Vec<JobStatus> {
+    text.lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.splitn(6, '|').map(str::trim).collect();
+            let [id, state, result, returncode, kind, note] = f[..] else {
+                return None;
+            };
+            let code = if state == "I" && !result.is_empty() {
+                result
+            } else {
+                state
+            };
+            let mut s = queue_status(id, code, STATES, "Flux");
+            let exception = match (kind, note) {
+                ("", n) | (n, "") => n.to_string(),
+                (k, n) => format!("{k}: {n}"),
+            };
+            add_reason(&mut s, Some(&exception));
+            if s.state != State::Finished {
+                return Some(s);
+            }
+            s = match returncode.parse::<i32>().ok() {
+                // Canceled before it started: no exit, no signal.
+                Some(-128) | None => s.exit(None, None),
+                Some(n) if n < 0 => s.exit(None, Some(-n)),
+                Some(n) => match shell_signal(n) {
+                    Some(sig) => s.exit(None, Some(sig)),
+                    None => s.exit(Some(n), None),
+                },
+            };
+            // FAILED with exit code 0: an exception ended it.
+            if code == "F" && s.outcome == Some(JobOutcome::Succeeded) {
+                s.outcome = Some(JobOutcome::Failed);
+            }
+            Some(s)
+        })
+        .collect()
+}
+
+/// A job id in one form, to match `flux jobs`' F58 ids with the ids asked:
+/// F58 without its prefix (`ƒ` or `f`); a decimal id in F58.
+fn id_key(id: &str) -> String {
+    const F58: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+    if let Some(rest) = id.strip_prefix('ƒ') {
+        return rest.to_string();
+    }
+    match id.parse::<u64>() {
+        Ok(mut n) => {
+            let mut digits = Vec::new();
+            loop {
+                digits.push(F58[(n % 58) as usize]);
+                n /= 58;
+                if n == 0 {
+                    break;
+                }
+            }
+            digits.iter().rev().map(|&d| d as char).collect()
+        }
+        Err(_) => id.strip_prefix('f').unwrap_or(id).to_string(),
+    }
+}
 
 /// The translation of generic directives to `flux batch` options.
 pub const TABLE: Table = Table::new(&[
@@ -59,7 +166,10 @@ pub fn site_type() -> SiteType {
             table: TABLE,
             units: Some(super::units::Style::Flux),
         },
-        traits: Traits::default(),
+        traits: Traits {
+            states: STATES,
+            ..Traits::default()
+        },
         create: |s| BatchSite::create(s, Flux::new),
     }
 }
@@ -155,11 +265,110 @@ impl Scheduler for Flux {
             KillCommand::Signal => command_failed("flux job kill", out),
         }
     }
+
+    /// `flux jobs -n -o FORMAT ID...`: ids listed are shown in every state
+    /// (no `-a`: flux jobs warns that filters are ignored with ids).
+    fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        let args: Vec<&str> = QUERY_OPTIONS.iter().copied().chain(jids.iter().copied()).collect();
+        Some(argv(&self.flux, &args))
+    }
+
+    /// A job Flux does not know (`JobID ID unknown`, or `ID: unknown job
+    /// id`: never, or purged) is no answer; other failures are.
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        let text = answer_text(out, argv, |l| l.contains("unknown job id") || l.ends_with(" unknown"))?;
+        let asked = asked_ids(argv, &self.flux, QUERY_OPTIONS.len());
+        Ok(as_asked(parse_jobs(&text), asked, id_key))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_state_and_result_is_read() {
+        // (state_single|result_abbrev|returncode|exception.type|exception.note), row, meaning.
+        let cases: &[(&str, &str, &str)] = &[
+            ("D||||", "D", "HELD"),
+            ("P||||", "P", "QUEUED"),
+            ("S||||", "S", "QUEUED"),
+            ("R||||", "R", "RUNNING"),
+            ("C||||", "C", "COMPLETING"),
+            ("I||2||", "I", "FINISHED/FAILED"),
+            ("I|CD|0||", "CD", "FINISHED/SUCCEEDED"),
+            ("I|F|3||", "F", "FINISHED/FAILED"),
+            ("I|F|-9||", "F", "FINISHED/KILLED"),
+            ("I|F|137||", "F", "FINISHED/KILLED"),
+            (
+                "I|F|0|exec|cannot execute job.sh: Permission denied",
+                "F",
+                "FINISHED/FAILED",
+            ),
+            ("I|CA|-128|cancel|", "CA", "FINISHED/CANCELLED"),
+            ("I|CA|143|cancel|", "CA", "FINISHED/CANCELLED"),
+            ("I|TO|142|timeout|resource allocation expired", "TO", "FINISHED/TIMEOUT"),
+        ];
+        let text: String = cases
+            .iter()
+            .enumerate()
+            .map(|(i, (l, _, _))| format!("ƒ{}|{l}\n", id_key(&(i + 1).to_string())))
+            .collect();
+        let got = parse_jobs(&text);
+        let rows: Vec<(&str, &str)> = cases.iter().map(|(_, r, w)| (*r, *w)).collect();
+        crate::site::qsub::table_test::check(STATES, &rows, &got);
+        assert_eq!(got[5].exit_code, Some(2));
+        assert_eq!(got[7].native_state.as_deref(), Some("F"));
+        assert_eq!((got[8].exit_code, got[8].signal), (None, Some(9)));
+        assert_eq!(got[9].signal, Some(9));
+        assert_eq!(got[10].exit_code, Some(0));
+        assert_eq!(
+            got[10].reason.as_deref(),
+            Some("exec: cannot execute job.sh: Permission denied")
+        );
+        assert_eq!((got[11].exit_code, got[11].signal), (None, None));
+        assert_eq!(got[11].reason.as_deref(), Some("cancel"));
+        assert_eq!(got[12].signal, Some(15));
+        assert_eq!(got[13].signal, Some(14));
+    }
+
+    #[test]
+    fn ids_as_asked_unknown_words_and_failures() {
+        assert_eq!(id_key("ƒ2Lq3B5eZ"), "2Lq3B5eZ");
+        assert_eq!(id_key("f2Lq3B5eZ"), "2Lq3B5eZ");
+        assert_eq!(id_key("0"), "1");
+        assert_eq!(id_key("58"), "21");
+        let flux = Flux {
+            flux: vec!["flux".into()],
+        };
+        let argv = flux.queue_argv(&["f2Lq", "fGone", "59"], None).unwrap();
+        assert_eq!(argv[..5], ["flux", "jobs", "-n", "-o", FORMAT]);
+        let out = |code, stdout: &str, stderr: &str| Outcome {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            ..Default::default()
+        };
+        let stdout = "ƒ2Lq|R||||\nƒ22|X||||\n";
+        // flux-core writes `JobID ID unknown` and exits 0; older ones an error.
+        for (code, stderr) in [
+            (0, "JobID fGone unknown\n"),
+            (1, "flux-jobs: ERROR: fGone: unknown job id\n"),
+        ] {
+            let got = flux.parse_queue(&out(code, stdout, stderr), &argv).unwrap();
+            let ids: Vec<&str> = got.iter().map(|s| s.job_id.as_str()).collect();
+            assert_eq!(ids, ["f2Lq", "59"]);
+            assert_eq!(got[1].state, State::Unknown);
+            assert_eq!(got[1].reason.as_deref(), Some("unknown Flux state 'X'"));
+        }
+        let err = flux
+            .parse_queue(&out(1, "", "flux-jobs: ERROR: Unable to connect to Flux\n"), &argv)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "flux failed with exit code 1: flux-jobs: ERROR: Unable to connect to Flux"
+        );
+    }
 
     #[test]
     fn batch_output() {
