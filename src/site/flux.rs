@@ -343,12 +343,7 @@ mod tests {
         };
         let argv = flux.queue_argv(&["f2Lq", "fGone", "59"], None).unwrap();
         assert_eq!(argv[..5], ["flux", "jobs", "-n", "-o", FORMAT]);
-        let out = |code, stdout: &str, stderr: &str| Outcome {
-            code: Some(code),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            ..Default::default()
-        };
+        let out = crate::site::qsub::table_test::answer;
         let stdout = "ƒ2Lq|R||||\nƒ22|X||||\n";
         // flux-core writes `JobID ID unknown` and exits 0; older ones an error.
         for (code, stderr) in [

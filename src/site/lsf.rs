@@ -455,12 +455,7 @@ mod tests {
                 "77"
             ]
         );
-        let out = |code, stderr: &str| Outcome {
-            code: Some(code),
-            stdout: b"7|0|RUN|-|-\n".to_vec(),
-            stderr: stderr.into(),
-            ..Default::default()
-        };
+        let out = |code, stderr| crate::site::qsub::table_test::answer(code, "7|0|RUN|-|-\n", stderr);
         assert_eq!(
             lsf.parse_queue(&out(255, "Job <77> is not found\n"), &argv)
                 .unwrap()

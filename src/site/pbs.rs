@@ -533,13 +533,7 @@ mod tests {
         let p = pbs();
         let argv = p.queue_argv(ids, None).unwrap();
         assert_eq!(argv[..3], ["qstat", "-x", "-f"]);
-        let out = Outcome {
-            code: Some(code),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            ..Default::default()
-        };
-        p.parse_queue(&out, &argv)
+        p.parse_queue(&crate::site::qsub::table_test::answer(code, stdout, stderr), &argv)
     }
 
     #[test]

@@ -462,8 +462,19 @@ pub fn unknown_qstat_job(line: &str) -> bool {
 /// What the tests of the schedulers' state tables share.
 #[cfg(test)]
 pub mod table_test {
+    use crate::connection::Outcome;
     use crate::job::state::lookup;
     use crate::job::{JobStatus, NativeState};
+
+    /// A command's answer: its exit status, standard output and error.
+    pub fn answer(code: i32, stdout: &str, stderr: &str) -> Outcome {
+        Outcome {
+            code: Some(code),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            ..Default::default()
+        }
+    }
 
     /// Checks `got`, the statuses read for `cases` (in order: the row of
     /// `table` each one exercises, and the `STATE/OUTCOME` expected), and

@@ -314,13 +314,7 @@ mod tests {
             }
             stdout.push('\n');
         }
-        let out = Outcome {
-            code: Some(code),
-            stdout: stdout.into_bytes(),
-            stderr: stderr.into(),
-            ..Default::default()
-        };
-        t.parse_queue(&out, &argv)
+        t.parse_queue(&crate::site::qsub::table_test::answer(code, &stdout, stderr), &argv)
     }
 
     #[test]
