@@ -19,6 +19,7 @@ mod sge;
 mod slurm;
 mod ssh;
 mod status;
+mod status_emulated;
 mod templated;
 mod torque;
 mod translators;
