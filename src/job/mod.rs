@@ -84,10 +84,15 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
         }
     }
 
-    // Accounting for the jobs neither the queue nor a record settled.
+    // Accounting for the jobs neither the queue nor a record settled. A
+    // record of a failure does not settle it: the scheduler may know why
+    // (TIMEOUT, OUT_OF_MEMORY, CANCELLED), where the record has a signal or
+    // an exit code only.
     let ask: Vec<&str> = (0..jobs.len())
         .filter(|&i| {
-            queue_failed.is_none() && !settled(found.get(jobs[i].jid)) && !records.get(&i).is_some_and(Record::ended)
+            queue_failed.is_none()
+                && !settled(found.get(jobs[i].jid))
+                && !records.get(&i).is_some_and(|r| r.ended() && r.exit_code == Some(0))
         })
         .map(|i| jobs[i].jid)
         .collect();
@@ -352,6 +357,20 @@ mod tests {
         assert_eq!(got[0].state_words(), "FINISHED/SUCCEEDED");
         let got = run(&[q("1", Some(out), None)], Ok(vec![zombie.clone()]), vec![None], None);
         assert_eq!(got[0], zombie);
+    }
+
+    #[test]
+    fn a_recorded_failure_still_asks_accounting_why() {
+        let out = Path::new("/o/x.1");
+        let acct = fin("1", "TIMEOUT", Some(Outcome::Timeout), Some(0));
+        let got = run(
+            &[q("1", Some(out), None)],
+            Ok(vec![]),
+            vec![Some(Record::parse("start=1\nend=2\nsignal=TERM\n"))],
+            Some(Ok(vec![acct])),
+        );
+        assert_eq!(got[0].state_words(), "FINISHED/TIMEOUT");
+        assert_eq!((got[0].signal, got[0].source), (Some(15), Source::StatusRecord));
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub enum ScriptInput {
 
 /// What a batch scheduler does its own way. Commands are argument vectors:
 /// the configured program (`sbatch_command`, ...) and its arguments.
-pub trait Scheduler {
+pub trait Scheduler: StateQueries {
     /// The words of messages: `Slurm submission failed`, `sbatch`, `squeue`
     /// (the last also names the status command in monitor's messages).
     fn names(&self) -> Submission<'_>;
@@ -135,8 +135,20 @@ pub trait Scheduler {
         command_failed("Kill", out)
     }
 
+    /// What a kill does before the plain cancel or the kill sequence
+    /// (Slurm removes a job that is still pending); `Some` ends the kill.
+    fn before_kill(&self, _site: &SiteSettings, _job: &Job) -> Result<Option<CancelStatus>> {
+        Ok(None)
+    }
+}
+
+/// How a scheduler tells job states to `troika status`: one query of its
+/// queue for many jobs, and its accounting for jobs that left the queue.
+/// Every method has a default (the scheduler cannot tell: its jobs are
+/// UNKNOWN), so `impl StateQueries for X {}` is a start.
+pub trait StateQueries {
     /// One query of the queue about these jobs, whose answer
-    /// [`Scheduler::parse_queue`] reads (`None`: the scheduler cannot tell
+    /// [`StateQueries::parse_queue`] reads (`None`: the scheduler cannot tell
     /// job states, they are UNKNOWN).
     fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
         None
@@ -157,12 +169,6 @@ pub trait Scheduler {
     /// What an accounting answer says of each job it knows.
     fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
         Err(query_failed(argv, out))
-    }
-
-    /// What a kill does before the plain cancel or the kill sequence
-    /// (Slurm removes a job that is still pending); `Some` ends the kill.
-    fn before_kill(&self, _site: &SiteSettings, _job: &Job) -> Result<Option<CancelStatus>> {
-        Ok(None)
     }
 }
 

@@ -12,7 +12,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, StateQueries, ToSubmit};
 use super::qsub::{add_reason, answer_text, as_asked, asked_ids, queue_status, shell_signal};
 use super::units::{is_fsd_with_unit, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
@@ -265,7 +265,9 @@ impl Scheduler for Flux {
             KillCommand::Signal => command_failed("flux job kill", out),
         }
     }
+}
 
+impl StateQueries for Flux {
     /// `flux jobs -n -o FORMAT ID...`: ids listed are shown in every state
     /// (no `-a`: flux jobs warns that filters are ignored with ids).
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {

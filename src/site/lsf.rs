@@ -6,7 +6,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, ToSubmit};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, StateQueries, ToSubmit};
 use super::qsub::{add_reason, answer_text, queue_status, shell_signal};
 use super::units::{table_memory, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
@@ -327,7 +327,9 @@ impl Scheduler for Lsf {
     fn kill_failed(&self, out: &Outcome, _by: KillCommand, _argv: &[String]) -> Error {
         command_failed("bkill", out)
     }
+}
 
+impl StateQueries for Lsf {
     /// `bjobs -a -noheader -o "jobid jobindex stat exit_code exit_reason
     /// delimiter='|'" ID...`.
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {

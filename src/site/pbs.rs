@@ -11,7 +11,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, BatchSite, KillCommand};
+use super::batch::{argv, BatchSite, KillCommand, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
     QScheduler, ROWS,
@@ -491,7 +491,9 @@ impl QScheduler for Pbs {
     fn not_running(&self, out: &Outcome) -> bool {
         self.forgiving_kill && out.text().contains("Request invalid for state of job")
     }
+}
 
+impl StateQueries for Pbs {
     /// `qstat -x -f ID...`: every job asked, finished ones from the job
     /// history.
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {

@@ -11,13 +11,15 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, default_check_job_id, query_failed, Job, KillCommand, Scheduler, ToSubmit};
+use super::batch::{
+    argv, command_failed, default_check_job_id, query_failed, Job, KillCommand, Scheduler, StateQueries, ToSubmit,
+};
 use super::{CancelStatus, SiteSettings, Submission};
 use crate::config::SiteConfig;
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::state::lookup;
-use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, Source};
+use crate::job::{JobStatus, NativeState, Outcome as JobOutcome, Source};
 use crate::script::translate::Entry;
 use crate::util::quote;
 
@@ -50,8 +52,9 @@ impl QCommands {
 /// What a scheduler of the qsub family does its own way. Every type that
 /// implements it is a [`Scheduler`]: `qsub` with the script on standard
 /// input (or its copy's path), `qstat [OPTIONS] ID`, `qdel ID` and `qsig -s
-/// SIGNAL ID`. The methods named as [`Scheduler`]'s mean the same.
-pub trait QScheduler {
+/// SIGNAL ID`. The methods named as [`Scheduler`]'s mean the same; job
+/// states come from its own [`StateQueries`].
+pub trait QScheduler: StateQueries {
     /// The configured commands.
     fn q(&self) -> &QCommands;
 
@@ -98,26 +101,6 @@ pub trait QScheduler {
     /// See [`Scheduler::kill_failed`].
     fn kill_failed(&self, out: &Outcome, _by: KillCommand) -> Error {
         command_failed("Kill", out)
-    }
-
-    /// See [`Scheduler::queue_argv`].
-    fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
-        None
-    }
-
-    /// See [`Scheduler::parse_queue`].
-    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
-        Err(query_failed(argv, out))
-    }
-
-    /// See [`Scheduler::accounting_argvs`].
-    fn accounting_argvs(&self, _jids: &[&str]) -> Vec<Vec<String>> {
-        vec![]
-    }
-
-    /// See [`Scheduler::parse_accounting`].
-    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
-        Err(query_failed(argv, out))
     }
 }
 
@@ -181,22 +164,6 @@ impl<T: QScheduler> Scheduler for T {
 
     fn before_kill(&self, site: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
         QScheduler::before_kill(self, site, job)
-    }
-
-    fn queue_argv(&self, jids: &[&str], user: Option<&str>) -> Option<Vec<String>> {
-        QScheduler::queue_argv(self, jids, user)
-    }
-
-    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
-        QScheduler::parse_queue(self, out, argv)
-    }
-
-    fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
-        QScheduler::accounting_argvs(self, jids)
-    }
-
-    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
-        QScheduler::parse_accounting(self, out, argv)
     }
 }
 

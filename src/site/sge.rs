@@ -8,7 +8,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, query_failed, BatchSite, Job, KillCommand};
+use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, StateQueries};
 use super::qsub::{QCommands, QScheduler, ROWS};
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
@@ -259,36 +259,6 @@ impl QScheduler for Sge {
         Ok(())
     }
 
-    /// `qstat -j ID`.
-    /// `qstat -u '*'`: Grid Engine lists no job by id, only users' jobs.
-    fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
-        Some(argv(&self.q.qstat, &["-u", "*"]))
-    }
-
-    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
-        if !out.success() {
-            return Err(query_failed(argv, out));
-        }
-        Ok(parse_qstat(&String::from_utf8_lossy(&out.stdout)))
-    }
-
-    /// `qacct -j ID`, one per job: qacct answers one job at a time.
-    fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
-        jids.iter().map(|j| argv(&self.qacct, &["-j", j])).collect()
-    }
-
-    /// A job qacct does not know (`error: job id N not found`, exit 1) is
-    /// no answer; other failures are.
-    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
-        if !out.success() {
-            if out.text().contains("not found") {
-                return Ok(vec![]);
-            }
-            return Err(query_failed(argv, out));
-        }
-        Ok(parse_qacct(&String::from_utf8_lossy(&out.stdout)).into_iter().collect())
-    }
-
     fn status_options(&self) -> &'static [&'static str] {
         &["-j"]
     }
@@ -321,6 +291,38 @@ impl QScheduler for Sge {
 
     fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
         String::from_utf8_lossy(&out.stdout).contains("does not exist")
+    }
+}
+
+impl StateQueries for Sge {
+    /// `qstat -j ID`.
+    /// `qstat -u '*'`: Grid Engine lists no job by id, only users' jobs.
+    fn queue_argv(&self, _jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
+        Some(argv(&self.q.qstat, &["-u", "*"]))
+    }
+
+    fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
+        if !out.success() {
+            return Err(query_failed(argv, out));
+        }
+        Ok(parse_qstat(&String::from_utf8_lossy(&out.stdout)))
+    }
+
+    /// `qacct -j ID`, one per job: qacct answers one job at a time.
+    fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
+        jids.iter().map(|j| argv(&self.qacct, &["-j", j])).collect()
+    }
+
+    /// A job qacct does not know (`error: job id N not found`, exit 1) is
+    /// no answer; other failures are.
+    fn parse_accounting(&self, out: &Outcome, argv: &[String]) -> Answer {
+        if !out.success() {
+            if out.text().contains("not found") {
+                return Ok(vec![]);
+            }
+            return Err(query_failed(argv, out));
+        }
+        Ok(parse_qacct(&String::from_utf8_lossy(&out.stdout)).into_iter().collect())
     }
 }
 

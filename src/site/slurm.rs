@@ -2,7 +2,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Scheduler, ToSubmit};
+use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Scheduler, StateQueries, ToSubmit};
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
@@ -333,6 +333,43 @@ impl Scheduler for Slurm {
         out.text().contains("Invalid job id specified")
     }
 
+    /// The job's state first: a job Slurm does not know is VANISHED, and a
+    /// pending one is removed with `scancel -t PENDING` (CANCELLED), as in
+    /// 0.2.7; a job that started meanwhile gets the kill sequence.
+    fn before_kill(&self, s: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
+        let dryrun = s.dry_run();
+        let jid = job.jid;
+        let Some(state) = self.state(s, jid)? else {
+            return Ok(Some(CancelStatus::Vanished));
+        };
+        if state.is_empty() && !dryrun {
+            crate::debug!("Job {jid} is no longer in the queue");
+            return Ok(Some(CancelStatus::Vanished));
+        }
+        if state != "PENDING" {
+            return Ok(None);
+        }
+        let cancel = argv(&self.scancel, &["-t", "PENDING", jid]);
+        let out = s.run(Command::new(cancel.clone()))?;
+        if !out.success() && !out.dryrun {
+            if self.gone(&out, KillCommand::Cancel) {
+                crate::debug!("Job {jid} left the queue before scancel -t PENDING");
+                return Ok(Some(CancelStatus::Vanished));
+            }
+            return Err(self.kill_failed(&out, KillCommand::Cancel, &cancel));
+        }
+        match self.state(s, jid)?.as_deref() {
+            None | Some("") | Some("CANCELLED") => Ok(Some(CancelStatus::Cancelled)),
+            Some("PENDING") => Err(Error::run(format!("Failed to cancel PENDING job {jid}"))),
+            Some(other) => {
+                crate::debug!("Job {jid} is now {other}, following the kill sequence");
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl StateQueries for Slurm {
     /// `squeue -h -t all -o %i|%T|%r -j IDS`; one id is given twice, for
     /// squeue fails on a single id it does not know but not on a list.
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
@@ -375,41 +412,6 @@ impl Scheduler for Slurm {
             Source::Accounting,
             true,
         ))
-    }
-
-    /// The job's state first: a job Slurm does not know is VANISHED, and a
-    /// pending one is removed with `scancel -t PENDING` (CANCELLED), as in
-    /// 0.2.7; a job that started meanwhile gets the kill sequence.
-    fn before_kill(&self, s: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
-        let dryrun = s.dry_run();
-        let jid = job.jid;
-        let Some(state) = self.state(s, jid)? else {
-            return Ok(Some(CancelStatus::Vanished));
-        };
-        if state.is_empty() && !dryrun {
-            crate::debug!("Job {jid} is no longer in the queue");
-            return Ok(Some(CancelStatus::Vanished));
-        }
-        if state != "PENDING" {
-            return Ok(None);
-        }
-        let cancel = argv(&self.scancel, &["-t", "PENDING", jid]);
-        let out = s.run(Command::new(cancel.clone()))?;
-        if !out.success() && !out.dryrun {
-            if self.gone(&out, KillCommand::Cancel) {
-                crate::debug!("Job {jid} left the queue before scancel -t PENDING");
-                return Ok(Some(CancelStatus::Vanished));
-            }
-            return Err(self.kill_failed(&out, KillCommand::Cancel, &cancel));
-        }
-        match self.state(s, jid)?.as_deref() {
-            None | Some("") | Some("CANCELLED") => Ok(Some(CancelStatus::Cancelled)),
-            Some("PENDING") => Err(Error::run(format!("Failed to cancel PENDING job {jid}"))),
-            Some(other) => {
-                crate::debug!("Job {jid} is now {other}, following the kill sequence");
-                Ok(None)
-            }
-        }
     }
 }
 

@@ -9,7 +9,7 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, KillCommand};
+use super::batch::{argv, command_failed, BatchSite, KillCommand, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
     QScheduler, ROWS,
@@ -228,7 +228,9 @@ impl QScheduler for Torque {
             KillCommand::Signal => command_failed("qsig", out),
         }
     }
+}
 
+impl StateQueries for Torque {
     /// `qstat -f ID...` (Torque's `-x` is XML, not the history).
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
         let args: Vec<&str> = ["-f"].into_iter().chain(jids.iter().copied()).collect();
