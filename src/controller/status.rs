@@ -11,6 +11,37 @@ use crate::job::{JobStatus, Query};
 use crate::site::group;
 use crate::util::{quote, with_suffix};
 
+/// The job id in a `.jid` file, and the file's time of change: one open
+/// (not blocking: a FIFO is no job id file), one `fstat`, one read.
+fn read_jid_file(path: &Path) -> (Option<String>, Option<u64>) {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(f) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+    else {
+        return (None, None);
+    };
+    let Ok(meta) = f.metadata() else { return (None, None) };
+    if !meta.is_file() || meta.len() > crate::util::MAX_ID_FILE_BYTES {
+        return (None, None);
+    }
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_secs());
+    let mut text = String::new();
+    let jid = (&f)
+        .take(crate::util::MAX_ID_FILE_BYTES)
+        .read_to_string(&mut text)
+        .ok()
+        .map(|_| text.trim().to_string())
+        .filter(|s| !s.is_empty());
+    (jid, mtime)
+}
+
 /// `~/x` as `$HOME/x`.
 fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
@@ -174,9 +205,24 @@ impl Controller<'_> {
                 "Give the scripts of the jobs, or --all for every job of the ledger on the site".to_string(),
             ));
         }
+        // What every script's lookup needs, found once.
+        let ledger = self.ledger().ok().flatten();
+        let members = self
+            .config
+            .site(req.site)
+            .ok()
+            .filter(group::is_group)
+            .map(|cfg| group::members(&cfg, &self.config))
+            .transpose()?;
+        let cwd = std::env::current_dir().ok();
         let mut known = Vec::new();
         for script in req.scripts {
-            known.push(self.known_job(req, script)?);
+            let key = match &cwd {
+                Some(dir) if script.is_relative() => dir.join(script).display().to_string(),
+                _ => ledger::script_key(script),
+            };
+            let entry = ledger.as_ref().and_then(|l| l.latest_of(&key));
+            known.push(self.known_job(req, script, entry, members.as_deref())?);
         }
         if req.all {
             let ledger = self.ledger()?.ok_or_else(|| {
@@ -253,16 +299,18 @@ impl Controller<'_> {
     }
 
     /// The job of `script`: its id from `-j`, its `.jid` file or the ledger.
-    fn known_job(&self, req: &StatusRequest, script: &Path) -> Result<Known> {
+    fn known_job(
+        &self,
+        req: &StatusRequest,
+        script: &Path,
+        entry: Option<Entry>,
+        members: Option<&[String]>,
+    ) -> Result<Known> {
         let name = script.display().to_string();
-        let entry = self.ledger_entry(script, req.site);
+        let on_site = |s: &str| s == req.site || members.is_some_and(|m| m.iter().any(|x| x == s));
+        let entry = entry.filter(|e| on_site(&e.site));
         let jid_file = with_suffix(script, ".jid");
-        let from_file = crate::util::read_limited(&jid_file, crate::util::MAX_ID_FILE_BYTES)
-            .ok()
-            .flatten()
-            .and_then(|b| String::from_utf8(b).ok())
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty());
+        let (from_file, jid_mtime) = read_jid_file(&jid_file);
         let mut in_file = false;
         let jid = match (req.jid.filter(|j| !j.is_empty()), from_file, &entry) {
             (Some(j), _, _) => j.to_string(),
@@ -291,20 +339,16 @@ impl Controller<'_> {
             .output
             .map(Path::to_path_buf)
             .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
-        let submitted_at = entry.as_ref().map(|e| e.time).or_else(|| {
-            if !in_file {
-                return None;
-            }
-            std::fs::metadata(&jid_file)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_secs())
-        });
-        let site = match (&entry, group::recorded_member(script)) {
-            (Some(e), _) if e.site != req.site => e.site.clone(),
-            (_, Some(m)) if self.is_member(req.site, &m) => m,
-            _ => req.site.to_string(),
+        let submitted_at = entry
+            .as_ref()
+            .map(|e| e.time)
+            .or(if in_file { jid_mtime } else { None });
+        let site = match &entry {
+            Some(e) if e.site != req.site => e.site.clone(),
+            _ => match members.and_then(|_| group::recorded_member(script)) {
+                Some(m) if on_site(&m) => m,
+                _ => req.site.to_string(),
+            },
         };
         let killed = entry.as_ref().and_then(|e| e.killed.clone().zip(e.killed_at));
         Ok(Known {

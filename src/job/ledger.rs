@@ -178,10 +178,14 @@ impl Ledger {
     /// The latest submission of `script`, if the ledger has one: the last
     /// whole record of its index file (whose end only is read).
     pub fn latest(&self, script: &Path) -> Option<Entry> {
+        self.latest_of(&script_key(script))
+    }
+
+    /// [`Ledger::latest`] of a script named as [`script_key`] names it.
+    pub fn latest_of(&self, key: &str) -> Option<Entry> {
         use std::io::{Read, Seek, SeekFrom};
         const TAIL: u64 = 16 * 1024;
-        let key = script_key(script);
-        let mut f = std::fs::File::open(self.index_file(&key)).ok()?;
+        let mut f = std::fs::File::open(self.index_file(key)).ok()?;
         let len = f.metadata().ok()?.len();
         f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
         let mut tail = Vec::new();

@@ -407,6 +407,8 @@ fn sge_jobs_fates_from_queue_and_accounting() {
         ("fail.sh", "#!/bin/sh\nexit 3\n"),
         ("run.sh", "#!/bin/sh\nsleep 300\n"),
         ("held.sh", "#!/bin/sh\n#$ -h\ntrue\n"),
+        // Pending (qw) until a start time far away.
+        ("queued.sh", "#!/bin/sh\n#$ -a 209912312359\ntrue\n"),
         ("timeout.sh", "#!/bin/sh\n# troika walltime=0:0:2\nsleep 300\n"),
     ];
     let mut ids = Vec::new();
@@ -421,8 +423,10 @@ fn sge_jobs_fates_from_queue_and_accounting() {
     let m = poll_status(&c, "sge", &names, Duration::from_secs(120), |name, v| match name {
         "run.sh" => words(v) == "RUNNING",
         "held.sh" => words(v) == "HELD",
+        "queued.sh" => words(v) == "QUEUED",
         _ => v["state"] == "FINISHED",
     });
+    assert_eq!(m["queued.sh"]["native_state"], "qw");
     assert_eq!(words(&m["ok.sh"]), "FINISHED/SUCCEEDED");
     assert_eq!(m["ok.sh"]["source"], "accounting");
     assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
