@@ -282,6 +282,10 @@ fn an_unwritable_ledger_warns_and_the_submission_stands() {
 
 // ---------------------------------------------------------------- Slurm
 
+/// The Slurm tests that need accounting run one at a time: one of them
+/// stops slurmdbd.
+static ACCOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 const SLURM: &str = "edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n    command_timeout: 60\n";
 
 /// Every fate of a job on the real Slurm, told by one `status` call each
@@ -291,6 +295,7 @@ fn slurm_jobs_fates_from_queue_record_and_accounting() {
     if !service(Service::Slurm) {
         return;
     }
+    let _accounting = ACCOUNTING.lock().unwrap_or_else(|e| e.into_inner());
     let c = Case::new("status-slurm").config(SLURM);
     // Slurm fails a job whose output directory is missing.
     c.write("out/.keep", "");
@@ -375,6 +380,57 @@ true
     assert_eq!(m["fail.sh"]["exit_code"], 3);
     assert_eq!(m["fail.sh"]["native_state"], "FAILED");
     drop(guard);
+}
+
+/// Fault injection on the real accounting: with slurmdbd stopped, a job
+/// that only accounting knows is UNKNOWN with sacct's words, never an
+/// outcome; once slurmdbd is back (`tests/services/slurm.sh up`), its
+/// outcome is told again.
+#[test]
+fn slurm_accounting_down_is_unknown_then_told_again() {
+    if !service(Service::Slurm) || std::env::var("TROIKA_TEST_SLURM_ACCOUNTING").as_deref() != Ok("1") {
+        return;
+    }
+    let up = || {
+        let script = crate::common::repo_root().join("tests/services/slurm.sh");
+        let out = std::process::Command::new(script).arg("up").output().unwrap();
+        assert!(
+            out.status.success(),
+            "slurm.sh up: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // No status record: once Slurm forgets the job, only accounting knows it.
+    let c = Case::new("status-acct-down")
+        .config("edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n    status_record: false\n")
+        .at_end(move |_| {
+            let script = crate::common::repo_root().join("tests/services/slurm.sh");
+            let _ = std::process::Command::new(script).arg("up").output();
+        });
+    c.write("out/.keep", "");
+    c.write("fail.sh", "#!/bin/bash\nexit 3\n");
+    c.troika(&["submit", "slurm", "fail.sh", "-o", &c.s("out/fail.out")])
+        .expect_code(0);
+    let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(120), |_, v| {
+        v["source"] == "accounting"
+    });
+    assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
+    let _ = std::process::Command::new("pkill").args(["-x", "slurmdbd"]).status();
+    let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(30), |_, v| {
+        v["state"] == "UNKNOWN"
+    });
+    let reason = m["fail.sh"]["reason"].as_str().unwrap();
+    assert!(reason.starts_with("sacct failed with exit code 1"), "{reason}");
+    assert!(
+        reason.contains("Connection refused") || reason.contains("database"),
+        "{reason}"
+    );
+    up();
+    let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "FINISHED"
+    });
+    assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
+    assert_eq!(m["fail.sh"]["exit_code"], 3);
 }
 
 /// Cancels the jobs when the test ends, failed or not.
