@@ -86,7 +86,13 @@ pub fn digest_file(path: &Path) -> std::io::Result<String> {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// A script as the ledger names it: absolute, without resolving links
@@ -371,6 +377,15 @@ mod tests {
         let l = Ledger::at(file.join("ledger"));
         let e = l.append(&entry(0, "s", "/a", "1")).unwrap_err().to_string();
         assert!(e.contains("job ledger") && e.contains("file/ledger"), "{e}");
+    }
+
+    #[test]
+    fn hex_digests() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(
+            hex(&Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 
     #[test]
