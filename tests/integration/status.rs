@@ -282,6 +282,24 @@ fn an_unwritable_ledger_warns_and_the_submission_stands() {
 
 // ---------------------------------------------------------------- Slurm
 
+/// Removes, with `program` (`scancel`, `qdel`), every job whose `.jid` is in
+/// the case's directory when the test ends, failed or not.
+fn remove_jobs_at_end(c: Case, program: &'static str) -> Case {
+    c.at_end(move |c| {
+        let ids: Vec<String> = std::fs::read_dir(c.dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".jid"))
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .map(|s| s.trim().to_string())
+            .collect();
+        if !ids.is_empty() {
+            let _ = std::process::Command::new(program).args(&ids).output();
+        }
+    })
+}
+
 /// The Slurm tests that need accounting run one at a time: one of them
 /// stops slurmdbd.
 static ACCOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -296,7 +314,7 @@ fn slurm_jobs_fates_from_queue_record_and_accounting() {
         return;
     }
     let _accounting = ACCOUNTING.lock().unwrap_or_else(|e| e.into_inner());
-    let c = Case::new("status-slurm").config(SLURM);
+    let c = remove_jobs_at_end(Case::new("status-slurm").config(SLURM), "scancel");
     // Slurm fails a job whose output directory is missing.
     c.write("out/.keep", "");
     let jobs: &[(&str, &str)] = &[
@@ -315,7 +333,6 @@ fn slurm_jobs_fates_from_queue_record_and_accounting() {
             .expect_code(0);
         ids.push(c.read(&format!("{name}.jid")).trim().to_string());
     }
-    let guard = ScancelOnDrop(ids.clone());
     c.troika(&["kill", "slurm", "cancel.sh"]).expect_code(0);
     // Queued: a job that needs every CPU of the node (8) while run.sh has
     // one waits for resources. It is removed at once, not to hold up the
@@ -332,12 +349,10 @@ true
     );
     c.troika(&["submit", "slurm", "queued.sh", "-o", &c.s("out/queued.out")])
         .expect_code(0);
-    let queued = ScancelOnDrop(vec![c.read("queued.sh.jid").trim().to_string()]);
     let m = poll_status(&c, "slurm", &["queued.sh"], Duration::from_secs(30), |_, v| {
         v["state"] != "SUBMITTED"
     });
     c.troika(&["kill", "slurm", "queued.sh"]).expect_code(0);
-    drop(queued);
     assert_eq!(words(&m["queued.sh"]), "QUEUED", "{}", m["queued.sh"]);
     assert_eq!(m["queued.sh"]["native_state"], "PENDING");
     let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
@@ -379,7 +394,6 @@ true
     assert_eq!(m["fail.sh"]["source"], "accounting");
     assert_eq!(m["fail.sh"]["exit_code"], 3);
     assert_eq!(m["fail.sh"]["native_state"], "FAILED");
-    drop(guard);
 }
 
 /// Fault injection on the real accounting: with slurmdbd stopped, a job
@@ -433,15 +447,6 @@ fn slurm_accounting_down_is_unknown_then_told_again() {
     assert_eq!(m["fail.sh"]["exit_code"], 3);
 }
 
-/// Cancels the jobs when the test ends, failed or not.
-struct ScancelOnDrop(Vec<String>);
-
-impl Drop for ScancelOnDrop {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("scancel").args(&self.0).output();
-    }
-}
-
 // ---------------------------------------------------------------- Grid Engine
 
 #[test]
@@ -450,12 +455,15 @@ fn sge_jobs_fates_from_queue_and_accounting() {
         return;
     }
     let e = SgeEnv::from_env();
-    let c = Case::new("status-sge")
+    let c = remove_jobs_at_end(
+        Case::new("status-sge")
         .config(
             "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n",
         )
         .env("SGE_ROOT", &e.root)
-        .env("SGE_CELL", &e.cell);
+        .env("SGE_CELL", &e.cell),
+        "qdel",
+    );
     // Grid Engine puts a job whose output directory is missing in error (Eqw).
     c.write("out/.keep", "");
     let jobs: &[(&str, &str)] = &[
@@ -467,14 +475,11 @@ fn sge_jobs_fates_from_queue_and_accounting() {
         ("queued.sh", "#!/bin/sh\n#$ -a 209912312359\ntrue\n"),
         ("timeout.sh", "#!/bin/sh\n# troika walltime=0:0:2\nsleep 300\n"),
     ];
-    let mut ids = Vec::new();
     for (name, text) in jobs {
         c.write(name, text);
         c.troika(&["submit", "sge", name, "-o", &c.s(&format!("out/{name}.out"))])
             .expect_code(0);
-        ids.push(c.read(&format!("{name}.jid")).trim().to_string());
     }
-    let _guard = QdelOnDrop(ids);
     let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
     let m = poll_status(&c, "sge", &names, Duration::from_secs(120), |name, v| match name {
         "run.sh" => words(v) == "RUNNING",
@@ -511,15 +516,6 @@ fn sge_jobs_fates_from_queue_and_accounting() {
         "{}",
         m["held.sh"]
     );
-}
-
-/// Deletes the jobs when the test ends, failed or not.
-struct QdelOnDrop(Vec<String>);
-
-impl Drop for QdelOnDrop {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("qdel").args(&self.0).output();
-    }
 }
 
 // ---------------------------------------------------------------- direct
