@@ -155,6 +155,15 @@ fn decide(
     }
     // The job's own record of its end.
     if let Some(r) = record.filter(|r| r.ended()) {
+        // Ended by a signal, and the scheduler has not recorded the end
+        // yet: why it ended (a time limit, a cancel) is still to come.
+        let sched_alive = queued.as_ref().or(accounted).filter(|s| s.state != State::Finished);
+        if let (Some(_), Some(sched)) = (r.signal, sched_alive) {
+            let mut s = sched.clone();
+            s.state = State::Completing;
+            s.outcome = None;
+            return s.exit(None, r.signal);
+        }
         let mut s = JobStatus::new(
             q.jid,
             Meaning {
@@ -371,6 +380,28 @@ mod tests {
         );
         assert_eq!(got[0].state_words(), "FINISHED/TIMEOUT");
         assert_eq!((got[0].signal, got[0].source), (Some(15), Source::StatusRecord));
+    }
+
+    #[test]
+    fn a_signal_the_scheduler_has_not_recorded_yet_is_completing() {
+        let out = Path::new("/o/x.1");
+        let running = JobStatus::new(
+            "1",
+            NativeState::new("R", State::Running, "").meaning,
+            Source::Accounting,
+        )
+        .native("RUNNING", None);
+        let got = run(
+            &[q("1", Some(out), None)],
+            Ok(vec![]),
+            vec![Some(Record::parse("start=1\nend=2\nsignal=TERM\n"))],
+            Some(Ok(vec![running])),
+        );
+        assert_eq!(got[0].state_words(), "COMPLETING");
+        assert_eq!(
+            (got[0].signal, got[0].native_state.as_deref()),
+            (Some(15), Some("RUNNING"))
+        );
     }
 
     #[test]

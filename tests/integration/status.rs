@@ -425,8 +425,9 @@ fn slurm_accounting_down_is_unknown_then_told_again() {
     c.write("fail.sh", "#!/bin/bash\nexit 3\n");
     c.troika(&["submit", "slurm", "fail.sh", "-o", &c.s("out/fail.out")])
         .expect_code(0);
+    // Accounting knows the job from its submission: wait for its end.
     let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(120), |_, v| {
-        v["source"] == "accounting"
+        v["source"] == "accounting" && v["state"] == "FINISHED"
     });
     assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
     let _ = std::process::Command::new("pkill").args(["-x", "slurmdbd"]).status();
