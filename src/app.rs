@@ -64,7 +64,7 @@ fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
         // A directory opens on Linux, but 0.2.7's parser could not read it.
         // A FIFO is opened without waiting for a writer.
         let opened = match crate::util::open_nonblocking(c) {
-            Ok((_, ft)) if ft.is_dir() => Err(std::io::Error::from_raw_os_error(21)),
+            Ok((_, meta)) if meta.is_dir() => Err(std::io::Error::from_raw_os_error(21)),
             Ok(_) => Ok(()),
             Err(crate::util::OpenError::Io(e)) => Err(e),
             Err(crate::util::OpenError::NotRegular(_)) => Err(std::io::Error::from_raw_os_error(21)),

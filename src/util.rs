@@ -189,25 +189,28 @@ impl std::fmt::Display for OpenError {
 /// without being read: opening never blocks on a FIFO, and reading never
 /// runs forever.
 pub fn open_regular(path: &Path) -> std::result::Result<std::fs::File, OpenError> {
-    let (file, ft) = open_nonblocking(path)?;
-    match file_kind(&ft) {
+    let (file, meta) = open_nonblocking(path)?;
+    match file_kind(&meta.file_type()) {
         None => Ok(file),
         Some(kind) => Err(OpenError::NotRegular(kind)),
     }
 }
 
 /// Opens `path` for reading without waiting for a FIFO's writer, then makes
-/// reads blocking again (a FIFO without a writer reads as empty).
-pub fn open_nonblocking(path: &Path) -> std::result::Result<(std::fs::File, std::fs::FileType), OpenError> {
+/// reads blocking again (a FIFO without a writer reads as empty). A regular
+/// file needs no change: `O_NONBLOCK` does nothing to it.
+pub fn open_nonblocking(path: &Path) -> std::result::Result<(std::fs::File, std::fs::Metadata), OpenError> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(OpenError::Io)?;
-    let ft = file.metadata().map_err(OpenError::Io)?.file_type();
-    clear_nonblocking(&file);
-    Ok((file, ft))
+    let meta = file.metadata().map_err(OpenError::Io)?;
+    if !meta.is_file() {
+        clear_nonblocking(&file);
+    }
+    Ok((file, meta))
 }
 
 /// Makes reads and writes of `file` block again after an open with
@@ -253,8 +256,8 @@ pub const MAX_ID_FILE_BYTES: u64 = 4096;
 /// directory is refused.
 pub fn read_limited(path: &Path, limit: u64) -> std::result::Result<Option<Vec<u8>>, OpenError> {
     use std::io::Read;
-    let (file, ft) = open_nonblocking(path)?;
-    if ft.is_dir() {
+    let (file, meta) = open_nonblocking(path)?;
+    if meta.is_dir() {
         return Err(OpenError::NotRegular("a directory"));
     }
     let mut data = Vec::new();

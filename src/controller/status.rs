@@ -11,19 +11,14 @@ use crate::job::{JobStatus, Query};
 use crate::site::group;
 use crate::util::{quote, with_suffix};
 
-/// The job id in a `.jid` file, and the file's time of change: one open
-/// (not blocking: a FIFO is no job id file), one `fstat`, one read.
+/// The job id in a `.jid` file, and the file's time of change: one open,
+/// one `fstat`, one read (`util::open_nonblocking`: a FIFO is no job id
+/// file, and does not block).
 fn read_jid_file(path: &Path) -> (Option<String>, Option<u64>) {
     use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let Ok(f) = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-    else {
+    let Ok((f, meta)) = crate::util::open_nonblocking(path) else {
         return (None, None);
     };
-    let Ok(meta) = f.metadata() else { return (None, None) };
     if !meta.is_file() || meta.len() > crate::util::MAX_ID_FILE_BYTES {
         return (None, None);
     }
