@@ -37,6 +37,12 @@ fn read_jid_file(path: &Path) -> (Option<String>, Option<u64>) {
     (jid, mtime)
 }
 
+/// Whether a job on `job_site` is on `site`: the site itself, or one of its
+/// `members` when it is a group.
+fn on_site(site: &str, members: Option<&[String]>, job_site: &str) -> bool {
+    job_site == site || members.is_some_and(|m| m.iter().any(|x| x == job_site))
+}
+
 /// `~/x` as `$HOME/x`.
 fn expand_home(p: &str) -> PathBuf {
     match (p.strip_prefix("~/"), std::env::var_os("HOME")) {
@@ -151,15 +157,18 @@ impl Controller<'_> {
     /// The ledger's latest record of `script` on `site` (or a member of it).
     pub(crate) fn ledger_entry(&self, script: &Path, site: &str) -> Option<Entry> {
         let entry = self.ledger().ok()??.latest(script)?;
-        let member_of = || {
-            self.config
-                .site(site)
-                .ok()
-                .filter(group::is_group)
-                .and_then(|cfg| group::members(&cfg, &self.config).ok())
-                .is_some_and(|m| m.contains(&entry.site))
-        };
-        (entry.site == site || member_of()).then_some(entry)
+        let members = self.group_members(site).ok().flatten();
+        on_site(site, members.as_deref(), &entry.site).then_some(entry)
+    }
+
+    /// The members of `site` when it is a group.
+    fn group_members(&self, site: &str) -> Result<Option<Vec<String>>> {
+        self.config
+            .site(site)
+            .ok()
+            .filter(group::is_group)
+            .map(|cfg| group::members(&cfg, &self.config))
+            .transpose()
     }
 
     /// The normalised state of a monitored job: logged, and written as the
@@ -171,7 +180,7 @@ impl Controller<'_> {
             .output
             .map(Path::to_path_buf)
             .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
-        let killed = entry.as_ref().and_then(|e| Some((e.killed.as_deref()?, e.killed_at?)));
+        let killed = entry.as_ref().and_then(Entry::kill);
         let query = Query {
             jid,
             output: output.as_deref(),
@@ -202,13 +211,7 @@ impl Controller<'_> {
         }
         // What every script's lookup needs, found once.
         let ledger = self.ledger().ok().flatten();
-        let members = self
-            .config
-            .site(req.site)
-            .ok()
-            .filter(group::is_group)
-            .map(|cfg| group::members(&cfg, &self.config))
-            .transpose()?;
+        let members = self.group_members(req.site)?;
         let cwd = std::env::current_dir().ok();
         let mut known = Vec::new();
         for script in req.scripts {
@@ -225,7 +228,7 @@ impl Controller<'_> {
             })?;
             let mut latest: BTreeMap<String, Entry> = BTreeMap::new();
             for e in ledger.list(None, None)? {
-                if e.site == req.site || self.is_member(req.site, &e.site) {
+                if on_site(req.site, members.as_deref(), &e.site) {
                     latest.insert(e.script.clone(), e);
                 }
             }
@@ -233,7 +236,7 @@ impl Controller<'_> {
                 if known.iter().any(|k: &Known| k.jid == e.job_id && k.site == e.site) {
                     continue;
                 }
-                let killed = e.killed.clone().zip(e.killed_at);
+                let killed = e.kill().map(|(how, at)| (how.to_string(), at));
                 known.push(Known {
                     script: e.script,
                     jid: e.job_id,
@@ -284,15 +287,6 @@ impl Controller<'_> {
             .collect())
     }
 
-    fn is_member(&self, group_name: &str, site: &str) -> bool {
-        self.config
-            .site(group_name)
-            .ok()
-            .filter(group::is_group)
-            .and_then(|cfg| group::members(&cfg, &self.config).ok())
-            .is_some_and(|m| m.iter().any(|x| x == site))
-    }
-
     /// The job of `script`: its id from `-j`, its `.jid` file or the ledger.
     fn known_job(
         &self,
@@ -302,7 +296,7 @@ impl Controller<'_> {
         members: Option<&[String]>,
     ) -> Result<Known> {
         let name = script.display().to_string();
-        let on_site = |s: &str| s == req.site || members.is_some_and(|m| m.iter().any(|x| x == s));
+        let on_site = |s: &str| on_site(req.site, members, s);
         let entry = entry.filter(|e| on_site(&e.site));
         let jid_file = with_suffix(script, ".jid");
         let (from_file, jid_mtime) = read_jid_file(&jid_file);
@@ -345,7 +339,10 @@ impl Controller<'_> {
                 _ => req.site.to_string(),
             },
         };
-        let killed = entry.as_ref().and_then(|e| e.killed.clone().zip(e.killed_at));
+        let killed = entry
+            .as_ref()
+            .and_then(Entry::kill)
+            .map(|(how, at)| (how.to_string(), at));
         Ok(Known {
             script: name,
             jid,

@@ -44,6 +44,12 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// How troika's last kill of the job ended, and when (see
+    /// [`Ledger::latest`]).
+    pub fn kill(&self) -> Option<(&str, u64)> {
+        Some((self.killed.as_deref()?, self.killed_at?))
+    }
+
     /// One JSON line for `troika jobs --json`.
     pub fn json(&self) -> String {
         serde_json::json!({
