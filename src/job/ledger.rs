@@ -313,15 +313,15 @@ fn parse_date(t: &str) -> Option<u64> {
     if hh > 23 || mm > 59 || ss > 59 {
         return None;
     }
-    // Days since the epoch of a civil date (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days).ok().map(|d| d * 86_400 + hh * 3600 + mm * 60 + ss)
+    // SAFETY: timegm reads the tm we own (and normalises it in place).
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = i32::try_from(y - 1900).ok()?;
+    tm.tm_mon = i32::try_from(m - 1).ok()?;
+    tm.tm_mday = i32::try_from(day).ok()?;
+    tm.tm_hour = i32::try_from(hh).ok()?;
+    tm.tm_min = i32::try_from(mm).ok()?;
+    tm.tm_sec = i32::try_from(ss).ok()?;
+    u64::try_from(unsafe { libc::timegm(&mut tm) }).ok()
 }
 
 #[cfg(test)]
