@@ -17,7 +17,7 @@ use super::kill::{self, Step};
 use super::{submitted_job_id, warn_existing_stat, write_stat, CancelStatus, Site, SiteSettings, Submission};
 use crate::connection::{Command, Input, Outcome};
 use crate::error::{Error, Result};
-use crate::job::{self, Answer, JobStatus, Query};
+use crate::job::{Answer, JobStatus, Query};
 use crate::util::quote;
 
 /// Which command of a kill answered: the plain cancel (`scancel ID`, `qdel
@@ -291,34 +291,18 @@ impl<S: Scheduler> Site for BatchSite<S> {
 
     fn status(&self, jobs: &[Query]) -> Vec<JobStatus> {
         let user = self.s.user.as_deref();
-        let ask = |argv: Vec<String>, parse: &dyn Fn(&Outcome, &[String]) -> Answer| -> Answer {
-            match self.run(argv.clone()) {
-                Ok(out) if out.dryrun => Err("dry run: nothing was asked".into()),
-                Ok(out) => parse(&out, &argv),
-                Err(e) => Err(e.to_string()),
-            }
-        };
         let queue = |ids: &[&str]| match self.sched.queue_argv(ids, user) {
-            Some(argv) => ask(argv, &|o, a| self.sched.parse_queue(o, a)),
+            Some(argv) => self.s.ask(argv, |o, a| self.sched.parse_queue(o, a)),
             None => Err("this site type cannot tell job states".into()),
         };
         let accounting = |ids: &[&str]| {
             let mut all = Vec::new();
             for argv in self.sched.accounting_argvs(ids) {
-                all.extend(ask(argv, &|o, a| self.sched.parse_accounting(o, a))?);
+                all.extend(self.s.ask(argv, |o, a| self.sched.parse_accounting(o, a))?);
             }
             Ok(all)
         };
-        let records = |paths: &[&Path]| self.s.read_records(paths);
-        job::resolve(
-            jobs,
-            &job::Sources {
-                queue: &queue,
-                records: &records,
-                accounting: Some(&accounting),
-                grace_secs: self.s.vanish_grace,
-            },
-        )
+        self.s.resolve(jobs, &queue, Some(&accounting))
     }
 
     fn kill(&self, script: &Path, jid: &str) -> Result<CancelStatus> {

@@ -192,27 +192,16 @@ impl Site for DirectSite {
                 "-p".into(),
                 ids.join(","),
             ];
-            let out = self.s.run(Command::new(argv.clone())).map_err(|e| e.to_string())?;
-            if out.dryrun {
-                return Err("dry run: nothing was asked".into());
-            }
-            // ps exits with 1, saying nothing, when no process matches.
-            let none_found = out.code == Some(1) && out.stderr.is_empty();
-            if !out.success() && !none_found {
-                return Err(crate::site::batch::query_failed(&argv, &out));
-            }
-            Ok(parse_ps(&String::from_utf8_lossy(&out.stdout)))
+            self.s.ask(argv, |out, argv| {
+                // ps exits with 1, saying nothing, when no process matches.
+                let none_found = out.code == Some(1) && out.stderr.is_empty();
+                if !out.success() && !none_found {
+                    return Err(crate::site::batch::query_failed(argv, out));
+                }
+                Ok(parse_ps(&String::from_utf8_lossy(&out.stdout)))
+            })
         };
-        let records = |paths: &[&Path]| self.s.read_records(paths);
-        crate::job::resolve(
-            jobs,
-            &crate::job::Sources {
-                queue: &queue,
-                records: &records,
-                accounting: None,
-                grace_secs: self.s.vanish_grace,
-            },
-        )
+        self.s.resolve(jobs, &queue, None)
     }
 
     fn kill(&self, _script: &Path, jid: &str) -> Result<CancelStatus> {

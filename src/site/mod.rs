@@ -127,6 +127,41 @@ impl SiteSettings {
         self.connection.execute(cmd)
     }
 
+    /// Runs a status query `argv` and reads its answer with `parse`. A dry
+    /// run, or a command that cannot run, is no answer.
+    pub fn ask(
+        &self,
+        argv: Vec<String>,
+        parse: impl FnOnce(&Outcome, &[String]) -> crate::job::Answer,
+    ) -> crate::job::Answer {
+        match self.run(Command::new(argv.clone())) {
+            Ok(out) if out.dryrun => Err("dry run: nothing was asked".into()),
+            Ok(out) => parse(&out, &argv),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The status of `jobs` from the site's `queue` and `accounting`
+    /// queries, its status records and its grace period
+    /// ([`crate::job::resolve`]).
+    pub fn resolve(
+        &self,
+        jobs: &[crate::job::Query],
+        queue: crate::job::Ask,
+        accounting: Option<crate::job::Ask>,
+    ) -> Vec<crate::job::JobStatus> {
+        let records = |paths: &[&Path]| self.read_records(paths);
+        crate::job::resolve(
+            jobs,
+            &crate::job::Sources {
+                queue,
+                records: &records,
+                accounting,
+                grace_secs: self.vanish_grace,
+            },
+        )
+    }
+
     /// The status records at `paths`, read with one command on the site
     /// (`tail -n +1 -- /dev/null PATH...`: with more than one file, each is
     /// preceded by `==> PATH <==`). A record that cannot be read is `None`.
