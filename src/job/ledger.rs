@@ -144,47 +144,8 @@ impl Ledger {
     pub fn append(&self, e: &Entry) -> Result<()> {
         let mut line = serde_json::to_string(e).map_err(|err| Error::run(format!("ledger record: {err}")))?;
         line.push('\n');
-        let day = self.day_file(e.time);
-        let io = |what: &str, p: &Path, err: std::io::Error| {
-            Error::run(format!(
-                "Cannot {what} the job ledger {}: {}",
-                quote(&p.display().to_string()),
-                crate::error::io_reason(&err)
-            ))
-        };
-        let open = || {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode_private()
-                .open(&day)
-        };
-        let mut f = match open() {
-            Ok(f) => f,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                create_private_dir(&self.dir).map_err(|err| io("create", &self.dir, err))?;
-                open().map_err(|err| io("open", &day, err))?
-            }
-            Err(err) => return Err(io("open", &day, err)),
-        };
-        f.write_all(line.as_bytes()).map_err(|err| io("write", &day, err))?;
-        let index = self.index_file(&e.script);
-        let append = || {
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode_private()
-                .open(&index)
-                .and_then(|mut f| f.write_all(line.as_bytes()))
-        };
-        match append() {
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                let dir = index.parent().expect("index files are in a directory");
-                create_private_dir(dir).map_err(|err| io("create", dir, err))?;
-                append().map_err(|err| io("write", &index, err))
-            }
-            other => other.map_err(|err| io("write", &index, err)),
-        }
+        append_line(&self.day_file(e.time), &line)?;
+        append_line(&self.index_file(&e.script), &line)
     }
 
     /// The latest submission of `script`, if the ledger has one: the last
@@ -264,15 +225,34 @@ impl Ledger {
     }
 }
 
-trait PrivateMode {
-    fn mode_private(&mut self) -> &mut Self;
-}
-
-impl PrivateMode for std::fs::OpenOptions {
-    fn mode_private(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.mode(0o600)
-    }
+/// Appends `line` to the file at `path` (mode 0600) with one write,
+/// creating the file and its directories (mode 0700) when missing.
+fn append_line(path: &Path, line: &str) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |what: &str, p: &Path, err: std::io::Error| {
+        Error::run(format!(
+            "Cannot {what} the job ledger {}: {}",
+            quote(&p.display().to_string()),
+            crate::error::io_reason(&err)
+        ))
+    };
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+    };
+    let mut f = match open() {
+        Ok(f) => f,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let dir = path.parent().expect("ledger files are in a directory");
+            create_private_dir(dir).map_err(|err| io("create", dir, err))?;
+            open().map_err(|err| io("open", path, err))?
+        }
+        Err(err) => return Err(io("open", path, err)),
+    };
+    f.write_all(line.as_bytes()).map_err(|err| io("write", path, err))
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
