@@ -72,6 +72,24 @@ pub fn bytes_repr(b: &[u8]) -> String {
     out
 }
 
+/// `s` as one word for a POSIX shell: as it is when it holds only
+/// characters no shell reads specially, else single-quoted.
+pub fn shell_quote_bytes(s: &[u8]) -> Vec<u8> {
+    if !s.is_empty() && s.iter().all(|c| c.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(c)) {
+        return s.to_vec();
+    }
+    let mut out = b"'".to_vec();
+    for &c in s {
+        if c == b'\'' {
+            out.extend_from_slice(b"'\"'\"'");
+        } else {
+            out.push(c);
+        }
+    }
+    out.push(b'\'');
+    out
+}
+
 /// Joins quoted arguments with spaces, as in `Execute: 'sbatch' '-p' 'x'`.
 pub fn quote_argv<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
     let mut out = String::new();

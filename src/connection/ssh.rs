@@ -47,13 +47,7 @@ pub const DEFAULT_CONTROL_PERSIST: u64 = 60;
 /// Quotes one argument for a POSIX shell: safe words as they are, anything
 /// else in single quotes (`'` becomes `'"'"'`), the empty string as `''`.
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.bytes()
-            .all(|c| c.is_ascii_alphanumeric() || b"@%+=:,./_-".contains(&c))
-    {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
+    String::from_utf8(crate::util::shell_quote_bytes(s.as_bytes())).expect("quoting keeps text text")
 }
 
 /// Checks a user or host name that goes into ssh's and scp's command lines:

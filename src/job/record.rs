@@ -70,27 +70,13 @@ pub fn shell_can_record(shebang: Option<&[u8]>) -> bool {
     matches!(prog, "sh" | "bash" | "ksh" | "zsh" | "dash" | "ash" | "mksh")
 }
 
-/// `text` single-quoted for a POSIX shell.
-fn sh_quote(text: &[u8]) -> Vec<u8> {
-    let mut out = b"'".to_vec();
-    for &c in text {
-        if c == b'\'' {
-            out.extend_from_slice(b"'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push(b'\'');
-    out
-}
-
 /// The lines the generated script starts with (after its directives) to
 /// write the record of a job whose output file is `output`. Errors of the
 /// record (a read-only directory) never stop the job.
 pub fn prologue(output: &[u8]) -> Vec<Vec<u8>> {
     let mut file = output.to_vec();
     file.extend_from_slice(SUFFIX.as_bytes());
-    let file = sh_quote(&file);
+    let file = crate::util::shell_quote_bytes(&file);
     let mut lines: Vec<Vec<u8>> = vec![
         b"# troika: status record (start, end, exit code or signal), see docs/status.md\n".to_vec(),
         [b"troika_status_file=".as_slice(), &file, b"\n"].concat(),
