@@ -414,6 +414,8 @@ fn slurm_accounting_down_is_unknown_then_told_again() {
             String::from_utf8_lossy(&out.stderr)
         );
     };
+    // slurmdbd is stopped below: no other test may need accounting then.
+    let _accounting = ACCOUNTING.lock().unwrap_or_else(|e| e.into_inner());
     // No status record: once Slurm forgets the job, only accounting knows it.
     let c = Case::new("status-acct-down")
         .config("edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n    status_record: false\n")
@@ -429,7 +431,27 @@ fn slurm_accounting_down_is_unknown_then_told_again() {
     let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(120), |_, v| {
         v["source"] == "accounting" && v["state"] == "FINISHED"
     });
-    assert_eq!(words(&m["fail.sh"]), "FINISHED/FAILED");
+    if words(&m["fail.sh"]) != "FINISHED/FAILED" {
+        // What accounting holds for this id, every record of it.
+        let jid = c.read("fail.sh.jid");
+        let sacct = std::process::Command::new("sacct")
+            .args([
+                "-D",
+                "-P",
+                "-o",
+                "JobIDRaw,JobName,State,ExitCode,Submit,End,WorkDir",
+                "-j",
+                jid.trim(),
+            ])
+            .output()
+            .unwrap();
+        panic!(
+            "accounting told {} for fail.sh (exit 3); sacct -D:\n{}{}",
+            m["fail.sh"],
+            String::from_utf8_lossy(&sacct.stdout),
+            String::from_utf8_lossy(&sacct.stderr)
+        );
+    }
     let _ = std::process::Command::new("pkill").args(["-x", "slurmdbd"]).status();
     let m = poll_status(&c, "slurm", &["fail.sh"], Duration::from_secs(30), |_, v| {
         v["state"] == "UNKNOWN"
