@@ -114,6 +114,37 @@ pub fn status_markdown(reg: &Registry) -> String {
     s
 }
 
+/// The generated part of `docs/retries.md`: the words of failures that
+/// pass, common to every command and each scheduler's own, and ssh's.
+pub fn faults_markdown(reg: &Registry) -> String {
+    use crate::error::Reach;
+    use crate::site::retry::{Fault, Pattern, COMMON};
+    let meaning = |f: Fault| match f {
+        Fault::Permanent => "permanent",
+        Fault::Transient(Reach::NotStarted) => "transient, not started",
+        Fault::Transient(Reach::MaybeDone) => "transient, maybe done",
+    };
+    let table = |s: &mut String, title: &str, rows: &[Pattern]| {
+        let _ = writeln!(s, "#### {title}\n");
+        s.push_str("| words | failure |\n|---|---|\n");
+        for p in rows {
+            let _ = writeln!(s, "| `{}` | {} |", p.words, meaning(p.fault));
+        }
+        s.push('\n');
+    };
+    let mut s = String::new();
+    table(&mut s, "Every scheduler", COMMON);
+    for t in reg.sites.iter().filter(|t| !t.traits.faults.is_empty()) {
+        table(&mut s, &format!("`{}`", t.name), t.traits.faults);
+    }
+    s.push_str("#### ssh (exit status 255)\n\n| words | failure |\n|---|---|\n");
+    for (words, reach) in crate::connection::ssh::SIGNS {
+        let f = reach.map_or(Fault::Permanent, Fault::Transient);
+        let _ = writeln!(s, "| `{words}` | {} |", meaning(f));
+    }
+    s
+}
+
 /// The sizes and limits of the table of `docs/resources.md`.
 const MEMORY_INPUTS: &[&str] = &[
     "4G", "4GB", "4gb", "4GiB", "4096M", "4096", "1.5G", "1536M", "512K", "2T", "0",
@@ -319,6 +350,30 @@ mod tests {
             "| `TIMEOUT` | `FINISHED` | `TIMEOUT` |",
             "| `hqw` | `HELD` |",
             "| `Z` | `COMPLETING` |",
+        ] {
+            assert!(generated.contains(row), "{row}\n{generated}");
+        }
+    }
+
+    /// `docs/retries.md` carries the tables of failure words of the code.
+    #[test]
+    fn fault_tables_match_the_code() {
+        let path = repo_root().join("docs/retries.md");
+        let page = std::fs::read_to_string(&path).unwrap();
+        let generated = faults_markdown(&Registry::builtin());
+        let expected = replace_generated(&page, &generated).expect("generated-block markers");
+        if std::env::var_os("TROIKA_UPDATE_DOCS").is_some() {
+            std::fs::write(&path, &expected).unwrap();
+        }
+        assert!(
+            std::fs::read_to_string(&path).unwrap() == expected,
+            "docs/retries.md is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --lib docs`"
+        );
+        for row in [
+            "| `Socket timed out on send/recv operation` | transient, maybe done |",
+            "| `unable to send message to qmaster` | transient, not started |",
+            "| `Connection refused` | transient, not started |",
+            "| `Permission denied` | permanent |",
         ] {
             assert!(generated.contains(row), "{row}\n{generated}");
         }

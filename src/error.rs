@@ -32,11 +32,15 @@ pub enum Error {
     /// crash (see `set_edition`).
     #[error("{prefix}{0}", prefix = io_prefix())]
     Io(String),
-    /// A command whose effect is not known: it timed out after it started,
-    /// or its answer could not be read. A submission that ends so may have
+    /// A command whose effect is not known: its answer could not be read. A submission that ends so may have
     /// reached the scheduler, so nothing it wrote is rolled back.
     #[error("{0}")]
     Uncertain(String),
+    /// A command that failed in a way that may pass: its connection could
+    /// not be made, or it ran out of time. `Reach` says whether it may have
+    /// done its work before it failed.
+    #[error("{0}")]
+    Transient(String, Reach),
     /// An error that was already logged (before the exit hooks ran, so that
     /// a copied log file holds it); the program only sets the exit status.
     #[error("{0}")]
@@ -62,7 +66,8 @@ impl Error {
             | Error::Run(s)
             | Error::Unexpected(s)
             | Error::Io(s)
-            | Error::Uncertain(s) => s,
+            | Error::Uncertain(s)
+            | Error::Transient(s, _) => s,
             Error::Reported(e) => e.detail(),
         }
     }
@@ -76,9 +81,19 @@ impl Error {
     /// [`Error::Uncertain`]).
     pub fn is_uncertain(&self) -> bool {
         match self {
-            Error::Uncertain(_) => true,
+            Error::Uncertain(_) | Error::Transient(_, Reach::MaybeDone) => true,
             Error::Reported(e) => e.is_uncertain(),
             _ => false,
+        }
+    }
+
+    /// How far a command that failed transiently got; `None` when the
+    /// failure is not transient.
+    pub fn transient(&self) -> Option<Reach> {
+        match self {
+            Error::Transient(_, r) => Some(*r),
+            Error::Reported(e) => e.transient(),
+            _ => None,
         }
     }
 
@@ -102,9 +117,21 @@ impl Error {
             Error::Unexpected(s) => Error::Unexpected(f(s)),
             Error::Io(s) => Error::Io(f(s)),
             Error::Uncertain(s) => Error::Uncertain(f(s)),
+            Error::Transient(s, r) => Error::Transient(f(s), r),
             Error::Reported(e) => Error::Reported(Box::new(e.map_message(f))),
         }
     }
+}
+
+/// How far a command that failed transiently got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// It never started, or never reached the scheduler: running it again
+    /// cannot do its work twice (a connection refused).
+    NotStarted,
+    /// It may have done its work before it failed (its answer was lost, it
+    /// timed out): a submission must be looked up before it is repeated.
+    MaybeDone,
 }
 
 /// Whether I/O errors are worded as 0.2.7 worded them ("Unhandled

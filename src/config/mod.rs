@@ -86,6 +86,12 @@ pub struct Behaviour {
     /// is missing, and a ledger that cannot be written is a warning (for
     /// 0.2.7 configurations the ledger is written silently and not read).
     pub ledger: bool,
+    /// The default of the site key `retries`: how many times a command that
+    /// failed transiently is tried again (none for 0.2.7 configurations).
+    pub retries: u32,
+    /// `kill` sends the cancel even when the job's state cannot be read
+    /// first (0.2.7 stopped there, and the job kept running).
+    pub kill_without_state: bool,
 }
 
 impl Edition {
@@ -101,6 +107,8 @@ impl Edition {
             plain_io_errors: new,
             status_record: new,
             ledger: new,
+            retries: if new { 6 } else { 0 },
+            kill_without_state: new,
         }
     }
 }
@@ -412,6 +420,22 @@ impl SiteConfig {
         }
     }
 
+    /// A count: a whole number from 0 up (an integer, or a string holding
+    /// one).
+    pub fn count(&self, key: &str) -> Result<Option<u32>> {
+        let Some(n) = self.get(key).filter(|n| !n.is_null()) else {
+            return Ok(None);
+        };
+        let parsed = match &n.value {
+            Value::Int(i) => u32::try_from(*i).ok(),
+            Value::Str(s) => s.trim().parse::<u32>().ok(),
+            _ => None,
+        };
+        parsed
+            .map(Some)
+            .ok_or_else(|| self.err(n, format!("'{key}' must be a whole number from 0 up, found {n}")))
+    }
+
     /// A number of seconds (see `seconds_of`).
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
         match self.get(key) {
@@ -606,6 +630,8 @@ mod tests {
                 plain_io_errors: false,
                 status_record: false,
                 ledger: false,
+                retries: 0,
+                kill_without_state: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
         );
@@ -620,6 +646,8 @@ mod tests {
                 plain_io_errors: true,
                 status_record: true,
                 ledger: true,
+                retries: 6,
+                kill_without_state: true,
             }
         );
         assert_eq!(

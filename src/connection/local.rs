@@ -414,11 +414,14 @@ fn kill_after_timeout(child: &mut Child, name: &str, timeout: Duration) -> Error
     std::thread::sleep(Duration::from_millis(200));
     let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     let _ = child.wait();
-    Error::Uncertain(format!(
-        "Command {} timed out after {} s and was killed",
-        quote(name),
-        fmt_secs(timeout)
-    ))
+    Error::Transient(
+        format!(
+            "Command {} timed out after {} s and was killed",
+            quote(name),
+            fmt_secs(timeout)
+        ),
+        crate::error::Reach::MaybeDone,
+    )
 }
 
 fn fmt_secs(d: Duration) -> String {

@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::local::run;
 use super::{Command, Connection, ConnectionOptions, Outcome};
 use crate::config::SiteConfig;
-use crate::error::{Error, Result};
+use crate::error::{Error, Reach, Result};
 use crate::util::{pure_path, quote_argv};
 
 pub const KEYS: &[&str] = &[
@@ -337,42 +337,65 @@ impl SshConnection {
         crate::debug!("Executing {}", quote_argv(&argv));
         let local = Command { argv, ..cmd.clone() };
         let out = run(&local, None)?;
-        if let Some(why) = connection_failure(&out) {
-            return Err(Error::run(format!(
-                "Connection to {} failed (ssh exit code 255, the command did not run): {why}",
-                self.destination()
-            )));
+        if let Some((why, reach)) = connection_failure(&out) {
+            let msg = format!(
+                "Connection to {} failed (ssh exit code 255, {}): {why}",
+                self.destination(),
+                match reach {
+                    Some(Reach::MaybeDone) => "the command may have run",
+                    _ => "the command did not run",
+                }
+            );
+            return Err(match reach {
+                Some(r) => Error::Transient(msg, r),
+                None => Error::run(msg),
+            });
         }
         Ok(out)
     }
 }
 
 /// Whether an ssh exit status 255 comes from ssh itself (the connection)
-/// rather than from the remote command, and why.
-pub fn connection_failure(out: &Outcome) -> Option<String> {
+/// rather than from the remote command: why, and whether trying again may
+/// help (`Some`: a transient failure, and how far the command got; `None`:
+/// a failure that lasts, such as a refused key).
+pub fn connection_failure(out: &Outcome) -> Option<(String, Option<Reach>)> {
     if out.code != Some(255) {
         return None;
     }
     let err = String::from_utf8_lossy(&out.stderr);
-    const SIGNS: &[&str] = &[
-        "ssh: ",
-        "Connection refused",
-        "Connection timed out",
-        "Connection closed",
-        "Connection reset",
-        "Permission denied",
-        "Host key verification failed",
-        "Could not resolve hostname",
-        "No route to host",
-        "kex_exchange_identification",
-        "Network is unreachable",
-        "Timeout, server",
-        "ControlPath",
-        "mux_client",
-    ];
-    let line = err.lines().find(|l| SIGNS.iter().any(|s| l.contains(s)))?;
-    Some(line.trim().to_string())
+    let line = err
+        .lines()
+        .find(|l| SIGNS.iter().any(|(s, _)| l.contains(s)) || l.starts_with("ssh: ") || l.contains("mux_client"))?;
+    let reach = SIGNS
+        .iter()
+        .find(|(s, _)| line.contains(s))
+        .map_or(Some(Reach::NotStarted), |(_, r)| *r);
+    Some((line.trim().to_string(), reach))
 }
+
+/// What ssh says when it fails, and what that means for the command: not
+/// started (the connection was never made), maybe done (the connection
+/// broke after the command was sent), or lasting (`None`: no use trying
+/// again). Other words of ssh itself (`ssh: ...`, the multiplexing
+/// client) count as not started.
+pub const SIGNS: &[(&str, Option<Reach>)] = &[
+    ("Connection refused", Some(Reach::NotStarted)),
+    ("No route to host", Some(Reach::NotStarted)),
+    ("Network is unreachable", Some(Reach::NotStarted)),
+    ("kex_exchange_identification", Some(Reach::NotStarted)),
+    ("Temporary failure in name resolution", Some(Reach::NotStarted)),
+    ("ControlPath", Some(Reach::NotStarted)),
+    ("Connection timed out during banner exchange", Some(Reach::NotStarted)),
+    ("Connection timed out", Some(Reach::NotStarted)),
+    ("Connection closed", Some(Reach::MaybeDone)),
+    ("Connection reset", Some(Reach::MaybeDone)),
+    ("Broken pipe", Some(Reach::MaybeDone)),
+    ("Timeout, server", Some(Reach::MaybeDone)),
+    ("Permission denied", None),
+    ("Host key verification failed", None),
+    ("Could not resolve hostname", None),
+];
 
 impl Connection for SshConnection {
     fn is_local(&self) -> bool {

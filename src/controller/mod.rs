@@ -161,6 +161,8 @@ impl<'r> Controller<'r> {
                 .seconds("vanish_grace")?
                 .map(|s| s as u64)
                 .unwrap_or(DEFAULT_VANISH_GRACE),
+            retry: crate::site::retry::RetryPolicy::from_config(&cfg)?,
+            faults: site_type.traits.faults,
             prefix,
             overrides,
             unknown,
@@ -463,6 +465,12 @@ impl<'r> Controller<'r> {
             Ok(j) => return Ok(j),
             Err(e) => e,
         };
+        if SubmitLock::acquire(script).is_err() {
+            return Err(Error::run(format!(
+                "No job id yet: {} is being submitted by another troika process now (try again when it ends)",
+                quote(&script.display().to_string())
+            )));
+        }
         let settings = p.site.settings();
         if self.config.edition().behaviour().ledger && !settings.copy_jid {
             let site = p.group.as_deref().unwrap_or(&settings.config.name);

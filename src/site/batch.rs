@@ -10,13 +10,15 @@
 //! line in [`super::builtin`].
 
 use std::path::Path;
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use super::kill::{self, Step};
+use super::retry::{self, Fault, Tries};
 use super::{submitted_job_id, warn_existing_stat, write_stat, CancelStatus, Site, SiteSettings, Submission};
 use crate::connection::{Command, Input, Outcome};
-use crate::error::{Error, Result};
+use crate::error::{Error, Reach, Result};
 use crate::job::{Answer, JobStatus, Query};
 use crate::util::quote;
 
@@ -57,7 +59,7 @@ pub enum ScriptInput {
 
 /// What a batch scheduler does its own way. Commands are argument vectors:
 /// the configured program (`sbatch_command`, ...) and its arguments.
-pub trait Scheduler: StateQueries {
+pub trait Scheduler: StateQueries + Recovery {
     /// The words of messages: `Slurm submission failed`, `sbatch`, `squeue`
     /// (the last also names the status command in monitor's messages).
     fn names(&self) -> Submission<'_>;
@@ -172,6 +174,34 @@ pub trait StateQueries {
     }
 }
 
+/// How a submission whose answer was lost is found again (which words of a
+/// scheduler mean a failure that passes are in its type's
+/// [`super::Traits::faults`]). Every method has a default (a submission that
+/// may have reached the scheduler is then never repeated), so `impl
+/// Recovery for X {}` is a start.
+pub trait Recovery {
+    /// Submission arguments that put `tag` on the job, so that a submission
+    /// whose answer was lost can be found ([`Scheduler::find_argvs`]).
+    /// `None`: the scheduler cannot be asked so, and a submission that may
+    /// have reached it is never repeated.
+    fn tag_args(&self, _tag: &str) -> Option<Vec<String>> {
+        None
+    }
+
+    /// Queries that list the user's jobs with their tags: the queue first
+    /// (its answer decides), then accounting for jobs that already ended.
+    /// `since` is how long ago the first attempt started.
+    fn find_argvs(&self, _user: Option<&str>, _since: Duration) -> Vec<Vec<String>> {
+        vec![]
+    }
+
+    /// The ids of the jobs tagged `tag` in the answer of a find query
+    /// (`argv`), or why the answer cannot be trusted.
+    fn parse_found(&self, out: &Outcome, argv: &[String], _tag: &str) -> std::result::Result<Vec<String>, String> {
+        Err(query_failed(argv, out))
+    }
+}
+
 /// The job id check of schedulers without a syntax of their own: a word
 /// that no command can take for an option.
 pub fn default_check_job_id(jid: &str) -> Result<()> {
@@ -198,6 +228,14 @@ pub fn command_failed(what: &str, out: &Outcome) -> Error {
     Error::run(format!("{what} failed with {}: {}", out.describe(), out.text().trim()))
 }
 
+/// What a look-up of a submission's tag found.
+enum Found {
+    Job(String),
+    None,
+    /// The queue could not be asked: whether the job exists is not known.
+    Unknown(String),
+}
+
 /// A site run by a batch scheduler.
 pub struct BatchSite<S> {
     s: SiteSettings,
@@ -215,8 +253,43 @@ impl<S: Scheduler + 'static> BatchSite<S> {
 }
 
 impl<S: Scheduler> BatchSite<S> {
+    /// Runs a command that can be repeated (a query, a cancel, a signal).
     fn run(&self, argv: Vec<String>) -> Result<Outcome> {
-        self.s.run(Command::new(argv))
+        self.s.run_retried(Command::new(argv))
+    }
+
+    /// The job that carries `tag`, from the scheduler's queue, else its
+    /// accounting. Found nowhere counts only when the queue answered.
+    fn find(&self, tag: &str, since: Duration) -> Found {
+        let user = self.s.user.as_deref();
+        let mut why = None;
+        for (i, argv) in self.sched.find_argvs(user, since).into_iter().enumerate() {
+            let answer = self
+                .s
+                .run(Command::new(argv.clone()))
+                .map_err(|e| e.detail().to_string())
+                .and_then(|out| self.sched.parse_found(&out, &argv, tag));
+            match answer {
+                Ok(ids) => {
+                    if ids.len() > 1 {
+                        crate::warning!("Jobs {} all carry the tag {tag}: keeping the first", ids.join(", "));
+                    }
+                    if let Some(id) = ids.into_iter().next() {
+                        return Found::Job(id);
+                    }
+                }
+                Err(failed) => {
+                    crate::debug!("Looking up the tag {tag} with {}: {failed}", quote(&argv[0]));
+                    if i == 0 {
+                        why = Some(failed);
+                    }
+                }
+            }
+        }
+        match why {
+            Some(w) => Found::Unknown(w),
+            None => Found::None,
+        }
     }
 
     /// The plain cancel: its success status, VANISHED for a job that is
@@ -255,7 +328,7 @@ impl<S: Scheduler> Site for BatchSite<S> {
         let mut by_argument = input == ScriptInput::Argument;
         if self.s.copy_script {
             let target = self.s.copy_target(script, output);
-            self.s.connection.send_script(script, &target)?;
+            self.s.send_script(script, &target)?;
             path = target.display().to_string();
             by_argument = input != ScriptInput::AlwaysStdin;
         }
@@ -264,6 +337,14 @@ impl<S: Scheduler> Site for BatchSite<S> {
             output,
             user,
         })?;
+        // A tag finds the job again should the submission's answer be lost.
+        let tag = match self.s.retry.retries > 0 && !self.s.dry_run() {
+            true => Some(retry::new_tag()).and_then(|t| self.sched.tag_args(&t).map(|a| (t, a))),
+            false => None,
+        };
+        if let Some((_, args)) = &tag {
+            argv.extend(args.iter().cloned());
+        }
         if by_argument && !self.sched.places_script() {
             argv.push(path);
         }
@@ -272,8 +353,71 @@ impl<S: Scheduler> Site for BatchSite<S> {
         } else {
             Input::File(script.to_path_buf())
         };
-        let out = self.s.run(Command::new(argv.clone()).stdin(stdin))?;
-        self.sched.read_submission(&out, script, &argv)
+        let cmd = Command::new(argv.clone()).stdin(stdin);
+        let tag = tag.map(|(t, _)| t);
+        let name = self.sched.names().command;
+        let mut tries = Tries::new(&self.s.retry);
+        // Whether an earlier attempt may have reached the scheduler.
+        let mut maybe_submitted = false;
+        loop {
+            if let (true, Some(tag)) = (maybe_submitted, &tag) {
+                match self.find(tag, tries.elapsed()) {
+                    Found::Job(jid) => {
+                        crate::info!(
+                            "Job {jid} carries this submission's tag {tag}: an earlier attempt submitted it, its answer was lost"
+                        );
+                        return Ok(Some(jid));
+                    }
+                    Found::None => crate::info!("No job carries the tag {tag}: submitting again"),
+                    Found::Unknown(why) => {
+                        if tries.again("Looking up the submission", &why) {
+                            continue;
+                        }
+                        return Err(Error::Uncertain(format!(
+                            "{} may have submitted the job, and it could not be checked ({why}; {}): check with {} (tag {tag}) before submitting again",
+                            name,
+                            tries.summary(),
+                            self.sched.names().query
+                        )));
+                    }
+                }
+            }
+            let result = self.s.run(cmd.clone());
+            let fault = retry::fault_of(&result, self.s.faults);
+            let reach = match fault {
+                Some(Fault::Transient(reach)) if tries.enabled() => reach,
+                _ => return result.and_then(|out| self.sched.read_submission(&out, script, &argv)),
+            };
+            if reach == Reach::MaybeDone && tag.is_none() {
+                // No way to know whether the job exists: never submit twice.
+                let why = retry::reason(&result);
+                return Err(Error::Uncertain(format!(
+                    "{name} failed ({why}), perhaps after the job was submitted, and this scheduler's jobs cannot be looked up by tag: check with {} before submitting again",
+                    self.sched.names().query
+                )));
+            }
+            maybe_submitted |= reach == Reach::MaybeDone;
+            if !tries.again(name, &retry::reason(&result)) {
+                let summary = tries.summary();
+                let err = match result {
+                    Ok(out) => match self.sched.read_submission(&out, script, &argv) {
+                        Err(e) => e,
+                        Ok(_) => Error::run(format!("{name} failed")),
+                    },
+                    Err(e) => e,
+                };
+                let err = err.map_message(|m| format!("{m} ({summary}, each failed transiently)"));
+                return Err(match maybe_submitted {
+                    true => Error::Uncertain(format!(
+                        "{}; an attempt may have submitted the job: check with {} (tag {}) before submitting again",
+                        err.detail(),
+                        self.sched.names().query,
+                        tag.as_deref().unwrap_or("")
+                    )),
+                    false => err,
+                });
+            }
+        }
     }
 
     fn monitor(&self, script: &Path, jid: &str) -> Result<()> {

@@ -12,8 +12,9 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, StateQueries, ToSubmit};
+use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Recovery, Scheduler, StateQueries, ToSubmit};
 use super::qsub::{add_reason, answer_text, as_asked, asked_ids, queue_status, shell_signal};
+use super::retry::Pattern;
 use super::units::{is_fsd_with_unit, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
@@ -168,6 +169,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             states: STATES,
+            faults: FAULTS,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Flux::new),
@@ -266,6 +268,12 @@ impl Scheduler for Flux {
         }
     }
 }
+
+/// Flux's words of failures that pass (from its documentation; no Flux
+/// instance runs here to see them).
+const FAULTS: &[Pattern] = &[Pattern::not_started("Unable to connect to Flux")];
+
+impl Recovery for Flux {}
 
 impl StateQueries for Flux {
     /// `flux jobs -n -o FORMAT ID...`: ids listed are shown in every state

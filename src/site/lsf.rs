@@ -6,8 +6,11 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, StateQueries, ToSubmit};
+use super::batch::{
+    argv, command_failed, BatchSite, Job, KillCommand, Recovery, Scheduler, ScriptInput, StateQueries, ToSubmit,
+};
 use super::qsub::{add_reason, answer_text, queue_status, shell_signal};
+use super::retry::Pattern;
 use super::units::{table_memory, walltime_seconds, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
@@ -186,6 +189,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             states: STATES,
+            faults: FAULTS,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Lsf::new),
@@ -328,6 +332,16 @@ impl Scheduler for Lsf {
         command_failed("bkill", out)
     }
 }
+
+/// LSF's words of failures that pass (from its documentation; no LSF
+/// cluster runs here to see them).
+const FAULTS: &[Pattern] = &[
+    Pattern::not_started("LSF is down"),
+    Pattern::not_started("Cannot connect to LSF"),
+    Pattern::maybe_done("Communication time out"),
+];
+
+impl Recovery for Lsf {}
 
 impl StateQueries for Lsf {
     /// `bjobs -a -noheader -o "jobid jobindex stat exit_code exit_reason

@@ -10,6 +10,7 @@ pub mod kill;
 pub mod lsf;
 pub mod pbs;
 pub mod qsub;
+pub mod retry;
 pub mod sge;
 pub mod signals;
 pub mod slurm;
@@ -96,6 +97,11 @@ pub struct SiteSettings {
     /// `vanish_grace`: how long after its submission a job may be in no
     /// queue or record before it is VANISHED, in seconds.
     pub vanish_grace: u64,
+    /// How commands that fail transiently are tried again.
+    pub retry: retry::RetryPolicy,
+    /// The scheduler's words of failures ([`retry::classify`]), from its
+    /// site type's [`Traits`].
+    pub faults: &'static [retry::Pattern],
 }
 
 impl SiteSettings {
@@ -127,6 +133,27 @@ impl SiteSettings {
         self.connection.execute(cmd)
     }
 
+    /// Runs a command that can be repeated without harm (a query, a
+    /// cancel, `mkdir -p`), again after each transient failure as the
+    /// site's retry policy allows.
+    pub fn run_retried(&self, cmd: Command) -> Result<Outcome> {
+        let name = cmd.argv.first().map(|p| {
+            let p = std::path::Path::new(p);
+            p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()
+        });
+        retry::repeat(&self.retry, name.as_deref().unwrap_or(""), self.faults, || {
+            self.run(cmd.clone())
+        })
+    }
+
+    /// Copies the script to the site (`copy_script`), again after each
+    /// transient failure.
+    pub fn send_script(&self, script: &Path, target: &Path) -> Result<()> {
+        retry::repeat_action(&self.retry, "Copying the script", || {
+            self.connection.send_script(script, target)
+        })
+    }
+
     /// Runs a status query `argv` and reads its answer with `parse`. A dry
     /// run, or a command that cannot run, is no answer.
     pub fn ask(
@@ -134,7 +161,7 @@ impl SiteSettings {
         argv: Vec<String>,
         parse: impl FnOnce(&Outcome, &[String]) -> crate::job::Answer,
     ) -> crate::job::Answer {
-        match self.run(Command::new(argv.clone())) {
+        match self.run_retried(Command::new(argv.clone())) {
             Ok(out) if out.dryrun => Err("dry run: nothing was asked".into()),
             Ok(out) => parse(&out, &argv),
             Err(e) => Err(e.to_string()),
@@ -170,7 +197,7 @@ impl SiteSettings {
         let mut argv: Vec<std::ffi::OsString> = vec!["tail".into(), "-n".into(), "+1".into(), "--".into()];
         argv.push("/dev/null".into());
         argv.extend(paths.iter().map(|p| p.as_os_str().to_owned()));
-        let out = match self.run(Command::new(argv)) {
+        let out = match self.run_retried(Command::new(argv)) {
             Ok(out) if !out.dryrun => out,
             _ => return vec![None; paths.len()],
         };
@@ -200,7 +227,7 @@ impl SiteSettings {
         let dir = crate::util::command_path(crate::util::parent_dir(output));
         let mut argv: Vec<std::ffi::OsString> = self.pmkdir_command.iter().map(Into::into).collect();
         argv.push(dir.clone().into_os_string());
-        let out = self.run(Command::new(argv))?;
+        let out = self.run_retried(Command::new(argv))?;
         if out.dryrun {
             return Ok(dir);
         }
@@ -233,7 +260,7 @@ impl SiteSettings {
         let mut stdin = crate::connection::Input::File(script.to_path_buf());
         if self.copy_script {
             let target = self.copy_target(script, output);
-            self.connection.send_script(script, &target)?;
+            self.send_script(script, &target)?;
             argv.push(target.display().to_string());
             stdin = crate::connection::Input::Null;
         }
@@ -320,6 +347,8 @@ pub struct Traits {
     /// The scheduler's state codes and what they mean (for the docs; the
     /// scheduler reads its answers with them).
     pub states: &'static [crate::job::NativeState],
+    /// The scheduler's words of failures that pass ([`retry::classify`]).
+    pub faults: &'static [retry::Pattern],
 }
 
 /// The built-in site types.
@@ -357,6 +386,10 @@ pub const COMMON_KEYS: &[&str] = &[
     "command_timeout",
     "status_record",
     "vanish_grace",
+    "retries",
+    "retry_delay",
+    "retry_max_delay",
+    "retry_time_limit",
 ];
 
 /// How a scheduler's submission is named in messages.

@@ -11,11 +11,12 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, BatchSite, KillCommand, StateQueries};
+use super::batch::{argv, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
     QScheduler, ROWS,
 };
+use super::retry::Pattern;
 use super::units::{parse_memory, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
@@ -241,6 +242,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             states: STATES,
+            faults: FAULTS,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Pbs::new),
@@ -492,6 +494,15 @@ impl QScheduler for Pbs {
         self.forgiving_kill && out.text().contains("Request invalid for state of job")
     }
 }
+
+/// PBS's words of failures that pass (from its documentation; no PBS
+/// server runs here to see them).
+const FAULTS: &[Pattern] = &[
+    Pattern::not_started("cannot connect to server"),
+    Pattern::not_started("pbs_iff: cannot connect to host"),
+];
+
+impl Recovery for Pbs {}
 
 impl StateQueries for Pbs {
     /// `qstat -x -f ID...`: every job asked, finished ones from the job

@@ -12,7 +12,8 @@
 use nix::sys::signal::Signal;
 
 use super::batch::{
-    argv, command_failed, default_check_job_id, query_failed, Job, KillCommand, Scheduler, StateQueries, ToSubmit,
+    argv, command_failed, default_check_job_id, query_failed, Job, KillCommand, Recovery, Scheduler, StateQueries,
+    ToSubmit,
 };
 use super::{CancelStatus, SiteSettings, Submission};
 use crate::config::SiteConfig;
@@ -54,7 +55,7 @@ impl QCommands {
 /// input (or its copy's path), `qstat [OPTIONS] ID`, `qdel ID` and `qsig -s
 /// SIGNAL ID`. The methods named as [`Scheduler`]'s mean the same; job
 /// states come from its own [`StateQueries`].
-pub trait QScheduler: StateQueries {
+pub trait QScheduler: StateQueries + Recovery {
     /// The configured commands.
     fn q(&self) -> &QCommands;
 

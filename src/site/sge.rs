@@ -6,10 +6,13 @@
 //! queue's `notify` time before). A configured `kill_sequence` is therefore
 //! not followed: the kill is one `qdel`, as in troika 0.2.7.
 
+use std::time::Duration;
+
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, StateQueries};
+use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Recovery, StateQueries};
 use super::qsub::{QCommands, QScheduler, ROWS};
+use super::retry::Pattern;
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
@@ -173,6 +176,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             states: STATES,
+            faults: FAULTS,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Sge::new),
@@ -291,6 +295,62 @@ impl QScheduler for Sge {
 
     fn gone(&self, out: &Outcome, _by: KillCommand) -> bool {
         String::from_utf8_lossy(&out.stdout).contains("does not exist")
+    }
+}
+
+/// Grid Engine's words of failures that pass (seen on the test cell with
+/// sge_qmaster stopped).
+const FAULTS: &[Pattern] = &[
+    Pattern::not_started("unable to contact qmaster"),
+    Pattern::not_started("unable to send message to qmaster"),
+    Pattern::maybe_done("failed receiving gdi request response"),
+];
+
+/// The job context variable that tags a submission.
+const TAG_VARIABLE: &str = "troika_tag";
+
+impl Recovery for Sge {
+    /// `-ac troika_tag=TAG`: a context variable, shown by `qstat -j`.
+    fn tag_args(&self, tag: &str) -> Option<Vec<String>> {
+        Some(vec!["-ac".into(), format!("{TAG_VARIABLE}={tag}")])
+    }
+
+    /// `qstat [-u USER] -j '*'`: the details of every job of the user, its
+    /// context included. (Accounting keeps no context: a job that already
+    /// ended is not found.)
+    fn find_argvs(&self, user: Option<&str>, _since: Duration) -> Vec<Vec<String>> {
+        let mut args = Vec::new();
+        if let Some(u) = user {
+            args.extend(["-u", u]);
+        }
+        args.extend(["-j", "*"]);
+        vec![argv(&self.q.qstat, &args)]
+    }
+
+    /// Blocks of `job_number: N` ... `context: troika_tag=TAG,...`; with no
+    /// job at all qstat says `Following jobs do not exist` (exit 1).
+    fn parse_found(&self, out: &Outcome, argv: &[String], tag: &str) -> std::result::Result<Vec<String>, String> {
+        let text = String::from_utf8_lossy(&out.stdout);
+        if !out.success() {
+            return match out.text().contains("Following jobs do not exist") {
+                true => Ok(vec![]),
+                false => Err(query_failed(argv, out)),
+            };
+        }
+        let wanted = format!("{TAG_VARIABLE}={tag}");
+        let mut ids = Vec::new();
+        let mut current = None;
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
+            match key.trim() {
+                "job_number" => current = Some(value.trim().to_string()),
+                "context" if value.split(',').any(|v| v.trim() == wanted) => ids.extend(current.take()),
+                _ => {}
+            }
+        }
+        Ok(ids)
     }
 }
 

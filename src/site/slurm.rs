@@ -1,8 +1,11 @@
 //! Slurm: `sbatch`, `squeue`, `scancel`, `#SBATCH` directives.
 
+use std::time::Duration;
+
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Scheduler, StateQueries, ToSubmit};
+use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Recovery, Scheduler, StateQueries, ToSubmit};
+use super::retry::Pattern;
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
@@ -165,6 +168,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             states: STATES,
+            faults: FAULTS,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Slurm::new),
@@ -241,7 +245,7 @@ impl Slurm {
     /// `squeue -h -o %T -j ID`: the job's state, `None` when Slurm does not
     /// know the job any more.
     fn state(&self, s: &SiteSettings, jid: &str) -> Result<Option<String>> {
-        let out = s.run(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]))?;
+        let out = s.run_retried(Command::with_args(&self.squeue, &["-h", "-o", "%T", "-j", jid]))?;
         if out.dryrun {
             return Ok(Some(String::new()));
         }
@@ -339,7 +343,16 @@ impl Scheduler for Slurm {
     fn before_kill(&self, s: &SiteSettings, job: &Job) -> Result<Option<CancelStatus>> {
         let dryrun = s.dry_run();
         let jid = job.jid;
-        let Some(state) = self.state(s, jid)? else {
+        let state = match self.state(s, jid) {
+            Ok(state) => state,
+            Err(e) if s.config.behaviour().kill_without_state => {
+                // The job may be running: the cancel goes out all the same.
+                crate::warning!("{}: cancelling job {jid} without knowing its state", e.detail());
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(state) = state else {
             return Ok(Some(CancelStatus::Vanished));
         };
         if state.is_empty() && !dryrun {
@@ -350,7 +363,7 @@ impl Scheduler for Slurm {
             return Ok(None);
         }
         let cancel = argv(&self.scancel, &["-t", "PENDING", jid]);
-        let out = s.run(Command::new(cancel.clone()))?;
+        let out = s.run_retried(Command::new(cancel.clone()))?;
         if !out.success() && !out.dryrun {
             if self.gone(&out, KillCommand::Cancel) {
                 crate::debug!("Job {jid} left the queue before scancel -t PENDING");
@@ -366,6 +379,58 @@ impl Scheduler for Slurm {
                 Ok(None)
             }
         }
+    }
+}
+
+/// Slurm's words of failures that pass (seen on the test cluster with
+/// slurmctld stopped, and in Slurm's error codes `slurm_strerror`).
+const FAULTS: &[Pattern] = &[
+    Pattern::not_started("Unable to contact slurm controller"),
+    Pattern::not_started("Slurm backup controller in standby mode"),
+    Pattern::not_started("Munge encode failed"),
+    Pattern::not_started("Slurm temporarily unable to accept job"),
+    Pattern::maybe_done("Socket timed out on send/recv operation"),
+    Pattern::maybe_done("Zero Bytes were transmitted or received"),
+    Pattern::maybe_done("Unexpected message received"),
+    Pattern::maybe_done("Transport endpoint is not connected"),
+    Pattern::maybe_done("Communication connection failure"),
+];
+
+impl Recovery for Slurm {
+    /// `--comment=TAG` (the job name stays the user's).
+    fn tag_args(&self, tag: &str) -> Option<Vec<String>> {
+        Some(vec![format!("--comment={tag}")])
+    }
+
+    /// `squeue -h -t all -o %i|%k` for the user's jobs, then `sacct -n -X -P
+    /// -o JobIDRaw,Comment` since a minute before the first attempt (Slurm
+    /// keeps comments in accounting with `AccountingStoreFlags=job_comment`).
+    fn find_argvs(&self, user: Option<&str>, since: Duration) -> Vec<Vec<String>> {
+        let who: Vec<&str> = match user {
+            Some(u) => vec!["-u", u],
+            None => vec!["--me"],
+        };
+        let mut queue = vec!["-h", "-t", "all", "-o", "%i|%k"];
+        queue.extend(&who);
+        let start = format!("now-{}", since.as_secs() + 60);
+        let mut acct = vec!["-n", "-X", "-P", "-o", "JobIDRaw,Comment", "-S", &start];
+        if let Some(u) = user {
+            acct.extend(["-u", u]);
+        }
+        vec![argv(&self.squeue, &queue), argv(&self.sacct, &acct)]
+    }
+
+    /// Lines of `ID|COMMENT`.
+    fn parse_found(&self, out: &Outcome, argv: &[String], tag: &str) -> std::result::Result<Vec<String>, String> {
+        if !out.success() {
+            return Err(query_failed(argv, out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('|'))
+            .filter(|(_, c)| c.trim() == tag)
+            .map(|(id, _)| id.trim().to_string())
+            .collect())
     }
 }
 

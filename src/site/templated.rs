@@ -25,7 +25,9 @@ use std::path::Path;
 
 use nix::sys::signal::Signal;
 
-use super::batch::{command_failed, BatchSite, Job, KillCommand, Scheduler, ScriptInput, StateQueries, ToSubmit};
+use super::batch::{
+    command_failed, BatchSite, Job, KillCommand, Recovery, Scheduler, ScriptInput, StateQueries, ToSubmit,
+};
 use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::config::{Node, SiteConfig, Value};
 use crate::connection::Outcome;
@@ -489,6 +491,8 @@ impl Templated {
 
 /// The configuration names no status query: its jobs' states are UNKNOWN.
 impl StateQueries for Templated {}
+
+impl Recovery for Templated {}
 
 impl Scheduler for Templated {
     fn names(&self) -> Submission<'_> {

@@ -9,11 +9,12 @@
 
 use nix::sys::signal::Signal;
 
-use super::batch::{argv, command_failed, BatchSite, KillCommand, StateQueries};
+use super::batch::{argv, command_failed, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
     QScheduler, ROWS,
 };
+use super::retry::Pattern;
 use super::units::{table_memory, Style};
 use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
@@ -125,6 +126,7 @@ pub fn site_type() -> SiteType {
         },
         traits: Traits {
             states: STATES,
+            faults: FAULTS,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Torque::new),
@@ -229,6 +231,16 @@ impl QScheduler for Torque {
         }
     }
 }
+
+/// Torque's words of failures that pass (from its documentation; no
+/// Torque server runs here to see them).
+const FAULTS: &[Pattern] = &[
+    Pattern::not_started("Cannot connect to specified server host"),
+    Pattern::not_started("cannot connect to server"),
+    Pattern::not_started("No free connections"),
+];
+
+impl Recovery for Torque {}
 
 impl StateQueries for Torque {
     /// `qstat -f ID...` (Torque's `-x` is XML, not the history).

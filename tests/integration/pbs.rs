@@ -16,6 +16,8 @@ const SITES: &str = "sites:
   pbs:
     type: pbs
     connection: local
+    retry_delay: 0.05
+    retry_max_delay: 0.1
   pbs_select:
     type: pbs
     connection: local
@@ -350,7 +352,8 @@ fn pbs_emulated_submit_failures_report_qsub_errors() {
     c.write_exec("job.sh", "#!/bin/sh\necho x\n");
     c.troika(&["submit", "pbs", &c.s("job.sh"), "-o", &c.s("job.out")])
         .expect_code(1)
-        .stderr_contains("exit code 162: qsub: cannot connect to server pbs-emu (errno=15010)");
+        .stderr_contains("exit code 162: qsub: cannot connect to server pbs-emu (errno=15010)")
+        .stderr_contains("(7 attempts in ");
 }
 
 /// The emulator itself: the documented answers of the real commands.

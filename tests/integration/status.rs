@@ -56,7 +56,8 @@ fn poll_status(
 
 // ---------------------------------------------------------------- emulated
 
-const FAKE_SLURM: &str = "edition: 2026\nledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n";
+const FAKE_SLURM: &str =
+    "edition: 2026\nledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n    retry_delay: 0.05\n    retry_max_delay: 0.1\n";
 
 /// Fake Slurm commands whose answers the test chooses (no Slurm needed).
 fn fake_slurm() -> Case {
@@ -87,6 +88,7 @@ fn a_failing_squeue_gives_unknown_never_an_outcome() {
         "{reason}"
     );
     assert!(c.calls("sacct").is_empty(), "no accounting after a failed queue query");
+    assert_eq!(c.calls("squeue").len(), 7, "a transient failure is tried 6 times again");
     // The human line says the same.
     let r = c.troika(&["status", "s", "a.sh"]);
     r.expect_code(0);
@@ -418,7 +420,7 @@ fn slurm_accounting_down_is_unknown_then_told_again() {
     let _accounting = ACCOUNTING.lock().unwrap_or_else(|e| e.into_inner());
     // No status record: once Slurm forgets the job, only accounting knows it.
     let c = Case::new("status-acct-down")
-        .config("edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n    status_record: false\n")
+        .config("edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n    status_record: false\n    retry_delay: 0.05\n    retry_max_delay: 0.1\n")
         .at_end(move |_| {
             let script = crate::common::repo_root().join("tests/services/slurm.sh");
             let _ = std::process::Command::new(script).arg("up").output();

@@ -225,7 +225,7 @@ impl Emulated {
         }
         c.write("out/.keep", "");
         c.config(&format!(
-            "edition: 2026\nledger: ledger\nsites:\n  {0}:\n    type: {0}\n    connection: local\n",
+            "edition: 2026\nledger: ledger\nsites:\n  {0}:\n    type: {0}\n    connection: local\n    retry_delay: 0.05\n    retry_max_delay: 0.1\n",
             self.site
         ))
     }

@@ -37,7 +37,7 @@ impl Translator for ExternalTranslator {
         // Translators only compute directives: they run in dry-run mode too.
         let out = crate::connection::local::run(&cmd, None).map_err(|e| match e {
             // The only uncertain outcome of a local command: its time ran out.
-            Error::Uncertain(_) => Error::run(format!(
+            Error::Transient(..) => Error::run(format!(
                 "did not finish within {} s and was killed (raise the 'timeout' of its entry if it needs longer)",
                 self.timeout.as_secs_f64()
             )),
