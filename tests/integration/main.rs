@@ -9,6 +9,7 @@ mod conformance;
 mod contract;
 mod direct;
 mod ecflow;
+mod ecflow_kit;
 mod flux;
 mod hooks;
 mod hostile;
