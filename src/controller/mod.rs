@@ -417,7 +417,7 @@ impl<'r> Controller<'r> {
                     }
                     if settings.copy_jid {
                         let target = with_suffix(&settings.copy_target(script, output), ".jid");
-                        settings.connection.send_file(&jid_path, &target)?;
+                        settings.send_file(&jid_path, &target)?;
                     }
                     self.record_submission(&settings.config.name, user, script, &jid, output);
                 }
@@ -481,7 +481,7 @@ impl<'r> Controller<'r> {
         }
         if let (true, Some(out)) = (settings.copy_jid, output) {
             let remote = with_suffix(&settings.copy_target(script, out), ".jid");
-            if let Err(e) = settings.connection.get_file(&remote, &local) {
+            if let Err(e) = settings.get_file(&remote, &local) {
                 return Err(Error::run(format!(
                     "Could not read the job id: {local_err} or copy it back {}",
                     e.detail()

@@ -73,7 +73,7 @@ fn create_output_dir(ctx: &HookContext) -> Result<()> {
 fn copy_to_output_dir(ctx: &HookContext, output: &Path, src: &Path) -> Result<()> {
     let dir = ctx.site.create_output_dir(output)?;
     let target: PathBuf = crate::util::file_in(&dir, src.file_name().unwrap_or_default());
-    ctx.site.settings().connection.send_file(src, &target)
+    ctx.site.settings().send_file(src, &target)
 }
 
 /// `pre_submit`: copies the original script (`<script>.orig`) beside the

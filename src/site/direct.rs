@@ -271,12 +271,12 @@ impl DirectSite {
         let target = self.s.copy_target(script, output);
         let target_s = target.display().to_string();
         if self.s.copy_script {
-            conn.send_script(script, &target)?;
+            self.s.send_script(script, &target)?;
         } else {
             // Through the same ssh connection: no scp round trip.
             let put = Command::new(["sh", "-c", r#"cat >"$1" && chmod +x "$1""#, "troika", &target_s])
                 .stdin(Input::File(script.to_path_buf()));
-            let out = self.s.run(put)?;
+            let out = self.s.run_retried(put)?;
             if !out.dryrun && !out.success() {
                 return Err(Error::run(format!(
                     "Cannot write the script to {target_s} on the site: {}",

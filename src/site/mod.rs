@@ -154,6 +154,21 @@ impl SiteSettings {
         })
     }
 
+    /// Copies a file to the site (`copy_jid`, the hooks that copy logs),
+    /// again after each transient failure.
+    pub fn send_file(&self, src: &Path, target: &Path) -> Result<()> {
+        retry::repeat_action(&self.retry, "Copying a file to the site", || {
+            self.connection.send_file(src, target)
+        })
+    }
+
+    /// Copies a file from the site, again after each transient failure.
+    pub fn get_file(&self, src: &Path, target: &Path) -> Result<()> {
+        retry::repeat_action(&self.retry, "Copying a file from the site", || {
+            self.connection.get_file(src, target)
+        })
+    }
+
     /// Runs a status query `argv` and reads its answer with `parse`. A dry
     /// run, or a command that cannot run, is no answer.
     pub fn ask(

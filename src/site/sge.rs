@@ -391,6 +391,62 @@ mod tests {
     use super::*;
     use crate::script::translate::Rule;
 
+    fn outcome(code: i32, stdout: &str, stderr: &str) -> Outcome {
+        Outcome {
+            code: Some(code),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// The answers of the test cell with sge_qmaster stopped.
+    #[test]
+    fn qmaster_down_is_transient() {
+        use crate::error::Reach;
+        use crate::site::retry::{classify, Fault};
+        let qsub = outcome(
+            1,
+            "",
+            "error: commlib error: got select error (Connection refused)
+Unable to run job: unable to send message to qmaster using port 6444 on host \"vm\": got send error\nExiting.\n",
+        );
+        assert_eq!(classify(&qsub, FAULTS), Fault::Transient(Reach::NotStarted));
+        let qstat = outcome(
+            1,
+            "",
+            "error: unable to send message to qmaster using port 6444 on host \"vm\": got send error\n",
+        );
+        assert_eq!(classify(&qstat, FAULTS), Fault::Transient(Reach::NotStarted));
+        let unknown_queue = outcome(1, "", "Unable to run job: Job was rejected because job requests unknown queue \"nosuch.q\".\nExiting.\n");
+        assert_eq!(classify(&unknown_queue, FAULTS), Fault::Permanent);
+    }
+
+    #[test]
+    fn tagged_jobs_are_found_in_qstat_j() {
+        let words = |w: &str| vec![w.to_string()];
+        let sge = Sge {
+            q: QCommands {
+                qsub: words("qsub"),
+                qstat: words("qstat"),
+                qdel: words("qdel"),
+                qsig: words("qsig"),
+            },
+            qacct: words("qacct"),
+        };
+        let argv = vec!["qstat".to_string()];
+        let text = "==============================================================\njob_number:                 365\njob_name:                   tok\ncontext:                    troika_tag=troika-abc\n==============================================================\njob_number:                 366\njob_name:                   t2\ncontext:                    troika_tag=troika-x,other=1\n==============================================================\njob_number:                 367\njob_name:                   t3\n";
+        let found = |tag: &str| sge.parse_found(&outcome(0, text, ""), &argv, tag).unwrap();
+        assert_eq!(found("troika-abc"), ["365"]);
+        assert_eq!(found("troika-x"), ["366"]);
+        assert!(found("troika-none").is_empty());
+        // No job at all.
+        let none = outcome(1, "", "Following jobs do not exist: \n*\n");
+        assert!(sge.parse_found(&none, &argv, "troika-abc").unwrap().is_empty());
+        let down = outcome(1, "", "error: unable to send message to qmaster using port 6444");
+        assert!(sge.parse_found(&down, &argv, "troika-abc").unwrap_err().contains("qstat failed"));
+    }
+
     #[test]
     fn qsub_output() {
         assert_eq!(

@@ -502,6 +502,79 @@ mod tests {
     }
 
     #[test]
+    fn tagged_jobs_are_found_in_squeue_and_sacct_answers() {
+        let slurm = Slurm {
+            sbatch: vec!["sbatch".into()],
+            squeue: vec!["squeue".into()],
+            scancel: vec!["scancel".into()],
+            sacct: vec!["sacct".into()],
+        };
+        let answer = |code: i32, stdout: &str, stderr: &str| Outcome {
+            code: Some(code),
+            stdout: stdout.as_bytes().to_vec(),
+            stderr: stderr.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let argv = vec!["squeue".to_string()];
+        let text = "8904|troika-1ab6243cde19bcd806b5\n8905|\n8906|a comment|with a bar\n8907|troika-1ab6243cde19bcd806b5x\n";
+        let found = slurm.parse_found(&answer(0, text, ""), &argv, "troika-1ab6243cde19bcd806b5");
+        assert_eq!(found.unwrap(), ["8904"]);
+        let down = answer(
+            1,
+            "",
+            "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
+        );
+        let e = slurm.parse_found(&down, &argv, "t").unwrap_err();
+        assert!(e.starts_with("squeue failed with exit code 1: slurm_load_jobs error: Unable"), "{e}");
+        // The queries: the user's jobs, then accounting since a minute before.
+        let q = slurm.find_argvs(None, std::time::Duration::from_secs(30));
+        assert_eq!(q[0], ["squeue", "-h", "-t", "all", "-o", "%i|%k", "--me"]);
+        assert_eq!(q[1], ["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,Comment", "-S", "now-90"]);
+        let q = slurm.find_argvs(Some("bob"), std::time::Duration::from_secs(0));
+        assert_eq!(&q[0][5..], ["%i|%k", "-u", "bob"]);
+        assert_eq!(&q[1][7..], ["now-60", "-u", "bob"]);
+        assert_eq!(slurm.tag_args("troika-1").unwrap(), ["--comment=troika-1"]);
+    }
+
+    /// The answers of the test cluster with slurmctld stopped, and one
+    /// that lasts.
+    #[test]
+    fn controller_down_is_transient() {
+        use crate::error::Reach;
+        use crate::site::retry::{classify, Fault};
+        let failed = |stderr: &str| Outcome {
+            code: Some(1),
+            stderr: stderr.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        for (stderr, fault) in [
+            (
+                "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)",
+                Fault::Transient(Reach::NotStarted),
+            ),
+            (
+                "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
+                Fault::Transient(Reach::NotStarted),
+            ),
+            (
+                "scancel: error: Kill job error on job id 1: Unable to contact slurm controller (connect failure)",
+                Fault::Transient(Reach::NotStarted),
+            ),
+            (
+                "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation",
+                Fault::Transient(Reach::MaybeDone),
+            ),
+            (
+                "sbatch: error: invalid partition specified: nosuch\nsbatch: error: Batch job submission failed: Invalid partition name specified",
+                Fault::Permanent,
+            ),
+            ("slurm_load_jobs error: Invalid job id specified", Fault::Permanent),
+        ] {
+            assert_eq!(classify(&failed(stderr), FAULTS), fault, "{stderr}");
+        }
+    }
+
+    #[test]
     fn table_has_the_29_standard_directives() {
         assert_eq!(TABLE.entries().count(), 29);
     }
