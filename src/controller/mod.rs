@@ -399,6 +399,10 @@ impl<'r> Controller<'r> {
                 };
                 if let Some(jid) = jid {
                     known.jid = Some(jid.clone());
+                    // The job exists: the ledger has it before anything else
+                    // is written, so that it is found even when its .jid
+                    // file cannot be (a full disk).
+                    self.record_submission(&settings.config.name, user, script, &jid, output);
                     let jid_path = with_suffix(script, ".jid");
                     if jid_path.exists() {
                         crate::warning!(
@@ -417,7 +421,6 @@ impl<'r> Controller<'r> {
                         let target = with_suffix(&settings.copy_target(script, output), ".jid");
                         settings.connection.send_file(&jid_path, &target)?;
                     }
-                    self.record_submission(&settings.config.name, user, script, &jid, output);
                 }
                 Ok(())
             },
