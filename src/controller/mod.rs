@@ -410,9 +410,21 @@ impl<'r> Controller<'r> {
                             quote(&jid_path.display().to_string())
                         );
                     }
-                    // The job exists: should its id not be kept, the message has it.
+                    // The job exists: should its id not be kept, the message has it,
+                    // and the .jid of an earlier job, which would name the wrong job
+                    // to monitor and kill, is removed (that takes no room on a full disk).
                     crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644).map_err(|e| {
-                        e.map_message(|m| format!("Job {jid} was submitted, but its id could not be kept: {m}"))
+                        let earlier = match std::fs::remove_file(&jid_path) {
+                            Ok(()) => "; the job id file of an earlier job is removed".to_string(),
+                            Err(r) if r.kind() == std::io::ErrorKind::NotFound => String::new(),
+                            Err(r) => format!(
+                                "; the job id file still names an earlier job: it cannot be removed: {}",
+                                crate::error::io_reason(&r)
+                            ),
+                        };
+                        e.map_message(|m| {
+                            format!("Job {jid} was submitted, but its id could not be kept: {m}{earlier}")
+                        })
                     })?;
                     if p.group.is_some() {
                         group::record_member(script, &settings.config.name)?;
