@@ -256,8 +256,9 @@ fn read_only_script_directory_fails_cleanly_2026() {
 // ---------------------------------------- the disk fills during the submission
 
 /// sbatch takes the job, fills the script's file system, then says the
-/// job's id: troika cannot write the `.jid` file.
-fn disk_fills_during_submission(e: Edition) {
+/// job's id: troika cannot write the `.jid` file. With `earlier`, an
+/// earlier submission of the script left its `.jid` and `.orig` files.
+fn disk_fills_during_submission(e: Edition, earlier: bool) {
     let c = slurm_case("disk-fills", e);
     let fs = c.path("fs");
     let c = c
@@ -276,11 +277,20 @@ fn disk_fills_during_submission(e: Edition) {
     c.write("state/squeue.out", "42|RUNNING|None\n");
     let job = fs.join("job.sh");
     std::fs::write(&job, script()).unwrap();
+    if earlier {
+        std::fs::write(fs.join("job.sh.jid"), "41\n").unwrap();
+        std::fs::write(fs.join("job.sh.orig"), "#!/bin/sh\necho an earlier original\n").unwrap();
+    }
     let s = job.display().to_string();
     let r = c.troika(&["submit", "s", &s, "-o", &c.s("out/job.out")]);
-    r.expect_code(1).stderr_contains(&e.io_failure(&format!(
-        "Job 42 was submitted, but its id could not be kept: Cannot write '{s}.jid': No space left on device"
-    )));
+    let failure =
+        format!("Job 42 was submitted, but its id could not be kept: Cannot write '{s}.jid': No space left on device");
+    // The .jid of the earlier job would name the wrong job from now on.
+    let failure = match earlier {
+        true => format!("{failure}; the job id file of an earlier job is removed\n"),
+        false => format!("{failure}\n"),
+    };
+    r.expect_code(1).stderr_contains(&e.io_failure(&failure));
     no_crash(&r);
     let sbatch = c.all_calls();
     assert_eq!(sbatch.len(), 1, "{sbatch:?}");
@@ -289,7 +299,10 @@ fn disk_fills_during_submission(e: Edition) {
         ("sbatch", 0),
         "{sbatch:?}"
     );
-    assert_full(&fs);
+    if !earlier {
+        // (Removing the earlier .jid gave its room back.)
+        assert_full(&fs);
+    }
     // The job exists: the generated script stays, whole, as sbatch read
     // it, and the original is kept beside it. No .jid, no temporary file.
     let text = String::from_utf8(read(&job)).unwrap();
@@ -334,6 +347,7 @@ fn disk_fills_during_submission(e: Edition) {
         Edition::E2026 => {
             // monitor finds the job in the ledger; with the disk still
             // full it cannot write the .stat file, and says so.
+            fill(&fs);
             c.clear_calls();
             let r = c.troika(&["-v", "monitor", "s", &s]);
             r.expect_code(1)
@@ -388,12 +402,22 @@ fn assert_squeue_asks_for_42(c: &Case) {
 
 #[test]
 fn disk_full_after_sbatch_keeps_the_job_in_the_ledger_0_2_7() {
-    disk_fills_during_submission(Edition::V027);
+    disk_fills_during_submission(Edition::V027, false);
 }
 
 #[test]
 fn disk_full_after_sbatch_keeps_the_job_in_the_ledger_2026() {
-    disk_fills_during_submission(Edition::E2026);
+    disk_fills_during_submission(Edition::E2026, false);
+}
+
+#[test]
+fn disk_full_after_sbatch_leaves_no_earlier_job_id_0_2_7() {
+    disk_fills_during_submission(Edition::V027, true);
+}
+
+#[test]
+fn disk_full_after_sbatch_leaves_no_earlier_job_id_2026() {
+    disk_fills_during_submission(Edition::E2026, true);
 }
 
 // ------------------------------------------- a read-only output directory
