@@ -401,6 +401,10 @@ impl<'r> Controller<'r> {
                 };
                 if let Some(jid) = jid {
                     known.jid = Some(jid.clone());
+                    // The job exists: the ledger has it before anything else
+                    // is written, so that it is found even when its .jid
+                    // file cannot be (a full disk).
+                    self.record_submission(&settings.config.name, user, script, &jid, output);
                     let jid_path = with_suffix(script, ".jid");
                     if jid_path.exists() {
                         crate::warning!(
@@ -408,9 +412,21 @@ impl<'r> Controller<'r> {
                             quote(&jid_path.display().to_string())
                         );
                     }
-                    // The job exists: should its id not be kept, the message has it.
+                    // The job exists: should its id not be kept, the message has it,
+                    // and the .jid of an earlier job, which would name the wrong job
+                    // to monitor and kill, is removed (that takes no room on a full disk).
                     crate::util::write_atomic(&jid_path, format!("{jid}\n").as_bytes(), 0o644).map_err(|e| {
-                        e.map_message(|m| format!("Job {jid} was submitted, but its id could not be kept: {m}"))
+                        let earlier = match std::fs::remove_file(&jid_path) {
+                            Ok(()) => "; the job id file of an earlier job is removed".to_string(),
+                            Err(r) if r.kind() == std::io::ErrorKind::NotFound => String::new(),
+                            Err(r) => format!(
+                                "; the job id file still names an earlier job: it cannot be removed: {}",
+                                crate::error::io_reason(&r)
+                            ),
+                        };
+                        e.map_message(|m| {
+                            format!("Job {jid} was submitted, but its id could not be kept: {m}{earlier}")
+                        })
                     })?;
                     if p.group.is_some() {
                         group::record_member(script, &settings.config.name)?;
@@ -419,7 +435,6 @@ impl<'r> Controller<'r> {
                         let target = with_suffix(&settings.copy_target(script, output), ".jid");
                         settings.send_file(&jid_path, &target)?;
                     }
-                    self.record_submission(&settings.config.name, user, script, &jid, output);
                 }
                 Ok(())
             },

@@ -462,7 +462,7 @@ fn var_or(key: &str, default: &str) -> String {
     std::env::var(key).unwrap_or_else(|_| default.to_string())
 }
 
-fn flag(key: &str) -> bool {
+pub fn flag(key: &str) -> bool {
     std::env::var_os(key).is_some_and(|v| !v.is_empty() && v != "0")
 }
 

@@ -8,6 +8,7 @@ mod cli;
 mod conformance;
 mod contract;
 mod direct;
+mod disk;
 mod ecflow;
 mod ecflow_kit;
 mod flux;
