@@ -292,6 +292,25 @@ impl<S: Scheduler> BatchSite<S> {
         }
     }
 
+    /// After an attempt that may have submitted the job: the job that
+    /// carries `tag` (adopted), `None` when the queue answered without it,
+    /// or why it cannot be known.
+    fn adopt(&self, tag: &str, tries: &Tries) -> std::result::Result<Option<String>, String> {
+        match self.find(tag, tries.elapsed()) {
+            Found::Job(jid) => {
+                crate::info!(
+                    "Job {jid} carries this submission's tag {tag}: an earlier attempt submitted it, its answer was lost"
+                );
+                Ok(Some(jid))
+            }
+            Found::None => {
+                crate::info!("No job carries the tag {tag}: the job was not submitted");
+                Ok(None)
+            }
+            Found::Unknown(why) => Err(why),
+        }
+    }
+
     /// The plain cancel: its success status, VANISHED for a job that is
     /// gone, or its error.
     fn cancel(&self, job: &Job) -> Result<CancelStatus> {
@@ -359,27 +378,20 @@ impl<S: Scheduler> Site for BatchSite<S> {
         let mut tries = Tries::new(&self.s.retry);
         // Whether an earlier attempt may have reached the scheduler.
         let mut maybe_submitted = false;
+        let uncertain = |why: &str, tries: &Tries, tag: &str| {
+            Error::Uncertain(format!(
+                "{name} may have submitted the job, and it could not be checked ({why}; {}): check with {} (tag {tag}) before submitting again",
+                tries.summary(),
+                self.sched.names().query
+            ))
+        };
         loop {
             if let (true, Some(tag)) = (maybe_submitted, &tag) {
-                match self.find(tag, tries.elapsed()) {
-                    Found::Job(jid) => {
-                        crate::info!(
-                            "Job {jid} carries this submission's tag {tag}: an earlier attempt submitted it, its answer was lost"
-                        );
-                        return Ok(Some(jid));
-                    }
-                    Found::None => crate::info!("No job carries the tag {tag}: submitting again"),
-                    Found::Unknown(why) => {
-                        if tries.again("Looking up the submission", &why) {
-                            continue;
-                        }
-                        return Err(Error::Uncertain(format!(
-                            "{} may have submitted the job, and it could not be checked ({why}; {}): check with {} (tag {tag}) before submitting again",
-                            name,
-                            tries.summary(),
-                            self.sched.names().query
-                        )));
-                    }
+                match self.adopt(tag, &tries) {
+                    Ok(Some(jid)) => return Ok(Some(jid)),
+                    Ok(None) => maybe_submitted = false,
+                    Err(why) if tries.again("Looking up the submission", &why) => continue,
+                    Err(why) => return Err(uncertain(&why, &tries, tag)),
                 }
             }
             let result = self.s.run(cmd.clone());
@@ -397,26 +409,27 @@ impl<S: Scheduler> Site for BatchSite<S> {
                 )));
             }
             maybe_submitted |= reach == Reach::MaybeDone;
-            if !tries.again(name, &retry::reason(&result)) {
-                let summary = tries.summary();
-                let err = match result {
-                    Ok(out) => match self.sched.read_submission(&out, script, &argv) {
-                        Err(e) => e,
-                        Ok(_) => Error::run(format!("{name} failed")),
-                    },
-                    Err(e) => e,
-                };
-                let err = err.map_message(|m| format!("{m} ({summary}, each failed transiently)"));
-                return Err(match maybe_submitted {
-                    true => Error::Uncertain(format!(
-                        "{}; an attempt may have submitted the job: check with {} (tag {}) before submitting again",
-                        err.detail(),
-                        self.sched.names().query,
-                        tag.as_deref().unwrap_or("")
-                    )),
-                    false => err,
-                });
+            if tries.again(name, &retry::reason(&result)) {
+                continue;
             }
+            let summary = tries.summary();
+            let err = match result {
+                Ok(out) => match self.sched.read_submission(&out, script, &argv) {
+                    Err(e) => e,
+                    Ok(_) => Error::run(format!("{name} failed")),
+                },
+                Err(e) => e,
+            };
+            let err = err.map_message(|m| format!("{m} ({summary}, each failed transiently)"));
+            // The last attempt may have submitted the job: one more look.
+            return match (maybe_submitted, &tag) {
+                (true, Some(tag)) => match self.adopt(tag, &tries) {
+                    Ok(Some(jid)) => Ok(Some(jid)),
+                    Ok(None) => Err(err),
+                    Err(why) => Err(uncertain(&why, &tries, tag)),
+                },
+                _ => Err(err),
+            };
         }
     }
 

@@ -418,7 +418,11 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
             "error: unable to send message to qmaster using port 6444 on host \"vm\": got send error\n",
         );
         assert_eq!(classify(&qstat, FAULTS), Fault::Transient(Reach::NotStarted));
-        let unknown_queue = outcome(1, "", "Unable to run job: Job was rejected because job requests unknown queue \"nosuch.q\".\nExiting.\n");
+        let unknown_queue = outcome(
+            1,
+            "",
+            "Unable to run job: Job was rejected because job requests unknown queue \"nosuch.q\".\nExiting.\n",
+        );
         assert_eq!(classify(&unknown_queue, FAULTS), Fault::Permanent);
     }
 
@@ -444,7 +448,10 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
         let none = outcome(1, "", "Following jobs do not exist: \n*\n");
         assert!(sge.parse_found(&none, &argv, "troika-abc").unwrap().is_empty());
         let down = outcome(1, "", "error: unable to send message to qmaster using port 6444");
-        assert!(sge.parse_found(&down, &argv, "troika-abc").unwrap_err().contains("qstat failed"));
+        assert!(sge
+            .parse_found(&down, &argv, "troika-abc")
+            .unwrap_err()
+            .contains("qstat failed"));
     }
 
     #[test]

@@ -516,7 +516,8 @@ mod tests {
             ..Default::default()
         };
         let argv = vec!["squeue".to_string()];
-        let text = "8904|troika-1ab6243cde19bcd806b5\n8905|\n8906|a comment|with a bar\n8907|troika-1ab6243cde19bcd806b5x\n";
+        let text =
+            "8904|troika-1ab6243cde19bcd806b5\n8905|\n8906|a comment|with a bar\n8907|troika-1ab6243cde19bcd806b5x\n";
         let found = slurm.parse_found(&answer(0, text, ""), &argv, "troika-1ab6243cde19bcd806b5");
         assert_eq!(found.unwrap(), ["8904"]);
         let down = answer(
@@ -525,11 +526,17 @@ mod tests {
             "slurm_load_jobs error: Unable to contact slurm controller (connect failure)",
         );
         let e = slurm.parse_found(&down, &argv, "t").unwrap_err();
-        assert!(e.starts_with("squeue failed with exit code 1: slurm_load_jobs error: Unable"), "{e}");
+        assert!(
+            e.starts_with("squeue failed with exit code 1: slurm_load_jobs error: Unable"),
+            "{e}"
+        );
         // The queries: the user's jobs, then accounting since a minute before.
         let q = slurm.find_argvs(None, std::time::Duration::from_secs(30));
         assert_eq!(q[0], ["squeue", "-h", "-t", "all", "-o", "%i|%k", "--me"]);
-        assert_eq!(q[1], ["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,Comment", "-S", "now-90"]);
+        assert_eq!(
+            q[1],
+            ["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,Comment", "-S", "now-90"]
+        );
         let q = slurm.find_argvs(Some("bob"), std::time::Duration::from_secs(0));
         assert_eq!(&q[0][5..], ["%i|%k", "-u", "bob"]);
         assert_eq!(&q[1][7..], ["now-60", "-u", "bob"]);
