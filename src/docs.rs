@@ -308,21 +308,27 @@ mod tests {
         assert!(torque.contains("| `total_nodes` | one `-l nodes=<total_nodes>:ppn=<tasks_per_node>"));
     }
 
-    /// `docs/resources.md` carries, between its generated-block markers, what
-    /// every scheduler type writes for each accepted size and limit.
-    #[test]
-    fn resources_table_matches_the_code() {
-        let path = repo_root().join("docs/resources.md");
-        let page = std::fs::read_to_string(&path).unwrap();
-        let generated = resources_markdown(&Registry::builtin());
-        let expected = replace_generated(&page, &generated).expect("generated-block markers");
+    /// Checks that `page` carries `generated` between its generated-block
+    /// markers (rewrites it with `TROIKA_UPDATE_DOCS=1`); returns `generated`.
+    fn page_matches(page: &str, generated: String) -> String {
+        let path = repo_root().join(page);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let expected = replace_generated(&text, &generated).expect("generated-block markers");
         if std::env::var_os("TROIKA_UPDATE_DOCS").is_some() {
             std::fs::write(&path, &expected).unwrap();
         }
         assert!(
             std::fs::read_to_string(&path).unwrap() == expected,
-            "docs/resources.md is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --lib docs`"
+            "{page} is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --lib docs`"
         );
+        generated
+    }
+
+    /// `docs/resources.md` carries, between its generated-block markers, what
+    /// every scheduler type writes for each accepted size and limit.
+    #[test]
+    fn resources_table_matches_the_code() {
+        let generated = page_matches("docs/resources.md", resources_markdown(&Registry::builtin()));
         for row in [
             "| `1.5G` | `--mem=1536M` | `-l select=1:mem=1536mb` | (none) | `-l mem=1536mb` | `-M 1536MB` | (none) |",
             "| `1h30m` | `--time=01:30:00` | `-l walltime=01:30:00` | `-l h_rt=01:30:00` | `-l walltime=01:30:00` | `-W 1:30` | `-t 90m` |",
@@ -334,17 +340,7 @@ mod tests {
     /// `docs/status.md` carries the state tables of the code.
     #[test]
     fn status_tables_match_the_code() {
-        let path = repo_root().join("docs/status.md");
-        let page = std::fs::read_to_string(&path).unwrap();
-        let generated = status_markdown(&Registry::builtin());
-        let expected = replace_generated(&page, &generated).expect("generated-block markers");
-        if std::env::var_os("TROIKA_UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &expected).unwrap();
-        }
-        assert!(
-            std::fs::read_to_string(&path).unwrap() == expected,
-            "docs/status.md is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --lib docs`"
-        );
+        let generated = page_matches("docs/status.md", status_markdown(&Registry::builtin()));
         for row in [
             "| `PENDING` | `QUEUED` |",
             "| `TIMEOUT` | `FINISHED` | `TIMEOUT` |",
@@ -358,17 +354,7 @@ mod tests {
     /// `docs/retries.md` carries the tables of failure words of the code.
     #[test]
     fn fault_tables_match_the_code() {
-        let path = repo_root().join("docs/retries.md");
-        let page = std::fs::read_to_string(&path).unwrap();
-        let generated = faults_markdown(&Registry::builtin());
-        let expected = replace_generated(&page, &generated).expect("generated-block markers");
-        if std::env::var_os("TROIKA_UPDATE_DOCS").is_some() {
-            std::fs::write(&path, &expected).unwrap();
-        }
-        assert!(
-            std::fs::read_to_string(&path).unwrap() == expected,
-            "docs/retries.md is out of date: run `TROIKA_UPDATE_DOCS=1 cargo test --lib docs`"
-        );
+        let generated = page_matches("docs/retries.md", faults_markdown(&Registry::builtin()));
         for row in [
             "| `Socket timed out on send/recv operation` | transient, maybe done |",
             "| `unable to send message to qmaster` | transient, not started |",
