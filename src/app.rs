@@ -270,6 +270,20 @@ fn execute(
             }
             print_all(&out)
         }
+        Action::Queues {
+            site,
+            queue,
+            user,
+            json,
+        } => {
+            let queues = ctl.queues(&site, user.as_deref(), queue.as_deref())?;
+            let out = match (json, &queue) {
+                (true, _) => queues.iter().map(|q| q.json(&site) + "\n").collect(),
+                (false, Some(_)) => queues.iter().map(|q| q.detail()).collect(),
+                (false, None) => crate::site::queues::table(&queues),
+            };
+            print_all(&out)
+        }
         Action::Jobs { site, since, json } => {
             let mut out = String::new();
             for e in ctl.jobs(site.as_deref(), since.as_deref())? {

@@ -134,6 +134,19 @@ pub enum Action {
         #[arg(long = "json")]
         json: bool,
     },
+    /// List the queues or partitions of a site, with their state and limits
+    Queues {
+        /// Target site
+        site: String,
+        /// Only this queue, in detail
+        queue: Option<String>,
+        /// Remote user
+        #[arg(short = 'u', long = "user")]
+        user: Option<String>,
+        /// One JSON object per line
+        #[arg(long = "json")]
+        json: bool,
+    },
     /// List the job ledger: the jobs submitted
     Jobs {
         /// Only jobs of this site
@@ -159,6 +172,7 @@ impl Action {
             Action::ListSites => "list-sites",
             Action::Status { .. } => "status",
             Action::Jobs { .. } => "jobs",
+            Action::Queues { .. } => "queues",
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::script::{Request, SubmitLock, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
 
+mod queues;
 mod status;
 pub use status::StatusRequest;
 

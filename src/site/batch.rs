@@ -15,6 +15,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::kill::{self, Step};
+use super::queues::{QueueInfo, QueueQueries};
 use super::retry::{self, Fault, Tries};
 use super::{submitted_job_id, warn_existing_stat, write_stat, CancelStatus, Site, SiteSettings, Submission};
 use crate::connection::{Command, Input, Outcome};
@@ -59,7 +60,7 @@ pub enum ScriptInput {
 
 /// What a batch scheduler does its own way. Commands are argument vectors:
 /// the configured program (`sbatch_command`, ...) and its arguments.
-pub trait Scheduler: StateQueries + Recovery {
+pub trait Scheduler: StateQueries + Recovery + QueueQueries {
     /// The words of messages: `Slurm submission failed`, `sbatch`, `squeue`
     /// (the last also names the status command in monitor's messages).
     fn names(&self) -> Submission<'_>;
@@ -460,6 +461,24 @@ impl<S: Scheduler> Site for BatchSite<S> {
             Ok(all)
         };
         self.s.resolve(jobs, &queue, Some(&accounting))
+    }
+
+    fn queues(&self) -> Result<Vec<QueueInfo>> {
+        let argvs = self.sched.queues_argvs();
+        if argvs.is_empty() {
+            return Err(Error::run("This site type cannot list its queues"));
+        }
+        let mut answers = Vec::new();
+        for argv in argvs {
+            let out = self.run(argv.clone())?;
+            if out.dryrun {
+                return Ok(vec![]);
+            }
+            answers.push((argv, out));
+        }
+        self.sched
+            .parse_queues(&answers)
+            .map_err(|why| Error::run(format!("Cannot list the queues: {why}")))
     }
 
     fn kill(&self, script: &Path, jid: &str) -> Result<CancelStatus> {

@@ -275,6 +275,8 @@ const FAULTS: &[Pattern] = &[Pattern::not_started("Unable to connect to Flux")];
 
 impl Recovery for Flux {}
 
+impl super::queues::QueueQueries for Flux {}
+
 impl StateQueries for Flux {
     /// `flux jobs -n -o FORMAT ID...`: ids listed are shown in every state
     /// (no `-a`: flux jobs warns that filters are ignored with ids).

@@ -343,6 +343,8 @@ const FAULTS: &[Pattern] = &[
 
 impl Recovery for Lsf {}
 
+impl super::queues::QueueQueries for Lsf {}
+
 impl StateQueries for Lsf {
     /// `bjobs -a -noheader -o "jobid jobindex stat exit_code exit_reason
     /// delimiter='|'" ID...`.

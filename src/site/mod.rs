@@ -10,6 +10,7 @@ pub mod kill;
 pub mod lsf;
 pub mod pbs;
 pub mod qsub;
+pub mod queues;
 pub mod retry;
 pub mod sge;
 pub mod signals;
@@ -323,6 +324,12 @@ pub trait Site {
         jobs.iter()
             .map(|q| crate::job::JobStatus::unknown(q.jid, "this site type cannot tell job states"))
             .collect()
+    }
+
+    /// The site's queues or partitions (`troika queues`). By default an
+    /// error: the site type has none to tell.
+    fn queues(&self) -> Result<Vec<queues::QueueInfo>> {
+        Err(Error::run("This site type has no queues to list"))
     }
 
     /// Creates the directory of the job output file on the site and returns

@@ -504,6 +504,8 @@ const FAULTS: &[Pattern] = &[
 
 impl Recovery for Pbs {}
 
+impl super::queues::QueueQueries for Pbs {}
+
 impl StateQueries for Pbs {
     /// `qstat -x -f ID...`: every job asked, finished ones from the job
     /// history.

@@ -55,7 +55,7 @@ impl QCommands {
 /// input (or its copy's path), `qstat [OPTIONS] ID`, `qdel ID` and `qsig -s
 /// SIGNAL ID`. The methods named as [`Scheduler`]'s mean the same; job
 /// states come from its own [`StateQueries`].
-pub trait QScheduler: StateQueries + Recovery {
+pub trait QScheduler: StateQueries + Recovery + super::queues::QueueQueries {
     /// The configured commands.
     fn q(&self) -> &QCommands;
 

@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 
 use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Recovery, StateQueries};
 use super::qsub::{QCommands, QScheduler, ROWS};
+use super::queues::{QueueInfo, QueueQueries, QueueState};
 use super::retry::Pattern;
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
@@ -22,7 +23,13 @@ use crate::script::translate::{Entry, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["qsub_command", "qstat_command", "qdel_command", "qacct_command"];
+pub const KEYS: &[&str] = &[
+    "qsub_command",
+    "qstat_command",
+    "qdel_command",
+    "qacct_command",
+    "qconf_command",
+];
 
 /// Grid Engine's job states (the `state` column of `qstat`): letters that
 /// combine; the table lists the combinations `qstat` shows.
@@ -225,6 +232,7 @@ fn parse_digits(out: &str) -> Option<&str> {
 pub struct Sge {
     q: QCommands,
     qacct: Vec<String>,
+    qconf: Vec<String>,
 }
 
 impl Sge {
@@ -232,6 +240,7 @@ impl Sge {
         Ok(Sge {
             q: QCommands::read(&s.config, false)?,
             qacct: s.config.command("qacct_command", &["qacct"])?,
+            qconf: s.config.command("qconf_command", &["qconf"])?,
         })
     }
 }
@@ -354,6 +363,98 @@ impl Recovery for Sge {
     }
 }
 
+impl QueueQueries for Sge {
+    /// `qstat -f` (each queue instance: slots and states), then `qconf -sq
+    /// '*'` (each queue's configuration: limits).
+    fn queues_argvs(&self) -> Vec<Vec<String>> {
+        vec![argv(&self.q.qstat, &["-f"]), argv(&self.qconf, &["-sq", "*"])]
+    }
+
+    fn parse_queues(&self, answers: &[(Vec<String>, Outcome)]) -> std::result::Result<Vec<QueueInfo>, String> {
+        let [(argv0, instances), (argv1, config)] = answers else {
+            return Err("no answer".into());
+        };
+        for (a, out) in [(argv0, instances), (argv1, config)] {
+            if !out.success() {
+                return Err(query_failed(a, out));
+            }
+        }
+        // Queue instances: `QUEUE@HOST QTYPE RESV/USED/TOT LOAD ARCH [STATES]`.
+        let mut found: Vec<(String, u64, u64, Vec<String>)> = Vec::new();
+        for line in String::from_utf8_lossy(&instances.stdout).lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let Some((queue, _host)) = words.first().and_then(|w| w.split_once('@')) else {
+                continue;
+            };
+            let counts: Vec<u64> = words
+                .get(2)
+                .map_or(vec![], |c| c.split('/').filter_map(|n| n.parse().ok()).collect());
+            let [resv, used, total] = counts[..] else { continue };
+            let states = words.get(5).unwrap_or(&"").to_string();
+            match found.iter_mut().find(|(q, ..)| q == queue) {
+                Some(entry) => {
+                    entry.1 += total;
+                    entry.2 += total.saturating_sub(used + resv);
+                    entry.3.push(states);
+                }
+                None => found.push((
+                    queue.to_string(),
+                    total,
+                    total.saturating_sub(used + resv),
+                    vec![states],
+                )),
+            }
+        }
+        // Configurations: blocks of `KEY VALUE` lines, each from `qname`.
+        let mut configs: Vec<Vec<(String, String)>> = Vec::new();
+        for line in String::from_utf8_lossy(&config.stdout).lines() {
+            let Some((k, v)) = line.split_once(char::is_whitespace) else {
+                continue;
+            };
+            if k == "qname" {
+                configs.push(Vec::new());
+            }
+            if let Some(block) = configs.last_mut() {
+                block.push((k.to_string(), v.trim().to_string()));
+            }
+        }
+        let mut queues = Vec::new();
+        for block in configs {
+            let get = |k: &str| block.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+            let name = get("qname").unwrap_or("").to_string();
+            let (slots, free, states) = match found.iter().find(|(q, ..)| *q == name) {
+                Some((_, s, f, st)) => (Some(*s), Some(*f), st.clone()),
+                None => (Some(0), Some(0), vec![]),
+            };
+            // Every instance disabled: drained; every one unknown or in
+            // error: down; every one suspended: inactive.
+            let all =
+                |letters: &str| !states.is_empty() && states.iter().all(|s| s.chars().any(|c| letters.contains(c)));
+            let state = if all("dD") {
+                QueueState::Drained
+            } else if all("uE") {
+                QueueState::Down
+            } else if all("sSC") {
+                QueueState::Inactive
+            } else {
+                QueueState::Up
+            };
+            let mut q = QueueInfo::new(name, state, states.join(","));
+            q.nodes = Some(states.len() as u64);
+            q.slots = slots;
+            q.slots_free = free;
+            q.max_walltime = get("h_rt").and_then(super::queues::limit_seconds);
+            q.max_memory_mb = get("h_vmem")
+                .filter(|m| !m.eq_ignore_ascii_case("INFINITY"))
+                .and_then(|m| super::units::parse_memory(m).ok())
+                .map(|kib| kib / 1024);
+            q.details = block.iter().filter(|(k, _)| k != "qname").cloned().collect();
+            queues.push(q);
+        }
+        Ok(queues)
+    }
+}
+
 impl StateQueries for Sge {
     /// `qstat -j ID`.
     /// `qstat -u '*'`: Grid Engine lists no job by id, only users' jobs.
@@ -437,6 +538,7 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
                 qsig: words("qsig"),
             },
             qacct: words("qacct"),
+            qconf: words("qconf"),
         };
         let argv = vec!["qstat".to_string()];
         let text = "==============================================================\njob_number:                 365\njob_name:                   tok\ncontext:                    troika_tag=troika-abc\n==============================================================\njob_number:                 366\njob_name:                   t2\ncontext:                    troika_tag=troika-x,other=1\n==============================================================\njob_number:                 367\njob_name:                   t3\n";

@@ -5,6 +5,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::batch::{argv, query_failed, BatchSite, Job, KillCommand, Recovery, Scheduler, StateQueries, ToSubmit};
+use super::queues::{key_values, limit_seconds, QueueInfo, QueueQueries, QueueState};
 use super::retry::Pattern;
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::{Command, Outcome};
@@ -15,7 +16,14 @@ use crate::script::translate::{bool_value, Entry, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["sbatch_command", "squeue_command", "scancel_command", "sacct_command"];
+pub const KEYS: &[&str] = &[
+    "sbatch_command",
+    "squeue_command",
+    "scancel_command",
+    "sacct_command",
+    "scontrol_command",
+    "sinfo_command",
+];
 
 /// Slurm's job states (`squeue %T`, `sacct State`), flags included.
 pub const STATES: &[NativeState] = &[
@@ -230,6 +238,8 @@ pub struct Slurm {
     squeue: Vec<String>,
     scancel: Vec<String>,
     sacct: Vec<String>,
+    scontrol: Vec<String>,
+    sinfo: Vec<String>,
 }
 
 impl Slurm {
@@ -239,6 +249,8 @@ impl Slurm {
             squeue: s.config.command("squeue_command", &["squeue"])?,
             scancel: s.config.command("scancel_command", &["scancel"])?,
             sacct: s.config.command("sacct_command", &["sacct"])?,
+            scontrol: s.config.command("scontrol_command", &["scontrol"])?,
+            sinfo: s.config.command("sinfo_command", &["sinfo"])?,
         })
     }
 
@@ -434,6 +446,58 @@ impl Recovery for Slurm {
     }
 }
 
+impl QueueQueries for Slurm {
+    /// `scontrol show partition -o` (one line of `KEY=VALUE` per
+    /// partition), then `sinfo -h -o %R|%C` (CPUs allocated/idle/other/total).
+    fn queues_argvs(&self) -> Vec<Vec<String>> {
+        vec![
+            argv(&self.scontrol, &["show", "partition", "-o"]),
+            argv(&self.sinfo, &["-h", "-o", "%R|%C"]),
+        ]
+    }
+
+    fn parse_queues(&self, answers: &[(Vec<String>, Outcome)]) -> std::result::Result<Vec<QueueInfo>, String> {
+        let [(argv0, parts), (_, cpus)] = answers else {
+            return Err("no answer".into());
+        };
+        if !parts.success() {
+            return Err(query_failed(argv0, parts));
+        }
+        // Idle CPUs by partition; the count is only missing when sinfo fails.
+        let idle: std::collections::HashMap<String, u64> = match cpus.success() {
+            true => String::from_utf8_lossy(&cpus.stdout)
+                .lines()
+                .filter_map(|l| l.split_once('|'))
+                .filter_map(|(p, c)| Some((p.trim().to_string(), c.split('/').nth(1)?.trim().parse().ok()?)))
+                .collect(),
+            false => Default::default(),
+        };
+        let mut queues = Vec::new();
+        for line in String::from_utf8_lossy(&parts.stdout).lines() {
+            let kv = key_values(line);
+            let get = |k: &str| kv.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+            let Some(name) = get("PartitionName") else { continue };
+            let native = get("State").unwrap_or("");
+            let state = match native {
+                "UP" => QueueState::Up,
+                "DRAIN" => QueueState::Drained,
+                "INACTIVE" => QueueState::Inactive,
+                _ => QueueState::Down,
+            };
+            let mut q = QueueInfo::new(name, state, native);
+            q.default = get("Default") == Some("YES");
+            q.max_walltime = get("MaxTime").and_then(limit_seconds);
+            q.nodes = get("TotalNodes").and_then(|n| n.parse().ok());
+            q.slots = get("TotalCPUs").and_then(|n| n.parse().ok());
+            q.slots_free = idle.get(name).copied();
+            q.max_memory_mb = get("MaxMemPerNode").and_then(|m| m.parse().ok());
+            q.details = kv.into_iter().filter(|(k, _)| k != "PartitionName").collect();
+            queues.push(q);
+        }
+        Ok(queues)
+    }
+}
+
 impl StateQueries for Slurm {
     /// `squeue -h -t all -o %i|%T|%r -j IDS`; one id is given twice, for
     /// squeue fails on a single id it does not know but not on a list.
@@ -508,6 +572,8 @@ mod tests {
             squeue: vec!["squeue".into()],
             scancel: vec!["scancel".into()],
             sacct: vec!["sacct".into()],
+            scontrol: vec!["scontrol".into()],
+            sinfo: vec!["sinfo".into()],
         };
         let answer = |code: i32, stdout: &str, stderr: &str| Outcome {
             code: Some(code),

@@ -494,6 +494,8 @@ impl StateQueries for Templated {}
 
 impl Recovery for Templated {}
 
+impl super::queues::QueueQueries for Templated {}
+
 impl Scheduler for Templated {
     fn names(&self) -> Submission<'_> {
         Submission {

@@ -242,6 +242,8 @@ const FAULTS: &[Pattern] = &[
 
 impl Recovery for Torque {}
 
+impl super::queues::QueueQueries for Torque {}
+
 impl StateQueries for Torque {
     /// `qstat -f ID...` (Torque's `-x` is XML, not the history).
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {

@@ -17,6 +17,7 @@ mod hostile;
 mod lsf;
 mod pbs;
 mod plugin;
+mod queues;
 mod retries;
 mod sge;
 mod slurm;

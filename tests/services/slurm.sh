@@ -302,6 +302,9 @@ SlurmctldDebug=info
 SlurmdDebug=info
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$NODE_CPUS RealMemory=$mem State=UNKNOWN
 PartitionName=$PARTITION Nodes=ALL Default=YES MaxTime=UNLIMITED State=UP
+# Two more partitions, for troika queues: one with limits, one that takes no new jobs.
+PartitionName=short Nodes=ALL MaxTime=00:30:00 MaxMemPerNode=2048 State=UP
+PartitionName=closed Nodes=ALL MaxTime=1-00:00:00 State=DRAIN
 CONF
 }
 
