@@ -4,8 +4,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{read_or_empty, service, sibling, ScratchDir, Service};
-use crate::ecflow_kit::{suite_def, write, Server, HEAD, TAIL};
+use crate::common::{read_or_empty, service, sibling, Service};
+use crate::ecflow_kit::{setup, suite_def, write};
 use crate::{one_at_a_time, service_script, stop_process};
 
 const SUITE: &str = "troika_restarts";
@@ -34,16 +34,8 @@ fn ecflow_suite_rides_out_slurmctld_restarts() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100);
     let started = Instant::now();
-    let scratch = ScratchDir::new("faults-ecflow");
+    let (scratch, cfg, server) = setup("faults-ecflow", CONFIG);
     let dir = scratch.path().to_path_buf();
-    for d in ["ecf", "files"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let cfg = dir.join("troika.yml");
-    write(&cfg, CONFIG);
-    write(&dir.join("files/head.h"), HEAD);
-    write(&dir.join("files/tail.h"), TAIL);
-    let server = Server::start(&dir.join("server"));
     let tasks: Vec<(String, String)> = (0..n).map(|i| (format!("t{i:04}"), "slurm".to_string())).collect();
     for (task, _) in &tasks {
         write(

@@ -149,3 +149,42 @@ pub fn names(prefix: &str, n: usize) -> Vec<String> {
 pub fn wait(what: &str, limit: Duration, f: impl FnMut() -> bool) {
     common::wait_until(what, limit, f)
 }
+
+/// A service stopped once, from the submission that triggers it, and
+/// started again in the background after a while.
+pub struct Outage {
+    stopped: std::sync::Once,
+    restart: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        Outage {
+            stopped: std::sync::Once::new(),
+            restart: Mutex::new(None),
+        }
+    }
+}
+
+impl Outage {
+    /// Stops `process` (the first time only) and starts `service` again
+    /// `secs` later.
+    pub fn begin(&self, process: &'static str, service: &'static str, secs: u64, after: usize) {
+        self.stopped.call_once(|| {
+            stop_process(process);
+            eprintln!("{process} stopped after submission {after}");
+            *self.restart.lock().unwrap() = Some(std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(secs));
+                service_script(service, "up");
+                eprintln!("{process} started again");
+            }));
+        });
+    }
+
+    /// Waits until the service is up again.
+    pub fn end(&self) {
+        if let Some(t) = self.restart.lock().unwrap().take() {
+            t.join().unwrap();
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use crate::common::{service, Case, Service, SgeEnv, SshEnv};
-use crate::{all_submitted, bash, count_logs, names, one_at_a_time, service_script, stop_process, submit_all, which};
+use crate::{all_submitted, bash, count_logs, names, one_at_a_time, service_script, submit_all, which, Outage};
 
 /// A Slurm site with quick retries.
 fn slurm_config(extra: &str) -> String {
@@ -120,24 +120,13 @@ fn slurm_controller_stopped_during_submissions() {
     let _one = one_at_a_time();
     let c = Case::new("faults-slurmctld").config(&slurm_config("    retries: 10\n"));
     let names = names("fltctld", 50);
-    let stopped = std::sync::Once::new();
-    let outage = std::sync::Mutex::new(None::<std::thread::JoinHandle<()>>);
+    let outage = Outage::default();
     let runs = submit_all(&c, "slurm", &names, "true", 2, &|i| {
         if i >= 10 {
-            stopped.call_once(|| {
-                stop_process("slurmctld");
-                eprintln!("slurmctld stopped after submission {i}");
-                *outage.lock().unwrap() = Some(std::thread::spawn(|| {
-                    std::thread::sleep(Duration::from_secs(20));
-                    service_script("slurm", "up");
-                    eprintln!("slurmctld started again");
-                }));
-            });
+            outage.begin("slurmctld", "slurm", 20, i);
         }
     });
-    if let Some(t) = outage.lock().unwrap().take() {
-        t.join().unwrap();
-    }
+    outage.end();
     let ids = all_submitted(&c, &runs);
     each_job_once_in_slurm(&ids);
     let slow = runs.values().filter(|r| r.elapsed > Duration::from_secs(5)).count();
@@ -161,24 +150,13 @@ fn sge_qmaster_stopped_during_submissions() {
         e.queue
     ));
     let names = names("fltsge", 20);
-    let stopped = std::sync::Once::new();
-    let outage = std::sync::Mutex::new(None::<std::thread::JoinHandle<()>>);
+    let outage = Outage::default();
     let runs = submit_all(&c, "sge", &names, "sleep 120", 2, &|i| {
         if i >= 4 {
-            stopped.call_once(|| {
-                stop_process("sge_qmaster");
-                eprintln!("sge_qmaster stopped after submission {i}");
-                *outage.lock().unwrap() = Some(std::thread::spawn(|| {
-                    std::thread::sleep(Duration::from_secs(5));
-                    service_script("sge", "up");
-                    eprintln!("sge_qmaster started again");
-                }));
-            });
+            outage.begin("sge_qmaster", "sge", 5, i);
         }
     });
-    if let Some(t) = outage.lock().unwrap().take() {
-        t.join().unwrap();
-    }
+    outage.end();
     let ids = all_submitted(&c, &runs);
     // Grid Engine's names: `qstat -r` gives each job's full name.
     let text = bash("qstat -u '*' -r");

@@ -17,8 +17,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::{read_or_empty, service, service_for, sibling, test_name, ScratchDir, Service};
-use crate::ecflow_kit::{diagnostics, suite_def, write, Server, HEAD, TAIL};
+use crate::common::{read_or_empty, service, service_for, sibling, test_name, Service};
+use crate::ecflow_kit::{diagnostics, setup, suite_def, write};
 
 const DEADLINE: Duration = Duration::from_secs(60);
 const QUICK: &str = "troika_quick";
@@ -60,16 +60,8 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
     // Without Slurm, its half of the tasks runs on the direct site.
     let slurm = service_for(Service::Slurm, &format!("{} (Slurm tasks)", test_name()));
     let started = Instant::now();
-    let scratch = ScratchDir::new("ecflow");
+    let (scratch, cfg, server) = setup("ecflow", CONFIG);
     let dir = scratch.path().to_path_buf();
-    for d in ["ecf", "files"] {
-        std::fs::create_dir_all(dir.join(d)).unwrap();
-    }
-    let cfg = dir.join("troika.yml");
-    write(&cfg, CONFIG);
-    write(&dir.join("files/head.h"), HEAD);
-    write(&dir.join("files/tail.h"), TAIL);
-    let server = Server::start(&dir.join("server"));
     let slurm_site = |s: &str| if slurm { s.to_string() } else { "direct".to_string() };
 
     // 1. Twenty short tasks, half direct, half on Slurm.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{read_or_empty, repo_root, run_with_timeout, sibling, troika_bin};
+use crate::common::{read_or_empty, repo_root, run_with_timeout, sibling, troika_bin, ScratchDir};
 
 /// The usual ecFlow job header: the variables the child commands need, the
 /// `--init`, and a trap that reports an abort (set -e failures, signals).
@@ -260,4 +260,22 @@ pub fn suite_def(name: &str, dir: &Path, cfg: &Path, tasks: &[(String, String)])
 
 pub fn write(p: &Path, text: &str) {
     std::fs::write(p, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", p.display()));
+}
+
+/// A scratch directory `tag` for a suite: `ecf/` and `files/` (with the job
+/// header and trailer), the troika configuration `config` in
+/// `troika.yml`, and a server started in `server/`. Returns the directory,
+/// the configuration's path and the server.
+pub fn setup(tag: &str, config: &str) -> (ScratchDir, PathBuf, Server) {
+    let scratch = ScratchDir::new(tag);
+    let dir = scratch.path().to_path_buf();
+    for d in ["ecf", "files"] {
+        std::fs::create_dir_all(dir.join(d)).unwrap();
+    }
+    let cfg = dir.join("troika.yml");
+    write(&cfg, config);
+    write(&dir.join("files/head.h"), HEAD);
+    write(&dir.join("files/tail.h"), TAIL);
+    let server = Server::start(&dir.join("server"));
+    (scratch, cfg, server)
 }
