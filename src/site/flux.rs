@@ -140,6 +140,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::format("output_file", "--output=%s"),
         Entry::format("priority", "--urgency=%s"),
         Entry::format("queue", "-q %s"),
+        Entry::func("signal_before_end", signal_before_end,
+                "`--signal=<SIG>@<seconds>s`"),
         Entry::format("total_nodes", "-N %s"),
         Entry::format("total_tasks", "-n %s"),
         Entry::func("walltime", walltime,
@@ -186,6 +188,11 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 
 /// `-t`: a Flux duration with a unit as it is, any other walltime form in
 /// minutes when whole minutes, else seconds.
+fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let (sig, secs) = super::signals::signal_before_end(v)?;
+    Ok(vec![format!("--signal={sig}@{secs}s").into_bytes()])
+}
+
 fn walltime(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let v = v.trim_ascii();
     if is_fsd_with_unit(v) {

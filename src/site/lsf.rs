@@ -162,6 +162,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::format("priority", "-sp %s"),
         Entry::format("queue", "-q %s"),
         Entry::format("reservation", "-U %s"),
+        Entry::func("signal_before_end", signal_before_end,
+                "`-wa <SIG>` and `-wt <minutes>` (the warning action and time; seconds are rounded up to the next minute)"),
         Entry::format("tasks_per_node", "-R \"span[ptile=%s]\""),
         Entry::format("total_tasks", "-n %s"),
         Entry::func("walltime", walltime,
@@ -202,6 +204,14 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     } else {
         Ok(vec![])
     }
+}
+
+fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let (sig, secs) = super::signals::signal_before_end(v)?;
+    Ok(vec![
+        format!("-wa {sig}").into_bytes(),
+        format!("-wt {}", secs.div_ceil(60)).into_bytes(),
+    ])
 }
 
 fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {

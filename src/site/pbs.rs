@@ -681,6 +681,8 @@ mod tests {
                 "output_file",
                 "priority",
                 "queue",
+                // Not 0.2.7's: an error that says PBS cannot.
+                "signal_before_end",
                 "walltime"
             ]
         );

@@ -227,6 +227,11 @@ pub const ROWS: &[Entry] = &[
     Entry::format("output_file", "-o %s"),
     Entry::format("priority", "-p %s"),
     Entry::format("queue", "-q %s"),
+    Entry::func(
+        "signal_before_end",
+        super::signals::no_signal_before_end,
+        super::signals::NO_SIGNAL_BEFORE_END,
+    ),
 ];
 
 // ---- Job states ----

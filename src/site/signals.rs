@@ -80,6 +80,43 @@ fn parse_signal(n: &Node) -> std::result::Result<Signal, String> {
     }
 }
 
+/// Reads `signal_before_end=SIG@TIME` (`USR2@60`, `SIGTERM@5m`): the
+/// signal's name without `SIG` (`USR2`), and how long before the
+/// wall-clock limit it is sent, in seconds (a plain number is seconds;
+/// other walltime forms are read as everywhere else).
+pub fn signal_before_end(value: &[u8]) -> Result<(String, u64)> {
+    let bad = |why: &str| {
+        Error::Script(format!(
+            "invalid signal_before_end {}: {why} (expected SIGNAL@SECONDS, such as USR2@60)",
+            crate::util::quote_bytes(value)
+        ))
+    };
+    let text = std::str::from_utf8(value).map_err(|_| bad("not text"))?;
+    let (sig, time) = text.split_once('@').ok_or_else(|| bad("no '@'"))?;
+    let sig = signal_by_name(sig).ok_or_else(|| bad("unknown signal"))?;
+    let time = time.trim();
+    let secs = match time.bytes().all(|b| b.is_ascii_digit()) && !time.is_empty() {
+        true => time.parse::<u64>().map_err(|_| bad("too many seconds"))?,
+        false => super::units::parse_walltime(time).map_err(|e| bad(&e))?,
+    };
+    Ok((sig.as_str().trim_start_matches("SIG").to_string(), secs))
+}
+
+/// The translation of `signal_before_end` on a scheduler that cannot send
+/// a signal before the wall-clock limit: an error, not a silent job
+/// without its warning.
+pub fn no_signal_before_end(value: &[u8]) -> Result<Vec<Vec<u8>>> {
+    signal_before_end(value)?;
+    Err(Error::Script(
+        "this scheduler cannot send a signal before the wall-clock limit (Slurm, LSF and Flux can): \
+         remove the directive, or end the job earlier with a shorter walltime"
+            .to_string(),
+    ))
+}
+
+/// The documentation of [`no_signal_before_end`].
+pub const NO_SIGNAL_BEFORE_END: &str = "not supported: the submission fails with an error that says so";
+
 /// Looks up a signal name, with or without `SIG`, in any case.
 pub fn signal_by_name(s: &str) -> Option<Signal> {
     let up = s.trim().to_ascii_uppercase();
@@ -93,6 +130,25 @@ pub fn signal_by_name(s: &str) -> Option<Signal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signal_before_end_values() {
+        let ok = |v: &str| signal_before_end(v.as_bytes()).unwrap();
+        assert_eq!(ok("USR2@60"), ("USR2".to_string(), 60));
+        assert_eq!(ok("sigterm@5m"), ("TERM".to_string(), 300));
+        assert_eq!(ok("10@00:02:00"), ("USR1".to_string(), 120));
+        for bad in ["USR2", "NOPE@60", "USR2@soon", "@60", "USR2@"] {
+            let e = signal_before_end(bad.as_bytes()).unwrap_err().to_string();
+            assert!(
+                e.contains("invalid signal_before_end") && e.contains("USR2@60"),
+                "{bad}: {e}"
+            );
+        }
+        let e = no_signal_before_end(b"USR2@60").unwrap_err().to_string();
+        assert!(e.contains("cannot send a signal before the wall-clock limit"), "{e}");
+        // A malformed value says so first.
+        assert!(no_signal_before_end(b"x").unwrap_err().to_string().contains("invalid"));
+    }
 
     fn seq(yaml: &str) -> Result<Option<KillSequence>> {
         KillSequence::from_config(&SiteConfig::from_yaml("s", yaml).unwrap())

@@ -152,6 +152,11 @@ pub const TABLE: Table = Table::new(&[
     Entry::format("total_gpus", "--gpus=%s"),
     Entry::format("total_nodes", "--nodes=%s"),
     Entry::format("total_tasks", "--ntasks=%s"),
+    Entry::func(
+        "signal_before_end",
+        signal_before_end,
+        "`--signal=B:<SIG>@<seconds>`: the batch shell gets the signal (Slurm may send it up to a minute early)",
+    ),
     Entry::format("walltime", "--time=%s"),
     Entry::format("working_dir", "--chdir=%s"),
 ]);
@@ -181,6 +186,11 @@ pub fn site_type() -> SiteType {
         },
         create: |s| BatchSite::create(s, Slurm::new),
     }
+}
+
+fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let (sig, secs) = super::signals::signal_before_end(v)?;
+    Ok(vec![format!("--signal=B:{sig}@{secs}").into_bytes()])
 }
 
 fn hyperthreading(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -649,7 +659,7 @@ mod tests {
 
     #[test]
     fn table_has_the_29_standard_directives() {
-        assert_eq!(TABLE.entries().count(), 29);
+        assert_eq!(TABLE.entries().count(), 30);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod plugin;
 mod queues;
 mod retries;
 mod sge;
+mod signal_before_end;
 mod slurm;
 mod ssh;
 mod status;
