@@ -95,7 +95,8 @@ fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
     let logfile = cli.logfile.clone().or_else(|| match &action {
         Action::Submit { script, .. }
         | Action::Monitor(JobArgs { script, .. })
-        | Action::Kill(JobArgs { script, .. }) => Some(default_log_file(script, action.name())),
+        | Action::Kill(JobArgs { script, .. })
+        | Action::Release(JobArgs { script, .. }) => Some(default_log_file(script, action.name())),
         _ => None,
     });
     if let Some(lf) = &logfile {
@@ -294,6 +295,7 @@ fn execute(
         }
         Action::Monitor(j) => ctl.monitor(&j.job()),
         Action::Kill(j) => ctl.kill(&j.job()).map(|_| ()),
+        Action::Release(j) => ctl.release(&j.job()),
         Action::CheckConnection { site, user, timeout } => {
             // 0.2.7 accepted any integer (and ignored it): zero or a
             // negative timeout means no time limit, and so does one beyond

@@ -95,6 +95,8 @@ pub enum Action {
     Monitor(JobArgs),
     /// Kill a submitted job
     Kill(JobArgs),
+    /// Release a job submitted held (the `hold` directive)
+    Release(JobArgs),
     /// Check whether the connection works
     CheckConnection {
         site: String,
@@ -168,6 +170,7 @@ impl Action {
             Action::Submit { .. } => "submit",
             Action::Monitor(_) => "monitor",
             Action::Kill(_) => "kill",
+            Action::Release(_) => "release",
             Action::CheckConnection { .. } => "check-connection",
             Action::ListSites => "list-sites",
             Action::Status { .. } => "status",

@@ -234,7 +234,7 @@ impl<'r> Controller<'r> {
             p.group = Some(name.to_string());
             p
         };
-        if matches!(action, "monitor" | "kill") {
+        if matches!(action, "monitor" | "kill" | "release") {
             if let Some(rec) = script.and_then(group::recorded_member) {
                 match names.iter().position(|m| *m == rec) {
                     Some(i) => {
@@ -574,6 +574,15 @@ impl<'r> Controller<'r> {
             };
             p.hooks.run(HookPoint::PostKill, &post)?;
             Ok(status)
+        })
+    }
+
+    /// `release`: lets a job submitted held (`hold`) start.
+    pub fn release(&self, job: &JobRef) -> Result<()> {
+        self.on_job("release", job, |p, _, jid, _| {
+            p.site.release(job.script, jid)?;
+            crate::info!("Job {jid} released");
+            Ok(())
         })
     }
 

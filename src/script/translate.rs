@@ -361,6 +361,14 @@ fn push_line(lines: &mut Vec<Vec<u8>>, prefix: &[u8], arg: &[u8]) {
 }
 
 /// Parses a boolean directive value, with a clear error.
+/// `flag` when the boolean `value` is true (or empty), nothing when false.
+pub fn bool_flag(value: &[u8], flag: &str) -> Result<Vec<Vec<u8>>> {
+    Ok(match value.is_empty() || bool_value(value)? {
+        true => vec![flag.as_bytes().to_vec()],
+        false => vec![],
+    })
+}
+
 pub fn bool_value(value: &[u8]) -> Result<bool> {
     std::str::from_utf8(value)
         .ok()

@@ -110,6 +110,11 @@ pub trait Scheduler: StateQueries + Recovery + QueueQueries {
     /// The plain cancel command.
     fn cancel_argv(&self, job: &Job) -> Result<Vec<String>>;
 
+    /// The command that releases a held job; `None`: the scheduler cannot.
+    fn release_argv(&self, _job: &Job) -> Option<Vec<String>> {
+        None
+    }
+
     /// Whether the scheduler can send a chosen signal to a job; without, a
     /// kill sequence is one plain cancel.
     fn can_signal(&self) -> bool {
@@ -461,6 +466,22 @@ impl<S: Scheduler> Site for BatchSite<S> {
             Ok(all)
         };
         self.s.resolve(jobs, &queue, Some(&accounting))
+    }
+
+    fn release(&self, script: &Path, jid: &str) -> Result<()> {
+        let job = Job {
+            script,
+            user: self.s.user.as_deref(),
+            jid,
+        };
+        let Some(argv) = self.sched.release_argv(&job) else {
+            return Err(Error::run("This site type cannot release a held job"));
+        };
+        let out = self.run(argv)?;
+        if !out.dryrun && !out.success() {
+            return Err(command_failed(&format!("Release of job {jid}"), &out));
+        }
+        Ok(())
     }
 
     fn queues(&self) -> Result<Vec<QueueInfo>> {

@@ -326,6 +326,12 @@ pub trait Site {
             .collect()
     }
 
+    /// Releases a job submitted held (`hold`). By default an error: the
+    /// site type cannot.
+    fn release(&self, _script: &Path, _jid: &str) -> Result<()> {
+        Err(Error::run("This site type cannot release a held job"))
+    }
+
     /// The site's queues or partitions (`troika queues`). By default an
     /// error: the site type has none to tell.
     fn queues(&self) -> Result<Vec<queues::QueueInfo>> {

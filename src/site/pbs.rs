@@ -31,6 +31,7 @@ pub const KEYS: &[&str] = &[
     "qstat_command",
     "qdel_command",
     "qsig_command",
+    "qrls_command",
     "resource_syntax",
 ];
 

@@ -31,11 +31,13 @@ pub struct QCommands {
     pub qstat: Vec<String>,
     pub qdel: Vec<String>,
     pub qsig: Vec<String>,
+    /// Releases a held job.
+    pub qrls: Vec<String>,
 }
 
 impl QCommands {
-    /// Reads `qsub_command`, `qstat_command`, `qdel_command` and, when
-    /// `with_qsig`, `qsig_command`.
+    /// Reads `qsub_command`, `qstat_command`, `qdel_command`,
+    /// `qrls_command` and, when `with_qsig`, `qsig_command`.
     pub fn read(config: &SiteConfig, with_qsig: bool) -> Result<Self> {
         Ok(QCommands {
             qsub: config.command("qsub_command", &["qsub"])?,
@@ -46,6 +48,7 @@ impl QCommands {
             } else {
                 vec![]
             },
+            qrls: config.command("qrls_command", &["qrls"])?,
         })
     }
 }
@@ -136,6 +139,11 @@ impl<T: QScheduler> Scheduler for T {
         Ok(argv(&self.q().qdel, &[job.jid]))
     }
 
+    /// `qrls ID`.
+    fn release_argv(&self, job: &Job) -> Option<Vec<String>> {
+        Some(argv(&self.q().qrls, &[job.jid]))
+    }
+
     fn can_signal(&self) -> bool {
         self.signal_word(Signal::SIGTERM).is_some()
     }
@@ -208,9 +216,18 @@ pub fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 
 /// The rows every table of the family has, as troika 0.2.7 wrote them;
 /// each scheduler adds its own (`join_output_error`, `walltime`, ...).
+fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    crate::script::translate::bool_flag(v, "-h")
+}
+
 pub const ROWS: &[Entry] = &[
     Entry::format("billing_account", "-A %s"),
     Entry::format("error_file", "-e %s"),
+    Entry::func(
+        "hold",
+        hold,
+        "`-h` if true (the job waits for `troika release`), nothing if false",
+    ),
     Entry::func(
         "export_vars",
         export_vars,

@@ -29,6 +29,7 @@ pub const KEYS: &[&str] = &[
     "qdel_command",
     "qacct_command",
     "qconf_command",
+    "qrls_command",
 ];
 
 /// Grid Engine's job states (the `state` column of `qstat`): letters that
@@ -536,6 +537,7 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
                 qstat: words("qstat"),
                 qdel: words("qdel"),
                 qsig: words("qsig"),
+                qrls: words("qrls"),
             },
             qacct: words("qacct"),
             qconf: words("qconf"),

@@ -129,6 +129,11 @@ pub const TABLE: Table = Table::new(&[
         "`--export=<value>`; `all` and `none` become `ALL` and `NONE`",
     ),
     Entry::format("gpus_per_node", "--gpus-per-node=%s"),
+    Entry::func(
+        "hold",
+        hold,
+        "`--hold` if true (the job waits for `troika release`), nothing if false",
+    ),
     Entry::format("gpus_per_task", "--gpus-per-task=%s"),
     Entry::ignore("join_output_error"),
     Entry::format("licenses", "--licenses=%s"),
@@ -186,6 +191,10 @@ pub fn site_type() -> SiteType {
         },
         create: |s| BatchSite::create(s, Slurm::new),
     }
+}
+
+fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    crate::script::translate::bool_flag(v, "--hold")
 }
 
 fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -349,6 +358,11 @@ impl Scheduler for Slurm {
 
     fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
         Ok(argv(&self.scancel, &[job.jid]))
+    }
+
+    /// `scontrol release ID`.
+    fn release_argv(&self, job: &Job) -> Option<Vec<String>> {
+        Some(argv(&self.scontrol, &["release", job.jid]))
     }
 
     fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {
@@ -659,7 +673,7 @@ mod tests {
 
     #[test]
     fn table_has_the_29_standard_directives() {
-        assert_eq!(TABLE.entries().count(), 30);
+        assert_eq!(TABLE.entries().count(), 31);
     }
 
     #[test]
