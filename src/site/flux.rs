@@ -282,7 +282,127 @@ const FAULTS: &[Pattern] = &[Pattern::not_started("Unable to connect to Flux")];
 
 impl Recovery for Flux {}
 
-impl super::queues::QueueQueries for Flux {}
+/// The format of `flux queue list`: fields of flux-queue(1).
+const QUEUE_FORMAT: &str = "{queuem}|{submission}|{scheduling}|{limits.timelimit}";
+
+/// The format of `flux resource list`: fields of flux-resource(1).
+const RESOURCE_FORMAT: &str = "{state}|{queue}|{nnodes}|{ncores}";
+
+/// The name troika gives the one anonymous queue of an instance without
+/// named queues.
+const ANONYMOUS_QUEUE: &str = "default";
+
+/// A time limit of `flux queue list`: seconds (`3600.0`) or a Flux
+/// Standard Duration (`1h`, `30m`, `1.5h`); `inf` or `0` is none.
+fn flux_limit(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (number, unit) = match t.strip_suffix(['s', 'm', 'h', 'd']) {
+        Some(n) => (n, &t[n.len()..]),
+        None => (t, "s"),
+    };
+    let n: f64 = number.parse().ok()?;
+    let factor = match unit {
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => 1.0,
+    };
+    (n.is_finite() && n > 0.0).then(|| (n * factor).round() as u64)
+}
+
+impl super::queues::QueueQueries for Flux {
+    /// `flux queue list` (each queue: submission enabled or disabled,
+    /// scheduling started or stopped, time limit), then `flux resource
+    /// list -s all,free` (nodes and cores of each queue, all and free).
+    fn queues_argvs(&self) -> Vec<Vec<String>> {
+        vec![
+            argv(&self.flux, &["queue", "list", "-n", "-o", QUEUE_FORMAT]),
+            argv(
+                &self.flux,
+                &["resource", "list", "-n", "-s", "all,free", "-o", RESOURCE_FORMAT],
+            ),
+        ]
+    }
+
+    /// Enabled and started: up; disabled and started: drained; enabled and
+    /// stopped: inactive; neither: down. The default queue is marked with
+    /// `*` by `{queuem}`; an instance without named queues has one
+    /// anonymous queue (an empty name), the default, called `default` here.
+    /// Resources listed with several queues (`batch,debug`) count for each;
+    /// with none, for the anonymous queue.
+    fn parse_queues(
+        &self,
+        answers: &[(Vec<String>, Outcome)],
+    ) -> std::result::Result<Vec<super::queues::QueueInfo>, String> {
+        use super::queues::{QueueInfo, QueueState};
+        let [(argv0, queues), (_, resources)] = answers else {
+            return Err("no answer".into());
+        };
+        if !queues.success() {
+            return Err(super::batch::query_failed(argv0, queues));
+        }
+        // (queue, state) -> (nodes, cores); unknown when the query failed.
+        let mut counts: Vec<(String, String, u64, u64)> = Vec::new();
+        if resources.success() {
+            for line in String::from_utf8_lossy(&resources.stdout).lines() {
+                let f: Vec<&str> = line.split('|').map(str::trim).collect();
+                let [state, queue, nodes, cores] = f[..] else { continue };
+                let (Ok(nodes), Ok(cores)) = (nodes.parse::<u64>(), cores.parse::<u64>()) else {
+                    continue;
+                };
+                for q in queue.split(',') {
+                    let q = if q.is_empty() { ANONYMOUS_QUEUE } else { q };
+                    match counts.iter_mut().find(|c| c.0 == q && c.1 == state) {
+                        Some(c) => (c.2, c.3) = (c.2 + nodes, c.3 + cores),
+                        None => counts.push((q.to_string(), state.to_string(), nodes, cores)),
+                    }
+                }
+            }
+        }
+        let count = |q: &str, state: &str| {
+            resources.success().then(|| {
+                counts
+                    .iter()
+                    .find(|c| c.0 == q && c.1 == state)
+                    .map_or((0, 0), |c| (c.2, c.3))
+            })
+        };
+        let mut out = Vec::new();
+        for line in String::from_utf8_lossy(&queues.stdout).lines() {
+            let f: Vec<&str> = line.split('|').map(str::trim).collect();
+            let [name, submission, scheduling, limit] = f[..] else {
+                continue;
+            };
+            let (name, default) = match name.strip_suffix('*') {
+                Some(n) => (n, true),
+                None => (name, false),
+            };
+            let (name, default) = match name {
+                "" => (ANONYMOUS_QUEUE, true),
+                n => (n, default),
+            };
+            let state = match (submission == "enabled", scheduling == "started") {
+                (true, true) => QueueState::Up,
+                (false, true) => QueueState::Drained,
+                (true, false) => QueueState::Inactive,
+                (false, false) => QueueState::Down,
+            };
+            let mut q = QueueInfo::new(name, state, format!("{submission},{scheduling}"));
+            q.default = default;
+            q.max_walltime = flux_limit(limit);
+            q.nodes = count(name, "all").map(|c| c.0);
+            q.slots = count(name, "all").map(|c| c.1);
+            q.slots_free = count(name, "free").map(|c| c.1);
+            q.details = vec![
+                ("submission".into(), submission.into()),
+                ("scheduling".into(), scheduling.into()),
+                ("limits.timelimit".into(), limit.into()),
+            ];
+            out.push(q);
+        }
+        Ok(out)
+    }
+}
 
 impl StateQueries for Flux {
     /// `flux jobs -n -o FORMAT ID...`: ids listed are shown in every state
@@ -304,6 +424,77 @@ impl StateQueries for Flux {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `flux queue list` and `flux resource list` in the fields of
+    /// flux-queue(1) and flux-resource(1).
+    #[test]
+    fn queues_of_queue_and_resource_lists() {
+        use super::super::queues::QueueQueries;
+        use crate::site::qsub::table_test::answer;
+        let flux = Flux {
+            flux: vec!["flux".into()],
+        };
+        let argvs = flux.queues_argvs();
+        assert_eq!(argvs[0][..3], ["flux", "queue", "list"]);
+        assert_eq!(argvs[1][..5], ["flux", "resource", "list", "-n", "-s"]);
+        let queues = "batch*|enabled|started|inf\ndebug|disabled|started|1800.0\nnight|enabled|stopped|8h\nold|disabled|stopped|0\n";
+        let resources = "all|batch|4|64\nfree|batch|2|40\nall|batch,debug|1|16\nfree|batch,debug|1|16\n";
+        let got = flux
+            .parse_queues(&[
+                (argvs[0].clone(), answer(0, queues, "")),
+                (argvs[1].clone(), answer(0, resources, "")),
+            ])
+            .unwrap();
+        let states: Vec<(&str, &str, bool)> = got
+            .iter()
+            .map(|q| (q.name.as_str(), q.state.as_str(), q.default))
+            .collect();
+        assert_eq!(
+            states,
+            [
+                ("batch", "up", true),
+                ("debug", "drained", false),
+                ("night", "inactive", false),
+                ("old", "down", false)
+            ]
+        );
+        assert_eq!(got[0].max_walltime, None);
+        assert_eq!(got[1].max_walltime, Some(1800));
+        assert_eq!(got[2].max_walltime, Some(8 * 3600));
+        assert_eq!(got[3].max_walltime, None);
+        assert_eq!(
+            (got[0].nodes, got[0].slots, got[0].slots_free),
+            (Some(5), Some(80), Some(56))
+        );
+        assert_eq!(
+            (got[1].nodes, got[1].slots, got[1].slots_free),
+            (Some(1), Some(16), Some(16))
+        );
+        assert_eq!((got[2].nodes, got[2].slots_free), (Some(0), Some(0)));
+        assert_eq!(got[1].native_state, "disabled,started");
+        // No named queues: one anonymous queue, the default.
+        let got = flux
+            .parse_queues(&[
+                (argvs[0].clone(), answer(0, "|enabled|started|inf\n", "")),
+                (argvs[1].clone(), answer(1, "", "flux-resource: ERROR: x")),
+            ])
+            .unwrap();
+        assert_eq!(
+            (got[0].name.as_str(), got[0].default, got[0].nodes),
+            ("default", true, None)
+        );
+        let err = flux
+            .parse_queues(&[
+                (
+                    argvs[0].clone(),
+                    answer(1, "", "flux-queue: ERROR: Unable to connect to Flux"),
+                ),
+                (argvs[1].clone(), answer(0, "", "")),
+            ])
+            .unwrap_err();
+        assert!(err.contains("Unable to connect to Flux"), "{err}");
+        assert_eq!(flux_limit("1.5h"), Some(5400));
+    }
 
     #[test]
     fn every_state_and_result_is_read() {

@@ -15,6 +15,7 @@ use super::batch::{
     argv, command_failed, default_check_job_id, query_failed, Job, KillCommand, Recovery, Scheduler, StateQueries,
     ToSubmit,
 };
+use super::queues::{limit_seconds, QueueInfo, QueueState};
 use super::{CancelStatus, SiteSettings, Submission};
 use crate::config::SiteConfig;
 use crate::connection::Outcome;
@@ -342,9 +343,15 @@ impl QstatJob {
 
 /// The jobs of a `qstat -f` answer.
 pub fn parse_qstat_full(text: &str) -> Vec<QstatJob> {
+    qstat_blocks(text, "Job Id:")
+}
+
+/// The blocks of a full `qstat` answer that start with `head` (`Job Id:`,
+/// `Queue:`, `Server:`), each with its attributes.
+fn qstat_blocks(text: &str, head: &str) -> Vec<QstatJob> {
     let mut jobs: Vec<QstatJob> = Vec::new();
     for line in text.lines() {
-        if let Some(id) = line.strip_prefix("Job Id:") {
+        if let Some(id) = line.strip_prefix(head) {
             jobs.push(QstatJob {
                 id: id.trim().to_string(),
                 attributes: vec![],
@@ -361,6 +368,100 @@ pub fn parse_qstat_full(text: &str) -> Vec<QstatJob> {
         }
     }
     jobs
+}
+
+// ---- Queues (PBS, Torque) ----
+
+/// The queries of `troika queues` on PBS and Torque: `qstat -Q -f` (every
+/// queue's attributes), then `qstat -B -f` (the server's, for
+/// `default_queue`).
+pub fn qstat_queue_argvs(qstat: &[String]) -> Vec<Vec<String>> {
+    vec![argv(qstat, &["-Q", "-f"]), argv(qstat, &["-B", "-f"])]
+}
+
+/// The queues of the answers of [`qstat_queue_argvs`], as PBS Pro's and
+/// Torque's qstat(1B) write them: `Queue: NAME` blocks of `name = value`
+/// attributes. `enabled` (accepts jobs) and `started` (runs them) make the
+/// state; `resources_max.walltime` and `resources_max.mem` the limits;
+/// `resources_available.nodect` the nodes; `resources_available.ncpus`
+/// less `resources_assigned.ncpus` the slots. The default queue is the
+/// server's `default_queue`; a server that does not answer `-B` names none.
+pub fn parse_qstat_queues(answers: &[(Vec<String>, Outcome)]) -> std::result::Result<Vec<QueueInfo>, String> {
+    let [(argv0, queues), (_, server)] = answers else {
+        return Err("no answer".into());
+    };
+    if !queues.success() {
+        return Err(query_failed(argv0, queues));
+    }
+    let default = match server.success() {
+        true => qstat_blocks(&String::from_utf8_lossy(&server.stdout), "Server:")
+            .iter()
+            .find_map(|s| s.get("default_queue").map(str::to_string)),
+        false => None,
+    };
+    let count = |b: &QstatJob, k: &str| b.get(k).and_then(|n| n.parse::<u64>().ok());
+    let mut out = Vec::new();
+    for block in qstat_blocks(&String::from_utf8_lossy(&queues.stdout), "Queue:") {
+        let yes = |k: &str| block.get(k).is_some_and(|v| v.eq_ignore_ascii_case("True"));
+        let state = match (yes("enabled"), yes("started")) {
+            (true, true) => QueueState::Up,
+            (false, true) => QueueState::Drained,
+            (true, false) => QueueState::Inactive,
+            (false, false) => QueueState::Down,
+        };
+        let native = format!(
+            "enabled={} started={}",
+            block.get("enabled").unwrap_or("-"),
+            block.get("started").unwrap_or("-")
+        );
+        let mut q = QueueInfo::new(block.id.clone(), state, native);
+        q.default = default.as_deref() == Some(block.id.as_str());
+        q.max_walltime = block.get("resources_max.walltime").and_then(pbs_seconds);
+        q.max_memory_mb = block.get("resources_max.mem").and_then(pbs_size_mb);
+        q.nodes = count(&block, "resources_available.nodect");
+        q.slots = count(&block, "resources_available.ncpus");
+        q.slots_free = q
+            .slots
+            .map(|n| n.saturating_sub(count(&block, "resources_assigned.ncpus").unwrap_or(0)));
+        q.details = block
+            .attributes
+            .iter()
+            .map(|(k, v)| (k.clone(), v.trim().to_string()))
+            .collect();
+        out.push(q);
+    }
+    Ok(out)
+}
+
+/// A PBS or Torque duration: `[[HH:]MM:]SS` (a bare number is seconds).
+fn pbs_seconds(text: &str) -> Option<u64> {
+    let t = text.trim();
+    match t.parse::<u64>() {
+        Ok(secs) => Some(secs),
+        Err(_) => limit_seconds(t),
+    }
+}
+
+/// A PBS or Torque size (`4gb`, `512mb`, `1048576kb`, `100w`; a bare number
+/// is bytes, a word 8 bytes, units multiples of 1024) in MiB, rounded down.
+fn pbs_size_mb(text: &str) -> Option<u64> {
+    let t = text.trim().to_ascii_lowercase();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let n: u64 = t[..digits].parse().ok()?;
+    let (shift, unit) = match t[digits..].chars().next() {
+        Some('k') => (10, &t[digits + 1..]),
+        Some('m') => (20, &t[digits + 1..]),
+        Some('g') => (30, &t[digits + 1..]),
+        Some('t') => (40, &t[digits + 1..]),
+        Some('p') => (50, &t[digits + 1..]),
+        _ => (0, &t[digits..]),
+    };
+    let bytes = match unit {
+        "" | "b" => n.checked_shl(shift)?,
+        "w" => n.checked_shl(shift)?.checked_mul(8)?,
+        _ => return None,
+    };
+    Some(bytes >> 20)
 }
 
 /// What PBS or Torque meant by a negative exit status: the server or the
@@ -508,6 +609,65 @@ mod tests {
         assert_eq!(jobs[1].get("Exit_status"), Some("0"));
         assert_eq!(jobs[1].get("comment"), None);
         assert!(parse_qstat_full("garbage\n    job_state = R\n").is_empty());
+    }
+
+    /// `qstat -Q -f` and `qstat -B -f` as qstat(1B) of PBS Pro and Torque
+    /// document them: one block per queue, the four states from `enabled`
+    /// and `started`, limits in PBS's units.
+    #[test]
+    fn qstat_queue_blocks() {
+        use table_test::answer;
+        let queues = "Queue: workq\n    queue_type = Execution\n    total_jobs = 2\n    state_count = Transit:0 Queued:1 Held:0 Waiting:0 Running:1 Exiting:0 Begun:0\n    resources_max.walltime = 48:00:00\n    resources_max.mem = 4gb\n    resources_available.ncpus = 16\n    resources_available.nodect = 2\n    resources_assigned.ncpus = 4\n    enabled = True\n    started = True\n\n\
+                      Queue: closing\n    queue_type = Execution\n    resources_max.walltime = 3600\n    resources_max.mem = 1048576kb\n    enabled = False\n    started = True\n\n\
+                      Queue: paused\n    queue_type = Execution\n    enabled = True\n    started = False\n\n\
+                      Queue: off\n    queue_type = Route\n    enabled = False\n    started = False\n";
+        let server = "Server: srv\n    server_state = Active\n    default_queue = workq\n";
+        let argvs = qstat_queue_argvs(&["qstat".to_string()]);
+        assert_eq!(argvs[0], ["qstat", "-Q", "-f"]);
+        assert_eq!(argvs[1], ["qstat", "-B", "-f"]);
+        let answers = vec![
+            (argvs[0].clone(), answer(0, queues, "")),
+            (argvs[1].clone(), answer(0, server, "")),
+        ];
+        let q = parse_qstat_queues(&answers).unwrap();
+        let names: Vec<(&str, &str)> = q.iter().map(|q| (q.name.as_str(), q.state.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                ("workq", "up"),
+                ("closing", "drained"),
+                ("paused", "inactive"),
+                ("off", "down")
+            ]
+        );
+        assert!(q[0].default && !q[1].default);
+        assert_eq!(q[0].native_state, "enabled=True started=True");
+        assert_eq!(q[0].max_walltime, Some(48 * 3600));
+        assert_eq!(q[0].max_memory_mb, Some(4096));
+        assert_eq!((q[0].nodes, q[0].slots, q[0].slots_free), (Some(2), Some(16), Some(12)));
+        assert_eq!(q[1].max_walltime, Some(3600));
+        assert_eq!(q[1].max_memory_mb, Some(1024));
+        assert_eq!((q[2].max_walltime, q[2].slots), (None, None));
+        assert!(q[3].details.contains(&("queue_type".into(), "Route".into())));
+        // A server that does not answer -B names no default queue; one
+        // that does not answer -Q fails with its words.
+        let no_server = vec![answers[0].clone(), (argvs[1].clone(), answer(1, "", "no"))];
+        assert!(parse_qstat_queues(&no_server).unwrap().iter().all(|q| !q.default));
+        let down = vec![
+            (
+                argvs[0].clone(),
+                answer(162, "", "qstat: cannot connect to server srv (errno=15010)"),
+            ),
+            answers[1].clone(),
+        ];
+        assert!(parse_qstat_queues(&down)
+            .unwrap_err()
+            .contains("cannot connect to server srv"));
+        assert_eq!(pbs_size_mb("2048"), Some(0));
+        assert_eq!(pbs_size_mb("2mw"), Some(16));
+        assert_eq!(pbs_size_mb("1TB"), Some(1 << 20));
+        assert_eq!(pbs_size_mb("4x"), None);
+        assert_eq!(pbs_seconds("01:30"), Some(90));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod lsf;
 mod pbs;
 mod plugin;
 mod queues;
+mod queues_emulated;
 mod retries;
 mod sge;
 mod signal_before_end;

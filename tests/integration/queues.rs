@@ -135,7 +135,7 @@ fn grid_engine_queues() {
 #[test]
 fn states_and_failures_from_fake_answers() {
     let c = Case::new("queues-fake")
-        .config("edition: 2026\nsites:\n  s:\n    type: slurm\n    connection: local\n    retries: 0\n  g:\n    type: sge\n    connection: local\n  p:\n    type: pbs\n    connection: local\n  d:\n    type: direct\n    connection: local\n")
+        .config("edition: 2026\nsites:\n  s:\n    type: slurm\n    connection: local\n    retries: 0\n  g:\n    type: sge\n    connection: local\n  p:\n    type: lsf\n    connection: local\n  d:\n    type: direct\n    connection: local\n")
         .fake("scontrol", "cat \"$S/scontrol.out\"")
         .fake("sinfo", "echo 'down|0/0/16/16'")
         .fake("qstat", "cat \"$S/qstat.out\"")
