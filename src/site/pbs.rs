@@ -544,14 +544,8 @@ mod tests {
     use crate::script::translate::Rule;
 
     fn pbs() -> Pbs {
-        let cmd = |c: &str| vec![c.to_string()];
         Pbs {
-            q: QCommands {
-                qsub: cmd("qsub"),
-                qstat: cmd("qstat"),
-                qdel: cmd("qdel"),
-                qsig: cmd("qsig"),
-            },
+            q: QCommands::plain(),
             forgiving_kill: true,
         }
     }
@@ -687,6 +681,8 @@ mod tests {
                 "billing_account",
                 "error_file",
                 "export_vars",
+                // Not 0.2.7's: submit held.
+                "hold",
                 "join_output_error",
                 "mail_type",
                 "mail_user",

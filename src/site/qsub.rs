@@ -54,6 +54,21 @@ impl QCommands {
     }
 }
 
+#[cfg(test)]
+impl QCommands {
+    /// The commands by their plain names, for tests.
+    pub fn plain() -> Self {
+        let c = |name: &str| vec![name.to_string()];
+        QCommands {
+            qsub: c("qsub"),
+            qstat: c("qstat"),
+            qdel: c("qdel"),
+            qsig: c("qsig"),
+            qrls: c("qrls"),
+        }
+    }
+}
+
 /// What a scheduler of the qsub family does its own way. Every type that
 /// implements it is a [`Scheduler`]: `qsub` with the script on standard
 /// input (or its copy's path), `qstat [OPTIONS] ID`, `qdel ID` and `qsig -s

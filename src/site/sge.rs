@@ -532,13 +532,7 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
     fn tagged_jobs_are_found_in_qstat_j() {
         let words = |w: &str| vec![w.to_string()];
         let sge = Sge {
-            q: QCommands {
-                qsub: words("qsub"),
-                qstat: words("qstat"),
-                qdel: words("qdel"),
-                qsig: words("qsig"),
-                qrls: words("qrls"),
-            },
+            q: QCommands::plain(),
             qacct: words("qacct"),
             qconf: words("qconf"),
         };
@@ -582,8 +576,9 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
 
     #[test]
     fn table_has_troika_0_2_7_rows() {
-        // 0.2.7's 11 rows, and signal_before_end (an error: Grid Engine cannot).
-        assert_eq!(TABLE.entries().count(), 12);
+        // 0.2.7's 11 rows, hold, and signal_before_end (an error: Grid
+        // Engine cannot).
+        assert_eq!(TABLE.entries().count(), 13);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
     }

@@ -327,15 +327,7 @@ mod tests {
 
     /// The statuses `qstat -f` tells of jobs in (job_state, exit_status).
     fn read(jobs: &[(&str, Option<i32>)], code: i32, stderr: &str) -> Answer {
-        let q = |c: &str| vec![c.to_string()];
-        let t = Torque {
-            q: QCommands {
-                qsub: q("qsub"),
-                qstat: q("qstat"),
-                qdel: q("qdel"),
-                qsig: q("qsig"),
-            },
-        };
+        let t = Torque { q: QCommands::plain() };
         let ids: Vec<String> = (0..jobs.len()).map(|i| format!("{i}.torque01")).collect();
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
         let argv = t.queue_argv(&refs, None).unwrap();
