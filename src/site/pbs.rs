@@ -505,19 +505,8 @@ const FAULTS: &[Pattern] = &[
 
 impl Recovery for Pbs {}
 
-/// `qstat -Q -f` and `qstat -B -f` ([`super::qsub::parse_qstat_queues`]).
-impl super::queues::QueueQueries for Pbs {
-    fn queues_argvs(&self) -> Vec<Vec<String>> {
-        super::qsub::qstat_queue_argvs(&self.q.qstat)
-    }
-
-    fn parse_queues(
-        &self,
-        answers: &[(Vec<String>, Outcome)],
-    ) -> std::result::Result<Vec<super::queues::QueueInfo>, String> {
-        super::qsub::parse_qstat_queues(answers)
-    }
-}
+/// `qstat -Q -f` and `qstat -B -f`.
+impl super::qsub::QstatQueues for Pbs {}
 
 impl StateQueries for Pbs {
     /// `qstat -x -f ID...`: every job asked, finished ones from the job

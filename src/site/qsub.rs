@@ -387,6 +387,20 @@ fn qstat_blocks(text: &str, head: &str) -> Vec<QstatJob> {
 
 // ---- Queues (PBS, Torque) ----
 
+/// The schedulers whose queues `qstat -Q -f` and `qstat -B -f` describe
+/// (PBS, Torque): `impl QstatQueues for X {}` is their queue inquiry.
+pub trait QstatQueues: QScheduler {}
+
+impl<T: QstatQueues> super::queues::QueueQueries for T {
+    fn queues_argvs(&self) -> Vec<Vec<String>> {
+        qstat_queue_argvs(&self.q().qstat)
+    }
+
+    fn parse_queues(&self, answers: &[(Vec<String>, Outcome)]) -> std::result::Result<Vec<QueueInfo>, String> {
+        parse_qstat_queues(answers)
+    }
+}
+
 /// The queries of `troika queues` on PBS and Torque: `qstat -Q -f` (every
 /// queue's attributes), then `qstat -B -f` (the server's, for
 /// `default_queue`).

@@ -248,19 +248,8 @@ const FAULTS: &[Pattern] = &[
 
 impl Recovery for Torque {}
 
-/// `qstat -Q -f` and `qstat -B -f` ([`super::qsub::parse_qstat_queues`]).
-impl super::queues::QueueQueries for Torque {
-    fn queues_argvs(&self) -> Vec<Vec<String>> {
-        super::qsub::qstat_queue_argvs(&self.q.qstat)
-    }
-
-    fn parse_queues(
-        &self,
-        answers: &[(Vec<String>, Outcome)],
-    ) -> std::result::Result<Vec<super::queues::QueueInfo>, String> {
-        super::qsub::parse_qstat_queues(answers)
-    }
-}
+/// `qstat -Q -f` and `qstat -B -f`.
+impl super::qsub::QstatQueues for Torque {}
 
 impl StateQueries for Torque {
     /// `qstat -f ID...` (Torque's `-x` is XML, not the history).

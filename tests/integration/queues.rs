@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::common::{service, Case, Service, SgeEnv, SshEnv};
 
 /// The queues of `--json`, by name.
-fn by_name(stdout: &str) -> BTreeMap<String, Value> {
+pub fn by_name(stdout: &str) -> BTreeMap<String, Value> {
     stdout
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))

@@ -7,20 +7,10 @@
 //! seconds and MiB, the default flag; one queue in detail; a query that
 //! fails (exit 1, with the scheduler's words).
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
 use crate::common::{emulator_dir, Case};
-
-/// The queues of `--json`, by name.
-fn by_name(stdout: &str) -> BTreeMap<String, Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .map(|v| (v["name"].as_str().unwrap().to_string(), v))
-        .collect()
-}
+use crate::queues::by_name;
 
 /// A case with the emulators of `site` and a site of that type named after
 /// it. The PBS emulator keeps its server's state in the case's state
