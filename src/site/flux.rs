@@ -131,6 +131,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::format("error_file", "--error=%s"),
         Entry::func("exclusive", exclusive, "`--exclusive` if true or empty, nothing if false"),
         Entry::format("gpus_per_task", "-g %s"),
+        Entry::func("hold", hold,
+                "`--urgency=hold` if true (the job waits for `troika release`; it takes the place of `priority`), nothing if false"),
         Entry {
             // Flux writes standard error to the output file when no --error is given.
             name: "join_output_error",
@@ -188,6 +190,10 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 
 /// `-t`: a Flux duration with a unit as it is, any other walltime form in
 /// minutes when whole minutes, else seconds.
+fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    crate::script::translate::bool_flag(v, "--urgency=hold")
+}
+
 fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let (sig, secs) = super::signals::signal_before_end(v)?;
     Ok(vec![format!("--signal={sig}@{secs}s").into_bytes()])
@@ -251,6 +257,12 @@ impl Scheduler for Flux {
 
     fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
         Ok(argv(&self.flux, &["cancel", job.jid]))
+    }
+
+    /// `flux job urgency ID default`: a job held with urgency 0 gets the
+    /// default urgency back.
+    fn release_argv(&self, job: &Job) -> Option<Vec<String>> {
+        Some(argv(&self.flux, &["job", "urgency", job.jid, "default"]))
     }
 
     fn signal_argv(&self, job: &Job, sig: Signal) -> Result<Vec<String>> {

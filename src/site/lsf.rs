@@ -20,7 +20,7 @@ use crate::script::translate::{bool_value, Entry, Rule, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command"];
+pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command", "bresume_command"];
 
 /// LSF's job states (`stat` of `bjobs`), and for a job that exited what its
 /// termination reason (`exit_reason`) says. Rows that name reasons are read
@@ -147,6 +147,7 @@ pub const TABLE: Table = Table::new(&[
         Entry::func("exclusive", exclusive, "`-x` if true or empty, nothing if false"),
         Entry::format("export_vars", "-env \"%s\""),
         Entry::format("gpus_per_node", "-gpu \"num=%s\""),
+        Entry::func("hold", hold, "`-H` if true (the job waits for `troika release`), nothing if false"),
         Entry {
             // LSF writes standard error to the output file when no -e is given.
             name: "join_output_error",
@@ -206,6 +207,10 @@ fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     }
 }
 
+fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    crate::script::translate::bool_flag(v, "-H")
+}
+
 fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let (sig, secs) = super::signals::signal_before_end(v)?;
     Ok(vec![
@@ -256,6 +261,7 @@ pub struct Lsf {
     bsub: Vec<String>,
     bjobs: Vec<String>,
     bkill: Vec<String>,
+    bresume: Vec<String>,
 }
 
 impl Lsf {
@@ -264,6 +270,7 @@ impl Lsf {
             bsub: s.config.command("bsub_command", &["bsub"])?,
             bjobs: s.config.command("bjobs_command", &["bjobs"])?,
             bkill: s.config.command("bkill_command", &["bkill"])?,
+            bresume: s.config.command("bresume_command", &["bresume"])?,
         })
     }
 }
@@ -322,6 +329,11 @@ impl Scheduler for Lsf {
 
     fn cancel_argv(&self, job: &Job) -> Result<Vec<String>> {
         Ok(argv(&self.bkill, &[job.jid]))
+    }
+
+    /// `bresume ID`: a job submitted with `-H` waits suspended (PSUSP).
+    fn release_argv(&self, job: &Job) -> Option<Vec<String>> {
+        Some(argv(&self.bresume, &[job.jid]))
     }
 
     /// bkill takes signal names without the SIG prefix (`bkill -l`).
@@ -469,6 +481,7 @@ mod tests {
             bsub: vec!["bsub".into()],
             bjobs: vec!["bjobs".into()],
             bkill: vec!["bkill".into()],
+            bresume: vec!["bresume".into()],
         };
         let argv = lsf.queue_argv(&["7", "77"], None).unwrap();
         assert_eq!(

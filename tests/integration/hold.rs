@@ -68,13 +68,18 @@ fn grid_engine_held_job_runs_after_release() {
 #[test]
 fn release_commands_and_site_types_that_cannot() {
     let c = Case::new("hold-dry").config(
-        "edition: 2026\nsites:\n  p: {type: pbs, connection: local}\n  t: {type: torque, connection: local, qrls_command: [my-qrls, -x]}\n  d: {type: direct, connection: local}\n",
+        "edition: 2026\nsites:\n  p: {type: pbs, connection: local}\n  t: {type: torque, connection: local, qrls_command: [my-qrls, -x]}\n  l: {type: lsf, connection: local}\n  f: {type: flux, connection: local}\n  d: {type: direct, connection: local}\n",
     );
     c.write_exec("job.sh", "#!/bin/bash\n# troika hold=true\ntrue\n");
     c.troika(&["-n", "submit", "p", "job.sh", "-o", &c.s("out")])
         .expect_code(0);
     assert!(c.read("job.sh").contains("#PBS -h\n"), "{}", c.read("job.sh"));
-    for (site, line) in [("p", "Execute: 'qrls' '7'"), ("t", "Execute: 'my-qrls' '-x' '7'")] {
+    for (site, line) in [
+        ("p", "Execute: 'qrls' '7'"),
+        ("t", "Execute: 'my-qrls' '-x' '7'"),
+        ("l", "Execute: 'bresume' '7'"),
+        ("f", "Execute: 'flux' 'job' 'urgency' '7' 'default'"),
+    ] {
         c.troika(&["-n", "release", site, "job.sh", "-j", "7"]).expect_code(0);
         let log = c.read("job.sh.releaselog");
         assert!(log.contains(line), "{site}: {log}");
@@ -82,6 +87,13 @@ fn release_commands_and_site_types_that_cannot() {
     c.troika(&["release", "d", "job.sh", "-j", "7"])
         .expect_code(1)
         .stderr_contains("This site type cannot release a held job");
+    for (site, line) in [("l", "#BSUB -H\n"), ("f", "#flux: --urgency=hold\n")] {
+        let name = format!("{site}.sh");
+        c.write_exec(&name, "#!/bin/bash\n# troika hold=true\ntrue\n");
+        c.troika(&["-n", "submit", site, &name, "-o", &c.s("out")])
+            .expect_code(0);
+        assert!(c.read(&name).contains(line), "{site}: {}", c.read(&name));
+    }
     // hold=no is no hold.
     c.write_exec("no.sh", "#!/bin/bash\n# troika hold=no\ntrue\n");
     c.troika(&["-n", "submit", "p", "no.sh", "-o", &c.s("out")])
