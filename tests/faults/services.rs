@@ -35,7 +35,7 @@ fn slurm_jobs(names: &[String]) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Waits until Slurm shows every name, then asserts each once, with the
-/// id troika recorded.
+/// id troika recorded; then cancels those still queued.
 fn each_job_once_in_slurm(ids: &BTreeMap<String, String>) {
     let names: Vec<String> = ids.keys().cloned().collect();
     let start = Instant::now();
@@ -53,6 +53,9 @@ fn each_job_once_in_slurm(ids: &BTreeMap<String, String>) {
     for (n, id) in ids {
         assert!(jobs[n].contains(id), "{n}: troika kept {id}, Slurm has {:?}", jobs[n]);
     }
+    // The jobs still queued would keep the node busy for the tests after.
+    let all: Vec<&String> = ids.values().collect();
+    let _ = std::process::Command::new("scancel").args(&all).output();
 }
 
 /// A wrapper sbatch that fails 1 time in 10 before submitting ("Unable to

@@ -360,7 +360,12 @@ impl Service {
                     return Err(format!("sinfo exited with {code:?}: {}", err.trim()));
                 }
                 let states: Vec<&str> = out.split_whitespace().collect();
-                if !states.iter().any(|s| matches!(*s, "idle" | "mix" | "alloc" | "comp")) {
+                // `plnd`: idle, its CPUs planned for a pending job (a busy
+                // queue); still a working node.
+                if !states
+                    .iter()
+                    .any(|s| matches!(*s, "idle" | "mix" | "alloc" | "comp" | "plnd"))
+                {
                     return Err(format!("no usable node (sinfo node states: {states:?})"));
                 }
                 Ok(())

@@ -119,10 +119,11 @@ node_state() {
     timeout 10 sinfo -h -o %t 2>/dev/null | head -n 1 || true
 }
 
-# Usable: controller answers and the node is responding (no '*' suffix) and schedulable.
+# Usable: controller answers and the node is responding (no '*' suffix) and schedulable
+# (plnd: idle, its CPUs planned for a pending job of a busy queue).
 node_usable() {
     case "$(node_state)" in
-        idle | mix | alloc | comp) return 0 ;;
+        idle | mix | alloc | comp | plnd) return 0 ;;
         *) return 1 ;;
     esac
 }
