@@ -145,12 +145,18 @@ fn assert_ssh_options(log: &Path, edition: Option<&str>) {
     }
 }
 
+/// The tests that use the second remote user one at a time: one of them
+/// checks that no shared connection (master) of that user runs, which
+/// another's multiplexed calls would start.
+static USER2: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Submit, monitor and kill on the direct site through ssh, with the script
 /// piped (use_shell) or copied with scp, and -u as the second user; with
 /// troika's ssh options (edition 2026) and with 0.2.7's command lines.
 #[test]
 fn ssh_direct_submit_monitor_kill() {
     let Some(e) = env() else { return };
+    let _user2 = USER2.lock().unwrap_or_else(|e| e.into_inner());
     let user2 = Some(e.user2.as_str());
     for (copy, user, edition) in [
         (false, None, Some("2026")),
@@ -386,6 +392,7 @@ fn ssh_server_down_or_silent() {
 #[test]
 fn ssh_multiplexed_or_not() {
     let Some(e) = env() else { return };
+    let _user2 = USER2.lock().unwrap_or_else(|e| e.into_inner());
     // Where docs/ssh.md says the sockets are.
     let uid = nix::unistd::getuid().as_raw();
     let dir = std::env::var_os("XDG_RUNTIME_DIR")
