@@ -62,6 +62,22 @@ pub fn service_script(name: &str, action: &str) {
     );
 }
 
+/// Runs `tests/services/<name>.sh up`; whether it succeeded (what it said
+/// goes to the test's output when it did not).
+pub fn service_up(name: &str) -> bool {
+    let script = common::repo_root().join(format!("tests/services/{name}.sh"));
+    let out = Command::new(&script).arg("up").output().unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "{} up failed: {}{}",
+            script.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out.status.success()
+}
+
 /// Stops every process named `name` and waits until they are gone.
 pub fn stop_process(name: &str) {
     bash(&format!(
@@ -175,7 +191,11 @@ impl Outage {
             eprintln!("{process} stopped after submission {after}");
             *self.restart.lock().unwrap() = Some(std::thread::spawn(move || {
                 std::thread::sleep(Duration::from_secs(secs));
-                service_script(service, "up");
+                if !service_up(service) {
+                    // Once more: a daemon just started can be missed by the script's check.
+                    std::thread::sleep(Duration::from_secs(2));
+                    service_script(service, "up");
+                }
                 eprintln!("{process} started again");
             }));
         });

@@ -135,7 +135,10 @@ listening() {
 
 # Conditions polled while starting; a daemon that died fails at once instead of after WAIT_SECS.
 ctld_listening() {
-    pid_of slurmctld "$STATE/run/slurmctld.pid" >/dev/null || fail "slurmctld exited"
+    # A slurmctld that has just been started may not be seen for a moment (it daemonizes, and
+    # after a restart its pid file still names the old one): look again before giving up.
+    pid_of slurmctld "$STATE/run/slurmctld.pid" >/dev/null ||
+        { sleep 1 && pid_of slurmctld "$STATE/run/slurmctld.pid" >/dev/null; } || fail "slurmctld exited"
     listening "$CTLD_PORT"
 }
 
