@@ -32,8 +32,9 @@ pub enum Error {
     /// crash (see `set_edition`).
     #[error("{prefix}{0}", prefix = io_prefix())]
     Io(String),
-    /// A command whose effect is not known: its answer could not be read. A submission that ends so may have
-    /// reached the scheduler, so nothing it wrote is rolled back.
+    /// A command whose effect is not known: its answer could not be read. A
+    /// submission that ends so may have reached the scheduler, so nothing it
+    /// wrote is rolled back.
     #[error("{0}")]
     Uncertain(String),
     /// A command that failed in a way that may pass: its connection could

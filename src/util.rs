@@ -90,6 +90,13 @@ pub fn shell_quote_bytes(s: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The name of a program as messages give it: `sbatch` for
+/// `/usr/bin/sbatch`.
+pub fn program_name(program: impl AsRef<std::ffi::OsStr>) -> String {
+    let p = Path::new(program.as_ref());
+    p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()
+}
+
 /// Joins quoted arguments with spaces, as in `Execute: 'sbatch' '-p' 'x'`.
 pub fn quote_argv<S: AsRef<std::ffi::OsStr>>(argv: &[S]) -> String {
     let mut out = String::new();

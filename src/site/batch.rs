@@ -220,7 +220,7 @@ pub fn default_check_job_id(jid: &str) -> Result<()> {
 /// Why a status query cannot be trusted: `squeue failed with exit code 1:
 /// Socket timed out ...`.
 pub fn query_failed(argv: &[String], out: &Outcome) -> String {
-    let name = argv.first().map(|p| p.rsplit('/').next().unwrap_or(p)).unwrap_or("");
+    let name = argv.first().map(crate::util::program_name).unwrap_or_default();
     format!("{name} failed with {}: {}", out.describe(), out.text().trim())
 }
 
@@ -520,12 +520,7 @@ impl<S: Scheduler> Site for BatchSite<S> {
             if i == 0 && !out.dryrun && !out.success() && !gone && self.sched.not_running(&out) {
                 // Queued or held: there is no process to signal, remove it.
                 let cancel = self.sched.cancel_argv(&job)?;
-                let program = cancel
-                    .first()
-                    .and_then(|p| Path::new(p).file_name())
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
+                let program = cancel.first().map(crate::util::program_name).unwrap_or_default();
                 crate::debug!("Job {jid} is not running: cancelling it with {program}");
                 return Ok(Step::Done(match self.cancel_with(&job, cancel)? {
                     CancelStatus::Killed => CancelStatus::Cancelled,

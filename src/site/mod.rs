@@ -138,13 +138,8 @@ impl SiteSettings {
     /// cancel, `mkdir -p`), again after each transient failure as the
     /// site's retry policy allows.
     pub fn run_retried(&self, cmd: Command) -> Result<Outcome> {
-        let name = cmd.argv.first().map(|p| {
-            let p = std::path::Path::new(p);
-            p.file_name().unwrap_or(p.as_os_str()).to_string_lossy().into_owned()
-        });
-        retry::repeat(&self.retry, name.as_deref().unwrap_or(""), self.faults, || {
-            self.run(cmd.clone())
-        })
+        let name = cmd.argv.first().map(crate::util::program_name).unwrap_or_default();
+        retry::repeat(&self.retry, &name, self.faults, || self.run(cmd.clone()))
     }
 
     /// Copies the script to the site (`copy_script`), again after each

@@ -36,6 +36,15 @@ pub struct QCommands {
     pub qrls: Vec<String>,
 }
 
+/// The keys of [`QCommands`] with `qsig_command`.
+pub const KEYS: &[&str] = &[
+    "qsub_command",
+    "qstat_command",
+    "qdel_command",
+    "qsig_command",
+    "qrls_command",
+];
+
 impl QCommands {
     /// Reads `qsub_command`, `qstat_command`, `qdel_command`,
     /// `qrls_command` and, when `with_qsig`, `qsig_command`.

@@ -23,13 +23,8 @@ use crate::job::{Answer, NativeState, Outcome as JobOutcome, State};
 use crate::script::translate::{bool_value, Entry, Joint, Table};
 use crate::script::NativeSyntax;
 
-pub const KEYS: &[&str] = &[
-    "qsub_command",
-    "qstat_command",
-    "qdel_command",
-    "qsig_command",
-    "qrls_command",
-];
+/// The qsub family's commands.
+pub const KEYS: &[&str] = super::qsub::KEYS;
 
 /// Torque's job states (`job_state` of `qstat -f`), and for a completed job
 /// what its `exit_status` says. Rows that name an `exit_status` are read
