@@ -268,6 +268,12 @@ fn execute(
                     false => r.status.line(&r.script, &r.scheduler),
                 });
                 out.push('\n');
+                if !json {
+                    for l in r.status.task_lines(&r.script, &r.scheduler) {
+                        out.push_str(&l);
+                        out.push('\n');
+                    }
+                }
             }
             print_all(&out)
         }

@@ -164,6 +164,7 @@ impl<'r> Controller<'r> {
                 .unwrap_or(DEFAULT_VANISH_GRACE),
             retry: crate::site::retry::RetryPolicy::from_config(&cfg)?,
             faults: site_type.traits.faults,
+            array_index: site_type.traits.array_index,
             prefix,
             overrides,
             unknown,

@@ -60,8 +60,11 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
     // Status records of the jobs not settled by the queue.
     // Alive in the queue, or ended with its exit code. A job that is
     // completing may have written its end already: its record is read.
+    // The queue shows the tasks of an array that wait or run: accounting
+    // has those that ended.
     let settled = |s: Option<&JobStatus>| {
         s.is_some_and(|s| match s.state {
+            _ if !s.tasks.is_empty() && s.state != State::Finished => false,
             State::Finished => s.exit_code.is_some(),
             State::Completing => false,
             _ => true,
@@ -105,9 +108,14 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
     jobs.iter()
         .enumerate()
         .map(|(i, q)| {
-            let queued = found.remove(q.jid);
+            let mut queued = found.remove(q.jid);
             let record = records.get(&i);
             let accounted = accounted.get(q.jid);
+            if let (Some(s), Some(a)) = (&queued, accounted) {
+                if !s.tasks.is_empty() && s.state != State::Finished {
+                    queued = Some(s.clone().with_tasks_of(a));
+                }
+            }
             let ctx = Context {
                 queue_failed: &queue_failed,
                 accounting_failed: &accounting_failed,
@@ -120,12 +128,35 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
         .collect()
 }
 
-/// The answers by job id, or why there are none.
+/// The answers by job id, or why there are none. The tasks of an array job
+/// are summed up under the array's id ([`JobStatus::of_tasks`]), and each
+/// is also found under its own id (`4242_3`).
 fn index(answer: Answer) -> (HashMap<String, JobStatus>, Option<String>) {
-    match answer {
-        Ok(list) => (list.into_iter().map(|s| (s.job_id.clone(), s)).collect(), None),
-        Err(why) => (HashMap::new(), Some(why)),
+    let list = match answer {
+        Ok(list) => list,
+        Err(why) => return (HashMap::new(), Some(why)),
+    };
+    let mut found = HashMap::new();
+    let mut arrays: Vec<(String, Vec<JobStatus>)> = Vec::new();
+    for s in list {
+        let Some(task) = &s.task else {
+            found.insert(s.job_id.clone(), s);
+            continue;
+        };
+        let mut own = s.clone();
+        own.job_id = task.id.clone();
+        own.task = None;
+        found.insert(task.id.clone(), own);
+        match arrays.iter_mut().find(|(id, _)| *id == s.job_id) {
+            Some((_, tasks)) => tasks.push(s),
+            None => arrays.push((s.job_id.clone(), vec![s])),
+        }
     }
+    for (id, tasks) in arrays {
+        let summed = JobStatus::of_tasks(&id, tasks);
+        found.entry(id).or_insert(summed);
+    }
+    (found, None)
 }
 
 /// What [`decide`] knows of the queries.

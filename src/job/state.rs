@@ -197,6 +197,45 @@ pub struct JobStatus {
     pub source: Source,
     /// When the answer was read, in seconds since the epoch.
     pub observed_at: u64,
+    /// When this is one task of an array job (whose id is `job_id`): its
+    /// index and its own id (`4242_3`).
+    pub task: Option<Task>,
+    /// The tasks of an array job, by index, when this status sums them up.
+    pub tasks: Vec<JobStatus>,
+}
+
+/// What makes a status one task's: its index (`3`, or a range of tasks
+/// still waiting, `4-9%2`) and the id the scheduler gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub index: String,
+    pub id: String,
+}
+
+/// Which state of a task speaks for an array still alive: the first of
+/// these that a task is in.
+const ALIVE_ORDER: [State; 8] = [
+    State::Running,
+    State::Completing,
+    State::Suspended,
+    State::Requeued,
+    State::Queued,
+    State::Held,
+    State::Submitted,
+    State::Unknown,
+];
+
+/// How many tasks an index stands for (`3` one, `4-9:2` three).
+fn task_count(index: &str) -> u64 {
+    crate::site::array::Spec::parse(index.as_bytes())
+        .map(|s| s.ranges.iter().map(|r| (r.end - r.start) / r.step + 1).sum())
+        .unwrap_or(1)
+}
+
+/// The first number of an index, to order tasks.
+fn first_index(index: &str) -> u64 {
+    let digits: String = index.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(u64::MAX)
 }
 
 /// Seconds since the epoch.
@@ -220,7 +259,79 @@ impl JobStatus {
             reason: None,
             source,
             observed_at: now(),
+            task: None,
+            tasks: Vec::new(),
         }
+    }
+
+    /// This status as that of task `index` of array job `parent` (its own
+    /// id being the one it was read with).
+    pub fn of_task(mut self, parent: &str, index: &str) -> JobStatus {
+        let id = std::mem::replace(&mut self.job_id, parent.to_string());
+        self.task = Some(Task {
+            index: index.to_string(),
+            id,
+        });
+        self
+    }
+
+    /// The status of array job `parent` from those of its tasks: alive while
+    /// one task is (RUNNING when one runs, and so on); once all finished,
+    /// SUCCEEDED when all did, else the outcome and exit code of the first
+    /// task that did not. The reason counts the tasks in each state.
+    pub fn of_tasks(parent: &str, mut tasks: Vec<JobStatus>) -> JobStatus {
+        tasks.sort_by_key(|t| t.task.as_ref().map_or(u64::MAX, |t| first_index(&t.index)));
+        let alive = ALIVE_ORDER.into_iter().find(|s| tasks.iter().any(|t| t.state == *s));
+        let failed = tasks.iter().find(|t| t.outcome != Some(Outcome::Succeeded));
+        let source = tasks.first().map_or(Source::Inferred, |t| t.source);
+        let mut s = match alive {
+            Some(state) => JobStatus::new(parent, Meaning { state, outcome: None }, source),
+            None => {
+                let mut s = JobStatus::new(
+                    parent,
+                    Meaning {
+                        state: State::Finished,
+                        outcome: Some(failed.and_then(|t| t.outcome).unwrap_or(Outcome::Succeeded)),
+                    },
+                    source,
+                );
+                match failed {
+                    Some(t) => (s.exit_code, s.signal) = (t.exit_code, t.signal),
+                    None => s.exit_code = Some(0),
+                }
+                s
+            }
+        };
+        let mut counts: Vec<(String, u64)> = Vec::new();
+        for t in &tasks {
+            let n = task_count(t.task.as_ref().map_or("", |t| t.index.as_str()));
+            let words = t.state_words();
+            match counts.iter_mut().find(|(w, _)| *w == words) {
+                Some(c) => c.1 += n,
+                None => counts.push((words, n)),
+            }
+        }
+        let total: u64 = counts.iter().map(|c| c.1).sum();
+        let each: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        s.reason = Some(format!("{total} tasks: {}", each.join(", ")));
+        s.tasks = tasks;
+        s
+    }
+
+    /// Adds the tasks of `other` (accounting's) that this status (the
+    /// queue's) does not show, or shows ended without an exit code, and
+    /// sums the tasks up again.
+    pub fn with_tasks_of(self, other: &JobStatus) -> JobStatus {
+        let mut tasks = self.tasks;
+        for t in &other.tasks {
+            let index = t.task.as_ref().map(|t| &t.index);
+            match tasks.iter_mut().find(|q| q.task.as_ref().map(|t| &t.index) == index) {
+                Some(q) if q.state == State::Finished && q.exit_code.is_none() => *q = t.clone(),
+                Some(_) => {}
+                None => tasks.push(t.clone()),
+            }
+        }
+        JobStatus::of_tasks(&self.job_id, tasks)
     }
 
     /// UNKNOWN, and why.
@@ -297,6 +408,20 @@ impl JobStatus {
         s.replace("(; ", "(")
     }
 
+    /// The lines of an array job's tasks, after its own: `job.sh[3]  4242_3
+    /// FINISHED/FAILED ...`.
+    pub fn task_lines(&self, script: &str, scheduler: &str) -> Vec<String> {
+        self.tasks
+            .iter()
+            .map(|t| {
+                let (index, id) = t.task.as_ref().map_or(("", t.job_id.as_str()), |k| (&k.index, &k.id));
+                let mut shown = t.clone();
+                shown.job_id = id.to_string();
+                shown.line(&format!("{script}[{index}]"), scheduler)
+            })
+            .collect()
+    }
+
     /// One JSON object (one line), its keys in a fixed order.
     pub fn json(&self, script: &str, site: &str) -> String {
         #[derive(serde::Serialize)]
@@ -312,7 +437,36 @@ impl JobStatus {
             reason: Option<&'a str>,
             source: &'a str,
             observed_at: String,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            tasks: Vec<TaskLine<'a>>,
         }
+        #[derive(serde::Serialize)]
+        struct TaskLine<'a> {
+            index: &'a str,
+            job_id: &'a str,
+            state: &'a str,
+            outcome: Option<&'a str>,
+            exit_code: Option<i32>,
+            signal: Option<String>,
+            native_state: Option<&'a str>,
+            reason: Option<&'a str>,
+            source: &'a str,
+        }
+        let tasks = self
+            .tasks
+            .iter()
+            .map(|t| TaskLine {
+                index: t.task.as_ref().map_or("", |k| k.index.as_str()),
+                job_id: t.task.as_ref().map_or(t.job_id.as_str(), |k| k.id.as_str()),
+                state: t.state.as_str(),
+                outcome: t.outcome.map(Outcome::as_str),
+                exit_code: t.exit_code,
+                signal: t.signal.map(signal_name),
+                native_state: t.native_state.as_deref(),
+                reason: t.reason.as_deref(),
+                source: t.source.as_str(),
+            })
+            .collect();
         let line = Line {
             script,
             job_id: &self.job_id,
@@ -325,6 +479,7 @@ impl JobStatus {
             reason: self.reason.as_deref(),
             source: self.source.as_str(),
             observed_at: iso_time(self.observed_at),
+            tasks,
         };
         serde_json::to_string(&line).expect("a status is JSON")
     }

@@ -35,6 +35,9 @@ pub struct Profile<'a> {
     /// Native directive lines are rewritten with `prefix` (`# flux: -N2`
     /// becomes `#flux: -N2`), for schedulers that reject a mix of prefixes.
     pub rewrite_native: bool,
+    /// The scheduler's variable of an array task's index, exported to the
+    /// job as `TROIKA_ARRAY_INDEX` when the script asks for an array.
+    pub array_index: Option<&'a str>,
 }
 
 /// What the submit action asks for on top of the script's own directives.
@@ -178,9 +181,24 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut Subm
         profile.unknown,
     )?;
     let mut header = header(&scan, lines, profile);
-    if req.status_record {
-        let shebang = scan.shebang.as_deref().or(profile.default_shebang);
-        if crate::job::record::shell_can_record(shebang) {
+    let shell = crate::job::record::shell_can_record(scan.shebang.as_deref().or(profile.default_shebang));
+    let array = directives.contains("array");
+    if let (true, Some(var)) = (array, profile.array_index) {
+        match shell {
+            true => header.push(crate::site::array::index_prologue(var)),
+            false => crate::info!(
+                "{} not set in {}: its interpreter is not a POSIX shell (the task index is in {var})",
+                crate::site::array::INDEX_VAR,
+                quote(&name)
+            ),
+        }
+    }
+    if req.status_record && array {
+        // Every task would write the same record: an array's status comes
+        // from the scheduler, task by task.
+        crate::debug!("No status record for the array job {}", quote(&name));
+    } else if req.status_record {
+        if shell {
             header.extend(crate::job::record::prologue(req.output));
         } else {
             crate::info!(
@@ -250,6 +268,7 @@ mod tests {
                 unknown: UnknownPolicy::Ignore,
                 default_shebang: Some(default),
                 rewrite_native: false,
+                array_index: None,
             };
             header(&Scan::default(), vec![], &profile)
         };

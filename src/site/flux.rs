@@ -125,9 +125,36 @@ fn id_key(id: &str) -> String {
     }
 }
 
+/// Flux has no arrays: no variable of a task's index.
+const ARRAY_INDEX: Option<&str> = None;
+
+fn array(_v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Err(Error::Script(
+        "Flux has no job arrays (`flux batch --cc` makes separate jobs, each with its own id, which troika \
+         cannot follow as one): submit one job per index"
+            .into(),
+    ))
+}
+
+/// `--dependency=afterok:ID`, once per job.
+fn depends_on(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for g in super::depends::parse(v)? {
+        out.extend(
+            g.jobs
+                .iter()
+                .map(|id| format!("--dependency={}:{id}", g.kind.word()).into_bytes()),
+        );
+    }
+    Ok(out)
+}
+
 /// The translation of generic directives to `flux batch` options.
 pub const TABLE: Table = Table::new(&[
+        Entry::func("array", array, "an error: Flux has no job arrays"),
         Entry::format("cpus_per_task", "-c %s"),
+        Entry::func("depends_on", depends_on,
+                "`--dependency=afterok:<id>`, one per job (`afterany`, `afternotok` likewise)"),
         Entry::format("error_file", "--error=%s"),
         Entry::func("exclusive", exclusive, "`--exclusive` if true or empty, nothing if false"),
         Entry::format("gpus_per_task", "-g %s"),
@@ -174,6 +201,7 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             states: STATES,
             faults: FAULTS,
+            array_index: ARRAY_INDEX,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Flux::new),

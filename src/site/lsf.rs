@@ -16,7 +16,7 @@ use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
-use crate::script::translate::{bool_value, Entry, Rule, Table};
+use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
@@ -115,35 +115,95 @@ fn parse_bjobs(text: &str) -> Vec<JobStatus> {
             let [jobid, index, stat, code, reason] = f[..] else {
                 return None;
             };
-            let id = match index {
-                "" | "-" | "0" => jobid.to_string(),
-                i => format!("{jobid}[{i}]"),
-            };
-            let reason = Some(reason).filter(|r| !r.is_empty() && *r != "-");
-            let mut s = queue_status(&id, stat, STATES, "LSF");
-            add_reason(&mut s, reason);
-            if s.state != State::Finished {
-                return Some(s);
-            }
-            let code: Option<i32> = code.parse().ok();
-            if stat == "DONE" {
-                return Some(s.exit(code.or(Some(0)), None));
-            }
-            let keyword = reason.and_then(|r| r.split(':').next()).unwrap_or("");
-            s.outcome = TERMINATIONS.iter().find(|(k, _)| *k == keyword).map(|(_, o)| *o);
-            let signal = code.and_then(shell_signal);
-            Some(match signal {
-                Some(sig) => s.exit(None, Some(sig)),
-                None => s.exit(code, None),
+            let s = bjobs_status(jobid, index, stat, code, reason);
+            // A task of an array job: `12[3]`, summed up under `12`.
+            Some(match index {
+                "" | "-" | "0" => s,
+                i => s.of_task(jobid, i),
             })
         })
         .collect()
 }
 
+/// The status of one line of `bjobs`.
+fn bjobs_status(jobid: &str, index: &str, stat: &str, code: &str, reason: &str) -> JobStatus {
+    let id = match index {
+        "" | "-" | "0" => jobid.to_string(),
+        i => format!("{jobid}[{i}]"),
+    };
+    let reason = Some(reason).filter(|r| !r.is_empty() && *r != "-");
+    let mut s = queue_status(&id, stat, STATES, "LSF");
+    add_reason(&mut s, reason);
+    if s.state != State::Finished {
+        return s;
+    }
+    let code: Option<i32> = code.parse().ok();
+    if stat == "DONE" {
+        return s.exit(code.or(Some(0)), None);
+    }
+    let keyword = reason.and_then(|r| r.split(':').next()).unwrap_or("");
+    s.outcome = TERMINATIONS.iter().find(|(k, _)| *k == keyword).map(|(_, o)| *o);
+    match code.and_then(shell_signal) {
+        Some(sig) => s.exit(None, Some(sig)),
+        None => s.exit(code, None),
+    }
+}
+
+/// The variable of an array task's index.
+const ARRAY_INDEX: Option<&str> = Some("LSB_JOBINDEX");
+
+/// `-J "NAME[1-10:2]%3"`: an array is a name with indices.
+fn array(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    let spec = super::array::Spec::parse(j.value)?;
+    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    let name = j.get("name").unwrap_or(b"troika");
+    Ok(vec![[
+        b"-J \"",
+        name,
+        format!("[{}]{limit}\"", spec.ranges_text()).as_bytes(),
+    ]
+    .concat()])
+}
+
+/// `-J NAME`, unless the array's `-J` has the name.
+fn name(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(match j.get("array") {
+        Some(_) => vec![],
+        None => vec![[b"-J ", j.value].concat()],
+    })
+}
+
+fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-o ", &super::array::per_task_path(j, "%I")[..]].concat()])
+}
+
+fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-e ", &super::array::per_task_path(j, "%I")[..]].concat()])
+}
+
+/// `-w "done(1) && ended(2)"`.
+fn depends_on(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    use super::depends::Kind;
+    let mut conditions = Vec::new();
+    for g in super::depends::parse(v)? {
+        let word = match g.kind {
+            Kind::Ok => "done",
+            Kind::Any => "ended",
+            Kind::NotOk => "exit",
+        };
+        conditions.extend(g.jobs.iter().map(|id| format!("{word}({id})")));
+    }
+    Ok(vec![format!("-w \"{}\"", conditions.join(" && ")).into_bytes()])
+}
+
 /// The translation of generic directives to `#BSUB` options.
 pub const TABLE: Table = Table::new(&[
+        Entry::joint("array", array,
+                "`-J \"<name>[<ranges>]%<limit>\"` (LSF's array is part of the job name; without `name`, `troika`); the index is in `LSB_JOBINDEX` and `TROIKA_ARRAY_INDEX`"),
         Entry::format("billing_account", "-P %s"),
-        Entry::format("error_file", "-e %s"),
+        Entry::func("depends_on", depends_on,
+                "`-w \"done(<id>) && ended(<id>) && exit(<id>)\"`: `afterok` is `done`, `afterany` `ended`, `afternotok` `exit`"),
+        Entry::joint("error_file", error_file, "`-e <value>`; with `array`, `-e <value>.%I`: a file per task"),
         Entry::func("exclusive", exclusive, "`-x` if true or empty, nothing if false"),
         Entry::format("export_vars", "-env \"%s\""),
         Entry::format("gpus_per_node", "-gpu \"num=%s\""),
@@ -158,8 +218,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::format("mail_user", "-u %s"),
         Entry::func("memory_per_node", mem,
                 "`-M <value>`, units in LSF's form (`4G` becomes `4GB`, `1.5G` becomes `1536MB`; a plain number is in LSF_UNIT_FOR_LIMITS)"),
-        Entry::format("name", "-J %s"),
-        Entry::format("output_file", "-o %s"),
+        Entry::joint("name", name, "`-J <value>`; with `array`, see `array`"),
+        Entry::joint("output_file", output_file, "`-o <value>`; with `array`, `-o <value>.%I`: a file per task"),
         Entry::format("priority", "-sp %s"),
         Entry::format("queue", "-q %s"),
         Entry::format("reservation", "-U %s"),
@@ -193,6 +253,7 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             states: STATES,
             faults: FAULTS,
+            array_index: ARRAY_INDEX,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Lsf::new),
@@ -473,8 +534,11 @@ mod tests {
     #[test]
     fn array_elements_unknown_words_and_failures() {
         let got = parse_bjobs("7|0|RUN|-|-\n8|3|DONE|0|-\n9|0|NEWSTATE|-|-\nnot a job line\n");
+        // An element of an array is a task of its job.
         let ids: Vec<&str> = got.iter().map(|s| s.job_id.as_str()).collect();
-        assert_eq!(ids, ["7", "8[3]", "9"]);
+        assert_eq!(ids, ["7", "8", "9"]);
+        let task = got[1].task.as_ref().unwrap();
+        assert_eq!((task.index.as_str(), task.id.as_str()), ("3", "8[3]"));
         assert_eq!(got[2].state, State::Unknown);
         assert_eq!(got[2].reason.as_deref(), Some("unknown LSF state 'NEWSTATE'"));
         let lsf = Lsf {

@@ -2,7 +2,9 @@
 //! connection. Each site type is one module with its directive table; adding a
 //! scheduler is adding one file and registering it in [`builtin`].
 
+pub mod array;
 pub mod batch;
+pub mod depends;
 pub mod direct;
 pub mod flux;
 pub mod group;
@@ -103,6 +105,9 @@ pub struct SiteSettings {
     /// The scheduler's words of failures ([`retry::classify`]), from its
     /// site type's [`Traits`].
     pub faults: &'static [retry::Pattern],
+    /// The scheduler's variable of an array task's index, from its site
+    /// type's [`Traits`].
+    pub array_index: Option<&'static str>,
 }
 
 impl SiteSettings {
@@ -116,6 +121,7 @@ impl SiteSettings {
             unknown: self.unknown,
             default_shebang: self.default_shebang.as_deref(),
             rewrite_native: self.rewrite_native,
+            array_index: self.array_index,
         }
     }
 
@@ -372,6 +378,9 @@ pub struct Traits {
     pub states: &'static [crate::job::NativeState],
     /// The scheduler's words of failures that pass ([`retry::classify`]).
     pub faults: &'static [retry::Pattern],
+    /// The variable in which the scheduler gives an array task its index
+    /// (`SLURM_ARRAY_TASK_ID`); `None`: the type has no arrays.
+    pub array_index: Option<&'static str>,
 }
 
 /// The built-in site types.

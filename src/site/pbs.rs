@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use super::batch::{argv, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
-    QScheduler, ROWS,
+    QScheduler, DEPEND_ROW, ROWS,
 };
 use super::retry::Pattern;
 use super::units::{parse_memory, Style};
@@ -165,7 +165,23 @@ const QUERY_OPTIONS: [&str; 2] = ["-x", "-f"];
 /// Rows of every PBS site (with the family's, troika 0.2.7's), then the
 /// rows of `resource_syntax: select`.
 const ENTRIES: &[Entry] = &[
+    Entry::func(
+        "array",
+        array,
+        "`-J <start>-<end>[:<step>][%<limit>]` (one range); the index is in `PBS_ARRAY_INDEX` and `TROIKA_ARRAY_INDEX`",
+    ),
+    DEPEND_ROW,
+    Entry::joint(
+        "error_file",
+        error_file,
+        "`-e <value>`; with `array`, `-e <value>.^array_index^`: a file per task",
+    ),
     Entry::func("join_output_error", join_output_error, "`-j oe` (whatever the value)"),
+    Entry::joint(
+        "output_file",
+        output_file,
+        "`-o <value>`; with `array`, `-o <value>.^array_index^`: a file per task",
+    ),
     Entry::format("walltime", "-l walltime=%s"),
     // resource_syntax: select
     Entry::joint("total_nodes", select, SELECT_DOC),
@@ -198,8 +214,36 @@ const ENTRIES: &[Entry] = &[
     ),
 ];
 
+/// The variable of an array task's index.
+const ARRAY_INDEX: Option<&str> = Some("PBS_ARRAY_INDEX");
+
+/// `-J 1-10:2%3`.
+fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let spec = super::array::Spec::parse(v)?;
+    let r = spec.single_range(v, "PBS")?;
+    let step = if r.step > 1 {
+        format!(":{}", r.step)
+    } else {
+        String::new()
+    };
+    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    Ok(vec![format!("-J {}-{}{step}{limit}", r.start, r.end).into_bytes()])
+}
+
+fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![
+        [b"-o ", &super::array::per_task_path(j, "^array_index^")[..]].concat()
+    ])
+}
+
+fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![
+        [b"-e ", &super::array::per_task_path(j, "^array_index^")[..]].concat()
+    ])
+}
+
 /// How many rows of [`ENTRIES`] every PBS site has.
-const BASE_ROWS: usize = 2;
+const BASE_ROWS: usize = 6;
 
 /// The full table, as documented: troika 0.2.7's rows and the `select` rows.
 pub const TABLE: Table = Table::joined(ROWS, ENTRIES);
@@ -244,6 +288,7 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             states: STATES,
             faults: FAULTS,
+            array_index: ARRAY_INDEX,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Pbs::new),
@@ -667,7 +712,10 @@ mod tests {
         assert_eq!(
             names,
             [
+                // Not 0.2.7's: arrays and dependencies.
+                "array",
                 "billing_account",
+                "depends_on",
                 "error_file",
                 "export_vars",
                 // Not 0.2.7's: submit held.
@@ -684,7 +732,10 @@ mod tests {
                 "walltime"
             ]
         );
-        assert!(TABLE_0_2_7.entries().all(|e| !matches!(e.rule, Rule::Joint(..))));
+        // Its only joint rows are the files, which read `array` alone.
+        assert!(TABLE_0_2_7
+            .entries()
+            .all(|e| !matches!(e.rule, Rule::Joint(..)) || e.name.ends_with("_file")));
         let extra = &ENTRIES[BASE_ROWS..];
         assert!(extra.iter().all(|e| matches!(e.rule, Rule::Joint(..))));
         let mut names: Vec<&str> = extra.iter().map(|e| e.name).collect();

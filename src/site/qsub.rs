@@ -239,15 +239,26 @@ pub fn mail_type(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![[b"-m ".as_slice(), &mail_letters(v)].concat()])
 }
 
-/// The rows every table of the family has, as troika 0.2.7 wrote them;
-/// each scheduler adds its own (`join_output_error`, `walltime`, ...).
+/// `-W depend=afterok:1:2,afterany:3` (PBS, Torque).
+pub fn depend(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let groups = super::depends::parse(v)?;
+    Ok(vec![
+        format!("-W depend={}", super::depends::colon_lists(&groups)).into_bytes()
+    ])
+}
+
+/// The `depends_on` row of PBS and Torque.
+pub const DEPEND_ROW: Entry = Entry::func("depends_on", depend, "`-W depend=afterok:<id>:<id>,afterany:<id>`");
+
+/// The rows every table of the family has, as troika 0.2.7 wrote them
+/// (but the output and error files, which name array tasks each their own
+/// way); each scheduler adds its own (`join_output_error`, `walltime`, ...).
 fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     crate::script::translate::bool_flag(v, "-h")
 }
 
 pub const ROWS: &[Entry] = &[
     Entry::format("billing_account", "-A %s"),
-    Entry::format("error_file", "-e %s"),
     Entry::func(
         "hold",
         hold,
@@ -266,7 +277,6 @@ pub const ROWS: &[Entry] = &[
     ),
     Entry::format("mail_user", "-M %s"),
     Entry::format("name", "-N %s"),
-    Entry::format("output_file", "-o %s"),
     Entry::format("priority", "-p %s"),
     Entry::format("queue", "-q %s"),
     Entry::func(

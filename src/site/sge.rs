@@ -19,7 +19,7 @@ use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::state::lookup;
 use crate::job::{Answer, JobStatus, Meaning, NativeState, Outcome as JobOutcome, Source, State};
-use crate::script::translate::{Entry, Table};
+use crate::script::translate::{Entry, Joint, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
@@ -95,24 +95,57 @@ fn parse_qstat(text: &str) -> Vec<JobStatus> {
         return vec![];
     };
     let Some(col) = header.find("state") else { return vec![] };
+    let task_col = header.find("ja-task-ID");
     let mut out = Vec::new();
     for line in lines {
         let id = line.split_whitespace().next().unwrap_or("");
-        // Array jobs have a line per task range: the first one speaks.
-        if id.is_empty() || out.iter().any(|s: &JobStatus| s.job_id == id) {
+        if id.is_empty() || id.starts_with('-') {
             continue;
         }
         let state = line.get(col..).and_then(|r| r.split_whitespace().next()).unwrap_or("");
-        out.push(match lookup(STATES, state) {
+        let status = match lookup(STATES, state) {
             Some(m) => JobStatus::new(id, m, Source::Queue).native(state, None),
             None => JobStatus::unknown(id, format!("unknown Grid Engine state {}", quote(state))).native(state, None),
+        };
+        // An array job has a line per task, or range of tasks (`3-5:1`).
+        let task = task_col
+            .and_then(|c| line.get(c..))
+            .and_then(|r| r.split_whitespace().next())
+            .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()));
+        out.push(match task {
+            Some(t) => {
+                let index = t.strip_suffix(":1").unwrap_or(t);
+                JobStatus {
+                    job_id: format!("{id}.{t}"),
+                    ..status
+                }
+                .of_task(id, index)
+            }
+            None => status,
         });
     }
     out
 }
 
-/// The status in a `qacct -j ID` answer: `exit_status`, and `failed` with
-/// its reason.
+/// The statuses in a `qacct -j ID` answer, one per record (an array job has
+/// one per task).
+fn parse_qacct_records(text: &str) -> Vec<JobStatus> {
+    let mut out = Vec::new();
+    let mut record = String::new();
+    for line in text.lines().chain(std::iter::once("====")) {
+        if line.starts_with("====") {
+            out.extend(parse_qacct(&record));
+            record.clear();
+        } else {
+            record.push_str(line);
+            record.push('\n');
+        }
+    }
+    out
+}
+
+/// The status in a `qacct -j ID` record: `exit_status`, and `failed` with
+/// its reason; a task of an array job by its `taskid`.
 fn parse_qacct(text: &str) -> Option<JobStatus> {
     let field = |name: &str| {
         text.lines()
@@ -145,21 +178,97 @@ fn parse_qacct(text: &str) -> Option<JobStatus> {
     )
     .native(&native, why);
     let failed_before_start = code != "0" && code != "37" && code != "100" && signal.is_none();
-    Some(match failed_before_start {
+    let status = match failed_before_start {
         true => {
             let mut s = status.exit(exit, None);
             s.outcome = Some(JobOutcome::Failed);
             s
         }
         false => status.exit(exit.filter(|_| signal.is_none()), signal),
-    })
+    };
+    Some(
+        match field("taskid").filter(|t| !t.is_empty() && t.bytes().all(|c| c.is_ascii_digit())) {
+            Some(task) => JobStatus {
+                job_id: format!("{id}.{task}"),
+                ..status
+            }
+            .of_task(id, task),
+            None => status,
+        },
+    )
+}
+
+/// The variable of an array task's index.
+const ARRAY_INDEX: Option<&str> = Some("SGE_TASK_ID");
+
+/// `-t 1-10:2`, `-tc 3`.
+fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let spec = super::array::Spec::parse(v)?;
+    let r = spec.single_range(v, "Grid Engine")?;
+    if r.start == 0 {
+        return Err(Error::Script(format!(
+            "invalid array {}: Grid Engine numbers tasks from 1",
+            crate::util::quote_bytes(v)
+        )));
+    }
+    let mut out = vec![format!("-t {}-{}:{}", r.start, r.end, r.step).into_bytes()];
+    if let Some(l) = spec.limit {
+        out.push(format!("-tc {l}").into_bytes());
+    }
+    Ok(out)
+}
+
+/// `-hold_jid 1,2`: only `afterany` has a meaning on Grid Engine.
+fn depends_on(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let groups = super::depends::parse(v)?;
+    let mut ids = Vec::new();
+    for g in groups {
+        if g.kind != super::depends::Kind::Any {
+            return Err(Error::Script(format!(
+                "depends_on {}: Grid Engine cannot wait for how a job ended ({}), only for its end: use afterany:{}",
+                crate::util::quote_bytes(v),
+                g.kind.word(),
+                g.jobs.join(":")
+            )));
+        }
+        ids.extend(g.jobs);
+    }
+    Ok(vec![format!("-hold_jid {}", ids.join(",")).into_bytes()])
+}
+
+fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-o ", &super::array::per_task_path(j, "$TASK_ID")[..]].concat()])
+}
+
+fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"-e ", &super::array::per_task_path(j, "$TASK_ID")[..]].concat()])
 }
 
 /// The translation of generic directives to `#$` options (troika 0.2.7's).
 pub const TABLE: Table = Table::joined(
     ROWS,
     &[
+        Entry::func(
+            "array",
+            array,
+            "`-t <start>-<end>[:<step>]` and `-tc <limit>` (one range, from 1); the index is in `SGE_TASK_ID` and `TROIKA_ARRAY_INDEX`",
+        ),
+        Entry::func(
+            "depends_on",
+            depends_on,
+            "`-hold_jid <id>,<id>` for `afterany` (Grid Engine waits for the end of a job, whatever its exit status); `afterok` and `afternotok` are errors",
+        ),
+        Entry::joint(
+            "error_file",
+            error_file,
+            "`-e <value>`; with `array`, `-e <value>.$TASK_ID`: a file per task",
+        ),
         Entry::func("join_output_error", join_output_error, "`-j y` (whatever the value)"),
+        Entry::joint(
+            "output_file",
+            output_file,
+            "`-o <value>`; with `array`, `-o <value>.$TASK_ID`: a file per task",
+        ),
         Entry::format("walltime", "-l h_rt=%s"),
     ],
 );
@@ -185,6 +294,7 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             states: STATES,
             faults: FAULTS,
+            array_index: ARRAY_INDEX,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Sge::new),
@@ -484,7 +594,7 @@ impl StateQueries for Sge {
             }
             return Err(query_failed(argv, out));
         }
-        Ok(parse_qacct(&String::from_utf8_lossy(&out.stdout)).into_iter().collect())
+        Ok(parse_qacct_records(&String::from_utf8_lossy(&out.stdout)))
     }
 }
 
@@ -576,9 +686,9 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
 
     #[test]
     fn table_has_troika_0_2_7_rows() {
-        // 0.2.7's 11 rows, hold, and signal_before_end (an error: Grid
-        // Engine cannot).
-        assert_eq!(TABLE.entries().count(), 13);
+        // 0.2.7's 11 rows, hold, signal_before_end (an error: Grid Engine
+        // cannot), array and depends_on.
+        assert_eq!(TABLE.entries().count(), 15);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
     }

@@ -12,7 +12,7 @@ use crate::connection::{Command, Outcome};
 use crate::error::{Error, Result};
 use crate::job::state::lookup;
 use crate::job::{Answer, JobStatus, Meaning, NativeState, Outcome as JobOutcome, Source, State};
-use crate::script::translate::{bool_value, Entry, Table};
+use crate::script::translate::{bool_value, Entry, Joint, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
@@ -93,7 +93,13 @@ fn parse_line(line: &str, source: Source, with_exit: bool) -> Option<JobStatus> 
         let why = format!("unknown Slurm state {}", quote(state));
         return Some(JobStatus::unknown(id, why).native(state, None));
     };
-    let status = JobStatus::new(id, m, source).native(state, (reason != "None").then_some(reason));
+    let mut status = JobStatus::new(id, m, source).native(state, (reason != "None").then_some(reason));
+    if let Some((parent, index)) = super::array::split_task(id) {
+        status = status.of_task(&parent, &index);
+    } else if let Some(raw) = fields.get(4).filter(|r| with_exit && !r.is_empty()) {
+        // sacct's JobIDRaw: a heterogeneous job's component (`12+1`) by its own id.
+        status.job_id = raw.to_string();
+    }
     // ExitCode is `code:signal`.
     let (code, sig) = match exit.and_then(|e| e.split_once(':')) {
         Some((c, s)) => (c.parse().ok(), s.parse().ok()),
@@ -109,15 +115,29 @@ fn parse_lines(text: &str, source: Source, with_exit: bool) -> Vec<JobStatus> {
 
 /// The translation of generic directives to `#SBATCH` options.
 pub const TABLE: Table = Table::new(&[
+    Entry::func(
+        "array",
+        array,
+        "`--array=<ranges>[%<limit>]`; the index is in `SLURM_ARRAY_TASK_ID` and `TROIKA_ARRAY_INDEX`",
+    ),
     Entry::format("billing_account", "--account=%s"),
     Entry::format("cpus_per_task", "--cpus-per-task=%s"),
+    Entry::func(
+        "depends_on",
+        depends_on,
+        "`--dependency=afterok:<id>:<id>,afterany:<id>`",
+    ),
     Entry::format("distribution", "--distribution=%s"),
     Entry::func(
         "enable_hyperthreading",
         hyperthreading,
         "`--hint=multithread` if true, `--hint=nomultithread` if false",
     ),
-    Entry::format("error_file", "--error=%s"),
+    Entry::joint(
+        "error_file",
+        error_file,
+        "`--error=<value>`; with `array`, `--error=<value>.%a`: a file per task",
+    ),
     Entry::func(
         "exclusive",
         exclusive,
@@ -146,7 +166,11 @@ pub const TABLE: Table = Table::new(&[
     Entry::format("memory_per_cpu", "--mem-per-cpu=%s"),
     Entry::format("memory_per_node", "--mem=%s"),
     Entry::format("name", "--job-name=%s"),
-    Entry::format("output_file", "--output=%s"),
+    Entry::joint(
+        "output_file",
+        output_file,
+        "`--output=<value>`; with `array`, `--output=<value>.%a`: a file per task",
+    ),
     Entry::format("partition", "--partition=%s"),
     Entry::format("priority", "--priority=%s"),
     Entry::format("queue", "--qos=%s"),
@@ -187,10 +211,35 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             states: STATES,
             faults: FAULTS,
+            array_index: ARRAY_INDEX,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Slurm::new),
     }
+}
+
+/// The variable of an array task's index.
+const ARRAY_INDEX: Option<&str> = Some("SLURM_ARRAY_TASK_ID");
+
+fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let spec = super::array::Spec::parse(v)?;
+    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    Ok(vec![format!("--array={}{limit}", spec.ranges_text()).into_bytes()])
+}
+
+fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"--output=", &super::array::per_task_path(j, "%a")[..]].concat()])
+}
+
+fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    Ok(vec![[b"--error=", &super::array::per_task_path(j, "%a")[..]].concat()])
+}
+
+fn depends_on(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let groups = super::depends::parse(v)?;
+    Ok(vec![
+        format!("--dependency={}", super::depends::colon_lists(&groups)).into_bytes()
+    ])
 }
 
 fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -439,7 +488,7 @@ impl Recovery for Slurm {
     }
 
     /// `squeue -h -t all -o %i|%k` for the user's jobs, then `sacct -n -X -P
-    /// -o JobIDRaw,Comment` since a minute before the first attempt (Slurm
+    /// -o JobID,Comment` since a minute before the first attempt (Slurm
     /// keeps comments in accounting with `AccountingStoreFlags=job_comment`).
     fn find_argvs(&self, user: Option<&str>, since: Duration) -> Vec<Vec<String>> {
         let who: Vec<&str> = match user {
@@ -449,24 +498,31 @@ impl Recovery for Slurm {
         let mut queue = vec!["-h", "-t", "all", "-o", "%i|%k"];
         queue.extend(&who);
         let start = format!("now-{}", since.as_secs() + 60);
-        let mut acct = vec!["-n", "-X", "-P", "-o", "JobIDRaw,Comment", "-S", &start];
+        let mut acct = vec!["-n", "-X", "-P", "-o", "JobID,Comment", "-S", &start];
         if let Some(u) = user {
             acct.extend(["-u", u]);
         }
         vec![argv(&self.squeue, &queue), argv(&self.sacct, &acct)]
     }
 
-    /// Lines of `ID|COMMENT`.
+    /// Lines of `ID|COMMENT`; the tasks of an array job (`12_3`, `12_[4-9]`)
+    /// are the array's id once.
     fn parse_found(&self, out: &Outcome, argv: &[String], tag: &str) -> std::result::Result<Vec<String>, String> {
         if !out.success() {
             return Err(query_failed(argv, out));
         }
-        Ok(String::from_utf8_lossy(&out.stdout)
+        let mut ids: Vec<String> = Vec::new();
+        for (id, _) in String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.split_once('|'))
             .filter(|(_, c)| c.trim() == tag)
-            .map(|(id, _)| id.trim().to_string())
-            .collect())
+        {
+            let id = super::array::split_task(id.trim()).map_or_else(|| id.trim().to_string(), |(p, _)| p);
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        Ok(ids)
     }
 }
 
@@ -540,7 +596,8 @@ impl StateQueries for Slurm {
         Ok(parse_lines(&String::from_utf8_lossy(&out.stdout), Source::Queue, false))
     }
 
-    /// `sacct -n -P -X -o JobIDRaw,State,ExitCode,Reason -j IDS`.
+    /// `sacct -n -P -X -o JobID,State,ExitCode,Reason,JobIDRaw -j IDS`: the
+    /// tasks of an array job by their JobID (`12_3`), other jobs by JobIDRaw.
     fn accounting_argvs(&self, jids: &[&str]) -> Vec<Vec<String>> {
         vec![argv(
             &self.sacct,
@@ -549,7 +606,7 @@ impl StateQueries for Slurm {
                 "-P",
                 "-X",
                 "-o",
-                "JobIDRaw,State,ExitCode,Reason",
+                "JobID,State,ExitCode,Reason,JobIDRaw",
                 "-j",
                 &jids.join(","),
             ],
@@ -623,10 +680,7 @@ mod tests {
         // The queries: the user's jobs, then accounting since a minute before.
         let q = slurm.find_argvs(None, std::time::Duration::from_secs(30));
         assert_eq!(q[0], ["squeue", "-h", "-t", "all", "-o", "%i|%k", "--me"]);
-        assert_eq!(
-            q[1],
-            ["sacct", "-n", "-X", "-P", "-o", "JobIDRaw,Comment", "-S", "now-90"]
-        );
+        assert_eq!(q[1], ["sacct", "-n", "-X", "-P", "-o", "JobID,Comment", "-S", "now-90"]);
         let q = slurm.find_argvs(Some("bob"), std::time::Duration::from_secs(0));
         assert_eq!(&q[0][5..], ["%i|%k", "-u", "bob"]);
         assert_eq!(&q[1][7..], ["now-60", "-u", "bob"]);
@@ -673,7 +727,8 @@ mod tests {
 
     #[test]
     fn table_has_the_29_standard_directives() {
-        assert_eq!(TABLE.entries().count(), 31);
+        // And hold, signal_before_end, array, depends_on.
+        assert_eq!(TABLE.entries().count(), 33);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use super::batch::{argv, command_failed, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
-    QScheduler, ROWS,
+    QScheduler, DEPEND_ROW, ROWS,
 };
 use super::retry::Pattern;
 use super::units::{table_memory, Style};
@@ -90,6 +90,10 @@ const EXEC_CODES: &[ExecCode] = &[
 
 /// The translation of generic directives to `#PBS` options, Torque flavour.
 pub const TABLE: Table = Table::joined(ROWS, &[
+        Entry::func("array", array,
+                "`-t <indices>[%<limit>]` (steps written out: `1-9:4` is `1,5,9`); the index is in `PBS_ARRAYID` and `TROIKA_ARRAY_INDEX`"),
+        DEPEND_ROW,
+        Entry::format("error_file", "-e %s"),
         Entry::func("exclusive", exclusive, "`-n` (node-exclusive) if true or empty, nothing if false"),
         Entry::joint("gpus_per_node", nodes, NODES_DOC),
         Entry::format("join_output_error", "-j oe"),
@@ -98,11 +102,23 @@ pub const TABLE: Table = Table::joined(ROWS, &[
         Entry::func("memory_per_node", mem,
                 "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)"),
         Entry::joint("tasks_per_node", nodes, NODES_DOC),
+        Entry::format("output_file", "-o %s"),
         Entry::joint("total_nodes", nodes, NODES_DOC),
         Entry::format("total_tasks", "-l procs=%s"),
         Entry::format("walltime", "-l walltime=%s"),
         Entry::format("working_dir", "-d %s"),
     ]);
+
+/// The variable of an array task's index (Torque adds `-<index>` to the
+/// output and error files of each task itself).
+const ARRAY_INDEX: Option<&str> = Some("PBS_ARRAYID");
+
+/// `-t 1,5,9%2`.
+fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let spec = super::array::Spec::parse(v)?;
+    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    Ok(vec![format!("-t {}{limit}", spec.without_steps()).into_bytes()])
+}
 
 const NODES_DOC: &str = "one `-l nodes=<total_nodes>:ppn=<tasks_per_node>:gpus=<gpus_per_node>` line from \
                          whichever of the three are set (`total_nodes` defaults to 1)";
@@ -128,6 +144,7 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             states: STATES,
             faults: FAULTS,
+            array_index: ARRAY_INDEX,
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Torque::new),

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod arrays;
 mod cli;
 mod conformance;
 mod contract;

@@ -138,7 +138,7 @@ fn many_jobs_one_queue_query_then_accounting_for_the_rest() {
             "-P",
             "-X",
             "-o",
-            "JobIDRaw,State,ExitCode,Reason",
+            "JobID,State,ExitCode,Reason,JobIDRaw",
             "-j",
             "24,25"
         ]]

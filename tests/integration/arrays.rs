@@ -1,0 +1,342 @@
+//! `array` and `depends_on`: an array of five tasks runs five times with
+//! five indices on the real Slurm cluster and the real Grid Engine cell,
+//! and `troika status` tells each task and the whole; a job that depends on
+//! a failing job never runs under `afterok` (Slurm), and waits for the end
+//! of another under `afterany` (Slurm, Grid Engine). The other schedulers
+//! are checked in dry runs (their directive lines) and, for LSF's per-task
+//! status, against the emulator of tests/emulators/ answering with the
+//! output LSF's documentation gives for an array: no server of PBS, Torque,
+//! LSF or Flux can run here.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{poll_until, service, Case, Service};
+
+const SLURM: &str = "edition: 2026\nledger: ledger\nsites:\n  slurm:\n    type: slurm\n    connection: local\n";
+const SGE: &str = "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n";
+
+/// `troika status SITE SCRIPT --json`, read.
+fn status(c: &Case, site: &str, script: &str) -> Value {
+    let r = c.troika(&["status", site, script, "--json"]);
+    r.expect_code(0);
+    serde_json::from_str(r.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", r.stdout))
+}
+
+/// `STATE` or `STATE/OUTCOME`.
+fn words(v: &Value) -> String {
+    match v["outcome"].as_str() {
+        Some(o) => format!("{}/{o}", v["state"].as_str().unwrap()),
+        None => v["state"].as_str().unwrap().to_string(),
+    }
+}
+
+/// An array of five tasks, at most two at once; task 2 fails with exit
+/// code 3. Each task writes its index, read from TROIKA_ARRAY_INDEX, to its
+/// own output file; status tells the five tasks and the failed whole.
+fn five_tasks(site: &str, config: &str, cancel: &'static str) {
+    let c = Case::new(&format!("array-{site}")).config(config);
+    c.write("out/.keep", "");
+    c.write_exec(
+        "job.sh",
+        "#!/bin/sh\n# troika array=1-5%2\n# troika name=five\necho \"index $TROIKA_ARRAY_INDEX\"\n[ \"$TROIKA_ARRAY_INDEX\" = 2 ] && exit 3\nexit 0\n",
+    );
+    c.troika(&["submit", site, "job.sh", "-o", &c.s("out/job.out")])
+        .expect_code(0);
+    let jid = c.read("job.sh.jid").trim().to_string();
+    let c = c.at_end(move |_| {
+        let _ = std::process::Command::new(cancel).arg(&jid).output();
+    });
+    let v = poll_until("the five tasks to end", Duration::from_secs(240), || {
+        let v = status(&c, site, "job.sh");
+        let tasks = v["tasks"].as_array().map_or(0, Vec::len);
+        (v["state"] == "FINISHED" && tasks == 5).then_some(v)
+    });
+    assert_eq!(words(&v), "FINISHED/FAILED", "{v}");
+    assert_eq!(v["exit_code"], 3, "{v}");
+    assert!(v["reason"].as_str().unwrap().starts_with("5 tasks: "), "{v}");
+    let tasks = v["tasks"].as_array().unwrap();
+    for (i, t) in tasks.iter().enumerate() {
+        let index = (i + 1).to_string();
+        assert_eq!(t["index"], index.as_str(), "{v}");
+        let want = if index == "2" {
+            "FINISHED/FAILED"
+        } else {
+            "FINISHED/SUCCEEDED"
+        };
+        assert_eq!(words(t), want, "{t}");
+        assert_eq!(t["exit_code"], if index == "2" { 3 } else { 0 }, "{t}");
+        // Each task ran once, with its own index, into its own file.
+        assert_eq!(c.read(&format!("out/job.out.{index}")), format!("index {index}\n"));
+    }
+    assert!(!c.exists("out/job.out"), "the tasks write their own files only");
+    // The human-readable answer: the whole, then a line per task.
+    let r = c.troika(&["status", site, "job.sh"]);
+    r.expect_code(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 6, "{}", r.stdout);
+    assert!(
+        lines[2].starts_with("job.sh[2]  ") && lines[2].contains("FINISHED/FAILED  exit 3"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn slurm_array_of_five_tasks_runs_five_indices() {
+    if !service(Service::Slurm) {
+        return;
+    }
+    five_tasks("slurm", SLURM, "scancel");
+}
+
+#[test]
+fn grid_engine_array_of_five_tasks_runs_five_indices() {
+    if !service(Service::Sge) {
+        return;
+    }
+    five_tasks("sge", SGE, "qdel");
+}
+
+/// On Slurm: `first.sh` fails; `ok.sh` waits for its success (afterok),
+/// `any.sh` for its end (afterany), `notok.sh` for its failure (afternotok).
+/// The dependencies name the script (its .jid) and the job id.
+#[test]
+fn slurm_afterok_on_a_failing_job_never_runs() {
+    if !service(Service::Slurm) {
+        return;
+    }
+    let c = Case::new("depends-slurm").config(SLURM);
+    c.write("out/.keep", "");
+    c.write_exec("first.sh", "#!/bin/sh\nsleep 2\nexit 1\n");
+    c.troika(&["submit", "slurm", "first.sh", "-o", &c.s("out/first.out")])
+        .expect_code(0);
+    let first = c.read("first.sh.jid").trim().to_string();
+    let deps = [
+        ("ok.sh", format!("afterok:{}", c.s("first.sh"))),
+        ("any.sh", format!("afterany:{first}")),
+        ("notok.sh", format!("afternotok:{first}")),
+    ];
+    for (script, dep) in &deps {
+        c.write_exec(script, format!("#!/bin/sh\n# troika depends_on={dep}\necho ran\n"));
+        c.troika(&["submit", "slurm", script, "-o", &c.s(&format!("out/{script}.out"))])
+            .expect_code(0);
+        assert!(
+            c.read(script)
+                .contains(&format!("#SBATCH --dependency=afterok:{first}\n"))
+                || !dep.starts_with("afterok"),
+            "{}",
+            c.read(script)
+        );
+    }
+    let ok_jid = c.read("ok.sh.jid").trim().to_string();
+    let c = c.at_end(move |_| {
+        let _ = std::process::Command::new("scancel").arg(&ok_jid).output();
+    });
+    for script in ["any.sh", "notok.sh"] {
+        poll_until(&format!("{script} to run"), Duration::from_secs(180), || {
+            (words(&status(&c, "slurm", script)) == "FINISHED/SUCCEEDED").then_some(())
+        });
+    }
+    assert_eq!(words(&status(&c, "slurm", "first.sh")), "FINISHED/FAILED");
+    // The first job ended long enough ago for the others to run: the
+    // afterok one waits for good.
+    std::thread::sleep(Duration::from_secs(3));
+    let v = status(&c, "slurm", "ok.sh");
+    assert_eq!(words(&v), "HELD", "{v}");
+    assert!(v["reason"].as_str().unwrap_or("").contains("Dependency"), "{v}");
+    assert!(!c.exists("out/ok.sh.out"), "the afterok job never ran");
+    c.troika(&["kill", "slurm", "ok.sh"]).expect_code(0);
+}
+
+/// On Grid Engine: `-hold_jid` is `afterany`; `afterok` is refused, with
+/// what to use instead, before anything is submitted.
+#[test]
+fn grid_engine_afterany_waits_for_the_end() {
+    if !service(Service::Sge) {
+        return;
+    }
+    let c = Case::new("depends-sge").config(SGE);
+    c.write("out/.keep", "");
+    c.write_exec("first.sh", "#!/bin/sh\nsleep 4\ndate +%s.%N\nexit 1\n");
+    c.troika(&["submit", "sge", "first.sh", "-o", &c.s("out/first.out")])
+        .expect_code(0);
+    c.write_exec(
+        "then.sh",
+        format!(
+            "#!/bin/sh\n# troika depends_on=afterany:{}\ndate +%s.%N\n",
+            c.s("first.sh")
+        ),
+    );
+    c.write_exec(
+        "ok.sh",
+        format!("#!/bin/sh\n# troika depends_on={}\ntrue\n", c.s("first.sh")),
+    );
+    c.troika(&["submit", "sge", "ok.sh", "-o", &c.s("out/ok.out")])
+        .expect_code(1)
+        .stderr_contains("Grid Engine cannot wait for how a job ended (afterok), only for its end: use afterany:");
+    assert!(!c.exists("ok.sh.jid"));
+    c.troika(&["submit", "sge", "then.sh", "-o", &c.s("out/then.out")])
+        .expect_code(0);
+    let first = c.read("first.sh.jid").trim().to_string();
+    assert!(
+        c.read("then.sh").contains(&format!("#$ -hold_jid {first}\n")),
+        "{}",
+        c.read("then.sh")
+    );
+    poll_until("then.sh to run", Duration::from_secs(180), || {
+        (words(&status(&c, "sge", "then.sh")) == "FINISHED/SUCCEEDED").then_some(())
+    });
+    let time = |f: &str| -> f64 { c.read(f).trim().parse().unwrap() };
+    assert!(
+        time("out/then.out") >= time("out/first.out"),
+        "the dependent job ran after the first ended"
+    );
+}
+
+/// The directive lines of the other schedulers, and what they refuse.
+#[test]
+fn arrays_and_dependencies_on_every_scheduler() {
+    let c = Case::new("arrays-dry").config(
+        "edition: 2026\nsites:\n  p: {type: pbs, connection: local}\n  t: {type: torque, connection: local}\n  l: {type: lsf, connection: local}\n  f: {type: flux, connection: local}\n  g: {type: sge, connection: local}\n  s: {type: slurm, connection: local}\n",
+    );
+    c.write("dep.sh.jid", "77.server\n");
+    c.write("dep.sh", "#!/bin/sh\n");
+    let script = "#!/bin/sh\n# troika array=1-9:4%2\n# troika name=sweep\n# troika depends_on=afterok:12:13,afterany:14\necho $TROIKA_ARRAY_INDEX\n";
+    for (site, lines) in [
+        (
+            "s",
+            &[
+                "#SBATCH --array=1-9:4%2\n",
+                "#SBATCH --dependency=afterok:12:13,afterany:14\n",
+                "#SBATCH --output=OUT.%a\n",
+                "TROIKA_ARRAY_INDEX=${SLURM_ARRAY_TASK_ID-}; export TROIKA_ARRAY_INDEX\n",
+            ][..],
+        ),
+        (
+            "p",
+            &[
+                "#PBS -J 1-9:4%2\n",
+                "#PBS -W depend=afterok:12:13,afterany:14\n",
+                "#PBS -o OUT.^array_index^\n",
+                "TROIKA_ARRAY_INDEX=${PBS_ARRAY_INDEX-}; export TROIKA_ARRAY_INDEX\n",
+            ],
+        ),
+        (
+            "t",
+            &[
+                "#PBS -t 1,5,9%2\n",
+                "#PBS -W depend=afterok:12:13,afterany:14\n",
+                "#PBS -o OUT\n",
+                "TROIKA_ARRAY_INDEX=${PBS_ARRAYID-}; export TROIKA_ARRAY_INDEX\n",
+            ],
+        ),
+        (
+            "l",
+            &[
+                "#BSUB -J \"sweep[1-9:4]%2\"\n",
+                "#BSUB -w \"done(12) && done(13) && ended(14)\"\n",
+                "#BSUB -o OUT.%I\n",
+                "TROIKA_ARRAY_INDEX=${LSB_JOBINDEX-}; export TROIKA_ARRAY_INDEX\n",
+            ],
+        ),
+    ] {
+        let name = format!("{site}.sh");
+        c.write_exec(&name, script);
+        c.troika(&["-n", "submit", site, &name, "-o", &c.s("OUT")])
+            .expect_code(0);
+        let text = c.read(&name).replace(&c.s("OUT"), "OUT");
+        for l in lines {
+            assert!(text.contains(l), "{site}: {l:?} in\n{text}");
+        }
+        assert!(!text.contains("-J sweep\n"), "{text}");
+    }
+    // Flux has no arrays; its dependencies are one option per job.
+    c.write_exec("f.sh", script);
+    c.troika(&["-n", "submit", "f", "f.sh", "-o", &c.s("OUT")])
+        .expect_code(1)
+        .stderr_contains("Flux has no job arrays");
+    c.write_exec(
+        "f2.sh",
+        format!("#!/bin/sh\n# troika depends_on=afternotok:{}\n", c.s("dep.sh")),
+    );
+    c.troika(&["-n", "submit", "f", "f2.sh", "-o", &c.s("OUT")])
+        .expect_code(0);
+    assert!(
+        c.read("f2.sh").contains("#flux: --dependency=afternotok:77.server\n"),
+        "{}",
+        c.read("f2.sh")
+    );
+    // Grid Engine: one range from 1, and steps and limits its own way.
+    c.write_exec("g.sh", "#!/bin/sh\n# troika array=2-10:2%3\n");
+    c.troika(&["-n", "submit", "g", "g.sh", "-o", &c.s("OUT")])
+        .expect_code(0);
+    let g = c.read("g.sh");
+    assert!(
+        g.contains("#$ -t 2-10:2\n#$ -tc 3\n") && g.contains("#$ -o ") && g.contains("OUT.$TASK_ID\n"),
+        "{g}"
+    );
+    for (bad, why) in [
+        ("1,3", "Grid Engine takes one range"),
+        ("0-4", "Grid Engine numbers tasks from 1"),
+        ("5-1", "ends before it starts"),
+    ] {
+        c.write_exec("bad.sh", format!("#!/bin/sh\n# troika array={bad}\n"));
+        c.troika(&["-n", "submit", "g", "bad.sh", "-o", &c.s("OUT")])
+            .expect_code(1)
+            .stderr_contains(why);
+    }
+    // A script that was never submitted is no dependency.
+    c.write_exec("d.sh", format!("#!/bin/sh\n# troika depends_on={}\n", c.s("never.sh")));
+    c.troika(&["-n", "submit", "s", "d.sh", "-o", &c.s("OUT")])
+        .expect_code(1)
+        .stderr_contains("there is no script");
+}
+
+/// LSF's status of an array job, from the emulator answering `bjobs` the
+/// way LSF's documentation shows an array: a line per element, with its
+/// index.
+#[test]
+fn lsf_array_status_per_task_and_in_total() {
+    let c = Case::emulated("lsf").sites("  lsf: {type: lsf, connection: local}\n");
+    c.write_exec("job.sh", "#!/bin/sh\n");
+    c.answer(
+        "bjobs",
+        "512|1|DONE|-|-\n512|2|EXIT|3|-\n512|3|RUN|-|-\n512|4|PEND|-|-\n",
+    );
+    let r = c.troika(&["status", "lsf", "job.sh", "-j", "512", "--json"]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(words(&v), "RUNNING", "{v}");
+    assert_eq!(
+        v["reason"], "4 tasks: 1 FINISHED/SUCCEEDED, 1 FINISHED/FAILED, 1 RUNNING, 1 QUEUED",
+        "{v}"
+    );
+    let ids: Vec<&str> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["512[1]", "512[2]", "512[3]", "512[4]"]);
+    assert_eq!(v["tasks"][1]["exit_code"], 3);
+    // One element asked by its own id.
+    let r = c.troika(&["status", "lsf", "job.sh", "-j", "512[2]", "--json"]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        (words(&v).as_str(), v["job_id"].as_str()),
+        ("FINISHED/FAILED", Some("512[2]")),
+        "{v}"
+    );
+    // All ended: the first failure speaks for the whole.
+    c.answer("bjobs", "512|1|DONE|-|-\n512|2|EXIT|3|-\n");
+    let r = c.troika(&["status", "lsf", "job.sh", "-j", "512", "--json"]);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(
+        (words(&v).as_str(), v["exit_code"].as_i64()),
+        ("FINISHED/FAILED", Some(3)),
+        "{v}"
+    );
+}
