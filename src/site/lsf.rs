@@ -16,7 +16,7 @@ use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
-use crate::script::translate::{bool_value, Entry, Rule, Table};
+use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
@@ -153,7 +153,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::format("error_file", "-e %s"),
         Entry::func("exclusive", exclusive, "`-x` if true or empty, nothing if false"),
         Entry::format("export_vars", "-env \"%s\""),
-        Entry::format("gpus_per_node", "-gpu \"num=%s\""),
+        Entry::joint("gpus_per_node", gpu, "`-gpu \"num=<value>\"` (LSF counts GPUs per host)"),
+        Entry::joint("gpus_per_task", gpu, "`-gpu \"num=<value>/task\"`"),
         Entry::func("hold", hold, "`-H` if true (the job waits for `troika release`), nothing if false"),
         Entry {
             // LSF writes standard error to the output file when no -e is given.
@@ -173,6 +174,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::func("signal_before_end", signal_before_end,
                 "`-wa <SIG>` and `-wt <minutes>` (the warning action and time; seconds are rounded up to the next minute)"),
         Entry::format("tasks_per_node", "-R \"span[ptile=%s]\""),
+        Entry::joint("total_gpus", gpu,
+                "LSF has no total: with `total_tasks` T, `-gpu \"num=<value / T>/task\"` when T divides it (else an error); without, the job is one task on one host: `-gpu \"num=<value>\"`"),
         Entry::format("total_tasks", "-n %s"),
         Entry::func("walltime", walltime,
                 "`-W H:MM`, converted from any walltime form (seconds are rounded up to the next minute)"),
@@ -204,6 +207,53 @@ pub fn site_type() -> SiteType {
         },
         create: |s| BatchSite::create(s, Lsf::new),
     }
+}
+
+/// The GPU directives, of which a job gives one.
+const GPU_PARTS: [&str; 3] = ["gpus_per_node", "gpus_per_task", "total_gpus"];
+
+/// `-gpu "num=N"` (per host) or `-gpu "num=N/task"`, from whichever GPU
+/// directive is given (see `TABLE`).
+fn gpu(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    let value_of = |name: &str| if name == j.name { Some(j.value) } else { j.get(name) };
+    let given: Vec<&str> = GPU_PARTS.iter().copied().filter(|p| value_of(p).is_some()).collect();
+    if given.len() > 1 {
+        return Err(Error::Script(format!(
+            "LSF: give one of gpus_per_node, gpus_per_task and total_gpus, not {}",
+            given.join(" and ")
+        )));
+    }
+    let number = |name: &str, v: &[u8]| {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Error::Script(format!(
+                    "LSF: invalid {name} {} (expected a whole number above zero)",
+                    crate::util::quote_bytes(v)
+                ))
+            })
+    };
+    let n = number(j.name, j.value)?;
+    let num = match j.name {
+        "gpus_per_node" => n.to_string(),
+        "gpus_per_task" => format!("{n}/task"),
+        _ => match value_of("total_tasks") {
+            None => n.to_string(),
+            Some(t) => {
+                let t = number("total_tasks", t)?;
+                if n % t != 0 {
+                    return Err(Error::Script(format!(
+                        "LSF: total_gpus={n} cannot be divided evenly among total_tasks={t} (LSF asks for GPUs \
+                         per host or per task): give gpus_per_task or gpus_per_node, or a total that {t} divides"
+                    )));
+                }
+                format!("{}/task", n / t)
+            }
+        },
+    };
+    Ok(vec![format!("-gpu \"num={num}\"").into_bytes()])
 }
 
 fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -404,10 +454,11 @@ impl super::queues::QueueQueries for Lsf {
         let long = long
             .success()
             .then(|| parse_bqueues_long(&String::from_utf8_lossy(&long.stdout)));
-        let defaults = params
-            .success()
-            .then(|| default_queues(&String::from_utf8_lossy(&params.stdout)))
-            .unwrap_or_default();
+        let defaults = if params.success() {
+            default_queues(&String::from_utf8_lossy(&params.stdout))
+        } else {
+            Vec::new()
+        };
         parse_bqueues(&String::from_utf8_lossy(&wide.stdout), long.as_deref(), &defaults)
     }
 }
@@ -850,5 +901,40 @@ mod tests {
             limit_values(" 60.0 min of hostA   30.0 min  4 G"),
             ["60.0 min of hostA", "30.0 min", "4 G"]
         );
+    }
+
+    #[test]
+    fn gpus() {
+        use crate::script::translate::{translate, Overrides, UnknownPolicy};
+        use crate::script::Directives;
+        let run = |pairs: &[(&str, &str)]| {
+            let mut d = Directives::new();
+            for (k, v) in pairs {
+                d.set(k, v.as_bytes().to_vec());
+            }
+            translate(&d, &TABLE, &Overrides::new(), Some(b"#BSUB "), UnknownPolicy::Fail)
+                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(run(&[("gpus_per_node", "4")]).unwrap(), ["#BSUB -gpu \"num=4\"\n"]);
+        assert_eq!(run(&[("gpus_per_task", "1")]).unwrap(), ["#BSUB -gpu \"num=1/task\"\n"]);
+        assert_eq!(run(&[("total_gpus", "2")]).unwrap(), ["#BSUB -gpu \"num=2\"\n"]);
+        assert_eq!(
+            run(&[("total_gpus", "8"), ("total_tasks", "4")]).unwrap(),
+            ["#BSUB -gpu \"num=2/task\"\n", "#BSUB -n 4\n"]
+        );
+        assert_eq!(
+            run(&[("total_gpus", "6"), ("total_tasks", "4")]).unwrap_err(),
+            "Directive 'total_gpus': LSF: total_gpus=6 cannot be divided evenly among total_tasks=4 (LSF asks \
+             for GPUs per host or per task): give gpus_per_task or gpus_per_node, or a total that 4 divides"
+        );
+        assert!(run(&[("gpus_per_task", "1"), ("gpus_per_node", "2")])
+            .unwrap_err()
+            .contains(
+                "LSF: give one of gpus_per_node, gpus_per_task and total_gpus, not gpus_per_node and gpus_per_task"
+            ));
+        assert!(run(&[("gpus_per_node", "0")])
+            .unwrap_err()
+            .contains("LSF: invalid gpus_per_node '0'"));
     }
 }
