@@ -20,7 +20,7 @@ use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
-use crate::script::translate::{bool_value, Entry, Rule, Table};
+use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
 
 pub const KEYS: &[&str] = &["flux_command"];
@@ -157,6 +157,8 @@ pub const TABLE: Table = Table::new(&[
                 "`--dependency=afterok:<id>`, one per job (`afterany`, `afternotok` likewise)"),
         Entry::format("error_file", "--error=%s"),
         Entry::func("exclusive", exclusive, "`--exclusive` if true or empty, nothing if false"),
+        Entry::func("gpus_per_node", no_gpus_per_node,
+                "not supported: `flux batch` asks for GPUs per slot (task) only; the submission fails with an error that says so"),
         Entry::format("gpus_per_task", "-g %s"),
         Entry::func("hold", hold,
                 "`--urgency=hold` if true (the job waits for `troika release`; it takes the place of `priority`), nothing if false"),
@@ -171,6 +173,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::format("queue", "-q %s"),
         Entry::func("signal_before_end", signal_before_end,
                 "`--signal=<SIG>@<seconds>s`"),
+        Entry::joint("total_gpus", total_gpus,
+                "Flux has no total: with `total_tasks` T, `-g <value / T>` (GPUs per slot) when T divides it (else an error); without, the job is one slot: `-g <value>`"),
         Entry::format("total_nodes", "-N %s"),
         Entry::format("total_tasks", "-n %s"),
         Entry::func("walltime", walltime,
@@ -206,6 +210,48 @@ pub fn site_type() -> SiteType {
         },
         create: |s| BatchSite::create(s, Flux::new),
     }
+}
+
+fn no_gpus_per_node(_: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Err(Error::Script(
+        "Flux cannot ask for GPUs per node: flux batch counts GPUs per slot (-g, one slot per task); use \
+         gpus_per_task or total_gpus"
+            .into(),
+    ))
+}
+
+/// `-g` is GPUs per slot: `total_gpus` divided among the slots
+/// (`total_tasks`, else one).
+fn total_gpus(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    if j.get("gpus_per_task").is_some() {
+        return Err(Error::Script(
+            "Flux: give one of gpus_per_task and total_gpus, not both".into(),
+        ));
+    }
+    let number = |name: &str, v: &[u8]| {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Error::Script(format!(
+                    "Flux: invalid {name} {} (expected a whole number above zero)",
+                    crate::util::quote_bytes(v)
+                ))
+            })
+    };
+    let g = number("total_gpus", j.value)?;
+    let slots = match j.get("total_tasks") {
+        Some(t) => number("total_tasks", t)?,
+        None => 1,
+    };
+    if g % slots != 0 {
+        return Err(Error::Script(format!(
+            "Flux: total_gpus={g} cannot be divided evenly among total_tasks={slots} (flux batch asks for GPUs \
+             per slot): give gpus_per_task, or a total that {slots} divides"
+        )));
+    }
+    Ok(vec![format!("-g {}", g / slots).into_bytes()])
 }
 
 fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -636,5 +682,39 @@ mod tests {
         assert_eq!(w("1:75"), "-t 135s");
         assert_eq!(w("0"), "-t 0m");
         assert!(walltime(b"1:2:3:4").is_err());
+    }
+
+    #[test]
+    fn gpus() {
+        use crate::script::translate::{translate, Overrides, UnknownPolicy};
+        use crate::script::Directives;
+        let run = |pairs: &[(&str, &str)]| {
+            let mut d = Directives::new();
+            for (k, v) in pairs {
+                d.set(k, v.as_bytes().to_vec());
+            }
+            translate(&d, &TABLE, &Overrides::new(), Some(b"#flux: "), UnknownPolicy::Fail)
+                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(run(&[("gpus_per_task", "2")]).unwrap(), ["#flux: -g 2\n"]);
+        assert_eq!(run(&[("total_gpus", "2")]).unwrap(), ["#flux: -g 2\n"]);
+        assert_eq!(
+            run(&[("total_gpus", "8"), ("total_tasks", "4")]).unwrap(),
+            ["#flux: -g 2\n", "#flux: -n 4\n"]
+        );
+        assert_eq!(
+            run(&[("total_gpus", "6"), ("total_tasks", "4")]).unwrap_err(),
+            "Directive 'total_gpus': Flux: total_gpus=6 cannot be divided evenly among total_tasks=4 (flux batch \
+             asks for GPUs per slot): give gpus_per_task, or a total that 4 divides"
+        );
+        assert_eq!(
+            run(&[("gpus_per_node", "4")]).unwrap_err(),
+            "Directive 'gpus_per_node': Flux cannot ask for GPUs per node: flux batch counts GPUs per slot (-g, \
+             one slot per task); use gpus_per_task or total_gpus"
+        );
+        assert!(run(&[("total_gpus", "2"), ("gpus_per_task", "1")])
+            .unwrap_err()
+            .contains("give one of gpus_per_task and total_gpus, not both"));
     }
 }

@@ -20,7 +20,14 @@ use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["bsub_command", "bjobs_command", "bkill_command", "bresume_command"];
+pub const KEYS: &[&str] = &[
+    "bsub_command",
+    "bjobs_command",
+    "bkill_command",
+    "bresume_command",
+    "bqueues_command",
+    "bparams_command",
+];
 
 /// LSF's job states (`stat` of `bjobs`), and for a job that exited what its
 /// termination reason (`exit_reason`) says. Rows that name reasons are read
@@ -206,7 +213,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::joint("error_file", error_file, "`-e <value>`; with `array`, `-e <value>.%I`: a file per task"),
         Entry::func("exclusive", exclusive, "`-x` if true or empty, nothing if false"),
         Entry::format("export_vars", "-env \"%s\""),
-        Entry::format("gpus_per_node", "-gpu \"num=%s\""),
+        Entry::joint("gpus_per_node", gpu, "`-gpu \"num=<value>\"` (LSF counts GPUs per host)"),
+        Entry::joint("gpus_per_task", gpu, "`-gpu \"num=<value>/task\"`"),
         Entry::func("hold", hold, "`-H` if true (the job waits for `troika release`), nothing if false"),
         Entry {
             // LSF writes standard error to the output file when no -e is given.
@@ -226,6 +234,8 @@ pub const TABLE: Table = Table::new(&[
         Entry::func("signal_before_end", signal_before_end,
                 "`-wa <SIG>` and `-wt <minutes>` (the warning action and time; seconds are rounded up to the next minute)"),
         Entry::format("tasks_per_node", "-R \"span[ptile=%s]\""),
+        Entry::joint("total_gpus", gpu,
+                "LSF has no total: with `total_tasks` T, `-gpu \"num=<value / T>/task\"` when T divides it (else an error); without, the job is one task on one host: `-gpu \"num=<value>\"`"),
         Entry::format("total_tasks", "-n %s"),
         Entry::func("walltime", walltime,
                 "`-W H:MM`, converted from any walltime form (seconds are rounded up to the next minute)"),
@@ -258,6 +268,53 @@ pub fn site_type() -> SiteType {
         },
         create: |s| BatchSite::create(s, Lsf::new),
     }
+}
+
+/// The GPU directives, of which a job gives one.
+const GPU_PARTS: [&str; 3] = ["gpus_per_node", "gpus_per_task", "total_gpus"];
+
+/// `-gpu "num=N"` (per host) or `-gpu "num=N/task"`, from whichever GPU
+/// directive is given (see `TABLE`).
+fn gpu(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    let value_of = |name: &str| if name == j.name { Some(j.value) } else { j.get(name) };
+    let given: Vec<&str> = GPU_PARTS.iter().copied().filter(|p| value_of(p).is_some()).collect();
+    if given.len() > 1 {
+        return Err(Error::Script(format!(
+            "LSF: give one of gpus_per_node, gpus_per_task and total_gpus, not {}",
+            given.join(" and ")
+        )));
+    }
+    let number = |name: &str, v: &[u8]| {
+        std::str::from_utf8(v)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                Error::Script(format!(
+                    "LSF: invalid {name} {} (expected a whole number above zero)",
+                    crate::util::quote_bytes(v)
+                ))
+            })
+    };
+    let n = number(j.name, j.value)?;
+    let num = match j.name {
+        "gpus_per_node" => n.to_string(),
+        "gpus_per_task" => format!("{n}/task"),
+        _ => match value_of("total_tasks") {
+            None => n.to_string(),
+            Some(t) => {
+                let t = number("total_tasks", t)?;
+                if n % t != 0 {
+                    return Err(Error::Script(format!(
+                        "LSF: total_gpus={n} cannot be divided evenly among total_tasks={t} (LSF asks for GPUs \
+                         per host or per task): give gpus_per_task or gpus_per_node, or a total that {t} divides"
+                    )));
+                }
+                format!("{}/task", n / t)
+            }
+        },
+    };
+    Ok(vec![format!("-gpu \"num={num}\"").into_bytes()])
 }
 
 fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
@@ -323,6 +380,8 @@ pub struct Lsf {
     bjobs: Vec<String>,
     bkill: Vec<String>,
     bresume: Vec<String>,
+    bqueues: Vec<String>,
+    bparams: Vec<String>,
 }
 
 impl Lsf {
@@ -332,6 +391,8 @@ impl Lsf {
             bjobs: s.config.command("bjobs_command", &["bjobs"])?,
             bkill: s.config.command("bkill_command", &["bkill"])?,
             bresume: s.config.command("bresume_command", &["bresume"])?,
+            bqueues: s.config.command("bqueues_command", &["bqueues"])?,
+            bparams: s.config.command("bparams_command", &["bparams"])?,
         })
     }
 }
@@ -426,7 +487,236 @@ const FAULTS: &[Pattern] = &[
 
 impl Recovery for Lsf {}
 
-impl super::queues::QueueQueries for Lsf {}
+impl super::queues::QueueQueries for Lsf {
+    /// `bqueues -w` (one line per queue: status and job slot counts),
+    /// `bqueues -l` (each queue in long form: description, limits, users,
+    /// hosts) and `bparams` (the cluster's default queues).
+    fn queues_argvs(&self) -> Vec<Vec<String>> {
+        vec![
+            argv(&self.bqueues, &["-w"]),
+            argv(&self.bqueues, &["-l"]),
+            self.bparams.clone(),
+        ]
+    }
+
+    /// The queues of `bqueues -w`; `bqueues -l` adds the limits and hosts,
+    /// `bparams` the default flag. Only the first must answer: without the
+    /// others their fields are unknown.
+    fn parse_queues(
+        &self,
+        answers: &[(Vec<String>, Outcome)],
+    ) -> std::result::Result<Vec<super::queues::QueueInfo>, String> {
+        let [(argv0, wide), (_, long), (_, params)] = answers else {
+            return Err("no answer".into());
+        };
+        if !wide.success() {
+            return Err(super::batch::query_failed(argv0, wide));
+        }
+        let long = long
+            .success()
+            .then(|| parse_bqueues_long(&String::from_utf8_lossy(&long.stdout)));
+        let defaults = if params.success() {
+            default_queues(&String::from_utf8_lossy(&params.stdout))
+        } else {
+            Vec::new()
+        };
+        parse_bqueues(&String::from_utf8_lossy(&wide.stdout), long.as_deref(), &defaults)
+    }
+}
+
+/// A queue's state from its `STATUS` (`Open:Active`, `Closed:Inact`; `bqueues
+/// -l` may say why it is inactive: `Open:Inact_Win`, `Open:Inact_Adm`).
+/// Open and active: up; open and inactive (collecting): inactive; closed and
+/// active (draining): drained; closed and inactive: down.
+fn queue_state(status: &str) -> super::queues::QueueState {
+    use super::queues::QueueState;
+    let (open, active) = status.split_once(':').unwrap_or((status, ""));
+    match (open.eq_ignore_ascii_case("Open"), active.eq_ignore_ascii_case("Active")) {
+        (true, true) => QueueState::Up,
+        (true, false) => QueueState::Inactive,
+        (false, true) => QueueState::Drained,
+        (false, false) => QueueState::Down,
+    }
+}
+
+/// The queue names after `Default Queues:` in `bparams` output.
+fn default_queues(text: &str) -> Vec<String> {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Default Queues:"))
+        .map(|rest| rest.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// What `bqueues -l` says of one queue.
+#[derive(Default, Debug)]
+struct LongQueue {
+    name: String,
+    /// `RUNLIMIT` of the maximum limits, in seconds.
+    run_limit: Option<u64>,
+    /// `MEMLIMIT` of the maximum limits, in MiB.
+    mem_limit: Option<u64>,
+    /// The hosts, when `HOSTS:` lists them by name (not `all`, not groups).
+    hosts: Option<u64>,
+    details: Vec<(String, String)>,
+}
+
+/// The values of a limits line (`360.0 min of hostA   4 G`): each begins
+/// with a number; the words after it up to the next number belong to it.
+fn limit_values(line: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in line.split_whitespace() {
+        let numeric = w.starts_with(|c: char| c.is_ascii_digit() || c == '.');
+        match out.last_mut() {
+            Some(last) if !numeric => {
+                last.push(' ');
+                last.push_str(w);
+            }
+            _ => out.push(w.to_string()),
+        }
+    }
+    out
+}
+
+/// `360.0 min` (or `360.0 min of hostA`): seconds.
+fn run_limit_seconds(v: &str) -> Option<u64> {
+    let minutes: f64 = v.split_whitespace().next()?.parse().ok()?;
+    (minutes.is_finite() && minutes >= 0.0).then(|| (minutes * 60.0).round() as u64)
+}
+
+/// `4 G`, `512 M`, `1048576 K` (`KB`, `MB`, ... too; a number alone is in
+/// KB, LSF's default unit for limits): MiB.
+fn mem_limit_mb(v: &str) -> Option<u64> {
+    let mut words = v.split_whitespace();
+    let n: f64 = words.next()?.parse().ok()?;
+    let unit = words
+        .next()
+        .unwrap_or("K")
+        .trim_end_matches(['B', 'b'])
+        .to_ascii_uppercase();
+    let kib = match unit.as_str() {
+        "" | "K" => n,
+        "M" => n * 1024.0,
+        "G" => n * 1024.0 * 1024.0,
+        "T" => n * 1024.0 * 1024.0 * 1024.0,
+        "P" => n * 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    (kib.is_finite() && kib >= 0.0).then(|| (kib / 1024.0).round() as u64)
+}
+
+/// The queues of `bqueues -l`: blocks that begin `QUEUE: NAME`.
+fn parse_bqueues_long(text: &str) -> Vec<LongQueue> {
+    let mut out: Vec<LongQueue> = Vec::new();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut default_limits = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let t = line.trim();
+        i += 1;
+        if let Some(name) = t.strip_prefix("QUEUE:") {
+            out.push(LongQueue {
+                name: name.trim().to_string(),
+                ..LongQueue::default()
+            });
+            default_limits = false;
+            continue;
+        }
+        let Some(q) = out.last_mut() else { continue };
+        if let Some(d) = t.strip_prefix("-- ") {
+            q.details.push(("description".into(), d.trim().to_string()));
+        } else if t.starts_with("DEFAULT LIMITS") {
+            default_limits = true;
+        } else if t.starts_with("MAXIMUM LIMITS") || t.starts_with("RESOURCE LIMITS") {
+            default_limits = false;
+        } else if !t.is_empty() && t.split_whitespace().all(|w| w.ends_with("LIMIT")) {
+            // A line of limit names, their values on the next line.
+            let names: Vec<&str> = t.split_whitespace().collect();
+            let values = lines.get(i).map(|l| limit_values(l)).unwrap_or_default();
+            i += 1;
+            for (name, value) in names.iter().zip(values) {
+                let key = match default_limits {
+                    true => format!("default {name}"),
+                    false => name.to_string(),
+                };
+                if !default_limits {
+                    match *name {
+                        "RUNLIMIT" => q.run_limit = run_limit_seconds(&value),
+                        "MEMLIMIT" => q.mem_limit = mem_limit_mb(&value),
+                        _ => {}
+                    }
+                }
+                q.details.push((key, value));
+            }
+        } else if let Some((key, value)) = t.split_once(':') {
+            let key_ok = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == ' ');
+            if key_ok {
+                let value = value.trim();
+                if key == "HOSTS" {
+                    let hosts: Vec<&str> = value.split_whitespace().collect();
+                    let named = !hosts.is_empty()
+                        && hosts
+                            .iter()
+                            .all(|h| *h != "all" && !h.ends_with('/') && !h.starts_with('~') && !h.contains('+'));
+                    q.hosts = named.then_some(hosts.len() as u64);
+                }
+                q.details.push((key.to_string(), value.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// The queues of `bqueues -w`: a header (`QUEUE_NAME PRIO STATUS MAX JL/U
+/// JL/P JL/H NJOBS PEND RUN SUSP`), then one line per queue, `-` for a
+/// field without a value. `MAX` (the queue's job slot limit) is its slots,
+/// `MAX` less the slots of running and suspended jobs those free.
+fn parse_bqueues(
+    text: &str,
+    long: Option<&[LongQueue]>,
+    defaults: &[String],
+) -> std::result::Result<Vec<super::queues::QueueInfo>, String> {
+    use super::queues::QueueInfo;
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = match lines.next() {
+        Some(h) if h.split_whitespace().next() == Some("QUEUE_NAME") => h.split_whitespace().collect(),
+        Some(other) => return Err(format!("unexpected bqueues output: {}", other.trim())),
+        None => return Ok(vec![]),
+    };
+    let col = |name: &str| header.iter().position(|h| *h == name);
+    let status_col = col("STATUS").ok_or("bqueues output has no STATUS column")?;
+    let mut out = Vec::new();
+    for line in lines {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if f.len() != header.len() {
+            continue;
+        }
+        let value = |name: &str| col(name).map(|i| f[i]).filter(|v| *v != "-");
+        let number = |name: &str| value(name).and_then(|v| v.parse::<u64>().ok());
+        let status = f[status_col];
+        let mut q = QueueInfo::new(f[0], queue_state(status), status);
+        q.default = defaults.iter().any(|d| d == f[0]);
+        q.slots = number("MAX");
+        let used = number("RUN").unwrap_or(0) + number("SUSP").unwrap_or(0);
+        q.slots_free = q.slots.map(|m| m.saturating_sub(used));
+        for (i, h) in header.iter().enumerate().skip(1) {
+            if i != status_col {
+                q.details.push((h.to_string(), f[i].to_string()));
+            }
+        }
+        if let Some(l) = long.and_then(|all| all.iter().find(|l| l.name == f[0])) {
+            q.max_walltime = l.run_limit;
+            q.max_memory_mb = l.mem_limit;
+            q.nodes = l.hosts;
+            q.details.extend(l.details.iter().cloned());
+        }
+        out.push(q);
+    }
+    Ok(out)
+}
 
 impl StateQueries for Lsf {
     /// `bjobs -a -noheader -o "jobid jobindex stat exit_code exit_reason
@@ -546,6 +836,8 @@ mod tests {
             bjobs: vec!["bjobs".into()],
             bkill: vec!["bkill".into()],
             bresume: vec!["bresume".into()],
+            bqueues: vec!["bqueues".into()],
+            bparams: vec!["bparams".into()],
         };
         let argv = lsf.queue_argv(&["7", "77"], None).unwrap();
         assert_eq!(
@@ -614,5 +906,99 @@ mod tests {
         assert_eq!(mem(b"4G").unwrap(), vec![b"-M 4GB".to_vec()]);
         assert_eq!(mem(b"1.5G").unwrap(), vec![b"-M 1536MB".to_vec()]);
         assert!(exclusive(b"maybe").is_err());
+    }
+
+    #[test]
+    fn queue_listing_long_form_and_defaults() {
+        use crate::site::queues::QueueState;
+        let wide = "QUEUE_NAME      PRIO STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN  SUSP\n\
+                    normal           30  Open:Active      16    -    -    -     6     2     3     1\n\
+                    night            40  Open:Inact        -    -    -    -     0     0     0     0\n\
+                    drain            20  Closed:Active     -    -    -    -     0     0     0     0\n\
+                    off              10  Closed:Inact      -    -    -    -     0     0     0     0\n";
+        let long = "QUEUE: normal\n  -- For normal jobs.\n\nPARAMETERS/STATISTICS\n\
+                    PRIO NICE STATUS          MAX JL/U JL/P JL/H NJOBS  PEND   RUN SSUSP USUSP  RSV\n\
+                    \x20 30    0  Open:Active      16    -    -    -     6     2     3     0     1    0\n\
+                    Interval for a host to accept two jobs is 0 seconds\n\n\
+                    \x20DEFAULT LIMITS:\n RUNLIMIT\n 10.0 min\n\n\
+                    \x20MAXIMUM LIMITS:\n RUNLIMIT               MEMLIMIT\n 360.0 min of hostA     4 G\n\n\
+                    USERS: all\nHOSTS:  hostA hostB\n\n\
+                    QUEUE: night\n  -- Night jobs.\n\n RUNLIMIT\n 720.0 min\n\nUSERS: all\nHOSTS:  all\n";
+        let params = "Default Queues:  normal\nJob Dispatch Interval:  20 seconds\n";
+        let l = parse_bqueues_long(long);
+        assert_eq!(l.len(), 2, "{l:?}");
+        let q = parse_bqueues(wide, Some(&l), &default_queues(params)).unwrap();
+        let states: Vec<_> = q.iter().map(|q| q.state).collect();
+        assert_eq!(
+            states,
+            [
+                QueueState::Up,
+                QueueState::Inactive,
+                QueueState::Drained,
+                QueueState::Down
+            ]
+        );
+        assert_eq!(q[0].native_state, "Open:Active");
+        assert!(q[0].default && !q[1].default);
+        assert_eq!(q[0].max_walltime, Some(360 * 60));
+        assert_eq!(q[0].max_memory_mb, Some(4096));
+        assert_eq!((q[0].slots, q[0].slots_free, q[0].nodes), (Some(16), Some(12), Some(2)));
+        assert!(q[0].details.contains(&("default RUNLIMIT".into(), "10.0 min".into())));
+        assert!(q[0]
+            .details
+            .contains(&("description".into(), "For normal jobs.".into())));
+        assert!(q[0].details.contains(&("NJOBS".into(), "6".into())));
+        assert_eq!(
+            (q[1].max_walltime, q[1].nodes, q[1].slots),
+            (Some(720 * 60), None, None)
+        );
+        assert_eq!(q[2].max_walltime, None);
+        // Without the long form or the defaults: what bqueues -w says.
+        let q = parse_bqueues(wide, None, &[]).unwrap();
+        assert!(q.iter().all(|q| !q.default && q.max_walltime.is_none()));
+        assert_eq!(queue_state("Open:Inact_Win"), QueueState::Inactive);
+        assert!(parse_bqueues("LSF is down. Please wait ...\n", None, &[]).is_err());
+        assert_eq!(mem_limit_mb("1048576 K"), Some(1024));
+        assert_eq!(mem_limit_mb("2048"), Some(2));
+        assert_eq!(mem_limit_mb("512 MB"), Some(512));
+        assert_eq!(
+            limit_values(" 60.0 min of hostA   30.0 min  4 G"),
+            ["60.0 min of hostA", "30.0 min", "4 G"]
+        );
+    }
+
+    #[test]
+    fn gpus() {
+        use crate::script::translate::{translate, Overrides, UnknownPolicy};
+        use crate::script::Directives;
+        let run = |pairs: &[(&str, &str)]| {
+            let mut d = Directives::new();
+            for (k, v) in pairs {
+                d.set(k, v.as_bytes().to_vec());
+            }
+            translate(&d, &TABLE, &Overrides::new(), Some(b"#BSUB "), UnknownPolicy::Fail)
+                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(run(&[("gpus_per_node", "4")]).unwrap(), ["#BSUB -gpu \"num=4\"\n"]);
+        assert_eq!(run(&[("gpus_per_task", "1")]).unwrap(), ["#BSUB -gpu \"num=1/task\"\n"]);
+        assert_eq!(run(&[("total_gpus", "2")]).unwrap(), ["#BSUB -gpu \"num=2\"\n"]);
+        assert_eq!(
+            run(&[("total_gpus", "8"), ("total_tasks", "4")]).unwrap(),
+            ["#BSUB -gpu \"num=2/task\"\n", "#BSUB -n 4\n"]
+        );
+        assert_eq!(
+            run(&[("total_gpus", "6"), ("total_tasks", "4")]).unwrap_err(),
+            "Directive 'total_gpus': LSF: total_gpus=6 cannot be divided evenly among total_tasks=4 (LSF asks \
+             for GPUs per host or per task): give gpus_per_task or gpus_per_node, or a total that 4 divides"
+        );
+        assert!(run(&[("gpus_per_task", "1"), ("gpus_per_node", "2")])
+            .unwrap_err()
+            .contains(
+                "LSF: give one of gpus_per_node, gpus_per_task and total_gpus, not gpus_per_node and gpus_per_task"
+            ));
+        assert!(run(&[("gpus_per_node", "0")])
+            .unwrap_err()
+            .contains("LSF: invalid gpus_per_node '0'"));
     }
 }

@@ -1,7 +1,7 @@
 //! PBS Pro / OpenPBS: `qsub`, `qstat`, `qdel`, `qsig`, `#PBS` directives.
 //!
 //! The eleven translations of troika 0.2.7 are always on. With
-//! `resource_syntax: select` the node, task, cpu, memory and exclusive
+//! `resource_syntax: select` the node, task, cpu, memory, exclusive and GPU
 //! directives are translated too, together, into PBS Pro's
 //! `-l select=...` and `-l place=...` (see `SELECT_DOC`).
 //!
@@ -212,6 +212,22 @@ const ENTRIES: &[Entry] = &[
         "(see `total_nodes`) `excl` in `-l place=` if true or empty, nothing if false; `exclhost` and \
              `shared` as given",
     ),
+    Entry::joint(
+        "gpus_per_node",
+        select,
+        "G (see `total_nodes`): `ngpus=G` in each chunk (a chunk is a node; not with `total_tasks` alone)",
+    ),
+    Entry::joint(
+        "gpus_per_task",
+        select,
+        "(see `total_nodes`): `ngpus` of a chunk is this × its tasks; needs `total_tasks` or `tasks_per_node`",
+    ),
+    Entry::joint(
+        "total_gpus",
+        select,
+        "(see `total_nodes`): divided among the chunks, `ngpus` = this / their number when it divides evenly, \
+             else an error",
+    ),
 ];
 
 /// The variable of an array task's index.
@@ -249,22 +265,23 @@ const BASE_ROWS: usize = 6;
 pub const TABLE: Table = Table::joined(ROWS, ENTRIES);
 
 /// The table of a site without `resource_syntax: select`: troika 0.2.7's
-/// eleven rows, the node, task, cpu and memory directives unknown.
+/// eleven rows, the node, task, cpu, memory and GPU directives unknown.
 pub const TABLE_0_2_7: Table = Table::joined(ROWS, ENTRIES.split_at(BASE_ROWS).0);
 
-/// How the node, task, cpu, memory and exclusive directives combine.
+/// How the node, task, cpu, memory, exclusive and GPU directives combine.
 const SELECT_DOC: &str = "Only with `resource_syntax: select` (PBS Pro, OpenPBS). `total_nodes` (N), \
-    `total_tasks` (T), `tasks_per_node` (P), `cpus_per_task` (C), `memory_per_node` (M) and `exclusive` \
-    together become one `-l select=...` line and one `-l place=...` line, where the first of them in this \
+    `total_tasks` (T), `tasks_per_node` (P), `cpus_per_task` (C), `memory_per_node` (M), `exclusive` and \
+    the GPU directives together become one `-l select=...` line and one `-l place=...` line, where the first of them in this \
     order is. A chunk is one node. The nodes are N, or T/P rounded up when only T and P are given, or 1 \
     when neither N nor T is given. As on Slurm, P is the most tasks a node runs: T tasks are spread over \
     the nodes as evenly as possible (N=2, T=9: `-l select=1:ncpus=5:mpiprocs=5+1:ncpus=4:mpiprocs=4`), \
     and N and P without T make N × P tasks. A chunk asks `mpiprocs` = its tasks, `ncpus` = its tasks × C \
     (C alone: `ncpus=C`) and `mem=M`. T alone asks for T chunks of one task each, placed anywhere (M is \
     then refused: memory per node needs a node count). Several nodes add `scatter` to the placement, \
-    `exclusive` adds `excl` (`-l place=scatter:excl`). Counts are whole numbers above zero and \
+    `exclusive` adds `excl` (`-l place=scatter:excl`). GPUs (one of `gpus_per_node`, `gpus_per_task`, \
+    `total_gpus`) are `ngpus` of each chunk (N=2, `total_gpus=8`: `-l select=2:ngpus=4`). Counts are whole numbers above zero and \
     N <= T <= N × P; anything else is an error. The `resources` translator can fill in a missing count \
-    first. Without `resource_syntax: select` (the default, as in troika 0.2.7) the six directives are \
+    first. Without `resource_syntax: select` (the default, as in troika 0.2.7) these directives are \
     unknown to PBS sites";
 
 /// `#PBS` lines; output, error and join options are set by troika.
@@ -366,14 +383,20 @@ fn spread(tasks: u64, nodes: u64) -> Chunks {
 
 /// The directives of the `select` combination, in the order that picks
 /// where its lines go.
-const SELECT_PARTS: [&str; 6] = [
+const SELECT_PARTS: [&str; 9] = [
     "total_nodes",
     "total_tasks",
     "tasks_per_node",
     "cpus_per_task",
     "memory_per_node",
     "exclusive",
+    "gpus_per_node",
+    "gpus_per_task",
+    "total_gpus",
 ];
+
+/// The GPU directives, of which a job gives one.
+const GPU_PARTS: [&str; 3] = ["gpus_per_node", "gpus_per_task", "total_gpus"];
 
 /// The `select` combination ([`SELECT_DOC`]): written where the first
 /// present of [`SELECT_PARTS`] is; the others write nothing.
@@ -397,6 +420,18 @@ fn select_lines(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
     let mem = get("memory_per_node").map(pbs_memory).transpose()?;
     let share = match get("exclusive") {
         Some(v) => sharing(v)?,
+        None => None,
+    };
+    let gpus: Vec<&str> = GPU_PARTS.iter().copied().filter(|g| get(g).is_some()).collect();
+    if gpus.len() > 1 {
+        return Err(Error::Script(format!(
+            "PBS select: give one of gpus_per_node, gpus_per_task and total_gpus, not {}",
+            gpus.join(" and ")
+        )));
+    }
+    // (directive, count)
+    let gpu = match gpus.first() {
+        Some(g) => Some((*g, count(g, get(g).unwrap_or_default())?)),
         None => None,
     };
     // As on Slurm, tasks_per_node is the most tasks a node runs: every node
@@ -425,7 +460,7 @@ fn select_lines(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
         (None, Some(p), Some(t)) => Some((spread(t, t.div_ceil(p)), true)),
         (None, Some(p), None) => Some((vec![(1, Some(p))], true)),
         (None, None, Some(t)) => Some((vec![(t, Some(1))], false)),
-        (None, None, None) if cpus.is_some() || mem.is_some() => Some((vec![(1, None)], true)),
+        (None, None, None) if cpus.is_some() || mem.is_some() || gpu.is_some() => Some((vec![(1, None)], true)),
         (None, None, None) => None,
     };
     let mut out = Vec::new();
@@ -438,6 +473,14 @@ fn select_lines(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
                     .into(),
             ));
         }
+        if !chunk_is_node && matches!(gpu, Some(("gpus_per_node", _))) {
+            return Err(Error::Script(
+                "PBS select: gpus_per_node needs a node count: give total_nodes, or tasks_per_node with \
+                 total_tasks"
+                    .into(),
+            ));
+        }
+        let chunk_count: u64 = chunks.iter().map(|(c, _)| c).sum();
         let mut specs = Vec::new();
         for (count, procs) in &chunks {
             let mut spec = count.to_string();
@@ -450,6 +493,30 @@ fn select_lines(members: &[(&str, &[u8])]) -> Result<Vec<Vec<u8>>> {
             }
             if let Some(m) = &mem {
                 spec.push_str(&format!(":mem={m}"));
+            }
+            if let Some((name, g)) = gpu {
+                let ngpus = match name {
+                    "gpus_per_node" => g,
+                    "gpus_per_task" => match procs {
+                        Some(p) => product(*p, g)?,
+                        None => {
+                            return Err(Error::Script(
+                                "PBS select: gpus_per_task needs a task count: give total_tasks or \
+                                 tasks_per_node"
+                                    .into(),
+                            ))
+                        }
+                    },
+                    _ if g % chunk_count == 0 => g / chunk_count,
+                    _ => {
+                        return Err(Error::Script(format!(
+                            "PBS select: total_gpus={g} cannot be divided evenly among {chunk_count} chunks \
+                             (PBS asks for GPUs per chunk): give gpus_per_node or gpus_per_task, or a total \
+                             that {chunk_count} divides"
+                        )))
+                    }
+                };
+                spec.push_str(&format!(":ngpus={ngpus}"));
             }
             specs.push(spec);
         }
@@ -820,6 +887,45 @@ mod tests {
                 "-l place=scatter"
             ]
         );
+    }
+
+    #[test]
+    fn select_gpus() {
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("gpus_per_node", "4")]).unwrap(),
+            ["-l select=2:ngpus=4", "-l place=scatter"]
+        );
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("total_gpus", "8")]).unwrap(),
+            ["-l select=2:ngpus=4", "-l place=scatter"]
+        );
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("tasks_per_node", "4"), ("gpus_per_task", "1")]).unwrap(),
+            ["-l select=2:ncpus=4:mpiprocs=4:ngpus=4", "-l place=scatter"]
+        );
+        // Uneven chunks: each asks for GPUs for its tasks.
+        assert_eq!(
+            sel(&[("total_nodes", "2"), ("total_tasks", "3"), ("gpus_per_task", "2")]).unwrap(),
+            [
+                "-l select=1:ncpus=2:mpiprocs=2:ngpus=4+1:ncpus=1:mpiprocs=1:ngpus=2",
+                "-l place=scatter"
+            ]
+        );
+        // Tasks placed anywhere: total_gpus per task-chunk.
+        assert_eq!(
+            sel(&[("total_tasks", "4"), ("total_gpus", "4")]).unwrap(),
+            ["-l select=4:ncpus=1:mpiprocs=1:ngpus=1"]
+        );
+        assert_eq!(sel(&[("gpus_per_node", "2")]).unwrap(), ["-l select=1:ngpus=2"]);
+        assert_eq!(sel(&[("total_gpus", "3")]).unwrap(), ["-l select=1:ngpus=3"]);
+        let err = |items: &[(&str, &str)]| sel(items).unwrap_err().to_string();
+        assert!(err(&[("total_nodes", "2"), ("total_gpus", "3")])
+            .contains("total_gpus=3 cannot be divided evenly among 2 chunks"));
+        assert!(err(&[("total_nodes", "2"), ("gpus_per_task", "1")]).contains("gpus_per_task needs a task count"));
+        assert!(err(&[("total_tasks", "4"), ("gpus_per_node", "1")]).contains("gpus_per_node needs a node count"));
+        assert!(err(&[("gpus_per_node", "1"), ("total_gpus", "2")])
+            .contains("give one of gpus_per_node, gpus_per_task and total_gpus, not gpus_per_node and total_gpus"));
+        assert!(err(&[("gpus_per_node", "many")]).contains("invalid gpus_per_node 'many'"));
     }
 
     #[test]

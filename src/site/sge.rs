@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "qacct_command",
     "qconf_command",
     "qrls_command",
+    "gpu_resource",
 ];
 
 /// Grid Engine's job states (the `state` column of `qstat`): letters that
@@ -263,15 +264,70 @@ pub const TABLE: Table = Table::joined(
             error_file,
             "`-e <value>`; with `array`, `-e <value>.$TASK_ID`: a file per task",
         ),
+        Entry::func(
+            "gpus_per_node",
+            no_gpus_per_node,
+            "not supported: Grid Engine's consumables are counted per slot; the submission fails with an error \
+             that says so",
+        ),
+        Entry::joint(
+            "gpus_per_task",
+            gpus,
+            "`-l gpu=<value>`: a slot is a task, and a consumable complex is counted per slot (the site key \
+             `gpu_resource` names the complex, `gpu` by default)",
+        ),
         Entry::func("join_output_error", join_output_error, "`-j y` (whatever the value)"),
         Entry::joint(
             "output_file",
             output_file,
             "`-o <value>`; with `array`, `-o <value>.$TASK_ID`: a file per task",
         ),
+        Entry::joint(
+            "total_gpus",
+            gpus,
+            "`-l gpu=<value>` (see `gpus_per_task`): the job's GPUs for a job of one slot (no `-pe`); Grid \
+             Engine multiplies it by the slots of a parallel job",
+        ),
         Entry::format("walltime", "-l h_rt=%s"),
     ],
 );
+
+/// The default name of the GPU consumable complex (`gpu_resource`).
+const GPU_RESOURCE: &str = "gpu";
+
+fn no_gpus_per_node(_: &[u8]) -> Result<Vec<Vec<u8>>> {
+    Err(Error::Script(
+        "Grid Engine cannot ask for GPUs per node: its consumables are counted per slot; use gpus_per_task \
+         (or total_gpus for a job of one slot)"
+            .into(),
+    ))
+}
+
+/// `-l gpu=N` for `gpus_per_task` or `total_gpus`, one of them.
+fn gpus(j: &crate::script::translate::Joint) -> Result<Vec<Vec<u8>>> {
+    let other = if j.name == "total_gpus" {
+        "gpus_per_task"
+    } else {
+        "total_gpus"
+    };
+    if j.get(other).is_some() {
+        return Err(Error::Script(
+            "Grid Engine: give one of gpus_per_task and total_gpus, not both".into(),
+        ));
+    }
+    let n = std::str::from_utf8(j.value)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Script(format!(
+                "Grid Engine: invalid {} {} (expected a whole number above zero)",
+                j.name,
+                crate::util::quote_bytes(j.value)
+            ))
+        })?;
+    Ok(vec![format!("-l {GPU_RESOURCE}={n}").into_bytes()])
+}
 
 /// `#$` lines; output, error and join options are set by troika.
 pub const NATIVE: NativeSyntax = NativeSyntax {
@@ -348,6 +404,30 @@ pub struct Sge {
 
 impl Sge {
     pub fn new(s: &mut SiteSettings) -> Result<Self> {
+        // A site whose GPU complex has another name: the GPU directives
+        // become `-l NAME=%s`, unless `directive_translate` says otherwise.
+        if let Some(name) = s.config.opt_str("gpu_resource")? {
+            let valid = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+            if !valid {
+                let at = s.config.get("gpu_resource").map(|n| s.config.at(n)).unwrap_or_default();
+                return Err(Error::config(format!(
+                    "{at}: site '{}': invalid 'gpu_resource' {}: expected the name of a consumable complex \
+                     (letters, digits, '_', '-', '.')",
+                    s.config.name,
+                    quote(&name)
+                )));
+            }
+            if name != GPU_RESOURCE {
+                for directive in ["gpus_per_task", "total_gpus"] {
+                    s.overrides
+                        .entry(directive.to_string())
+                        .or_insert_with(|| Some(format!("-l {name}=%s")));
+                }
+            }
+        }
         Ok(Sge {
             q: QCommands::read(&s.config, false)?,
             qacct: s.config.command("qacct_command", &["qacct"])?,
@@ -687,9 +767,42 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
     #[test]
     fn table_has_troika_0_2_7_rows() {
         // 0.2.7's 11 rows, hold, signal_before_end (an error: Grid Engine
-        // cannot), array and depends_on.
-        assert_eq!(TABLE.entries().count(), 15);
+        // cannot), array, depends_on and the three GPU rows.
+        assert_eq!(TABLE.entries().count(), 18);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
+    }
+
+    #[test]
+    fn gpus() {
+        use crate::script::translate::{translate, Overrides, UnknownPolicy};
+        use crate::script::Directives;
+        let run = |pairs: &[(&str, &str)], o: &Overrides| {
+            let mut d = Directives::new();
+            for (k, v) in pairs {
+                d.set(k, v.as_bytes().to_vec());
+            }
+            translate(&d, &TABLE, o, Some(b"#$ "), UnknownPolicy::Fail)
+                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
+                .map_err(|e| e.to_string())
+        };
+        let none = Overrides::new();
+        assert_eq!(run(&[("gpus_per_task", "2")], &none).unwrap(), ["#$ -l gpu=2\n"]);
+        assert_eq!(run(&[("total_gpus", "1")], &none).unwrap(), ["#$ -l gpu=1\n"]);
+        assert_eq!(
+            run(&[("gpus_per_node", "4")], &none).unwrap_err(),
+            "Directive 'gpus_per_node': Grid Engine cannot ask for GPUs per node: its consumables are counted \
+             per slot; use gpus_per_task (or total_gpus for a job of one slot)"
+        );
+        assert!(run(&[("gpus_per_task", "1"), ("total_gpus", "2")], &none)
+            .unwrap_err()
+            .contains("Grid Engine: give one of gpus_per_task and total_gpus, not both"));
+        assert!(run(&[("total_gpus", "two")], &none)
+            .unwrap_err()
+            .contains("Grid Engine: invalid total_gpus 'two'"));
+        // gpu_resource: what Sge::new puts in the overrides.
+        let mut o = Overrides::new();
+        o.insert("total_gpus".into(), Some("-l nvgpu=%s".into()));
+        assert_eq!(run(&[("total_gpus", "2")], &o).unwrap(), ["#$ -l nvgpu=2\n"]);
     }
 }

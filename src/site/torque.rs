@@ -96,6 +96,7 @@ pub const TABLE: Table = Table::joined(ROWS, &[
         Entry::format("error_file", "-e %s"),
         Entry::func("exclusive", exclusive, "`-n` (node-exclusive) if true or empty, nothing if false"),
         Entry::joint("gpus_per_node", nodes, NODES_DOC),
+        Entry::joint("gpus_per_task", nodes, "`:gpus=<tasks_per_node × gpus_per_task>` in the `-l nodes=` line (see `gpus_per_node`); needs `tasks_per_node`"),
         Entry::format("join_output_error", "-j oe"),
         Entry::func("memory_per_cpu", pmem,
                 "`-l pmem=<value>` (memory per process), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)"),
@@ -104,6 +105,7 @@ pub const TABLE: Table = Table::joined(ROWS, &[
         Entry::joint("tasks_per_node", nodes, NODES_DOC),
         Entry::format("output_file", "-o %s"),
         Entry::joint("total_nodes", nodes, NODES_DOC),
+        Entry::joint("total_gpus", nodes, "`:gpus=<total_gpus / total_nodes>` in the `-l nodes=` line (see `gpus_per_node`) when it divides evenly, else an error"),
         Entry::format("total_tasks", "-l procs=%s"),
         Entry::format("walltime", "-l walltime=%s"),
         Entry::format("working_dir", "-d %s"),
@@ -121,7 +123,9 @@ fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 const NODES_DOC: &str = "one `-l nodes=<total_nodes>:ppn=<tasks_per_node>:gpus=<gpus_per_node>` line from \
-                         whichever of the three are set (`total_nodes` defaults to 1)";
+                         whichever of the three are set (`total_nodes` defaults to 1); Torque's `gpus` is per \
+                         node, so `gpus_per_task` and `total_gpus` are turned into it, and only one of the \
+                         three GPU directives may be given";
 
 /// `#PBS` lines; output and error files are set by troika.
 pub const NATIVE: NativeSyntax = NativeSyntax {
@@ -156,7 +160,13 @@ pub fn site_type() -> SiteType {
 /// `total_nodes`, `tasks_per_node`, `gpus_per_node` (in that order) is; the
 /// others write nothing.
 fn nodes(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    const PARTS: [&str; 3] = ["total_nodes", "tasks_per_node", "gpus_per_node"];
+    const PARTS: [&str; 5] = [
+        "total_nodes",
+        "tasks_per_node",
+        "gpus_per_node",
+        "gpus_per_task",
+        "total_gpus",
+    ];
     let value_of = |name: &str| if name == j.name { Some(j.value) } else { j.get(name) };
     let first = PARTS.iter().find(|p| value_of(p).is_some()).copied();
     if first != Some(j.name) {
@@ -168,9 +178,59 @@ fn nodes(j: &Joint) -> Result<Vec<Vec<u8>>> {
         spec.extend_from_slice(b":ppn=");
         spec.extend_from_slice(ppn);
     }
-    if let Some(g) = value_of("gpus_per_node") {
+    let gpus: Vec<&str> = PARTS[2..].iter().copied().filter(|p| value_of(p).is_some()).collect();
+    if gpus.len() > 1 {
+        return Err(Error::Script(format!(
+            "Torque: give one of gpus_per_node, gpus_per_task and total_gpus, not {}",
+            gpus.join(" and ")
+        )));
+    }
+    let number = |name: &str| -> Result<Option<u64>> {
+        value_of(name)
+            .map(|v| {
+                std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        Error::Script(format!(
+                            "Torque: invalid {name} {} (expected a whole number above zero)",
+                            crate::util::quote_bytes(v)
+                        ))
+                    })
+            })
+            .transpose()
+    };
+    let per_node = match gpus.first().copied() {
+        Some("gpus_per_node") => value_of("gpus_per_node").map(<[u8]>::to_vec),
+        Some("gpus_per_task") => {
+            let g = number("gpus_per_task")?.unwrap_or(1);
+            let Some(ppn) = number("tasks_per_node")? else {
+                return Err(Error::Script(
+                    "Torque: gpus_per_task needs tasks_per_node (Torque asks for GPUs per node)".into(),
+                ));
+            };
+            let n = ppn
+                .checked_mul(g)
+                .ok_or_else(|| Error::Script(format!("Torque: {ppn} × {g} GPUs is too large")))?;
+            Some(n.to_string().into_bytes())
+        }
+        Some(_) => {
+            let g = number("total_gpus")?.unwrap_or(1);
+            let n = number("total_nodes")?.unwrap_or(1);
+            if g % n != 0 {
+                return Err(Error::Script(format!(
+                    "Torque: total_gpus={g} cannot be divided evenly among {n} nodes (Torque asks for GPUs \
+                     per node): give gpus_per_node, or a total that {n} divides"
+                )));
+            }
+            Some((g / n).to_string().into_bytes())
+        }
+        None => None,
+    };
+    if let Some(g) = per_node {
         spec.extend_from_slice(b":gpus=");
-        spec.extend_from_slice(g);
+        spec.extend_from_slice(&g);
     }
     Ok(vec![spec])
 }
@@ -310,6 +370,38 @@ mod tests {
             gen(&[("gpus_per_node", "2"), ("tasks_per_node", "4")]),
             vec!["#PBS -l nodes=1:ppn=4:gpus=2\n"]
         );
+    }
+
+    #[test]
+    fn gpus() {
+        assert_eq!(gen(&[("gpus_per_node", "2")]), vec!["#PBS -l nodes=1:gpus=2\n"]);
+        assert_eq!(
+            gen(&[("total_gpus", "8"), ("total_nodes", "2")]),
+            vec!["#PBS -l nodes=2:gpus=4\n"]
+        );
+        assert_eq!(gen(&[("total_gpus", "3")]), vec!["#PBS -l nodes=1:gpus=3\n"]);
+        assert_eq!(
+            gen(&[("gpus_per_task", "2"), ("tasks_per_node", "4"), ("total_nodes", "2")]),
+            vec!["#PBS -l nodes=2:ppn=4:gpus=8\n"]
+        );
+        let err = |pairs: &[(&str, &str)]| {
+            let mut d = Directives::new();
+            for (k, v) in pairs {
+                d.set(k, v.as_bytes().to_vec());
+            }
+            translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err(&[("total_gpus", "3"), ("total_nodes", "2")]),
+            "Directive 'total_nodes': Torque: total_gpus=3 cannot be divided evenly among 2 nodes (Torque asks \
+             for GPUs per node): give gpus_per_node, or a total that 2 divides"
+        );
+        assert!(err(&[("gpus_per_task", "1")]).contains("Torque: gpus_per_task needs tasks_per_node"));
+        assert!(err(&[("gpus_per_task", "1"), ("total_gpus", "2")])
+            .contains("give one of gpus_per_node, gpus_per_task and total_gpus, not gpus_per_task and total_gpus"));
+        assert!(err(&[("total_gpus", "x")]).contains("Torque: invalid total_gpus 'x'"));
     }
 
     #[test]

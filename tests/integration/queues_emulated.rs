@@ -1,11 +1,12 @@
-//! `troika queues` on PBS, Torque and Flux. No server of these schedulers
-//! can run on the development machines: these tests use the emulators of
-//! tests/emulators/, built from the schedulers' documented output (qstat(1B)
-//! `-Q -f` and `-B -f` of PBS Pro and Torque, flux-queue(1) and
-//! flux-resource(1)), not the real systems. For each site type: every queue
-//! with its normalised state for each of the four states, its limits in
-//! seconds and MiB, the default flag; one queue in detail; a query that
-//! fails (exit 1, with the scheduler's words).
+//! `troika queues` on PBS, Torque, LSF and Flux. No server of these
+//! schedulers can run on the development machines: these tests use the
+//! emulators of tests/emulators/, built from the schedulers' documented
+//! output (qstat(1B) `-Q -f` and `-B -f` of PBS Pro and Torque, bqueues(1)
+//! and bparams(1) of LSF, flux-queue(1) and flux-resource(1)), not the real
+//! systems. For each site type: every queue with its normalised state for
+//! each of the four states, its limits in seconds and MiB, the default flag;
+//! one queue in detail; a query that fails (exit 1, with the scheduler's
+//! words).
 
 use serde_json::Value;
 
@@ -178,4 +179,91 @@ fn flux_queues() {
     c.troika(&["queues", "flux"])
         .expect_code(1)
         .stderr_contains("flux-queue: ERROR: Unable to connect to Flux");
+}
+
+#[test]
+fn lsf_queues() {
+    let c = case("lsf");
+    // No queue files: LSF's normal queue, the default.
+    let r = c.troika(&["queues", "lsf", "--json"]);
+    r.expect_code(0);
+    let q = by_name(&r.stdout);
+    assert_eq!(q.len(), 1, "{}", r.stdout);
+    assert_eq!(q["normal"]["state"], "up");
+    assert_eq!(q["normal"]["default"], true);
+    // The four states of bqueues, with limits.
+    c.write(
+        "state/queues/normal",
+        "max=16\npend=2\nrun=3\nsusp=1\nrunlimit=360.0\nmemlimit=4 G\nhosts=hostA hostB\ndescription=For normal jobs.\n",
+    );
+    c.write("state/queues/night", "status=Open:Inact\nrunlimit=720.0\n");
+    c.write("state/queues/drain", "status=Closed:Active\n");
+    c.write("state/queues/off", "status=Closed:Inact\n");
+    c.write("state/default_queue", "normal\n");
+    let r = c.troika(&["queues", "lsf", "--json"]);
+    r.expect_code(0);
+    let q = by_name(&r.stdout);
+    assert_eq!(q.len(), 4, "{}", r.stdout);
+    let normal = &q["normal"];
+    assert_eq!(normal["site"], "lsf");
+    assert_eq!(normal["state"], "up");
+    assert_eq!(normal["native_state"], "Open:Active");
+    assert_eq!(normal["default"], true);
+    assert_eq!(normal["max_walltime"], 360 * 60);
+    assert_eq!(normal["max_memory_mb"], 4096);
+    assert_eq!(normal["nodes"], 2);
+    assert_eq!(normal["slots"], 16);
+    assert_eq!(normal["slots_free"], 12);
+    assert_eq!(normal["details"]["NJOBS"], "6");
+    assert_eq!(normal["details"]["description"], "For normal jobs.");
+    assert_eq!(normal["details"]["HOSTS"], "hostA hostB");
+    assert_eq!(q["night"]["state"], "inactive");
+    assert_eq!(q["night"]["default"], false);
+    assert_eq!(q["night"]["max_walltime"], 720 * 60);
+    assert_eq!(q["night"]["nodes"], Value::Null);
+    assert_eq!(q["drain"]["state"], "drained");
+    assert_eq!(q["drain"]["max_walltime"], Value::Null);
+    assert_eq!(q["drain"]["slots"], Value::Null);
+    assert_eq!(q["off"]["state"], "down");
+    assert_eq!(q["off"]["native_state"], "Closed:Inact");
+    // The commands asked.
+    let calls = c.calls("bqueues");
+    assert!(calls.iter().any(|a| a == &["-w"]), "{calls:?}");
+    assert!(calls.iter().any(|a| a == &["-l"]), "{calls:?}");
+    assert!(c.calls("bparams").iter().any(|a| a.is_empty()));
+    // The table.
+    let r = c.troika(&["queues", "lsf"]);
+    r.expect_code(0);
+    assert!(r.stdout.starts_with("QUEUE "), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["normal", "up", "yes", "06:00:00", "2", "16", "12", "4G"]),
+        "{}",
+        r.stdout
+    );
+    // One queue in detail.
+    let r = c.troika(&["queues", "lsf", "drain"]);
+    r.expect_code(0);
+    assert!(
+        r.stdout
+            .starts_with("name: drain\nstate: drained (Closed:Active)\ndefault: no\nmax_walltime: unlimited\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\n  USERS: all\n"), "{}", r.stdout);
+    // A queue the site does not have.
+    c.troika(&["queues", "lsf", "nightt"])
+        .expect_code(1)
+        .stderr_contains("Site 'lsf' has no queue 'nightt' (did you mean 'night'?); its queues: ");
+    // The long form and the parameters are extras; the listing is not.
+    c.fail("bparams", 255, "LSF is down. Please wait ...");
+    let r = c.troika(&["queues", "lsf", "--json"]);
+    r.expect_code(0);
+    assert_eq!(by_name(&r.stdout)["normal"]["default"], false);
+    c.fail("bqueues", 255, "LSF is down. Please wait ...");
+    c.troika(&["queues", "lsf"])
+        .expect_code(1)
+        .stderr_contains("LSF is down. Please wait ...");
 }
