@@ -114,6 +114,29 @@ pub fn status_markdown(reg: &Registry) -> String {
     s
 }
 
+/// The generated part of `docs/arrays.md`: for each batch site type, what
+/// `array` and `depends_on` become, and the variable of a task's index.
+pub fn arrays_markdown(reg: &Registry) -> String {
+    let mut s = String::from("| site type | `array` | task index | `depends_on` |\n|---|---|---|---|\n");
+    let doc = |t: &SiteType, name: &str| match t.syntax.table.get(name) {
+        Some(Rule::Func(_, d) | Rule::Joint(_, d)) => d.to_string(),
+        Some(Rule::Format(f)) => format!("`{f}`"),
+        Some(Rule::Ignore) => "(accepted, nothing generated)".to_string(),
+        None => "unknown directive".to_string(),
+    };
+    for t in reg.sites.iter().filter(|t| t.syntax.table.get("array").is_some()) {
+        let index = t.traits.array_index.map_or("none".to_string(), |v| format!("`{v}`"));
+        let _ = writeln!(
+            s,
+            "| `{}` | {} | {index} | {} |",
+            t.name,
+            doc(t, "array"),
+            doc(t, "depends_on")
+        );
+    }
+    s
+}
+
 /// The generated part of `docs/retries.md`: the words of failures that
 /// pass, common to every command and each scheduler's own, and ssh's.
 pub fn faults_markdown(reg: &Registry) -> String {
@@ -333,6 +356,16 @@ mod tests {
             "| `1.5G` | `--mem=1536M` | `-l select=1:mem=1536mb` | (none) | `-l mem=1536mb` | `-M 1536MB` | (none) |",
             "| `1h30m` | `--time=01:30:00` | `-l walltime=01:30:00` | `-l h_rt=01:30:00` | `-l walltime=01:30:00` | `-W 1:30` | `-t 90m` |",
         ] {
+            assert!(generated.contains(row), "{row}\n{generated}");
+        }
+    }
+
+    /// `docs/arrays.md` carries what each scheduler writes for arrays and
+    /// dependencies.
+    #[test]
+    fn array_table_matches_the_code() {
+        let generated = page_matches("docs/arrays.md", arrays_markdown(&Registry::builtin()));
+        for row in ["| `slurm` | `--array=", "`SGE_TASK_ID`", "| `flux` | an error"] {
             assert!(generated.contains(row), "{row}\n{generated}");
         }
     }
