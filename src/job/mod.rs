@@ -152,9 +152,10 @@ fn index(answer: Answer) -> (HashMap<String, JobStatus>, Option<String>) {
             None => arrays.push((s.job_id.clone(), vec![s])),
         }
     }
+    // The tasks speak for the array, rather than a line of its own (PBS
+    // `B`: some subjob began).
     for (id, tasks) in arrays {
-        let summed = JobStatus::of_tasks(&id, tasks);
-        found.entry(id).or_insert(summed);
+        found.insert(id.clone(), JobStatus::of_tasks(&id, tasks));
     }
     (found, None)
 }

@@ -623,8 +623,16 @@ impl super::qsub::QstatQueues for Pbs {}
 impl StateQueries for Pbs {
     /// `qstat -x -f ID...`: every job asked, finished ones from the job
     /// history.
+    /// `qstat -x -f IDS`, with `-t` when an array job is asked (`12[]`):
+    /// its subjobs too.
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
-        let args: Vec<&str> = QUERY_OPTIONS.iter().copied().chain(jids.iter().copied()).collect();
+        let subjobs = jids.iter().any(|j| j.contains("[]")).then_some("-t");
+        let args: Vec<&str> = QUERY_OPTIONS
+            .iter()
+            .copied()
+            .chain(subjobs)
+            .chain(jids.iter().copied())
+            .collect();
         Some(argv(&self.q.qstat, &args))
     }
 
@@ -632,9 +640,16 @@ impl StateQueries for Pbs {
     /// no answer (`qstat: Unknown Job Id ID`, exit 153); other failures are.
     fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
         let text = answer_text(out, argv, unknown_qstat_job)?;
-        let found = parse_qstat_states(&text, STATES, "PBS", "Exit_status", EXEC_CODES);
-        let asked = asked_ids(argv, &self.q.qstat, QUERY_OPTIONS.len());
-        Ok(as_asked(found, asked, sequence_number))
+        let found = parse_qstat_states(&text, STATES, "PBS", "Exit_status", EXEC_CODES)
+            .into_iter()
+            .map(|s| match super::array::split_task(&s.job_id) {
+                // A subjob, `12[3].server`: a task of `12[].server`.
+                Some((parent, index)) => s.of_task(&parent, &index),
+                None => s,
+            });
+        let options = QUERY_OPTIONS.len() + usize::from(argv.iter().any(|a| a == "-t"));
+        let asked = asked_ids(argv, &self.q.qstat, options);
+        Ok(as_asked(found.collect(), asked, sequence_number))
     }
 }
 

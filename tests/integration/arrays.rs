@@ -3,10 +3,10 @@
 //! and `troika status` tells each task and the whole; a job that depends on
 //! a failing job never runs under `afterok` (Slurm), and waits for the end
 //! of another under `afterany` (Slurm, Grid Engine). The other schedulers
-//! are checked in dry runs (their directive lines) and, for LSF's per-task
-//! status, against the emulator of tests/emulators/ answering with the
-//! output LSF's documentation gives for an array: no server of PBS, Torque,
-//! LSF or Flux can run here.
+//! are checked in dry runs (their directive lines) and, for LSF's and PBS's
+//! per-task status, against commands answering with the output their
+//! documentation gives for an array: no server of PBS, Torque, LSF or Flux
+//! can run here.
 
 use std::time::Duration;
 
@@ -339,4 +339,51 @@ fn lsf_array_status_per_task_and_in_total() {
         ("FINISHED/FAILED", Some(3)),
         "{v}"
     );
+}
+
+/// PBS's status of an array job: with `-t`, `qstat -x -f` lists the array
+/// (`B` while subjobs run) and each subjob (`X` once ended, with its
+/// `Exit_status`), as PBS's documentation shows; a fake `qstat` answers so.
+#[test]
+fn pbs_array_status_per_subjob() {
+    let c = Case::new("pbs-array")
+        .sites("  pbs: {type: pbs, connection: local}\n")
+        .fake("qstat", "exit 1");
+    c.write_exec("job.sh", "#!/bin/sh\n");
+    let job = |id: &str, state: &str, more: &str| {
+        format!("Job Id: {id}\n    Job_Name = sweep\n    job_state = {state}\n{more}\n")
+    };
+    c.answer(
+        "qstat",
+        &[
+            job(
+                "88[].pbs01",
+                "B",
+                "    array = True\n    array_indices_submitted = 1-3\n",
+            ),
+            job("88[1].pbs01", "X", "    Exit_status = 0\n    array_index = 1\n"),
+            job("88[2].pbs01", "X", "    Exit_status = 2\n    array_index = 2\n"),
+            job("88[3].pbs01", "R", "    array_index = 3\n"),
+        ]
+        .concat(),
+    );
+    let r = c.troika(&["status", "pbs", "job.sh", "-j", "88[].pbs01", "--json"]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(c.calls("qstat").last().unwrap(), &["-x", "-f", "-t", "88[].pbs01"]);
+    assert_eq!(words(&v), "RUNNING", "{v}");
+    assert_eq!(v["job_id"], "88[].pbs01");
+    assert_eq!(
+        v["reason"], "3 tasks: 1 FINISHED/SUCCEEDED, 1 FINISHED/FAILED, 1 RUNNING",
+        "{v}"
+    );
+    assert_eq!(v["tasks"][1]["job_id"], "88[2].pbs01");
+    assert_eq!(v["tasks"][1]["exit_code"], 2);
+    // A job that is no array is asked without -t.
+    c.answer("qstat", &job("89.pbs01", "R", ""));
+    let r = c.troika(&["status", "pbs", "job.sh", "-j", "89.pbs01", "--json"]);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(words(&v), "RUNNING", "{v}");
+    assert!(v.get("tasks").is_none(), "{v}");
+    assert_eq!(c.calls("qstat").last().unwrap(), &["-x", "-f", "89.pbs01"]);
 }
