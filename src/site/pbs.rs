@@ -14,7 +14,7 @@ use nix::sys::signal::Signal;
 use super::batch::{argv, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
-    QScheduler, DEPEND_ROW, ROWS,
+    QScheduler, DEPEND_ROW, NO_SIGNAL_ROW, ROWS,
 };
 use super::retry::Pattern;
 use super::units::{parse_memory, Style};
@@ -182,6 +182,7 @@ const ENTRIES: &[Entry] = &[
         output_file,
         "`-o <value>`; with `array`, `-o <value>.^array_index^`: a file per task",
     ),
+    NO_SIGNAL_ROW,
     Entry::format("walltime", "-l walltime=%s"),
     // resource_syntax: select
     Entry::joint("total_nodes", select, SELECT_DOC),
@@ -259,7 +260,7 @@ fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
 }
 
 /// How many rows of [`ENTRIES`] every PBS site has.
-const BASE_ROWS: usize = 6;
+const BASE_ROWS: usize = 7;
 
 /// The full table, as documented: troika 0.2.7's rows and the `select` rows.
 pub const TABLE: Table = Table::joined(ROWS, ENTRIES);

@@ -279,12 +279,14 @@ pub const ROWS: &[Entry] = &[
     Entry::format("name", "-N %s"),
     Entry::format("priority", "-p %s"),
     Entry::format("queue", "-q %s"),
-    Entry::func(
-        "signal_before_end",
-        super::signals::no_signal_before_end,
-        super::signals::NO_SIGNAL_BEFORE_END,
-    ),
 ];
+
+/// The `signal_before_end` row of PBS and Torque: an error.
+pub const NO_SIGNAL_ROW: Entry = Entry::func(
+    "signal_before_end",
+    super::signals::no_signal_before_end,
+    super::signals::NO_SIGNAL_BEFORE_END,
+);
 
 // ---- Job states ----
 

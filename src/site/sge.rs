@@ -288,9 +288,45 @@ pub const TABLE: Table = Table::joined(
             "`-l gpu=<value>` (see `gpus_per_task`): the job's GPUs for a job of one slot (no `-pe`); Grid \
              Engine multiplies it by the slots of a parallel job",
         ),
+        Entry::joint(
+            "signal_before_end",
+            soft_limit,
+            "`USR1@<seconds>` only: `-l s_rt=<walltime - seconds>`, the soft limit at which Grid Engine sends \
+             SIGUSR1 (needs `walltime`); other signals are errors",
+        ),
         Entry::format("walltime", "-l h_rt=%s"),
     ],
 );
+
+/// `-l s_rt=SECONDS`: at its soft wall-clock limit Grid Engine sends the
+/// job SIGUSR1, so long before the hard limit (`h_rt`).
+fn soft_limit(j: &Joint) -> Result<Vec<Vec<u8>>> {
+    let (sig, before) = super::signals::signal_before_end(j.value)?;
+    if sig != "USR1" {
+        return Err(Error::Script(format!(
+            "Grid Engine sends only SIGUSR1 before the wall-clock limit (at the soft limit s_rt), not {sig}: use USR1@{before}"
+        )));
+    }
+    let Some(walltime) = j.get("walltime") else {
+        return Err(Error::Script(
+            "Grid Engine sends SIGUSR1 at a soft limit set from the job's walltime: give a walltime too".into(),
+        ));
+    };
+    // h_rt is written as given: a plain number is seconds to Grid Engine.
+    let limit = match std::str::from_utf8(walltime)
+        .ok()
+        .and_then(|w| w.trim().parse::<u64>().ok())
+    {
+        Some(secs) => secs,
+        None => super::units::walltime_seconds(walltime)?,
+    };
+    if before >= limit {
+        return Err(Error::Script(format!(
+            "the signal {before} s before the end of a {limit} s walltime would come before the job starts"
+        )));
+    }
+    Ok(vec![format!("-l s_rt={}", limit - before).into_bytes()])
+}
 
 /// The default name of the GPU consumable complex (`gpu_resource`).
 const GPU_RESOURCE: &str = "gpu";

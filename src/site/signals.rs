@@ -108,7 +108,7 @@ pub fn signal_before_end(value: &[u8]) -> Result<(String, u64)> {
 pub fn no_signal_before_end(value: &[u8]) -> Result<Vec<Vec<u8>>> {
     signal_before_end(value)?;
     Err(Error::Script(
-        "this scheduler cannot send a signal before the wall-clock limit (Slurm, LSF and Flux can): \
+        "this scheduler cannot send a signal before the wall-clock limit (Slurm, LSF, Flux and Grid Engine can): \
          remove the directive, or end the job earlier with a shorter walltime"
             .to_string(),
     ))

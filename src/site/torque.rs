@@ -12,7 +12,7 @@ use nix::sys::signal::Signal;
 use super::batch::{argv, command_failed, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
     answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
-    QScheduler, DEPEND_ROW, ROWS,
+    QScheduler, DEPEND_ROW, NO_SIGNAL_ROW, ROWS,
 };
 use super::retry::Pattern;
 use super::units::{table_memory, Style};
@@ -104,6 +104,7 @@ pub const TABLE: Table = Table::joined(ROWS, &[
                 "`-l mem=<value>` (Torque's `mem` is the job's total), units in Torque's form (`4G` becomes `4gb`, `1.5G` becomes `1536mb`)"),
         Entry::joint("tasks_per_node", nodes, NODES_DOC),
         Entry::format("output_file", "-o %s"),
+        NO_SIGNAL_ROW,
         Entry::joint("total_nodes", nodes, NODES_DOC),
         Entry::joint("total_gpus", nodes, "`:gpus=<total_gpus / total_nodes>` in the `-l nodes=` line (see `gpus_per_node`) when it divides evenly, else an error"),
         Entry::format("total_tasks", "-l procs=%s"),
