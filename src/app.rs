@@ -49,7 +49,24 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
     run_status(registry, args).code()
 }
 
+/// The programs `troika-qsub` and `troika-sbatch` (links to troika) are
+/// `troika qsub` and `troika sbatch`.
+fn front_end_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    let name = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if let Some(cmd) = name.and_then(|n| n.strip_prefix("troika-")) {
+        if matches!(cmd, "qsub" | "sbatch") {
+            let cmd = OsString::from(cmd);
+            args.insert(1, cmd);
+        }
+    }
+    args
+}
+
 fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
+    let args = front_end_args(args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -211,9 +228,14 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
 /// Writes `text` to standard output; a closed pipe (`| head`) is not an
 /// error.
 fn print_all(text: &str) -> Result<()> {
+    print_bytes(text.as_bytes())
+}
+
+/// Writes `bytes` to standard output, as [`print_all`].
+fn print_bytes(bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match out.write_all(bytes).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::run(format!(
             "Cannot write to standard output: {}",
             crate::error::io_reason(&e)
@@ -243,7 +265,31 @@ fn execute(
         } => {
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
             ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines, lock)
+                .map(|_| ())
         }
+        Action::Translate {
+            script,
+            to,
+            site,
+            output,
+            define,
+        } => {
+            let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
+            let mut out = Vec::new();
+            ctl.translate(
+                &crate::controller::Translation {
+                    to: to.as_deref(),
+                    site: site.as_deref(),
+                    script: &script,
+                    defines: &defines,
+                    output: output.as_deref(),
+                },
+                &mut out,
+            )?;
+            print_bytes(&out)
+        }
+        Action::Qsub { args } => print_all(&ctl.front_end("qsub", &args)?),
+        Action::Sbatch { args } => print_all(&ctl.front_end("sbatch", &args)?),
         Action::Status {
             site,
             scripts,
