@@ -12,6 +12,7 @@ mod disk;
 mod ecflow;
 mod ecflow_kit;
 mod flux;
+mod foreign;
 mod hold;
 mod hooks;
 mod hostile;
