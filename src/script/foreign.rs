@@ -649,4 +649,165 @@ mod tests {
         assert_eq!(walltime(3723), "01:02:03");
         assert_eq!(walltime(100 * 3600), "100:00:00");
     }
+
+    /// What the options of `line` become with `tables`: the directives, and
+    /// the options without translation.
+    fn read(tables: &[&Foreign], line: &str) -> (Vec<(String, String)>, Vec<String>) {
+        let (items, _) = read_options(tables, &words(line).unwrap(), false);
+        let mut set = vec![];
+        let mut not = vec![];
+        for i in items {
+            match i {
+                Item::Set(n, v) => set.push((n.to_string(), v)),
+                Item::Untranslated { text, .. } => not.push(text),
+                _ => {}
+            }
+        }
+        (set, not)
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn pbs_and_torque_lines() {
+        use crate::site::{pbs, torque};
+        let t = [&pbs::FOREIGN, &torque::FOREIGN];
+        let (set, not) = read(
+            &t,
+            "-N x -l walltime=1:00:00,select=2:ncpus=8:mpiprocs=4:mem=4gb -l place=scatter:excl -j oe -m ae -W depend=afterok:1.s:2.s -J 1-10:2 -h -V",
+        );
+        assert_eq!(
+            set,
+            pairs(&[
+                ("name", "x"),
+                ("walltime", "01:00:00"),
+                ("total_nodes", "2"),
+                ("memory_per_node", "4G"),
+                ("tasks_per_node", "4"),
+                ("cpus_per_task", "2"),
+                ("exclusive", "true"),
+                ("join_output_error", "true"),
+                ("mail_type", "fail,end"),
+                ("depends_on", "afterok:1.s:2.s"),
+                ("array", "1-10:2"),
+                ("hold", "true"),
+                ("export_vars", "all"),
+            ])
+        );
+        assert!(not.is_empty(), "{not:?}");
+        let (set, not) = read(
+            &t,
+            "-l nodes=2:ppn=4,pmem=1gb -d /w -t 1-5 -W group_list=g -r n -l select=1:ncpus=2+1:ncpus=4",
+        );
+        assert_eq!(
+            set,
+            pairs(&[
+                ("total_nodes", "2"),
+                ("tasks_per_node", "4"),
+                ("memory_per_cpu", "1G"),
+                ("working_dir", "/w"),
+                ("array", "1-5")
+            ])
+        );
+        assert_eq!(not, ["-W group_list=g", "-r n", "-l select=1:ncpus=2+1:ncpus=4"]);
+    }
+
+    #[test]
+    fn grid_engine_lines() {
+        let t = [&crate::site::sge::FOREIGN];
+        let (set, not) = read(
+            &t,
+            "-N x -l h_rt=3600,h_vmem=2G -pe smp 4 -cwd -j y -t 1-10:2 -hold_jid 5,6 -P proj -b y",
+        );
+        assert_eq!(
+            set,
+            pairs(&[
+                ("name", "x"),
+                ("walltime", "01:00:00"),
+                ("memory_per_cpu", "2G"),
+                ("total_tasks", "4"),
+                ("join_output_error", "true"),
+                ("array", "1-10:2"),
+                ("depends_on", "afterany:5:6"),
+                ("billing_account", "proj"),
+            ])
+        );
+        assert_eq!(not, ["-b y"]);
+        assert_eq!(read(&t, "-l h_rt=0:10:00").0, pairs(&[("walltime", "00:10:00")]));
+        assert_eq!(read(&t, "-hold_jid name").1, ["-hold_jid name"]);
+    }
+
+    #[test]
+    fn lsf_lines() {
+        let t = [&crate::site::lsf::FOREIGN];
+        let (set, not) = read(
+            &t,
+            r#"-J arr[1-5]%2 -W 1:30 -n 8 -R "span[ptile=4]" -M 4096 -q q -w "done(12) && ended(13) && done(14)" -gpu "num=2:mode=shared" -x -H"#,
+        );
+        assert_eq!(
+            set,
+            pairs(&[
+                ("name", "arr"),
+                ("array", "1-5%2"),
+                ("walltime", "01:30:00"),
+                ("total_tasks", "8"),
+                ("tasks_per_node", "4"),
+                ("memory_per_node", "4M"),
+                ("queue", "q"),
+                ("depends_on", "afterok:12:14,afterany:13"),
+                ("gpus_per_node", "2"),
+                ("exclusive", "true"),
+                ("hold", "true"),
+            ])
+        );
+        assert!(not.is_empty(), "{not:?}");
+        assert_eq!(
+            read(&t, "-W 45 -M 2GB").0,
+            pairs(&[("walltime", "00:45:00"), ("memory_per_node", "2G")])
+        );
+        assert_eq!(read(&t, r#"-R "rusage[mem=100]" -w "post_done(1)""#).1.len(), 2);
+    }
+
+    #[test]
+    fn flux_and_slurm_lines() {
+        let t = [&crate::site::flux::FOREIGN];
+        let (set, _) = read(
+            &t,
+            "-N2 -n 8 -t 1.5h --job-name=x --urgency=hold --dependency=afterok:f1",
+        );
+        assert_eq!(
+            set,
+            pairs(&[
+                ("total_nodes", "2"),
+                ("total_tasks", "8"),
+                ("walltime", "01:30:00"),
+                ("name", "x"),
+                ("hold", "true"),
+                ("depends_on", "afterok:f1"),
+            ])
+        );
+        assert_eq!(read(&t, "-t 90").0, pairs(&[("walltime", "00:01:30")]));
+        let t = [&crate::site::slurm::FOREIGN];
+        let (set, not) = read(
+            &t,
+            "-J x --time=1-00:00:00 -N 2-4 --mem 4000 --mail-type=ALL --export=NONE --exclusive -a 1-5%2 -d afterok:1:2,afterany:3 --signal=USR1@60",
+        );
+        assert_eq!(
+            set,
+            pairs(&[
+                ("name", "x"),
+                ("walltime", "24:00:00"),
+                ("memory_per_node", "4000M"),
+                ("mail_type", "begin,end,fail"),
+                ("export_vars", "none"),
+                ("exclusive", "true"),
+                ("array", "1-5%2"),
+                ("depends_on", "afterok:1:2,afterany:3"),
+            ])
+        );
+        assert_eq!(not, ["-N 2-4", "--signal=USR1@60"]);
+        assert_eq!(read(&t, "-d singleton").1, ["-d singleton"]);
+    }
 }
