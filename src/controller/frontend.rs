@@ -101,6 +101,14 @@ impl Controller<'_> {
                 ))
             })?);
         }
+        if words.first().is_some_and(|w| w == "--help") {
+            return Ok(format!(
+                "usage: troika {command} [--site SITE] [{command} options] SCRIPT\n\n\
+                 Submits SCRIPT to SITE (default: TROIKA_DEFAULT_SITE, else the configuration's default_site),\n\
+                 with {command}'s options and the script's lines translated for it; prints what {command} prints.\n\
+                 The options read are listed in docs/foreign.md, the rest in docs/frontends.md.\n"
+            ));
+        }
         // `--site SITE` is troika's own.
         let mut site = None;
         let mut rest = Vec::with_capacity(words.len());

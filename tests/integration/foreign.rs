@@ -371,13 +371,48 @@ fn qsub_front_end_submits_to_the_real_slurm_default_site() {
         (run.code == Some(0) && run.stdout.contains(&jid)).then_some(run.stdout)
     });
     assert!(status.contains(&jid), "{status}");
-    // Bad input: exit 1, said clearly.
-    c.troika(&["qsub", "-W", "group_list=g", "job.sh"])
+}
+
+/// Bad input to the front ends: exit 1, said clearly, nothing submitted
+/// (a dry run would log the submission).
+#[test]
+fn front_ends_refuse_bad_input() {
+    let c = case("front-bad");
+    c.write_exec("job.sh", "#!/bin/sh\necho\n");
+    c.troika(&["-n", "qsub", "--site", "slurm", "-W", "group_list=g", "job.sh"])
         .expect_code(1)
-        .stderr_contains("troika qsub: option '-W group_list=g' is not accepted");
-    c.troika(&["qsub", "-N", "x"])
+        .stderr_contains("troika qsub: option '-W group_list=g' is not accepted")
+        .stderr_lacks("Execute:");
+    c.troika(&["-n", "qsub", "--site", "slurm", "-N", "x"])
         .expect_code(1)
         .stderr_contains("no job script given");
+    c.troika(&["-n", "sbatch", "--site", "slurm", "job.sh", "arg"])
+        .expect_code(1)
+        .stderr_contains("arguments after the script 'job.sh' are not passed to it: 'arg'");
+    c.troika(&["-n", "sbatch", "job.sh"])
+        .expect_code(1)
+        .stderr_contains("No site given: pass --site SITE, set TROIKA_DEFAULT_SITE");
+    c.troika(&["-n", "sbatch", "--site", "nope", "job.sh"])
+        .expect_code(1)
+        .stderr_contains("Unknown site 'nope'");
+    assert_eq!(read_or_empty(c.path("job.sh")), "#!/bin/sh\necho\n");
+    let help = c.troika(&["sbatch", "--help"]);
+    help.expect_code(0);
+    assert!(
+        help.stdout.starts_with("usage: troika sbatch [--site SITE]"),
+        "{}",
+        help.stdout
+    );
+    // A dry run through the default site of the environment: the sbatch it would run.
+    let run = c
+        .command(crate::common::troika_bin())
+        .env("TROIKA_DEFAULT_SITE", "slurm")
+        .args(["-c", &c.s("config.yml"), "-n", "sbatch", "-J", "dry", "job.sh"])
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}", crate::common::describe(&run));
+    assert!(run.stdout.is_empty());
+    assert!(read_or_empty(c.path("job.sh")).contains("#SBATCH --job-name=dry\n"));
 }
 
 #[test]
