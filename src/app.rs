@@ -228,14 +228,9 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
 /// Writes `text` to standard output; a closed pipe (`| head`) is not an
 /// error.
 fn print_all(text: &str) -> Result<()> {
-    print_bytes(text.as_bytes())
-}
-
-/// Writes `bytes` to standard output, as [`print_all`].
-fn print_bytes(bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(bytes).and_then(|()| out.flush()) {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::run(format!(
             "Cannot write to standard output: {}",
             crate::error::io_reason(&e)
@@ -275,7 +270,8 @@ fn execute(
             define,
         } => {
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
-            let mut out = Vec::new();
+            // Streamed: every directive is read and checked before the first byte is written.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
             ctl.translate(
                 &crate::controller::Translation {
                     to: to.as_deref(),
@@ -285,8 +281,7 @@ fn execute(
                     output: output.as_deref(),
                 },
                 &mut out,
-            )?;
-            print_bytes(&out)
+            )
         }
         Action::Qsub { args } => print_all(&ctl.front_end("qsub", &args)?),
         Action::Sbatch { args } => print_all(&ctl.front_end("sbatch", &args)?),

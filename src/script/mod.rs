@@ -219,18 +219,19 @@ fn generate(path: &Path, profile: &Profile, req: &Request, warn_orig: bool) -> R
 }
 
 /// Writes the script that a submission of `path` would generate to `out`,
-/// changing no file.
+/// streaming, changing no file. A reader that stops reading (`| head`) is
+/// not an error.
 pub fn generate_to<W: Write>(path: &Path, profile: &Profile, req: &Request, out: &mut W) -> Result<()> {
     let (mut file, scan, header) = generate(path, profile, req, false)?;
     let name = path.display().to_string();
-    write_generated(out, &header, &mut file, &scan).map_err(|e| match e.kind() {
-        std::io::ErrorKind::BrokenPipe => Error::run("Standard output was closed"),
-        _ => Error::Io(format!(
+    match write_generated(out, &header, &mut file, &scan).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(format!(
             "Cannot write the script generated from {}: {}",
             quote(&name),
             crate::error::io_reason(&e)
-        )),
-    })
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Parses, translates and rewrites the script at `path` in place. The
