@@ -49,7 +49,24 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
     run_status(registry, args).code()
 }
 
+/// The programs `troika-qsub` and `troika-sbatch` (links to troika) are
+/// `troika qsub` and `troika sbatch`.
+fn front_end_args(mut args: Vec<OsString>) -> Vec<OsString> {
+    let name = args
+        .first()
+        .and_then(|a| Path::new(a).file_name())
+        .and_then(|n| n.to_str());
+    if let Some(cmd) = name.and_then(|n| n.strip_prefix("troika-")) {
+        if matches!(cmd, "qsub" | "sbatch") {
+            let cmd = OsString::from(cmd);
+            args.insert(1, cmd);
+        }
+    }
+    args
+}
+
 fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
+    let args = front_end_args(args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
@@ -243,7 +260,31 @@ fn execute(
         } => {
             let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
             ctl.submit(&site, &script, user.as_deref(), Path::new(&output), &defines, lock)
+                .map(|_| ())
         }
+        Action::Translate {
+            script,
+            to,
+            site,
+            output,
+            define,
+        } => {
+            let defines: Vec<Vec<u8>> = define.iter().map(|d| d.as_encoded_bytes().to_vec()).collect();
+            // Streamed: every directive is read and checked before the first byte is written.
+            let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
+            ctl.translate(
+                &crate::controller::Translation {
+                    to: to.as_deref(),
+                    site: site.as_deref(),
+                    script: &script,
+                    defines: &defines,
+                    output: output.as_deref(),
+                },
+                &mut out,
+            )
+        }
+        Action::Qsub { args } => print_all(&ctl.front_end("qsub", &args)?),
+        Action::Sbatch { args } => print_all(&ctl.front_end("sbatch", &args)?),
         Action::Status {
             site,
             scripts,

@@ -149,6 +149,42 @@ pub enum Action {
         #[arg(long = "json")]
         json: bool,
     },
+    /// Print the script troika would submit, without submitting it
+    Translate {
+        /// Job script
+        script: PathBuf,
+        /// A site of this type with default settings (edition 2026, local)
+        #[arg(
+            long = "to",
+            value_name = "TYPE",
+            conflicts_with = "site",
+            required_unless_present = "site"
+        )]
+        to: Option<String>,
+        /// A site of the configuration
+        #[arg(long = "site", value_name = "SITE")]
+        site: Option<String>,
+        /// Job output file (default: SCRIPT.out)
+        #[arg(short = 'o', long = "output", value_parser = any_path())]
+        output: Option<PathBuf>,
+        /// Set a directive (NAME=VALUE); overrides the script's
+        #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+        define: Vec<OsString>,
+    },
+    /// Submit with qsub's options and #PBS lines, to --site or the default site
+    #[command(disable_help_flag = true)]
+    Qsub {
+        /// [--site SITE] [qsub options] SCRIPT
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
+    },
+    /// Submit with sbatch's options and #SBATCH lines, to --site or the default site
+    #[command(disable_help_flag = true)]
+    Sbatch {
+        /// [--site SITE] [sbatch options] SCRIPT
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
+    },
     /// List the job ledger: the jobs submitted
     Jobs {
         /// Only jobs of this site
@@ -176,6 +212,9 @@ impl Action {
             Action::Status { .. } => "status",
             Action::Jobs { .. } => "jobs",
             Action::Queues { .. } => "queues",
+            Action::Translate { .. } => "translate",
+            Action::Qsub { .. } => "qsub",
+            Action::Sbatch { .. } => "sbatch",
         }
     }
 }

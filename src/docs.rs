@@ -232,6 +232,57 @@ pub fn resources_markdown(reg: &Registry) -> String {
     s.trim_start().to_string()
 }
 
+/// The generated part of `docs/foreign.md`: for each scheduler, the
+/// options troika reads in its lines in a script sent elsewhere (and on the
+/// command line of its front end), and what they become.
+pub fn foreign_markdown(reg: &Registry) -> String {
+    use crate::script::foreign::{Conv, Takes};
+    let conv = |c: &Conv| {
+        match c {
+        Conv::To(n) => format!("`{n}`"),
+        Conv::Flag(n, v) => format!("`{n}` = `{v}`"),
+        Conv::Func(_, doc) => doc.to_string(),
+        Conv::Resources => "a list `KEY=VALUE,...`, each resource as in the table below".to_string(),
+        Conv::Output => {
+            "the output file: dropped in a script (troika sets it from `-o`); on the command line of a front end, the output file".to_string()
+        }
+        Conv::Ignore(why) => format!("read and dropped: {why}"),
+    }
+    };
+    let mut s = String::new();
+    for t in &reg.sites {
+        let Some(f) = t.traits.foreign else { continue };
+        let _ = writeln!(
+            s,
+            "#### {} (`#{}` lines, site type `{}`)
+",
+            f.scheduler, f.prefix, t.name
+        );
+        s.push_str("| option | takes | generic directive |\n|---|---|---|\n");
+        for o in f.all_options() {
+            let names: Vec<String> = o.names.iter().map(|n| format!("`{n}`")).collect();
+            let takes = match o.takes {
+                Takes::Nothing => "nothing",
+                Takes::Value => "a value",
+                Takes::Two => "two values",
+            };
+            let mut what = conv(&o.conv);
+            if matches!(o.conv, Conv::Flag(..)) && o.names.iter().any(|n| n.starts_with("--")) {
+                what.push_str(" (`--OPTION=VALUE` gives the value)");
+            }
+            let _ = writeln!(s, "| {} | {takes} | {what} |", names.join(", "));
+        }
+        if !f.resources.is_empty() {
+            s.push_str("\n| resource | generic directive |\n|---|---|\n");
+            for r in f.resources {
+                let _ = writeln!(s, "| `{}` | {} |", r.key, conv(&r.conv));
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
 /// Markers of the generated part of a hand-written page.
 pub const BEGIN_GENERATED: &str = "<!-- BEGIN GENERATED -->";
 pub const END_GENERATED: &str = "<!-- END GENERATED -->";
@@ -393,6 +444,21 @@ mod tests {
             "| `unable to send message to qmaster` | transient, not started |",
             "| `Connection refused` | transient, not started |",
             "| `Permission denied` | permanent |",
+        ] {
+            assert!(generated.contains(row), "{row}\n{generated}");
+        }
+    }
+
+    /// `docs/foreign.md` carries the foreign option tables of the code.
+    #[test]
+    fn foreign_tables_match_the_code() {
+        let generated = page_matches("docs/foreign.md", foreign_markdown(&Registry::builtin()));
+        for row in [
+            "| `-J`, `--job-name` | a value | `name` |",
+            "| `-N` | a value | `name` |",
+            "| `-hold_jid` | a value | depends_on `afterany:ID[:ID...]` |",
+            "| `walltime` | walltime, as `HH:MM:SS` |",
+            "| `nodes` | `N:ppn=P[:gpus=G]`",
         ] {
             assert!(generated.contains(row), "{row}\n{generated}");
         }

@@ -1238,3 +1238,101 @@ proptest! {
         let _ = crate::site::KillSequence::from_config(&site);
     }
 }
+
+/// Pieces of foreign directive lines: prefixes, options of every table,
+/// resource keys, values and quotes.
+const FOREIGN_TOKENS: &[&[u8]] = &[
+    b"#PBS ",
+    b"#SBATCH ",
+    b"#$ ",
+    b"#BSUB ",
+    b"#flux: ",
+    b"# PBS ",
+    b"\n",
+    b"\n",
+    b" ",
+    b" ",
+    b"\t",
+    b"-l ",
+    b"-N",
+    b"-J ",
+    b"--time=",
+    b"--time ",
+    b"-t ",
+    b"-W ",
+    b"-R ",
+    b"-M ",
+    b"-pe ",
+    b"-hold_jid ",
+    b"-w ",
+    b"walltime=",
+    b"select=",
+    b"nodes=",
+    b"h_rt=",
+    b":ncpus=",
+    b":mpiprocs=",
+    b":ppn=",
+    b"mem=",
+    b",",
+    b":",
+    b"=",
+    b"+",
+    b"[",
+    b"]",
+    b"(",
+    b")",
+    b"&&",
+    b"done(",
+    b"span[ptile=",
+    b"depend=afterok:",
+    b"1",
+    b"0",
+    b"99999999999999999999",
+    b"1.5",
+    b"4gb",
+    b"G",
+    b"'",
+    b"\"",
+    b"\\",
+    b"#",
+    b"--",
+    b"-",
+    b"\xff",
+    b"\xc3",
+    b"h",
+    b"m",
+    b"s",
+    b"%",
+    b"-",
+];
+
+proptest! {
+    #![proptest_config(cases_div(1))]
+
+    /// Foreign lines of any content: the scan takes them out of the body
+    /// (whole lines, the invariants of any scan), reading them never panics,
+    /// and each gives one comment that no scheduler reads.
+    #[test]
+    fn foreign_lines_never_panic(input in hostile(FOREIGN_TOKENS), cap in 1usize..16) {
+        let reg = crate::registry::Registry::builtin();
+        let tables: Vec<&'static crate::script::foreign::Foreign> =
+            reg.sites.iter().filter_map(|t| t.traits.foreign).collect();
+        let prefixes: Vec<&str> = tables.iter().map(|t| t.prefix).collect();
+        let whole = crate::script::parse::scan_with(&input[..], None, &prefixes, "job.sh");
+        let chunked = crate::script::parse::scan_with(BufReader::with_capacity(cap, &input[..]), None, &prefixes, "job.sh");
+        match (whole, chunked) {
+            (Ok(a), Ok(b)) => {
+                prop_assert_eq!(&a.foreign, &b.foreign);
+                prop_assert_eq!(&a.removed, &b.removed);
+                let read = crate::script::foreign::read_lines(&a.foreign, &tables, "slurm");
+                prop_assert_eq!(read.comments.len(), a.foreign.len());
+                for c in &read.comments {
+                    prop_assert!(c.starts_with(b"# (troika: "), "{:?}", c);
+                    prop_assert_eq!(c.iter().filter(|&&b| b == b'\n').count(), 1);
+                }
+            }
+            (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+            (a, b) => prop_assert!(false, "{:?} vs {:?}", a.map(|_| ()), b.map(|_| ())),
+        }
+    }
+}

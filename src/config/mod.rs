@@ -92,6 +92,10 @@ pub struct Behaviour {
     /// `kill` sends the cancel even when the job's state cannot be read
     /// first (0.2.7 stopped there, and the job kept running).
     pub kill_without_state: bool,
+    /// The default of the site key `foreign_directives`: other schedulers'
+    /// directives in a script (`#PBS` sent to Slurm) are translated
+    /// through the generic directives and taken out of the script.
+    pub foreign_directives: bool,
 }
 
 impl Edition {
@@ -109,6 +113,7 @@ impl Edition {
             ledger: new,
             retries: if new { 6 } else { 0 },
             kill_without_state: new,
+            foreign_directives: new,
         }
     }
 }
@@ -632,6 +637,7 @@ mod tests {
                 ledger: false,
                 retries: 0,
                 kill_without_state: false,
+                foreign_directives: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
         );
@@ -648,6 +654,7 @@ mod tests {
                 ledger: true,
                 retries: 6,
                 kill_without_state: true,
+                foreign_directives: true,
             }
         );
         assert_eq!(

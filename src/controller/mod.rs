@@ -16,8 +16,10 @@ use crate::script::{Request, SubmitLock, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
 
+mod frontend;
 mod queues;
 mod status;
+pub use frontend::Translation;
 pub use status::StatusRequest;
 
 /// Default time limit of a scheduler command.
@@ -88,7 +90,13 @@ impl<'r> Controller<'r> {
             crate::connection::ssh::check_destination_part("user", u)
                 .map_err(|why| Error::invocation(format!("Invalid -u: {why}")))?;
         }
-        let cfg = self.config.site(name)?;
+        self.site_from(self.config.site(name)?, user)
+    }
+
+    /// Builds the site that `cfg` configures (see [`Controller::site`]).
+    pub fn site_from(&self, cfg: SiteConfig, user: Option<&str>) -> Result<Prepared> {
+        let name = cfg.name.clone();
+        let name = name.as_str();
         let type_name = cfg.required_str("type")?;
         let site_type = self
             .registry
@@ -143,7 +151,16 @@ impl<'r> Controller<'r> {
             &self.registry.translators,
         )?;
         let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;
+        let foreign = match cfg.bool_or("foreign_directives", cfg.behaviour().foreign_directives)?
+            && prefix.is_some()
+            && !site_type.traits.syntax_from_config
+        {
+            true => self.foreign_syntaxes(site_type.syntax.native.map(|n| n.prefix)),
+            false => vec![],
+        };
         let settings = SiteSettings {
+            type_name: site_type.name,
+            foreign,
             user: user.map(str::to_string),
             default_shebang: cfg.opt_str("default_shebang")?.map(String::into_bytes),
             copy_script: cfg.bool_or("copy_script", false)?,
@@ -179,6 +196,19 @@ impl<'r> Controller<'r> {
             hooks,
             group: None,
         })
+    }
+
+    /// The foreign directive tables of the registered site types (the last
+    /// registration of a name), but those of the prefix `own`.
+    pub fn foreign_syntaxes(&self, own: Option<&str>) -> Vec<&'static crate::script::foreign::Foreign> {
+        let sites = &self.registry.sites;
+        sites
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| !sites[i + 1..].iter().any(|later| later.name == t.name))
+            .filter_map(|(_, t)| t.traits.foreign)
+            .filter(|f| Some(f.prefix) != own)
+            .collect()
     }
 
     /// The registered connection type a site names.
@@ -338,7 +368,7 @@ impl<'r> Controller<'r> {
         output: &Path,
         defines: &[Vec<u8>],
         lock: Option<SubmitLock>,
-    ) -> Result<()> {
+    ) -> Result<Option<String>> {
         let mut lock = match lock {
             Some(l) => l,
             None => SubmitLock::acquire(script)?,
@@ -438,7 +468,7 @@ impl<'r> Controller<'r> {
                         settings.send_file(&jid_path, &target)?;
                     }
                 }
-                Ok(())
+                Ok(known.jid.clone())
             },
         )
     }

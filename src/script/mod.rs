@@ -3,6 +3,7 @@
 //! atomically; the original is kept as `<script>.orig`.
 
 pub mod directives;
+pub mod foreign;
 pub mod lock;
 pub mod parse;
 pub mod translate;
@@ -38,6 +39,11 @@ pub struct Profile<'a> {
     /// The scheduler's variable of an array task's index, exported to the
     /// job as `TROIKA_ARRAY_INDEX` when the script asks for an array.
     pub array_index: Option<&'a str>,
+    /// Other schedulers' directives read as generic ones (`foreign_directives`);
+    /// empty when the site does not read them.
+    pub foreign: &'a [&'static foreign::Foreign],
+    /// The site type, for messages (`has no translation to slurm`).
+    pub target: &'a str,
 }
 
 /// What the submit action asks for on top of the script's own directives.
@@ -52,9 +58,23 @@ pub struct Request<'a> {
     pub status_record: bool,
 }
 
-/// The directives of a script after `-D`, `-o` and the translators.
-pub fn effective_directives(scan: &Scan, req: &Request) -> Result<Directives> {
-    let mut d = scan.directives.clone();
+/// The directives of a script, read from its foreign lines (`foreign`,
+/// which the script's own directives replace), after `-D`, `-o` and the
+/// translators.
+pub fn effective_with_foreign(scan: &Scan, foreign: &[(&str, String)], req: &Request) -> Result<Directives> {
+    let mut d = match foreign.is_empty() {
+        true => scan.directives.clone(),
+        false => {
+            let mut d = Directives::new();
+            for (k, v) in foreign {
+                d.set(k, v.clone().into_bytes());
+            }
+            for (k, v) in scan.directives.iter() {
+                d.set(k, v.to_vec());
+            }
+            d
+        }
+    };
     for (k, v) in req.defines {
         d.set(k, v.clone());
     }
@@ -153,21 +173,26 @@ pub fn check(path: &Path, native: Option<&NativeSyntax>) -> Result<()> {
     parse::scan(BufReader::new(file), native, &path.display().to_string()).map(|_| ())
 }
 
-/// Parses, translates and rewrites the script at `path` in place. The
-/// original is saved as `<path>.orig`. Nothing is changed when any step
-/// fails. The generated script is locked with `lock` before it replaces the
-/// original; what was replaced is returned, to be put back if need be.
-pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut SubmitLock) -> Result<Replaced> {
-    let mut file = open_script(path)?;
-    let meta = file.metadata().map_err(|e| Error::io("Cannot read", path, e))?;
+/// Reads the script at `path` and makes the header of the generated
+/// script; returns the open script, its scan and the header. With
+/// `warn_orig`, warns (where 0.2.7 did) that `<path>.orig` will be replaced.
+fn generate(path: &Path, profile: &Profile, req: &Request, warn_orig: bool) -> Result<(File, Scan, Vec<Vec<u8>>)> {
+    let file = open_script(path)?;
     let name = path.display().to_string();
-    let scan = parse::scan(BufReader::with_capacity(64 * 1024, &file), profile.native, &name)?;
+    let prefixes: Vec<&str> = profile.foreign.iter().map(|f| f.prefix).collect();
+    let scan = parse::scan_with(
+        BufReader::with_capacity(64 * 1024, &file),
+        profile.native,
+        &prefixes,
+        &name,
+    )?;
     crate::debug!("Translating directives");
-    let directives = effective_directives(&scan, req)?;
+    let foreign = read_foreign(&scan, profile, &name)?;
+    let directives = effective_with_foreign(&scan, &foreign.directives, req)?;
     // 0.2.7 warns here, before the warnings of the translation and before
     // an unknown directive fails it; the original is replaced only at the end.
     let orig = with_suffix(path, ".orig");
-    if orig.exists() {
+    if warn_orig && orig.exists() {
         crate::warning!(
             "Backup script file {} already exists, overwriting",
             quote(&orig.display().to_string())
@@ -181,6 +206,7 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut Subm
         profile.unknown,
     )?;
     let mut header = header(&scan, lines, profile);
+    header.extend(foreign.comments);
     let shell = crate::job::record::shell_can_record(scan.shebang.as_deref().or(profile.default_shebang));
     let array = directives.contains("array");
     if let (true, Some(var)) = (array, profile.array_index) {
@@ -207,6 +233,33 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut Subm
             );
         }
     }
+    Ok((file, scan, header))
+}
+
+/// Writes the script that a submission of `path` would generate to `out`,
+/// streaming, changing no file. A reader that stops reading (`| head`) is
+/// not an error.
+pub fn generate_to<W: Write>(path: &Path, profile: &Profile, req: &Request, out: &mut W) -> Result<()> {
+    let (mut file, scan, header) = generate(path, profile, req, false)?;
+    let name = path.display().to_string();
+    match write_generated(out, &header, &mut file, &scan).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Io(format!(
+            "Cannot write the script generated from {}: {}",
+            quote(&name),
+            crate::error::io_reason(&e)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Parses, translates and rewrites the script at `path` in place. The
+/// original is saved as `<path>.orig`. Nothing is changed when any step
+/// fails. The generated script is locked with `lock` before it replaces the
+/// original; what was replaced is returned, to be put back if need be.
+pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut SubmitLock) -> Result<Replaced> {
+    let (mut file, scan, header) = generate(path, profile, req, true)?;
+    let meta = file.metadata().map_err(|e| Error::io("Cannot read", path, e))?;
+    let orig = with_suffix(path, ".orig");
     let mode = meta.permissions().mode() & 0o7777;
 
     // Generate next to the script, then keep the original and swap.
@@ -227,6 +280,32 @@ pub fn preprocess(path: &Path, profile: &Profile, req: &Request, lock: &mut Subm
         quote(&orig.display().to_string())
     );
     Ok(replaced)
+}
+
+/// Reads the foreign lines of a scan, and reports what has no translation
+/// as the site's `unknown_directive` says.
+pub fn read_foreign(scan: &Scan, profile: &Profile, name: &str) -> Result<foreign::Read> {
+    if scan.foreign.is_empty() {
+        return Ok(foreign::Read::default());
+    }
+    let read = foreign::read_lines(&scan.foreign, profile.foreign, profile.target);
+    if !read.untranslated.is_empty() {
+        match profile.unknown {
+            UnknownPolicy::Fail => {
+                return Err(Error::Script(format!(
+                    "in {name}: {} (set unknown_directive to warn or ignore to submit without it, or remove the line)",
+                    read.untranslated.join("; ")
+                )))
+            }
+            UnknownPolicy::Warn => {
+                for m in &read.untranslated {
+                    crate::warning!("{m}");
+                }
+            }
+            UnknownPolicy::Ignore => {}
+        }
+    }
+    Ok(read)
 }
 
 /// Keeps the original script as `orig`, atomically: a hard link to the
@@ -269,6 +348,8 @@ mod tests {
                 default_shebang: Some(default),
                 rewrite_native: false,
                 array_index: None,
+                foreign: &[],
+                target: "test",
             };
             header(&Scan::default(), vec![], &profile)
         };

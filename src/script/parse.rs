@@ -39,6 +39,9 @@ pub struct Scan {
     pub directives: Directives,
     /// Native directive lines, one per key: first position, last line.
     pub natives: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Lines of other schedulers' directives (`#PBS` in a script sent to
+    /// Slurm), when the scan looked for them.
+    pub foreign: Vec<super::foreign::Line>,
     /// Byte ranges `[start, end)` of lines that are not part of the body.
     pub removed: Vec<(u64, u64)>,
     /// Size of the script in bytes.
@@ -164,7 +167,21 @@ fn read_line_bounded<R: BufRead>(r: &mut R, line: &mut Vec<u8>, max: usize) -> s
 }
 
 /// Scans a script. `name` is used in error messages.
-pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str) -> Result<Scan> {
+pub fn scan<R: BufRead>(reader: R, native: Option<&NativeSyntax>, name: &str) -> Result<Scan> {
+    scan_with(reader, native, &[], name)
+}
+
+/// Scans a script, also for the directive lines of the `foreign` prefixes
+/// (other schedulers'), which are taken out of the body.
+pub fn scan_with<R: BufRead>(
+    mut reader: R,
+    native: Option<&NativeSyntax>,
+    foreign: &[&str],
+    name: &str,
+) -> Result<Scan> {
+    let is_foreign = |line: &[u8]| {
+        !foreign.is_empty() && line.first() == Some(&b'#') && super::foreign::prefix_of(line, foreign).is_some()
+    };
     let mut out = Scan::default();
     let mut line = Vec::with_capacity(256);
     let mut offset: u64 = 0;
@@ -188,6 +205,7 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
             // (refused) from a line of the body (kept as it is).
             let directive = troika_directive(&line).is_some()
                 || native.is_some_and(|s| native_key(&line, s).is_some())
+                || is_foreign(&line)
                 || (!shebang_decided && line.starts_with(b"#!"));
             if directive {
                 return Err(Error::Script(format!(
@@ -224,6 +242,11 @@ pub fn scan<R: BufRead>(mut reader: R, native: Option<&NativeSyntax>, name: &str
                     }
                 }
             }
+        } else if is_foreign(&line) {
+            out.foreign.push(super::foreign::Line {
+                number: lineno,
+                text: line.clone(),
+            });
         } else if !shebang_decided && !is_blank(&line) {
             shebang_decided = true;
             if line.starts_with(b"#!") {

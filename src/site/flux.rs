@@ -206,6 +206,7 @@ pub fn site_type() -> SiteType {
             states: STATES,
             faults: FAULTS,
             array_index: ARRAY_INDEX,
+            foreign: Some(&FOREIGN),
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Flux::new),
@@ -504,6 +505,73 @@ impl StateQueries for Flux {
         let text = answer_text(out, argv, |l| l.contains("unknown job id") || l.ends_with(" unknown"))?;
         let asked = asked_ids(argv, &self.flux, QUERY_OPTIONS.len());
         Ok(as_asked(parse_jobs(&text), asked, id_key))
+    }
+}
+
+// ---- Foreign directives: `#flux:` lines read elsewhere ----
+
+use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Takes};
+
+type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
+
+/// `#flux:` options as generic directives, for a script sent to another
+/// scheduler.
+pub const FOREIGN: Foreign = Foreign {
+    scheduler: "Flux",
+    prefix: "flux:",
+    shared: &[],
+    options: &[
+        Opt::to(&["--job-name"], "name"),
+        Opt::func(
+            &["-t", "--time-limit"],
+            foreign_time,
+            "walltime: a Flux Standard Duration (`90m`, `2h`; a plain number is seconds), as `HH:MM:SS`",
+        ),
+        Opt::to(&["-N", "--nodes"], "total_nodes"),
+        Opt::to(&["-n", "--ntasks"], "total_tasks"),
+        Opt::to(&["-c", "--cores-per-task"], "cpus_per_task"),
+        Opt::to(&["-g", "--gpus-per-task"], "gpus_per_task"),
+        Opt::to(&["-q", "--queue"], "queue"),
+        Opt::to(&["-B", "--bank"], "billing_account"),
+        Opt::new(&["--output"], Takes::Value, Conv::Output),
+        Opt::to(&["--error"], "error_file"),
+        Opt::flag(&["--exclusive"], "exclusive", "true"),
+        Opt::to(&["--cwd"], "working_dir"),
+        Opt::func(
+            &["--urgency"],
+            foreign_urgency,
+            "`hold` or `0` as hold; other urgencies are not translated",
+        ),
+        Opt::func(
+            &["--dependency"],
+            |v| Ok(vec![("depends_on", fd::check_depends(v)?)]),
+            "depends_on (`afterok:ID`, `afterany:ID`, `afternotok:ID`)",
+        ),
+    ],
+    resources: &[],
+};
+
+fn foreign_time(v: &str) -> Pairs {
+    let v = v.trim();
+    let num_len = v.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(v.len());
+    let (num, unit) = v.split_at(num_len);
+    let mult = match unit {
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err(format!("{} is not a Flux Standard Duration", crate::util::quote(v))),
+    };
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{} is not a Flux Standard Duration", crate::util::quote(v)))?;
+    Ok(vec![("walltime", fd::walltime((n * mult).ceil() as u64))])
+}
+
+fn foreign_urgency(v: &str) -> Pairs {
+    match v.trim() {
+        "hold" | "0" => Ok(vec![("hold", "true".into())]),
+        _ => Err("only `hold` (0) is translated".into()),
     }
 }
 

@@ -264,6 +264,7 @@ pub fn site_type() -> SiteType {
             states: STATES,
             faults: FAULTS,
             array_index: ARRAY_INDEX,
+            foreign: Some(&FOREIGN),
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Lsf::new),
@@ -735,6 +736,115 @@ impl StateQueries for Lsf {
         let text = answer_text(out, argv, |l| l.contains("is not found"))?;
         Ok(parse_bjobs(&text))
     }
+}
+
+// ---- Foreign directives: `#BSUB` lines read elsewhere ----
+
+use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Takes};
+
+type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
+
+/// `#BSUB` options as generic directives, for a script sent to another
+/// scheduler.
+pub const FOREIGN: Foreign = Foreign {
+    scheduler: "LSF",
+    prefix: "BSUB",
+    shared: &[],
+    options: &[
+        Opt::func(&["-J"], foreign_name, "name; `name[1-5]` or `name[1-5]%2` is also array `1-5` (`1-5%2`)"),
+        Opt::func(&["-W"], foreign_walltime, "walltime: `[HH:]MM`, as `HH:MM:SS`"),
+        Opt::to(&["-n"], "total_tasks"),
+        Opt::func(&["-R"], foreign_requirements, "`span[ptile=P]` as tasks_per_node, `span[hosts=1]` as total_nodes 1; other requirements are not translated"),
+        Opt::func(&["-M"], foreign_memory, "memory_per_node (LSF's limit per process or host; a plain number is kilobytes, LSF's default unit)"),
+        Opt::to(&["-q"], "queue"),
+        Opt::to(&["-P"], "billing_account"),
+        Opt::to(&["-u"], "mail_user"),
+        Opt::flag(&["-B"], "mail_type", "begin"),
+        Opt::flag(&["-N"], "mail_type", "end"),
+        Opt::new(&["-o", "-oo"], Takes::Value, Conv::Output),
+        Opt::to(&["-e", "-eo"], "error_file"),
+        Opt::to(&["-cwd"], "working_dir"),
+        Opt::flag(&["-x"], "exclusive", "true"),
+        Opt::flag(&["-H"], "hold", "true"),
+        Opt::func(&["-w"], foreign_depends, "`done(ID)`, `ended(ID)`, `exit(ID)` joined by `&&`: depends_on `afterok`, `afterany`, `afternotok`"),
+        Opt::func(&["-gpu"], foreign_gpu, "`num=G` as gpus_per_node"),
+        Opt::func(&["-env"], |v| Ok(vec![("export_vars", v.to_string())]), "export_vars"),
+    ],
+    resources: &[],
+};
+
+fn foreign_name(v: &str) -> Pairs {
+    match v.split_once('[') {
+        None => Ok(vec![("name", v.to_string())]),
+        Some((name, rest)) => {
+            let (range, throttle) = rest.split_once(']').ok_or("the array has no ']'")?;
+            let array = format!("{range}{throttle}");
+            Ok(vec![("name", name.to_string()), ("array", fd::check_array(&array)?)])
+        }
+    }
+}
+
+fn foreign_walltime(v: &str) -> Pairs {
+    let (h, m) = v.trim().split_once(':').unwrap_or(("0", v.trim()));
+    let secs = fd::count(h, "the hours")?
+        .checked_mul(3600)
+        .and_then(|h| fd::count(m, "the minutes").ok()?.checked_mul(60)?.checked_add(h))
+        .ok_or_else(|| format!("the limit {} is too large or not [HH:]MM", quote(v)))?;
+    Ok(vec![("walltime", fd::walltime(secs))])
+}
+
+fn foreign_memory(v: &str) -> Pairs {
+    let v = v.trim();
+    let text = match !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+        true => format!("{v}K"),
+        false => v.to_string(),
+    };
+    fd::generic_memory("memory_per_node", &text)
+}
+
+fn foreign_requirements(v: &str) -> Pairs {
+    let inner = v.trim().strip_prefix("span[").and_then(|s| s.strip_suffix(']'));
+    match inner.and_then(|s| s.split_once('=')) {
+        Some(("ptile", p)) => Ok(vec![("tasks_per_node", fd::count(p, "ptile")?.to_string())]),
+        Some(("hosts", "1")) => Ok(vec![("total_nodes", "1".into())]),
+        _ => Err("only `span[ptile=N]` and `span[hosts=1]` are translated".into()),
+    }
+}
+
+fn foreign_depends(v: &str) -> Pairs {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for cond in v.split("&&") {
+        let cond = cond.trim();
+        let (kind, id) = cond
+            .strip_suffix(')')
+            .and_then(|c| c.split_once('('))
+            .ok_or_else(|| format!("{} is not done(ID), ended(ID) or exit(ID)", quote(cond)))?;
+        let kind = match kind.trim() {
+            "done" => "afterok",
+            "ended" => "afterany",
+            "exit" => "afternotok",
+            other => return Err(format!("the condition {} is not translated", quote(other))),
+        };
+        let id = id.trim();
+        if id.is_empty() || !id.bytes().all(|c| c.is_ascii_digit()) {
+            return Err("only job ids (not names) are translated".into());
+        }
+        match groups.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, ids)) => ids.push(id),
+            None => groups.push((kind, vec![id])),
+        }
+    }
+    let text: Vec<String> = groups.iter().map(|(k, ids)| format!("{k}:{}", ids.join(":"))).collect();
+    Ok(vec![("depends_on", text.join(","))])
+}
+
+fn foreign_gpu(v: &str) -> Pairs {
+    for part in v.split(':') {
+        if let Some(n) = part.trim().strip_prefix("num=") {
+            return Ok(vec![("gpus_per_node", fd::count(n, "num")?.to_string())]);
+        }
+    }
+    Err("only `num=N` is translated".into())
 }
 
 #[cfg(test)]

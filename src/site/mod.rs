@@ -108,6 +108,12 @@ pub struct SiteSettings {
     /// The scheduler's variable of an array task's index, from its site
     /// type's [`Traits`].
     pub array_index: Option<&'static str>,
+    /// The site type's name.
+    pub type_name: &'static str,
+    /// Other schedulers' directives read in its scripts
+    /// (`foreign_directives`): every registered type's whose prefix is not
+    /// the site's own.
+    pub foreign: Vec<&'static crate::script::foreign::Foreign>,
 }
 
 impl SiteSettings {
@@ -122,6 +128,8 @@ impl SiteSettings {
             default_shebang: self.default_shebang.as_deref(),
             rewrite_native: self.rewrite_native,
             array_index: self.array_index,
+            foreign: &self.foreign,
+            target: self.type_name,
         }
     }
 
@@ -381,6 +389,22 @@ pub struct Traits {
     /// The variable in which the scheduler gives an array task its index
     /// (`SLURM_ARRAY_TASK_ID`); `None`: the type has no arrays.
     pub array_index: Option<&'static str>,
+    /// How its native lines read as generic directives in a script sent
+    /// to another scheduler (`#PBS -N x` on Slurm), and its options on a
+    /// front end's command line.
+    pub foreign: Option<&'static crate::script::foreign::Foreign>,
+    /// The front end of troika that takes this scheduler's submission
+    /// command line (`troika sbatch`), reading it with `foreign`.
+    pub front_end: Option<FrontEnd>,
+}
+
+/// A front end: `troika COMMAND [OPTIONS] SCRIPT`.
+#[derive(Clone, Copy, Debug)]
+pub struct FrontEnd {
+    /// The command it stands for (`qsub`, `sbatch`), also `troika-COMMAND`.
+    pub command: &'static str,
+    /// What the command prints for a submitted job id (with its newline).
+    pub submitted: fn(&str) -> String,
 }
 
 /// The built-in site types.
@@ -422,6 +446,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "retry_delay",
     "retry_max_delay",
     "retry_time_limit",
+    "foreign_directives",
 ];
 
 /// How a scheduler's submission is named in messages.

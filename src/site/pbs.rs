@@ -307,6 +307,11 @@ pub fn site_type() -> SiteType {
             states: STATES,
             faults: FAULTS,
             array_index: ARRAY_INDEX,
+            foreign: Some(&FOREIGN),
+            front_end: Some(super::FrontEnd {
+                command: "qsub",
+                submitted: |id| format!("{id}\n"),
+            }),
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Pbs::new),
@@ -652,6 +657,112 @@ impl StateQueries for Pbs {
         let asked = asked_ids(argv, &self.q.qstat, options);
         Ok(as_asked(found.collect(), asked, sequence_number))
     }
+}
+
+// ---- Foreign directives: `#PBS` lines read elsewhere ----
+
+use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Res, Takes};
+
+/// `#PBS` options as generic directives, for a script sent to another
+/// scheduler and for `troika qsub` (with Torque's, which share `#PBS`).
+pub const FOREIGN: Foreign = Foreign {
+    scheduler: "PBS",
+    prefix: "PBS",
+    shared: super::qsub::FOREIGN_SHARED,
+    options: &[
+        Opt::new(&["-l"], Takes::Value, Conv::Resources),
+        Opt::func(
+            &["-j"],
+            super::qsub::foreign_join,
+            "join_output_error (`oe`, `eo`); `n` is nothing",
+        ),
+        Opt::func(
+            &["-W"],
+            super::qsub::foreign_w,
+            "`depend=...` as depends_on; other attributes are not translated",
+        ),
+        Opt::func(&["-J"], |v| Ok(vec![("array", fd::check_array(v)?)]), "array"),
+    ],
+    resources: &[
+        Res {
+            key: "walltime",
+            conv: Conv::Func(fd::generic_walltime, "walltime, as `HH:MM:SS`"),
+        },
+        Res {
+            key: "select",
+            conv: Conv::Func(foreign_select, FOREIGN_SELECT_DOC),
+        },
+        Res {
+            key: "place",
+            conv: Conv::Func(
+                foreign_place,
+                "`excl` (alone or with `scatter`, `pack`, `free`) as exclusive; other placements are nothing",
+            ),
+        },
+        Res {
+            key: "mem",
+            conv: Conv::Func(|v| fd::generic_memory("memory_per_node", v), "memory_per_node"),
+        },
+        Res {
+            key: "ncpus",
+            conv: Conv::To("cpus_per_task"),
+        },
+        Res {
+            key: "ngpus",
+            conv: Conv::To("gpus_per_node"),
+        },
+    ],
+};
+
+const FOREIGN_SELECT_DOC: &str =
+    "`N:ncpus=C:mpiprocs=P:mem=M:ngpus=G` (one kind of chunk): total_nodes N, tasks_per_node P, \
+     cpus_per_task C/P (C with no `mpiprocs`), memory_per_node M, gpus_per_node G";
+
+/// `select=N:ncpus=C:mpiprocs=P:mem=M:ngpus=G`: one chunk per node.
+fn foreign_select(v: &str) -> super::qsub::Pairs {
+    if v.contains('+') {
+        return Err("chunks of several kinds (`+`) are not translated".into());
+    }
+    let mut parts = v.split(':');
+    let first = parts.next().unwrap_or("");
+    let (mut n, mut rest): (u64, Vec<&str>) = (1, vec![]);
+    match first.contains('=') {
+        true => rest.push(first),
+        false => n = fd::count(first, "the chunk count")?,
+    }
+    rest.extend(parts);
+    let (mut ncpus, mut mpiprocs) = (None, None);
+    let mut out = vec![("total_nodes", n.to_string())];
+    for kv in rest {
+        let (k, val) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("{} is not key=value", quote(kv)))?;
+        match k {
+            "ncpus" => ncpus = Some(fd::count(val, "ncpus")?),
+            "mpiprocs" => mpiprocs = Some(fd::count(val, "mpiprocs")?),
+            "mem" => out.extend(fd::generic_memory("memory_per_node", val)?),
+            "ngpus" => out.push(("gpus_per_node", val.to_string())),
+            other => return Err(format!("the chunk resource {} is not translated", quote(other))),
+        }
+    }
+    match (ncpus, mpiprocs) {
+        (Some(c), Some(p)) if p > 0 && c % p == 0 => {
+            out.push(("tasks_per_node", p.to_string()));
+            out.push(("cpus_per_task", (c / p).to_string()));
+        }
+        (Some(c), Some(p)) => return Err(format!("ncpus={c} is not a multiple of mpiprocs={p}")),
+        (None, Some(p)) => out.push(("tasks_per_node", p.to_string())),
+        (Some(c), None) => out.push(("cpus_per_task", c.to_string())),
+        (None, None) => {}
+    }
+    Ok(out)
+}
+
+fn foreign_place(v: &str) -> super::qsub::Pairs {
+    Ok(match v.split(':').any(|p| p == "excl" || p == "exclhost") {
+        true => vec![("exclusive", "true".into())],
+        false => vec![],
+    })
 }
 
 #[cfg(test)]

@@ -641,6 +641,67 @@ pub mod table_test {
     }
 }
 
+// ---- Foreign directives: the options the family's qsub shares ----
+
+use crate::script::foreign::{self as fd, Conv, Opt, Takes};
+
+/// Conversion results of foreign options.
+pub type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
+
+/// The options every qsub of the family takes alike, read in a script sent
+/// to another scheduler and by `troika qsub` (each scheduler's own options
+/// come first).
+pub const FOREIGN_SHARED: &[Opt] = &[
+    Opt::to(&["-N"], "name"),
+    Opt::to(&["-A"], "billing_account"),
+    Opt::to(&["-e"], "error_file"),
+    Opt::flag(&["-h"], "hold", "true"),
+    Opt::to(&["-M"], "mail_user"),
+    Opt::func(
+        &["-m"],
+        foreign_mail_letters,
+        "mail_type: `b`, `e`, `a`, `n` become `begin`, `end`, `fail`, `none`",
+    ),
+    Opt::new(&["-o"], Takes::Value, Conv::Output),
+    Opt::to(&["-q"], "queue"),
+    Opt::flag(&["-V"], "export_vars", "all"),
+    Opt::to(&["-v"], "export_vars"),
+];
+
+/// `-m` letters as generic mail types.
+pub fn foreign_mail_letters(v: &str) -> Pairs {
+    let mut out = Vec::new();
+    for c in v.trim().chars() {
+        out.push(match c {
+            'b' => "begin",
+            'e' => "end",
+            'a' => "fail",
+            'n' => "none",
+            other => return Err(format!("the mail letter '{other}' is not translated")),
+        });
+    }
+    Ok(vec![("mail_type", out.join(","))])
+}
+
+/// `-W depend=afterok:ID[:ID]...` (PBS and Torque) as `depends_on`; any
+/// other `-W` attribute has no translation.
+pub fn foreign_w(v: &str) -> Pairs {
+    match v.split_once('=') {
+        Some(("depend", d)) => Ok(vec![("depends_on", fd::check_depends(d)?)]),
+        _ => Err("only `-W depend=...` is translated".into()),
+    }
+}
+
+/// `-j oe`/`-j eo` (PBS, Torque) or `-j y` (Grid Engine) as
+/// `join_output_error`; `-j n` is nothing.
+pub fn foreign_join(v: &str) -> Pairs {
+    match v.trim() {
+        "oe" | "eo" | "y" | "yes" | "true" => Ok(vec![("join_output_error", "true".into())]),
+        "n" | "no" | "false" => Ok(vec![]),
+        other => Err(format!("the join {} is not translated", quote(other))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

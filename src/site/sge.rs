@@ -387,6 +387,7 @@ pub fn site_type() -> SiteType {
             states: STATES,
             faults: FAULTS,
             array_index: ARRAY_INDEX,
+            foreign: Some(&FOREIGN),
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Sge::new),
@@ -712,6 +713,106 @@ impl StateQueries for Sge {
         }
         Ok(parse_qacct_records(&String::from_utf8_lossy(&out.stdout)))
     }
+}
+
+// ---- Foreign directives: `#$` lines read elsewhere ----
+
+use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Res, Takes};
+
+/// `#$` options as generic directives, for a script sent to another
+/// scheduler.
+pub const FOREIGN: Foreign = Foreign {
+    scheduler: "Grid Engine",
+    prefix: "$",
+    shared: super::qsub::FOREIGN_SHARED,
+    options: &[
+        Opt::new(&["-l"], Takes::Value, Conv::Resources),
+        Opt::new(
+            &["-pe"],
+            Takes::Two,
+            Conv::Func(
+                foreign_pe,
+                "`-pe NAME N`: total_tasks N (the environment's name is not kept)",
+            ),
+        ),
+        Opt::func(
+            &["-j"],
+            super::qsub::foreign_join,
+            "join_output_error (`y`); `n` is nothing",
+        ),
+        Opt::to(&["-wd"], "working_dir"),
+        Opt::new(
+            &["-cwd"],
+            Takes::Nothing,
+            Conv::Ignore("the job runs where it was submitted"),
+        ),
+        Opt::new(&["-S"], Takes::Value, Conv::Ignore("the shebang names the shell")),
+        Opt::to(&["-P"], "billing_account"),
+        Opt::func(
+            &["-m"],
+            foreign_mail,
+            "mail_type: `b`, `e`, `a`, `n` become `begin`, `end`, `fail`, `none`",
+        ),
+        Opt::func(
+            &["-t"],
+            |v| Ok(vec![("array", fd::check_array(v)?)]),
+            "array (`1-10:2`)",
+        ),
+        Opt::func(&["-hold_jid"], foreign_hold_jid, "depends_on `afterany:ID[:ID...]`"),
+    ],
+    resources: &[
+        Res {
+            key: "h_rt",
+            conv: Conv::Func(foreign_rt, "walltime (a plain number is seconds)"),
+        },
+        Res {
+            key: "s_rt",
+            conv: Conv::Func(foreign_rt, "walltime (a plain number is seconds)"),
+        },
+        Res {
+            key: "h_vmem",
+            conv: Conv::Func(|v| fd::generic_memory("memory_per_cpu", v), "memory_per_cpu (per slot)"),
+        },
+        Res {
+            key: "s_vmem",
+            conv: Conv::Func(|v| fd::generic_memory("memory_per_cpu", v), "memory_per_cpu (per slot)"),
+        },
+        Res {
+            key: "mem_free",
+            conv: Conv::Func(|v| fd::generic_memory("memory_per_cpu", v), "memory_per_cpu (per slot)"),
+        },
+    ],
+};
+
+type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
+
+fn foreign_pe(v: &str) -> Pairs {
+    let n = v.split(' ').nth(1).unwrap_or("");
+    Ok(vec![("total_tasks", fd::count(n, "the slot count")?.to_string())])
+}
+
+/// Grid Engine's `-m` letters (`s`, suspension, has no generic type).
+fn foreign_mail(v: &str) -> Pairs {
+    super::qsub::foreign_mail_letters(v)
+}
+
+fn foreign_rt(v: &str) -> Pairs {
+    let v = v.trim();
+    if !v.is_empty() && v.bytes().all(|c| c.is_ascii_digit()) {
+        return Ok(vec![("walltime", fd::walltime(fd::count(v, "the limit")?))]);
+    }
+    fd::generic_walltime(v)
+}
+
+fn foreign_hold_jid(v: &str) -> Pairs {
+    let ids: Vec<&str> = v.split(',').map(str::trim).collect();
+    if ids
+        .iter()
+        .any(|id| id.is_empty() || !id.bytes().all(|c| c.is_ascii_digit()))
+    {
+        return Err("only job ids (not names) are translated".into());
+    }
+    Ok(vec![("depends_on", format!("afterany:{}", ids.join(":")))])
 }
 
 #[cfg(test)]

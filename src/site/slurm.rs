@@ -212,6 +212,11 @@ pub fn site_type() -> SiteType {
             states: STATES,
             faults: FAULTS,
             array_index: ARRAY_INDEX,
+            foreign: Some(&FOREIGN),
+            front_end: Some(super::FrontEnd {
+                command: "sbatch",
+                submitted: |id| format!("Submitted batch job {id}\n"),
+            }),
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Slurm::new),
@@ -623,6 +628,109 @@ impl StateQueries for Slurm {
             true,
         ))
     }
+}
+
+// ---- Foreign directives: `#SBATCH` lines read elsewhere ----
+
+use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Takes};
+
+/// Conversion results of foreign options.
+type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
+
+/// `#SBATCH` options as generic directives, for a script sent to another
+/// scheduler and for `troika sbatch`.
+pub const FOREIGN: Foreign = Foreign {
+    scheduler: "Slurm",
+    prefix: "SBATCH",
+    shared: &[],
+    options: &[
+        Opt::to(&["-J", "--job-name"], "name"),
+        Opt::func(&["-t", "--time"], fd::generic_walltime, "walltime, as `HH:MM:SS`"),
+        Opt::func(
+            &["-N", "--nodes"],
+            nodes,
+            "total_nodes (a range `2-4` is not translated)",
+        ),
+        Opt::to(&["-n", "--ntasks"], "total_tasks"),
+        Opt::to(&["--ntasks-per-node"], "tasks_per_node"),
+        Opt::to(&["-c", "--cpus-per-task"], "cpus_per_task"),
+        Opt::func(
+            &["--mem"],
+            |v| fd::generic_memory("memory_per_node", v),
+            "memory_per_node (a plain number is megabytes)",
+        ),
+        Opt::func(
+            &["--mem-per-cpu"],
+            |v| fd::generic_memory("memory_per_cpu", v),
+            "memory_per_cpu (a plain number is megabytes)",
+        ),
+        Opt::to(&["-p", "--partition"], "partition"),
+        Opt::to(&["-q", "--qos"], "queue"),
+        Opt::to(&["-A", "--account"], "billing_account"),
+        Opt::to(&["--mail-user"], "mail_user"),
+        Opt::func(
+            &["--mail-type"],
+            foreign_mail_type,
+            "mail_type: `NONE`, `BEGIN`, `END`, `FAIL` in lower case (`ALL` is `begin,end,fail`)",
+        ),
+        Opt::to(&["-D", "--chdir"], "working_dir"),
+        Opt::func(
+            &["--export"],
+            foreign_export,
+            "export_vars: `ALL` and `NONE` become `all` and `none`",
+        ),
+        Opt::flag(&["--exclusive"], "exclusive", "true"),
+        Opt::flag(&["-H", "--hold"], "hold", "true"),
+        Opt::new(&["-o", "--output"], Takes::Value, Conv::Output),
+        Opt::to(&["-e", "--error"], "error_file"),
+        Opt::func(
+            &["-a", "--array"],
+            |v| Ok(vec![("array", fd::check_array(v)?)]),
+            "array",
+        ),
+        Opt::func(
+            &["-d", "--dependency"],
+            |v| Ok(vec![("depends_on", fd::check_depends(v)?)]),
+            "depends_on (`afterok`, `afterany`, `afternotok`)",
+        ),
+        Opt::to(&["-G", "--gpus"], "total_gpus"),
+        Opt::to(&["--gpus-per-node"], "gpus_per_node"),
+        Opt::to(&["--gpus-per-task"], "gpus_per_task"),
+    ],
+    resources: &[],
+};
+
+fn nodes(v: &str) -> Pairs {
+    fd::count(v, "the node count")?;
+    Ok(vec![("total_nodes", v.trim().to_string())])
+}
+
+fn foreign_mail_type(v: &str) -> Pairs {
+    let mut out = Vec::new();
+    for item in v.split(',') {
+        match item.trim().to_ascii_uppercase().as_str() {
+            "ALL" => out.extend(["begin", "end", "fail"]),
+            t @ ("NONE" | "BEGIN" | "END" | "FAIL") => out.push(match t {
+                "NONE" => "none",
+                "BEGIN" => "begin",
+                "END" => "end",
+                _ => "fail",
+            }),
+            other => return Err(format!("the mail type {} is not translated", quote(other))),
+        }
+    }
+    Ok(vec![("mail_type", out.join(","))])
+}
+
+fn foreign_export(v: &str) -> Pairs {
+    Ok(vec![(
+        "export_vars",
+        match v {
+            "ALL" => "all".into(),
+            "NONE" => "none".into(),
+            other => other.into(),
+        },
+    )])
 }
 
 #[cfg(test)]

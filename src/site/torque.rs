@@ -150,6 +150,7 @@ pub fn site_type() -> SiteType {
             states: STATES,
             faults: FAULTS,
             array_index: ARRAY_INDEX,
+            foreign: Some(&FOREIGN),
             ..Traits::default()
         },
         create: |s| BatchSite::create(s, Torque::new),
@@ -339,6 +340,58 @@ impl StateQueries for Torque {
         let found = parse_qstat_states(&text, STATES, "Torque", "exit_status", EXEC_CODES);
         Ok(as_asked(found, asked_ids(argv, &self.q.qstat, 1), sequence_number))
     }
+}
+
+// ---- Foreign directives: Torque's `#PBS` lines read elsewhere ----
+
+use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Res};
+
+/// Torque's own `#PBS` options and resources (read with PBS's, which
+/// share the prefix), for a script sent to another scheduler.
+pub const FOREIGN: Foreign = Foreign {
+    scheduler: "Torque",
+    prefix: "PBS",
+    shared: super::qsub::FOREIGN_SHARED,
+    options: &[
+        Opt::to(&["-d"], "working_dir"),
+        Opt::func(&["-t"], |v| Ok(vec![("array", fd::check_array(v)?)]), "array"),
+    ],
+    resources: &[
+        Res {
+            key: "nodes",
+            conv: Conv::Func(
+                foreign_nodes,
+                "`N:ppn=P[:gpus=G]`: total_nodes N, tasks_per_node P, gpus_per_node G",
+            ),
+        },
+        Res {
+            key: "procs",
+            conv: Conv::To("total_tasks"),
+        },
+        Res {
+            key: "pmem",
+            conv: Conv::Func(|v| fd::generic_memory("memory_per_cpu", v), "memory_per_cpu"),
+        },
+    ],
+};
+
+fn foreign_nodes(v: &str) -> super::qsub::Pairs {
+    let mut parts = v.split(':');
+    let n = fd::count(parts.next().unwrap_or(""), "the node count")?;
+    let mut out = vec![("total_nodes", n.to_string())];
+    for kv in parts {
+        match kv.split_once('=') {
+            Some(("ppn", p)) => out.push(("tasks_per_node", fd::count(p, "ppn")?.to_string())),
+            Some(("gpus", g)) => out.push(("gpus_per_node", fd::count(g, "gpus")?.to_string())),
+            _ => {
+                return Err(format!(
+                    "the node property {} is not translated",
+                    crate::util::quote(kv)
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod disk;
 mod ecflow;
 mod ecflow_kit;
 mod flux;
+mod foreign;
 mod gpus;
 mod hold;
 mod hooks;
