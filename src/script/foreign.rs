@@ -106,6 +106,9 @@ pub struct Foreign {
     pub scheduler: &'static str,
     /// The word after `#` of its lines (`PBS`, `$`, `flux:`).
     pub prefix: &'static str,
+    /// The variable of an array task's index that its scripts read
+    /// (`PBS_ARRAY_INDEX`): set for them too where they run elsewhere.
+    pub array_index: Option<&'static str>,
     /// Options it shares with related schedulers (the qsub family's),
     /// after its own.
     pub shared: &'static [Opt],
@@ -391,6 +394,9 @@ pub struct Read {
     /// The lines as they go into the generated script: comments that no
     /// scheduler reads.
     pub comments: Vec<Vec<u8>>,
+    /// The variables of a task's index of the schedulers whose lines were
+    /// read (`PBS_ARRAY_INDEX` for `#PBS`), which the script may use.
+    pub index_vars: Vec<&'static str>,
 }
 
 /// Reads foreign `lines` with `tables` (each line by the tables of its
@@ -407,6 +413,11 @@ pub fn read_lines(lines: &[Line], tables: &[&Foreign], target: &str) -> Read {
         };
         let prefix = tables[i].prefix;
         let same: Vec<&Foreign> = tables.iter().copied().filter(|t| t.prefix == prefix).collect();
+        for var in same.iter().filter_map(|t| t.array_index) {
+            if !out.index_vars.contains(&var) {
+                out.index_vars.push(var);
+            }
+        }
         let mut clean = true;
         let mut report = |what: &str, why: &str| {
             out.untranslated.push(format!(
@@ -522,6 +533,7 @@ mod tests {
     const T: Foreign = Foreign {
         scheduler: "T",
         prefix: "T",
+        array_index: None,
         shared: &[],
         options: &[
             Opt::to(&["-N", "--name"], "name"),

@@ -211,7 +211,13 @@ fn generate(path: &Path, profile: &Profile, req: &Request, warn_orig: bool) -> R
     let array = directives.contains("array");
     if let (true, Some(var)) = (array, profile.array_index) {
         match shell {
-            true => header.push(crate::site::array::index_prologue(var)),
+            true => {
+                header.push(crate::site::array::index_prologue(var));
+                // A script written for another scheduler reads its variable.
+                for other in foreign.index_vars.iter().filter(|v| **v != var) {
+                    header.push(crate::site::array::alias_prologue(other));
+                }
+            }
             false => crate::info!(
                 "{} not set in {}: its interpreter is not a POSIX shell (the task index is in {var})",
                 crate::site::array::INDEX_VAR,

@@ -150,6 +150,12 @@ pub fn index_prologue(native_var: &str) -> Vec<u8> {
     format!("{INDEX_VAR}=${{{native_var}-}}; export {INDEX_VAR}\n").into_bytes()
 }
 
+/// The line that sets another scheduler's variable of the task index
+/// (`PBS_ARRAY_INDEX`) from [`INDEX_VAR`], for a script written for it.
+pub fn alias_prologue(var: &str) -> Vec<u8> {
+    format!("{var}=${INDEX_VAR}; export {var}\n").into_bytes()
+}
+
 /// The task of an array job an answer line is about: `123_4` is task 4 of
 /// job 123 (Slurm), `123[4]` (LSF, PBS: `123[4].server`); the parent's id
 /// and the index, or `None` for a job that is no task.

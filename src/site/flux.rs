@@ -519,6 +519,7 @@ type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
 pub const FOREIGN: Foreign = Foreign {
     scheduler: "Flux",
     prefix: "flux:",
+    array_index: ARRAY_INDEX,
     shared: &[],
     options: &[
         Opt::to(&["--job-name"], "name"),

@@ -749,6 +749,7 @@ type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
 pub const FOREIGN: Foreign = Foreign {
     scheduler: "LSF",
     prefix: "BSUB",
+    array_index: ARRAY_INDEX,
     shared: &[],
     options: &[
         Opt::func(&["-J"], foreign_name, "name; `name[1-5]` or `name[1-5]%2` is also array `1-5` (`1-5%2`)"),

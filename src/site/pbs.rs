@@ -13,8 +13,8 @@ use nix::sys::signal::Signal;
 
 use super::batch::{argv, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
-    answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
-    QScheduler, DEPEND_ROW, NO_SIGNAL_ROW, ROWS,
+    answer_text, as_asked, parse_qstat_states, qstat_args, qstat_asked, sequence_number, subjob_as_task,
+    unknown_qstat_job, ExecCode, QCommands, QScheduler, DEPEND_ROW, NO_SIGNAL_ROW, ROWS,
 };
 use super::retry::Pattern;
 use super::units::{parse_memory, Style};
@@ -632,14 +632,7 @@ impl StateQueries for Pbs {
     /// `qstat -x -f IDS`, with `-t` when an array job is asked (`12[]`):
     /// its subjobs too.
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
-        let subjobs = jids.iter().any(|j| j.contains("[]")).then_some("-t");
-        let args: Vec<&str> = QUERY_OPTIONS
-            .iter()
-            .copied()
-            .chain(subjobs)
-            .chain(jids.iter().copied())
-            .collect();
-        Some(argv(&self.q.qstat, &args))
+        Some(argv(&self.q.qstat, &qstat_args(&QUERY_OPTIONS, jids)))
     }
 
     /// A job PBS does not know (never, or no more: its history expired) is
@@ -648,14 +641,10 @@ impl StateQueries for Pbs {
         let text = answer_text(out, argv, unknown_qstat_job)?;
         let found = parse_qstat_states(&text, STATES, "PBS", "Exit_status", EXEC_CODES)
             .into_iter()
-            .map(|s| match super::array::split_task(&s.job_id) {
-                // A subjob, `12[3].server`: a task of `12[].server`.
-                Some((parent, index)) => s.of_task(&parent, &index),
-                None => s,
-            });
-        let options = QUERY_OPTIONS.len() + usize::from(argv.iter().any(|a| a == "-t"));
-        let asked = asked_ids(argv, &self.q.qstat, options);
-        Ok(as_asked(found.collect(), asked, sequence_number))
+            .map(subjob_as_task)
+            .collect();
+        let asked = qstat_asked(argv, &self.q.qstat, QUERY_OPTIONS.len());
+        Ok(as_asked(found, asked, sequence_number))
     }
 }
 
@@ -668,6 +657,7 @@ use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Res, Takes};
 pub const FOREIGN: Foreign = Foreign {
     scheduler: "PBS",
     prefix: "PBS",
+    array_index: ARRAY_INDEX,
     shared: super::qsub::FOREIGN_SHARED,
     options: &[
         Opt::new(&["-l"], Takes::Value, Conv::Resources),

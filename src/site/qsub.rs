@@ -319,6 +319,31 @@ pub fn asked_ids<'a>(argv: &'a [String], base: &[String], options: usize) -> &'a
     argv.get(base.len() + options..).unwrap_or_default()
 }
 
+/// The arguments of a `qstat` of `jids` after `options`, with `-t` when an
+/// array job (`12[]`) is asked: its subjobs too (PBS, Torque).
+pub fn qstat_args<'a>(options: &[&'a str], jids: &[&'a str]) -> Vec<&'a str> {
+    let subjobs = jids.iter().any(|j| j.contains("[]")).then_some("-t");
+    options
+        .iter()
+        .copied()
+        .chain(subjobs)
+        .chain(jids.iter().copied())
+        .collect()
+}
+
+/// The ids asked by a `qstat` of [`qstat_args`] with `options` options.
+pub fn qstat_asked<'a>(argv: &'a [String], base: &[String], options: usize) -> &'a [String] {
+    asked_ids(argv, base, options + usize::from(argv.iter().any(|a| a == "-t")))
+}
+
+/// A subjob (`12[3].server`) as a task of its array job (`12[].server`).
+pub fn subjob_as_task(s: JobStatus) -> JobStatus {
+    match super::array::split_task(&s.job_id) {
+        Some((parent, index)) => s.of_task(&parent, &index),
+        None => s,
+    }
+}
+
 /// The statuses with their ids as they were asked: a scheduler may write an
 /// id its own way (`12.server` for `12`, `ƒ2Lq` for `f2Lq`), `key` makes
 /// both the same. Statuses of jobs that were not asked are dropped.

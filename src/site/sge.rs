@@ -724,6 +724,7 @@ use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Res, Takes};
 pub const FOREIGN: Foreign = Foreign {
     scheduler: "Grid Engine",
     prefix: "$",
+    array_index: ARRAY_INDEX,
     shared: super::qsub::FOREIGN_SHARED,
     options: &[
         Opt::new(&["-l"], Takes::Value, Conv::Resources),

@@ -642,6 +642,7 @@ type Pairs = std::result::Result<Vec<(&'static str, String)>, String>;
 pub const FOREIGN: Foreign = Foreign {
     scheduler: "Slurm",
     prefix: "SBATCH",
+    array_index: ARRAY_INDEX,
     shared: &[],
     options: &[
         Opt::to(&["-J", "--job-name"], "name"),

@@ -11,8 +11,8 @@ use nix::sys::signal::Signal;
 
 use super::batch::{argv, command_failed, BatchSite, KillCommand, Recovery, StateQueries};
 use super::qsub::{
-    answer_text, as_asked, asked_ids, parse_qstat_states, sequence_number, unknown_qstat_job, ExecCode, QCommands,
-    QScheduler, DEPEND_ROW, NO_SIGNAL_ROW, ROWS,
+    answer_text, as_asked, parse_qstat_states, qstat_args, qstat_asked, sequence_number, subjob_as_task,
+    unknown_qstat_job, ExecCode, QCommands, QScheduler, DEPEND_ROW, NO_SIGNAL_ROW, ROWS,
 };
 use super::retry::Pattern;
 use super::units::{table_memory, Style};
@@ -327,9 +327,9 @@ impl super::qsub::QstatQueues for Torque {}
 
 impl StateQueries for Torque {
     /// `qstat -f ID...` (Torque's `-x` is XML, not the history).
+    /// `qstat -f IDS`, with `-t` for the subjobs of an array job (`12[]`).
     fn queue_argv(&self, jids: &[&str], _user: Option<&str>) -> Option<Vec<String>> {
-        let args: Vec<&str> = ["-f"].into_iter().chain(jids.iter().copied()).collect();
-        Some(argv(&self.q.qstat, &args))
+        Some(argv(&self.q.qstat, &qstat_args(&["-f"], jids)))
     }
 
     /// A job Torque does not know (`qstat: Unknown Job Id Error ID`, exit
@@ -337,8 +337,11 @@ impl StateQueries for Torque {
     /// failures are.
     fn parse_queue(&self, out: &Outcome, argv: &[String]) -> Answer {
         let text = answer_text(out, argv, unknown_qstat_job)?;
-        let found = parse_qstat_states(&text, STATES, "Torque", "exit_status", EXEC_CODES);
-        Ok(as_asked(found, asked_ids(argv, &self.q.qstat, 1), sequence_number))
+        let found = parse_qstat_states(&text, STATES, "Torque", "exit_status", EXEC_CODES)
+            .into_iter()
+            .map(subjob_as_task)
+            .collect();
+        Ok(as_asked(found, qstat_asked(argv, &self.q.qstat, 1), sequence_number))
     }
 }
 
@@ -351,6 +354,7 @@ use crate::script::foreign::{self as fd, Conv, Foreign, Opt, Res};
 pub const FOREIGN: Foreign = Foreign {
     scheduler: "Torque",
     prefix: "PBS",
+    array_index: ARRAY_INDEX,
     shared: super::qsub::FOREIGN_SHARED,
     options: &[
         Opt::to(&["-d"], "working_dir"),

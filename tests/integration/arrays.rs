@@ -252,6 +252,19 @@ fn arrays_and_dependencies_on_every_scheduler() {
         }
         assert!(!text.contains("-J sweep\n"), "{text}");
     }
+    // A PBS array script on Slurm: its body reads PBS's variables.
+    c.write_exec("pbs-on-slurm.sh", "#!/bin/sh\n#PBS -J 1-3\necho $PBS_ARRAY_INDEX\n");
+    c.troika(&["-n", "submit", "s", "pbs-on-slurm.sh", "-o", &c.s("OUT")])
+        .expect_code(0);
+    let text = c.read("pbs-on-slurm.sh");
+    for l in [
+        "#SBATCH --array=1-3\n",
+        "TROIKA_ARRAY_INDEX=${SLURM_ARRAY_TASK_ID-}; export TROIKA_ARRAY_INDEX\n",
+        "PBS_ARRAY_INDEX=$TROIKA_ARRAY_INDEX; export PBS_ARRAY_INDEX\n",
+        "PBS_ARRAYID=$TROIKA_ARRAY_INDEX; export PBS_ARRAYID\n",
+    ] {
+        assert!(text.contains(l), "{l:?} in\n{text}");
+    }
     // Flux has no arrays; its dependencies are one option per job.
     c.write_exec("f.sh", script);
     c.troika(&["-n", "submit", "f", "f.sh", "-o", &c.s("OUT")])
@@ -386,4 +399,40 @@ fn pbs_array_status_per_subjob() {
     assert_eq!(words(&v), "RUNNING", "{v}");
     assert!(v.get("tasks").is_none(), "{v}");
     assert_eq!(c.calls("qstat").last().unwrap(), &["-x", "-f", "89.pbs01"]);
+}
+
+/// Torque's status of an array job: `qstat -f -t` lists each subjob, as
+/// Torque's documentation shows (`C` once completed, with `exit_status`); a
+/// fake `qstat` answers so.
+#[test]
+fn torque_array_status_per_subjob() {
+    let c = Case::new("torque-array")
+        .sites("  torque: {type: torque, connection: local}\n")
+        .fake("qstat", "exit 1");
+    c.write_exec("job.sh", "#!/bin/sh\n");
+    let job = |id: &str, state: &str, more: &str| {
+        format!("Job Id: {id}\n    Job_Name = sweep-{state}\n    job_state = {state}\n{more}\n")
+    };
+    c.answer(
+        "qstat",
+        &[
+            job("61[1].torque1", "C", "    exit_status = 0\n    job_array_id = 1\n"),
+            job("61[2].torque1", "C", "    exit_status = 0\n    job_array_id = 2\n"),
+        ]
+        .concat(),
+    );
+    let r = c.troika(&["status", "torque", "job.sh", "-j", "61[].torque1", "--json"]);
+    r.expect_code(0);
+    let v: Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(c.calls("qstat").last().unwrap(), &["-f", "-t", "61[].torque1"]);
+    assert_eq!(words(&v), "FINISHED/SUCCEEDED", "{v}");
+    assert_eq!(v["exit_code"], 0, "{v}");
+    assert_eq!(v["reason"], "2 tasks: 2 FINISHED/SUCCEEDED", "{v}");
+    let ids: Vec<&str> = v["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["61[1].torque1", "61[2].torque1"]);
 }
