@@ -381,6 +381,28 @@ pub fn bool_value(value: &[u8]) -> Result<bool> {
         })
 }
 
+/// The lines `table` makes of directives `pairs` under `prefix`, with
+/// `overrides`, or the error's text: for the tests of each scheduler's table.
+#[cfg(test)]
+pub fn lines_of(
+    table: &Table,
+    prefix: &[u8],
+    overrides: &Overrides,
+    pairs: &[(&str, &str)],
+) -> std::result::Result<Vec<String>, String> {
+    let mut d = Directives::new();
+    for (k, v) in pairs {
+        d.set(k, v.as_bytes().to_vec());
+    }
+    translate(&d, table, overrides, Some(prefix), UnknownPolicy::Fail)
+        .map(|v| {
+            v.into_iter()
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -229,18 +229,7 @@ fn total_gpus(j: &Joint) -> Result<Vec<Vec<u8>>> {
             "Flux: give one of gpus_per_task and total_gpus, not both".into(),
         ));
     }
-    let number = |name: &str, v: &[u8]| {
-        std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                Error::Script(format!(
-                    "Flux: invalid {name} {} (expected a whole number above zero)",
-                    crate::util::quote_bytes(v)
-                ))
-            })
-    };
+    let number = |name: &str, v: &[u8]| super::units::count("Flux", name, v);
     let g = number("total_gpus", j.value)?;
     let slots = match j.get("total_tasks") {
         Some(t) => number("total_tasks", t)?,
@@ -755,17 +744,8 @@ mod tests {
 
     #[test]
     fn gpus() {
-        use crate::script::translate::{translate, Overrides, UnknownPolicy};
-        use crate::script::Directives;
-        let run = |pairs: &[(&str, &str)]| {
-            let mut d = Directives::new();
-            for (k, v) in pairs {
-                d.set(k, v.as_bytes().to_vec());
-            }
-            translate(&d, &TABLE, &Overrides::new(), Some(b"#flux: "), UnknownPolicy::Fail)
-                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
-                .map_err(|e| e.to_string())
-        };
+        use crate::script::translate::{lines_of, Overrides};
+        let run = |pairs: &[(&str, &str)]| lines_of(&TABLE, b"#flux: ", &Overrides::new(), pairs);
         assert_eq!(run(&[("gpus_per_task", "2")]).unwrap(), ["#flux: -g 2\n"]);
         assert_eq!(run(&[("total_gpus", "2")]).unwrap(), ["#flux: -g 2\n"]);
         assert_eq!(

@@ -285,18 +285,7 @@ fn gpu(j: &Joint) -> Result<Vec<Vec<u8>>> {
             given.join(" and ")
         )));
     }
-    let number = |name: &str, v: &[u8]| {
-        std::str::from_utf8(v)
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .filter(|n| *n > 0)
-            .ok_or_else(|| {
-                Error::Script(format!(
-                    "LSF: invalid {name} {} (expected a whole number above zero)",
-                    crate::util::quote_bytes(v)
-                ))
-            })
-    };
+    let number = |name: &str, v: &[u8]| super::units::count("LSF", name, v);
     let n = number(j.name, j.value)?;
     let num = match j.name {
         "gpus_per_node" => n.to_string(),
@@ -1080,17 +1069,8 @@ mod tests {
 
     #[test]
     fn gpus() {
-        use crate::script::translate::{translate, Overrides, UnknownPolicy};
-        use crate::script::Directives;
-        let run = |pairs: &[(&str, &str)]| {
-            let mut d = Directives::new();
-            for (k, v) in pairs {
-                d.set(k, v.as_bytes().to_vec());
-            }
-            translate(&d, &TABLE, &Overrides::new(), Some(b"#BSUB "), UnknownPolicy::Fail)
-                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
-                .map_err(|e| e.to_string())
-        };
+        use crate::script::translate::{lines_of, Overrides};
+        let run = |pairs: &[(&str, &str)]| lines_of(&TABLE, b"#BSUB ", &Overrides::new(), pairs);
         assert_eq!(run(&[("gpus_per_node", "4")]).unwrap(), ["#BSUB -gpu \"num=4\"\n"]);
         assert_eq!(run(&[("gpus_per_task", "1")]).unwrap(), ["#BSUB -gpu \"num=1/task\"\n"]);
         assert_eq!(run(&[("total_gpus", "2")]).unwrap(), ["#BSUB -gpu \"num=2\"\n"]);

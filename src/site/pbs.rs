@@ -324,16 +324,7 @@ fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
 
 /// A positive count, for the `select` combination.
 fn count(name: &str, v: &[u8]) -> Result<u64> {
-    std::str::from_utf8(v)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            Error::Script(format!(
-                "PBS select: invalid {name} {} (expected a whole number above zero)",
-                quote_bytes(v)
-            ))
-        })
+    super::units::count("PBS select", name, v)
 }
 
 /// A memory size in PBS units, read by the units library: `500M` ->

@@ -351,17 +351,7 @@ fn gpus(j: &crate::script::translate::Joint) -> Result<Vec<Vec<u8>>> {
             "Grid Engine: give one of gpus_per_task and total_gpus, not both".into(),
         ));
     }
-    let n = std::str::from_utf8(j.value)
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .filter(|n| *n > 0)
-        .ok_or_else(|| {
-            Error::Script(format!(
-                "Grid Engine: invalid {} {} (expected a whole number above zero)",
-                j.name,
-                crate::util::quote_bytes(j.value)
-            ))
-        })?;
+    let n = super::units::count("Grid Engine", j.name, j.value)?;
     Ok(vec![format!("-l {GPU_RESOURCE}={n}").into_bytes()])
 }
 
@@ -913,17 +903,8 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
 
     #[test]
     fn gpus() {
-        use crate::script::translate::{translate, Overrides, UnknownPolicy};
-        use crate::script::Directives;
-        let run = |pairs: &[(&str, &str)], o: &Overrides| {
-            let mut d = Directives::new();
-            for (k, v) in pairs {
-                d.set(k, v.as_bytes().to_vec());
-            }
-            translate(&d, &TABLE, o, Some(b"#$ "), UnknownPolicy::Fail)
-                .map(|v| v.into_iter().map(|l| String::from_utf8(l).unwrap()).collect::<Vec<_>>())
-                .map_err(|e| e.to_string())
-        };
+        use crate::script::translate::{lines_of, Overrides};
+        let run = |pairs: &[(&str, &str)], o: &Overrides| lines_of(&TABLE, b"#$ ", o, pairs);
         let none = Overrides::new();
         assert_eq!(run(&[("gpus_per_task", "2")], &none).unwrap(), ["#$ -l gpu=2\n"]);
         assert_eq!(run(&[("total_gpus", "1")], &none).unwrap(), ["#$ -l gpu=1\n"]);

@@ -189,18 +189,7 @@ fn nodes(j: &Joint) -> Result<Vec<Vec<u8>>> {
     }
     let number = |name: &str| -> Result<Option<u64>> {
         value_of(name)
-            .map(|v| {
-                std::str::from_utf8(v)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        Error::Script(format!(
-                            "Torque: invalid {name} {} (expected a whole number above zero)",
-                            crate::util::quote_bytes(v)
-                        ))
-                    })
-            })
+            .map(|v| super::units::count("Torque", name, v))
             .transpose()
     };
     let per_node = match gpus.first().copied() {
@@ -405,15 +394,7 @@ mod tests {
     use crate::script::Directives;
 
     fn gen(pairs: &[(&str, &str)]) -> Vec<String> {
-        let mut d = Directives::new();
-        for (k, v) in pairs {
-            d.set(k, v.as_bytes().to_vec());
-        }
-        translate(&d, &TABLE, &Overrides::new(), Some(b"#PBS "), UnknownPolicy::Fail)
-            .unwrap()
-            .into_iter()
-            .map(|l| String::from_utf8(l).unwrap())
-            .collect()
+        crate::script::translate::lines_of(&TABLE, b"#PBS ", &Overrides::new(), pairs).unwrap()
     }
 
     #[test]

@@ -167,6 +167,21 @@ pub fn walltime_seconds(value: &[u8]) -> Result<u64> {
     parse_walltime(text).map_err(Error::Script)
 }
 
+/// A count above zero (nodes, tasks, GPUs) in directive `name`; `who`
+/// names the scheduler in the error.
+pub fn count(who: &str, name: &str, v: &[u8]) -> Result<u64> {
+    std::str::from_utf8(v)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            Error::Script(format!(
+                "{who}: invalid {name} {} (expected a whole number above zero)",
+                quote_bytes(v)
+            ))
+        })
+}
+
 /// Whether `value` is already a Flux Standard Duration with a unit
 /// (`90s`, `1.5h`, `2d`).
 pub fn is_fsd_with_unit(value: &[u8]) -> bool {
