@@ -429,13 +429,8 @@ impl JobStatus {
             script: &'a str,
             job_id: &'a str,
             site: &'a str,
-            state: &'a str,
-            outcome: Option<&'a str>,
-            exit_code: Option<i32>,
-            signal: Option<String>,
-            native_state: Option<&'a str>,
-            reason: Option<&'a str>,
-            source: &'a str,
+            #[serde(flatten)]
+            words: Words<'a>,
             observed_at: String,
             #[serde(skip_serializing_if = "Vec::is_empty")]
             tasks: Vec<TaskLine<'a>>,
@@ -444,13 +439,8 @@ impl JobStatus {
         struct TaskLine<'a> {
             index: &'a str,
             job_id: &'a str,
-            state: &'a str,
-            outcome: Option<&'a str>,
-            exit_code: Option<i32>,
-            signal: Option<String>,
-            native_state: Option<&'a str>,
-            reason: Option<&'a str>,
-            source: &'a str,
+            #[serde(flatten)]
+            words: Words<'a>,
         }
         let tasks = self
             .tasks
@@ -458,30 +448,44 @@ impl JobStatus {
             .map(|t| TaskLine {
                 index: t.task.as_ref().map_or("", |k| k.index.as_str()),
                 job_id: t.task.as_ref().map_or(t.job_id.as_str(), |k| k.id.as_str()),
-                state: t.state.as_str(),
-                outcome: t.outcome.map(Outcome::as_str),
-                exit_code: t.exit_code,
-                signal: t.signal.map(signal_name),
-                native_state: t.native_state.as_deref(),
-                reason: t.reason.as_deref(),
-                source: t.source.as_str(),
+                words: Words::of(t),
             })
             .collect();
         let line = Line {
             script,
             job_id: &self.job_id,
             site,
-            state: self.state.as_str(),
-            outcome: self.outcome.map(Outcome::as_str),
-            exit_code: self.exit_code,
-            signal: self.signal.map(signal_name),
-            native_state: self.native_state.as_deref(),
-            reason: self.reason.as_deref(),
-            source: self.source.as_str(),
+            words: Words::of(self),
             observed_at: iso_time(self.observed_at),
             tasks,
         };
         serde_json::to_string(&line).expect("a status is JSON")
+    }
+}
+
+/// What a JSON line says of a job or a task: its state and the scheduler's words.
+#[derive(serde::Serialize)]
+struct Words<'a> {
+    state: &'a str,
+    outcome: Option<&'a str>,
+    exit_code: Option<i32>,
+    signal: Option<String>,
+    native_state: Option<&'a str>,
+    reason: Option<&'a str>,
+    source: &'a str,
+}
+
+impl<'a> Words<'a> {
+    fn of(s: &'a JobStatus) -> Words<'a> {
+        Words {
+            state: s.state.as_str(),
+            outcome: s.outcome.map(Outcome::as_str),
+            exit_code: s.exit_code,
+            signal: s.signal.map(signal_name),
+            native_state: s.native_state.as_deref(),
+            reason: s.reason.as_deref(),
+            source: s.source.as_str(),
+        }
     }
 }
 
