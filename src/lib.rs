@@ -27,6 +27,13 @@ mod site;
 mod util;
 
 pub use app::main;
+
+/// The command line's definition, for the generator of man pages and shell
+/// completions (`examples/gen-docs.rs`); not part of the plugin interface.
+#[doc(hidden)]
+pub fn command() -> clap::Command {
+    <cli::Cli as clap::CommandFactory>::command()
+}
 pub use error::{Error, Result};
 pub use registry::Registry;
 #[cfg(test)]
