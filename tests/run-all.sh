@@ -77,3 +77,9 @@ step "cargo test --release"
 # Every service is there: a test that cannot reach one fails instead of being skipped.
 TROIKA_TEST_REQUIRE_SERVICES=1 cargo test --release "$@" 2>&1 | tee "$log_file"
 done_step
+
+# Build the .deb and .rpm, install the .deb, use the installed troika, remove it; inspect the
+# .rpm. After the cargo tests, as the install touches the machine (/usr/bin, /etc).
+step "packages: .deb installed, used, removed; .rpm inspected"
+tests/package.sh
+done_step
