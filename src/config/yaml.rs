@@ -52,7 +52,7 @@ pub enum Value {
 }
 
 /// A configuration error: its message and, when known, its line and column.
-type ParseError = (String, Option<(u32, u32)>);
+pub type ParseError = (String, Option<(u32, u32)>);
 
 impl Node {
     pub fn new(value: Value) -> Self {
@@ -65,8 +65,23 @@ impl Node {
             parser: Parser::new_from_str(text),
             anchors: HashMap::new(),
             budget: ALIAS_BUDGET,
+            duplicates: None,
         }
         .document()
+    }
+
+    /// Reads a YAML document as [`Node::parse`] does, but a key written twice in a mapping
+    /// does not stop the reading: the first entry stays, and each duplicate is returned with
+    /// its message and position (for `troika config check`, which reports every problem).
+    pub fn parse_all(text: &str) -> Result<(Node, Vec<ParseError>), ParseError> {
+        let mut b = Builder {
+            parser: Parser::new_from_str(text),
+            anchors: HashMap::new(),
+            budget: ALIAS_BUDGET,
+            duplicates: Some(Vec::new()),
+        };
+        let node = b.document()?;
+        Ok((node, b.duplicates.take().unwrap_or_default()))
     }
 
     /// A short description of the node's type, for error messages.
@@ -150,6 +165,9 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     /// How many more nodes aliases may copy.
     budget: usize,
+    /// When kept (see [`Node::parse_all`]), the duplicate keys found: the first entry of a
+    /// key stays and reading goes on. Otherwise a duplicate key ends the reading.
+    duplicates: Option<Vec<ParseError>>,
 }
 
 fn at(span: &Span) -> (u32, u32) {
@@ -309,7 +327,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn document(mut self) -> Result<Node, ParseError> {
+    fn document(&mut self) -> Result<Node, ParseError> {
         let empty = Node {
             value: Value::Null,
             line: 1,
@@ -449,14 +467,28 @@ impl<'a> Builder<'a> {
                 ev => self.node(ev, span)?,
             };
             let hash = key_hash(&key.value);
-            if own_keys.find(&own, &key.value, hash).is_some() {
-                return Err((
+            if let Some(first) = own_keys.find(&own, &key.value, hash) {
+                let Some(found) = self.duplicates.as_mut() else {
+                    return Err((
+                        format!(
+                            "duplicate mapping key '{}' (each key may appear once in a mapping)",
+                            key.key_text()
+                        ),
+                        Some((key.line, key.col)),
+                    ));
+                };
+                let line = own[first].0.line;
+                found.push((
                     format!(
-                        "duplicate mapping key '{}' (each key may appear once in a mapping)",
+                        "duplicate mapping key '{}' (first written on line {line}; each key may appear once in a mapping: remove one)",
                         key.key_text()
                     ),
                     Some((key.line, key.col)),
                 ));
+                // The value is read and dropped: the first entry stays.
+                let (vev, vspan) = self.next()?;
+                self.node(vev, vspan)?;
+                continue;
             }
             let (vev, vspan) = self.next()?;
             let value = self.node(vev, vspan)?;
