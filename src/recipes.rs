@@ -22,7 +22,10 @@ macro_rules! recipe {
 pub const RECIPES: &[Recipe] = &[
     recipe!("slurm", "Slurm on this machine"),
     recipe!("slurm-ssh", "Slurm through ssh, with shared connections"),
-    recipe!("slurm-accounting", "Slurm with accounting, status records and the job ledger"),
+    recipe!(
+        "slurm-accounting",
+        "Slurm with accounting, status records and the job ledger"
+    ),
     recipe!("pbs", "PBS Pro / OpenPBS"),
     recipe!("torque", "Torque"),
     recipe!("sge", "Grid Engine"),
@@ -30,7 +33,10 @@ pub const RECIPES: &[Recipe] = &[
     recipe!("flux", "Flux"),
     recipe!("direct", "a workstation: jobs run as processes, no scheduler"),
     recipe!("group-failover", "a group of two login nodes with failover"),
-    recipe!("ecflow", "the ecFlow integration (ECF_JOB_CMD, ECF_KILL_CMD, ECF_STATUS_CMD)"),
+    recipe!(
+        "ecflow",
+        "the ecFlow integration (ECF_JOB_CMD, ECF_KILL_CMD, ECF_STATUS_CMD)"
+    ),
 ];
 
 /// The recipe called `name`.

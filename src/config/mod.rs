@@ -553,16 +553,14 @@ impl SiteConfig {
 
     /// An optional string; null counts as absent.
     pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
-        let r = (|| {
-            match self.get(key) {
-                None | Some(Node { value: Value::Null, .. }) => Ok(None),
-                Some(n) => match &n.value {
-                    Value::Str(s) => Ok(Some(s.clone())),
-                    Value::Int(_) | Value::Float(_) => Ok(n.scalar_text()),
-                    _ => Err(self.err(n, format!("'{key}' must be a string, found {}", n.kind()))),
-                },
-            }
-        })();
+        let r = match self.get(key) {
+            None | Some(Node { value: Value::Null, .. }) => Ok(None),
+            Some(n) => match &n.value {
+                Value::Str(s) => Ok(Some(s.clone())),
+                Value::Int(_) | Value::Float(_) => Ok(n.scalar_text()),
+                _ => Err(self.err(n, format!("'{key}' must be a string, found {}", n.kind()))),
+            },
+        };
         let r = self.recover(r, || None);
         self.note(key, r, |v| v.clone().unwrap_or_else(|| "(not set)".into()))
     }
@@ -570,26 +568,24 @@ impl SiteConfig {
     /// A boolean with a default. PyYAML booleans (`yes`, `on`) are booleans
     /// already; strings such as `"true"` are accepted too.
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
-        let r = (|| {
-            match self.get(key) {
-                None | Some(Node { value: Value::Null, .. }) => Ok(default),
-                Some(n) => match &n.value {
-                    Value::Bool(b) => Ok(*b),
-                    Value::Int(0) => Ok(false),
-                    Value::Int(1) => Ok(true),
-                    Value::Str(s) => crate::util::parse_bool(s).ok_or_else(|| {
-                        self.err(
-                            n,
-                            format!("'{key}' must be a boolean (true/false, yes/no), found '{s}'"),
-                        )
-                    }),
-                    _ => Err(self.err(
+        let r = match self.get(key) {
+            None | Some(Node { value: Value::Null, .. }) => Ok(default),
+            Some(n) => match &n.value {
+                Value::Bool(b) => Ok(*b),
+                Value::Int(0) => Ok(false),
+                Value::Int(1) => Ok(true),
+                Value::Str(s) => crate::util::parse_bool(s).ok_or_else(|| {
+                    self.err(
                         n,
-                        format!("'{key}' must be a boolean (true/false, yes/no), found {}", n.kind()),
-                    )),
-                },
-            }
-        })();
+                        format!("'{key}' must be a boolean (true/false, yes/no), found '{s}'"),
+                    )
+                }),
+                _ => Err(self.err(
+                    n,
+                    format!("'{key}' must be a boolean (true/false, yes/no), found {}", n.kind()),
+                )),
+            },
+        };
         let r = self.recover(r, || default);
         self.note(key, r, |v| v.to_string())
     }
@@ -611,36 +607,36 @@ impl SiteConfig {
                 .ok_or_else(|| self.err(n, format!("'{key}' must be a whole number from 0 up, found {n}")))
         })();
         let r = self.recover(r, || None);
-        self.note(key, r, |v| v.map(|c| c.to_string()).unwrap_or_else(|| "(not set)".into()))
+        self.note(key, r, |v| {
+            v.map(|c| c.to_string()).unwrap_or_else(|| "(not set)".into())
+        })
     }
 
     /// A number of seconds (see `seconds_of`).
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
-        let r = (|| {
-            match self.get(key) {
-                None | Some(Node { value: Value::Null, .. }) => Ok(None),
-                Some(n) => seconds_of(n, &format!("'{key}'")).map(Some).map_err(|m| self.err(n, m)),
-            }
-        })();
+        let r = match self.get(key) {
+            None | Some(Node { value: Value::Null, .. }) => Ok(None),
+            Some(n) => seconds_of(n, &format!("'{key}'")).map(Some).map_err(|m| self.err(n, m)),
+        };
         let r = self.recover(r, || None);
-        self.note(key, r, |v| v.map(crate::util::py_float).unwrap_or_else(|| "(not set)".into()))
+        self.note(key, r, |v| {
+            v.map(crate::util::py_float).unwrap_or_else(|| "(not set)".into())
+        })
     }
 
     /// A command: a string (one program name or path) or a list of strings
     /// (program and leading arguments). Never split on spaces.
     pub fn command(&self, key: &str, default: &[&str]) -> Result<Vec<String>> {
-        let r = (|| {
-            match self.get(key) {
-                None | Some(Node { value: Value::Null, .. }) => Ok(default.iter().map(|s| s.to_string()).collect()),
-                Some(n) => {
-                    let v = self.str_list_node(key, n)?;
-                    if v.is_empty() {
-                        return Err(self.err(n, format!("'{key}' must not be empty")));
-                    }
-                    Ok(v)
+        let r = match self.get(key) {
+            None | Some(Node { value: Value::Null, .. }) => Ok(default.iter().map(|s| s.to_string()).collect()),
+            Some(n) => {
+                let v = self.str_list_node(key, n)?;
+                if v.is_empty() {
+                    return Err(self.err(n, format!("'{key}' must not be empty")));
                 }
+                Ok(v)
             }
-        })();
+        };
         let argv = self.recover(r, || default.iter().map(|s| s.to_string()).collect());
         let argv = self.note(key, argv, |v| format!("{v:?}"))?;
         if let (Some(p), Some(program)) = (&self.problems, argv.first()) {
@@ -651,12 +647,10 @@ impl SiteConfig {
 
     /// A list of strings (a single string counts as a one-element list).
     pub fn str_list(&self, key: &str) -> Result<Vec<String>> {
-        let r = (|| {
-            match self.get(key) {
-                None | Some(Node { value: Value::Null, .. }) => Ok(vec![]),
-                Some(n) => self.str_list_node(key, n),
-            }
-        })();
+        let r = match self.get(key) {
+            None | Some(Node { value: Value::Null, .. }) => Ok(vec![]),
+            Some(n) => self.str_list_node(key, n),
+        };
         let r = self.recover(r, Vec::new);
         self.note(key, r, |v| format!("{v:?}"))
     }

@@ -82,7 +82,11 @@ impl Controller<'_> {
                 cfg.name
             )));
         }
-        let programs = self.config.problems().map(|p| p.programs(&cfg.name)).unwrap_or_default();
+        let programs = self
+            .config
+            .problems()
+            .map(|p| p.programs(&cfg.name))
+            .unwrap_or_default();
         for program in programs {
             let argv = ["sh", "-c", "command -v -- \"$1\"", "troika", program.as_str()];
             let out = settings.run(Command::new(argv).timeout(Some(CONNECT_TIMEOUT)))?;
@@ -130,10 +134,7 @@ pub fn config_action(
             }
             let mut out: String = report.problems.iter().map(|p| format!("{p}\n")).collect();
             let n = report.problems.len();
-            out.push_str(&format!(
-                "{sites}, {n} problem{}\n",
-                if n == 1 { "" } else { "s" }
-            ));
+            out.push_str(&format!("{sites}, {n} problem{}\n", if n == 1 { "" } else { "s" }));
             print(&out)?;
             Err(Error::Reported(Box::new(Error::config(format!("{n} problems")))))
         }
@@ -195,11 +196,7 @@ impl Controller<'_> {
     fn show(&self, name: &str, problems: &crate::config::Problems) -> Result<String> {
         let cfg = self.config.site(name)?;
         let edition = cfg.edition;
-        let mut out = format!(
-            "site '{name}' ({}, edition {})\n",
-            cfg.location(),
-            edition.name()
-        );
+        let mut out = format!("site '{name}' ({}, edition {})\n", cfg.location(), edition.name());
         if group::is_group(&cfg) {
             group::members(&cfg, &self.config)?;
         } else {

@@ -115,7 +115,12 @@ impl<'r> Controller<'r> {
         let conn_type = match self.connection_type(&cfg) {
             Err(e) if cfg.checking() && cfg.has("connection") => {
                 let msg = e.detail().to_string();
-                let err = self.unknown_name(&cfg, "connection", msg, self.registry.connections.iter().map(|c| c.name));
+                let err = self.unknown_name(
+                    &cfg,
+                    "connection",
+                    msg,
+                    self.registry.connections.iter().map(|c| c.name),
+                );
                 cfg.problem(err)?;
                 // The rest of the site is checked as if it were local.
                 self.registry.connection_type("local").ok_or(e)?

@@ -89,7 +89,8 @@ fn config_check_connect_finds_missing_commands() {
     let run = c.troika(&["config", "check", "--connect"]);
     run.expect_code(1);
     assert!(
-        run.stdout.contains("site 's': command '/nonexistent/sbatch' is not found on the site"),
+        run.stdout
+            .contains("site 's': command '/nonexistent/sbatch' is not found on the site"),
         "{}",
         run.stdout
     );
@@ -98,9 +99,8 @@ fn config_check_connect_finds_missing_commands() {
 
 #[test]
 fn config_show_gives_values_and_where_they_come_from() {
-    let c = Case::new("config-show").config(
-        "edition: 2026\nsites:\n  s:\n    type: slurm\n    connection: local\n    copy_script: true\n",
-    );
+    let c = Case::new("config-show")
+        .config("edition: 2026\nsites:\n  s:\n    type: slurm\n    connection: local\n    copy_script: true\n");
     let run = c.troika(&["config", "show", "s"]);
     run.expect_code(0);
     let f = c.s("config.yml");
@@ -115,6 +115,9 @@ fn config_show_gives_values_and_where_they_come_from() {
     assert_eq!(row("copy_script"), ["copy_script", "true", &format!("{f}:6")]);
     assert_eq!(row("type"), ["type", "slurm", &format!("{f}:4")]);
     assert_eq!(row("copy_jid"), ["copy_jid", "false", "default"]);
-    assert_eq!(row("status_record"), ["status_record", "true", "edition", "2026", "default"]);
+    assert_eq!(
+        row("status_record"),
+        ["status_record", "true", "edition", "2026", "default"]
+    );
     c.troika(&["config", "show", "nowhere"]).expect_code(1);
 }
