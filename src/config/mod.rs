@@ -176,8 +176,13 @@ impl Problems {
     pub fn values(&self, site: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         for (s, k, v) in self.reads.borrow().iter() {
-            if s == site && !out.iter().any(|(key, _)| key == k) {
-                out.push((k.clone(), v.clone()));
+            if s != site {
+                continue;
+            }
+            // The last reading of a key wins: a reader with a default reads the key first.
+            match out.iter_mut().find(|(key, _)| key == k) {
+                Some(e) => e.1 = v.clone(),
+                None => out.push((k.clone(), v.clone())),
             }
         }
         out
@@ -622,6 +627,18 @@ impl SiteConfig {
         self.note(key, r, |v| {
             v.map(crate::util::py_float).unwrap_or_else(|| "(not set)".into())
         })
+    }
+
+    /// A number of seconds with a default (shown by `troika config show` as the value).
+    pub fn seconds_or(&self, key: &str, default: f64) -> Result<f64> {
+        let v = self.seconds(key)?.unwrap_or(default);
+        self.note(key, Ok(v), |v| crate::util::py_float(*v))
+    }
+
+    /// A count with a default (shown by `troika config show` as the value).
+    pub fn count_or(&self, key: &str, default: u32) -> Result<u32> {
+        let v = self.count(key)?.unwrap_or(default);
+        self.note(key, Ok(v), |v| v.to_string())
     }
 
     /// A command: a string (one program name or path) or a list of strings

@@ -202,19 +202,14 @@ impl<'r> Controller<'r> {
             copy_script: cfg.bool_or("copy_script", false)?,
             copy_jid: cfg.bool_or("copy_jid", false)?,
             kill_sequence: cfg.recover(KillSequence::from_config(&cfg), || None)?,
-            command_timeout: Some(
-                cfg.seconds("command_timeout")?
-                    .map(Duration::from_secs_f64)
-                    .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
-            ),
+            command_timeout: Some(Duration::from_secs_f64(
+                cfg.seconds_or("command_timeout", DEFAULT_COMMAND_TIMEOUT.as_secs_f64())?,
+            )),
             pmkdir_command: cfg.command("pmkdir_command", &["mkdir", "-p"])?,
             syntax: site_type.syntax,
             rewrite_native: false,
             status_record: cfg.bool_or("status_record", cfg.behaviour().status_record)?,
-            vanish_grace: cfg
-                .seconds("vanish_grace")?
-                .map(|s| s as u64)
-                .unwrap_or(DEFAULT_VANISH_GRACE),
+            vanish_grace: cfg.seconds_or("vanish_grace", DEFAULT_VANISH_GRACE as f64)? as u64,
             retry: cfg.recover(crate::site::retry::RetryPolicy::from_config(&cfg), || {
                 crate::site::retry::RetryPolicy::NONE
             })?,

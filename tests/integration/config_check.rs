@@ -119,5 +119,7 @@ fn config_show_gives_values_and_where_they_come_from() {
         row("status_record"),
         ["status_record", "true", "edition", "2026", "default"]
     );
+    assert_eq!(row("retries"), ["retries", "6", "edition", "2026", "default"]);
+    assert_eq!(row("command_timeout"), ["command_timeout", "300.0", "default"]);
     c.troika(&["config", "show", "nowhere"]).expect_code(1);
 }
