@@ -255,7 +255,7 @@ fn recipe_group_failover() {
 /// The ECF_JOB_CMD, ECF_STATUS_CMD and ECF_KILL_CMD lines of the recipe's comments, run as
 /// ecFlow runs them (`sh -c`, its variables replaced), on the recipe's Slurm site.
 #[test]
-fn recipe_ecflow() {
+fn recipe_ecflow_command_lines() {
     if !service(Service::Slurm) {
         return;
     }
@@ -289,4 +289,88 @@ fn recipe_ecflow() {
     sh(line("ECF_STATUS_CMD"));
     assert!(c.path("task.job1.stat").exists());
     sh(line("ECF_KILL_CMD"));
+}
+
+/// The `ecflow` recipe under a real ecFlow server: a suite whose `ECF_JOB_CMD`,
+/// `ECF_KILL_CMD` and `ECF_STATUS_CMD` are the recipe's lines (`troika` the binary under
+/// test, `CFG` the recipe, `SITE` its site) runs a task on Slurm to completion, then a long
+/// one that `ecflow_client --kill` kills: ecFlow sees it aborted.
+#[test]
+fn recipe_ecflow_with_a_real_server() {
+    use crate::ecflow_kit::{setup, write};
+    if !service(Service::Ecflow) || !service(Service::Slurm) {
+        return;
+    }
+    let text = recipe("ecflow");
+    let (scratch, cfg, server) = setup("recipe-ecflow-server", &text);
+    let dir = scratch.path().to_path_buf();
+    let c = Case::new("recipe-ecflow-check");
+    checked(&c, &text);
+    let bin = crate::common::troika_bin().display().to_string();
+    let edit = |var: &str| -> String {
+        let l = text
+            .lines()
+            .find_map(|l| l.trim_start_matches('#').trim().strip_prefix(&format!("edit {var} ")))
+            .unwrap_or_else(|| panic!("no {var} line"));
+        format!(
+            "  edit {var} {}\n",
+            l.trim()
+                .replacen("troika -c CFG", &format!("{bin} -c {}", cfg.display()), 1)
+                .replace("SITE", "hpc")
+        )
+    };
+    const SUITE: &str = "troika_recipe";
+    let mut def = format!(
+        "suite {SUITE}\n  edit ECF_HOME '{home}'\n  edit ECF_FILES '{files}'\n  edit ECF_INCLUDE '{files}'\n  edit ECF_TRIES '1'\n  edit TEST_ECF_HOST '127.0.0.1'\n",
+        home = dir.join("ecf").display(),
+        files = dir.join("files").display(),
+    );
+    for var in ["ECF_JOB_CMD", "ECF_KILL_CMD", "ECF_STATUS_CMD"] {
+        def.push_str(&edit(var));
+    }
+    def.push_str("  task quick\n  task long\nendsuite\n");
+    write(
+        &dir.join("files/quick.ecf"),
+        "%include <head.h>\necho \"task %ECF_NAME%: done\"\n%include <tail.h>\n",
+    );
+    write(
+        &dir.join("files/long.ecf"),
+        "%include <head.h>\necho started\nsleep 300\n%include <tail.h>\n",
+    );
+    for task in ["quick", "long"] {
+        server
+            .jobs
+            .borrow_mut()
+            .push(("hpc".to_string(), dir.join(format!("ecf/{SUITE}/{task}.job1"))));
+    }
+    server.suites.borrow_mut().push(SUITE.to_string());
+    let def_file = dir.join("suite.def");
+    write(&def_file, &def);
+    server.client(&[&format!("--load={}", def_file.display())]);
+    server.client(&[&format!("--begin={SUITE}")]);
+    server.wait_for(
+        SUITE,
+        "the quick task to complete and the long one to run",
+        false,
+        |t| t.get("quick").is_some_and(|s| s.state == "complete") && t.get("long").is_some_and(|s| s.state == "active"),
+        &dir,
+        JOB_DEADLINE,
+    );
+    let out = read_or_empty(dir.join(format!("ecf/{SUITE}/quick.1")));
+    assert!(out.contains(&format!("task /{SUITE}/quick: done")), "{out}");
+    let long = format!("/{SUITE}/long");
+    server.client(&["--status", &long]);
+    let stat = dir.join(format!("ecf/{SUITE}/long.job1.stat"));
+    crate::common::poll_until("the .stat of ECF_STATUS_CMD", JOB_DEADLINE, || {
+        stat.exists().then_some(())
+    });
+    server.client(&["--kill", &long]);
+    server.wait_for(
+        SUITE,
+        "the long task to be aborted",
+        true,
+        |t| t.get("long").is_some_and(|s| s.state == "aborted"),
+        &dir,
+        JOB_DEADLINE,
+    );
 }
