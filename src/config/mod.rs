@@ -470,9 +470,26 @@ impl SiteConfig {
     /// when its message names no place) and `fallback` stands for the value, so that the
     /// rest of the site is read and checked too.
     pub fn recover<T>(&self, r: Result<T>, fallback: impl FnOnce() -> T) -> Result<T> {
+        self.recover_at(&[], r, fallback)
+    }
+
+    /// [`SiteConfig::recover`] for a reader of the site keys `keys`: a problem whose message
+    /// names no place is put at the key the message names (else the first key set).
+    pub fn recover_at<T>(&self, keys: &[&str], r: Result<T>, fallback: impl FnOnce() -> T) -> Result<T> {
         match (r, &self.problems) {
-            (Err(e), Some(p)) if !matches!(e, Error::Reported(_)) => {
-                p.push(self.located(e.detail()));
+            (Err(e), Some(p)) => {
+                let msg = e.detail();
+                let set = || {
+                    keys.iter()
+                        .filter_map(|k| Some((*k, self.node.entries()?.iter().find(|(n, _)| n.as_str() == Some(k))?)))
+                };
+                let key = set().find(|(k, _)| msg.contains(k)).or_else(|| set().next());
+                p.push(match key {
+                    Some((_, (k, _))) if !msg.starts_with(&*self.origin) => {
+                        format!("{}: site '{}': {msg}", self.at(k), self.name)
+                    }
+                    _ => self.located(msg),
+                });
                 Ok(fallback())
             }
             (r, _) => r,

@@ -54,9 +54,18 @@ impl Controller<'_> {
                 let _ = cfg.problem(e);
             }
         }
+        // In the order of the file (the loader's problems were found first).
+        let origin = format!("{}:", self.config.origin());
+        let place = |p: &String| -> (u32, u32) {
+            let mut parts = p.strip_prefix(&origin).unwrap_or("").splitn(3, ':');
+            let mut num = || parts.next().and_then(|n| n.parse().ok()).unwrap_or(u32::MAX);
+            (num(), num())
+        };
+        let mut list = problems.list();
+        list.sort_by_key(place);
         Ok(CheckReport {
             sites: names.len(),
-            problems: problems.list(),
+            problems: list,
         })
     }
 

@@ -127,7 +127,7 @@ impl<'r> Controller<'r> {
             }
             r => r?,
         };
-        let translator_entries = cfg.recover(translators::entries(&cfg), Vec::new)?;
+        let translator_entries = cfg.recover_at(&["translators"], translators::entries(&cfg), Vec::new)?;
         let mut known: Vec<&str> = COMMON_KEYS.to_vec();
         known.extend_from_slice(site_type.keys);
         known.extend_from_slice(conn_type.keys);
@@ -178,7 +178,8 @@ impl<'r> Controller<'r> {
                 || UnknownPolicy::Warn,
             )?,
         };
-        let translators = cfg.recover(
+        let translators = cfg.recover_at(
+            &["translators"],
             translators::build(
                 &translator_entries,
                 &TranslatorContext::new(&cfg, site_type.name).units(site_type.syntax.units),
@@ -186,7 +187,11 @@ impl<'r> Controller<'r> {
             ),
             Vec::new,
         )?;
-        let hooks = cfg.recover(Hooks::from_config(&cfg, &self.registry.hooks), Hooks::default)?;
+        let hooks = cfg.recover_at(
+            &HookPoint::ALL.map(HookPoint::key),
+            Hooks::from_config(&cfg, &self.registry.hooks),
+            Hooks::default,
+        )?;
         let foreign = match cfg.bool_or("foreign_directives", cfg.behaviour().foreign_directives)?
             && prefix.is_some()
             && !site_type.traits.syntax_from_config

@@ -45,8 +45,8 @@ fn config_check_finds_ten_faults_in_one_run() {
         format!("{f}:13:24: site 'b': Invalid unknown directive behaviour 'explode'"),
         format!("{f}:15:11: site 'c': unknown type 'slurmm' (did you mean 'slurm'?)"),
         format!("{f}:19:12: site group 'g' lists an unknown site: Unknown site 'nowhere'"),
-        format!("{f}:20:3: site 'd': Implementation 'no_such_translator' not found"),
-        format!("{f}:20:3: site 'd': Implementation 'no_such_hook' not found"),
+        format!("{f}:23:5: site 'd': Implementation 'no_such_translator' not found"),
+        format!("{f}:24:5: site 'd': Implementation 'no_such_hook' not found"),
         format!("{f}:25:19: site 'd': 'vanish_grace' must be a positive number of seconds, found -5"),
     ];
     for e in &expected {
@@ -57,6 +57,11 @@ fn config_check_finds_ten_faults_in_one_run() {
         );
     }
     assert!(run.stdout.ends_with("5 sites, 10 problems\n"), "{}", run.stdout);
+    // In the order of the file.
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    for (i, e) in expected.iter().enumerate() {
+        assert!(lines[i].starts_with(e.as_str()), "line {i}: {}", lines[i]);
+    }
 }
 
 #[test]
