@@ -944,6 +944,26 @@ mod tests {
     }
 
     #[test]
+    fn a_check_records_problems_and_goes_on_where_an_action_stops() {
+        let text = "sites:\n  s:\n    copy_script: maybe\n    retries: many\n";
+        let action = Config::from_text(text, Source::File("c.yml".into())).unwrap();
+        let site = action.site("s").unwrap();
+        assert!(site.bool_or("copy_script", false).is_err());
+        let problems = Problems::default();
+        let check = Config::read(text, Source::File("c.yml".into()), Some(problems.clone())).unwrap();
+        let site = check.site("s").unwrap();
+        assert!(
+            !site.bool_or("copy_script", false).unwrap(),
+            "the default stands for it"
+        );
+        assert_eq!(site.count("retries").unwrap(), None);
+        let found = problems.list();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("c.yml:3:18: site 's': 'copy_script'"), "{found:?}");
+        assert!(found[1].starts_with("c.yml:4:14: site 's': 'retries'"), "{found:?}");
+    }
+
+    #[test]
     fn command_string_or_list() {
         let s = SiteConfig::from_yaml("x", "a: sbatch\nb: [qsub, -W, block=false]\n").unwrap();
         assert_eq!(s.command("a", &["d"]).unwrap(), vec!["sbatch"]);

@@ -891,6 +891,23 @@ mod tests {
     }
 
     #[test]
+    fn duplicate_keys_kept_going_for_a_check() {
+        let (node, dups) = Node::parse_all("a: 1\nb: {x: 1, x: 2}\na: 3\nc: 4\n").unwrap();
+        assert_eq!(node.get("a").unwrap().value, Value::Int(1), "the first entry stays");
+        assert_eq!(node.get("b").unwrap().get("x").unwrap().value, Value::Int(1));
+        assert_eq!(node.get("c").unwrap().value, Value::Int(4), "reading went on");
+        let at: Vec<Option<(u32, u32)>> = dups.iter().map(|d| d.1).collect();
+        assert_eq!(at, [Some((2, 11)), Some((3, 1))]);
+        assert!(
+            dups[1]
+                .0
+                .starts_with("duplicate mapping key 'a' (first written on line 1"),
+            "{}",
+            dups[1].0
+        );
+    }
+
+    #[test]
     fn duplicate_keys_rejected() {
         let (msg, loc) = Node::parse("a: 1\na: 2\n").unwrap_err();
         assert!(

@@ -248,9 +248,12 @@ impl<'r> Controller<'r> {
             return Error::config(msg);
         };
         let given = n.key_text();
-        let hint = match crate::config::closest(&given, names.map(str::to_string)) {
+        let mut names: Vec<&str> = names.collect();
+        names.sort_unstable();
+        names.dedup();
+        let hint = match crate::config::closest(&given, names.iter().map(|s| s.to_string())) {
             Some(c) => format!(" (did you mean '{c}'?)"),
-            None => String::new(),
+            None => format!(" (known: {})", names.join(", ")),
         };
         Error::config(format!("{}: site '{}': {msg}{hint}", cfg.at(n), cfg.name))
     }
