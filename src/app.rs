@@ -192,16 +192,22 @@ fn usage_error(e: clap::Error) -> ExitStatus {
 /// `<prefix>/etc/troika.yml` (prefix: the directory above the binary's), or
 /// the built-in default.
 pub fn load_config(option: Option<&Path>) -> Result<Config> {
+    load_config_as(option, None)
+}
+
+/// The configuration, found as [`load_config`] finds it; read for a check when `problems`
+/// is given (`troika config check`).
+pub fn load_config_as(option: Option<&Path>, problems: Option<crate::config::Problems>) -> Result<Config> {
     if let Some(p) = option {
         crate::debug!("Using configuration file {}", p.display());
-        return Config::load(p);
+        return Config::load_as(p, problems);
     }
     // Set but empty is an error, as in 0.2.7: it names no file (and the
     // built-in configuration would hide the mistake).
     if let Some(env) = std::env::var_os("TROIKA_CONFIG_FILE") {
         let p = PathBuf::from(env);
         crate::debug!("Using configuration file {} (TROIKA_CONFIG_FILE)", p.display());
-        return Config::load(&p).map_err(|e| match e {
+        return Config::load_as(&p, problems).map_err(|e| match e {
             Error::Config(m) => Error::Config(format!("{m} (from TROIKA_CONFIG_FILE)")),
             other => other,
         });
@@ -214,7 +220,7 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
     if let Some(p) = &prefix_file {
         if p.is_file() {
             crate::debug!("Using configuration file {}", p.display());
-            return Config::load(p);
+            return Config::load_as(p, problems);
         }
     }
     let searched = match &prefix_file {
@@ -222,7 +228,14 @@ pub fn load_config(option: Option<&Path>) -> Result<Config> {
         None => "-c and TROIKA_CONFIG_FILE".to_string(),
     };
     crate::debug!("No configuration file found ({searched}): using the built-in configuration");
-    Ok(Config::builtin(searched))
+    Ok(match problems {
+        None => Config::builtin(searched),
+        Some(p) => Config::read(
+            crate::config::BUILTIN_CONFIG,
+            crate::config::Source::Builtin { searched },
+            Some(p),
+        )?,
+    })
 }
 
 /// Writes `text` to standard output; a closed pipe (`| head`) is not an
@@ -247,6 +260,9 @@ fn execute(
     action: Action,
     lock: Option<crate::script::SubmitLock>,
 ) -> Result<()> {
+    if let Action::Config(what) = action {
+        return crate::controller::config_action(registry, config, what, print_all);
+    }
     let config = load_config(config)?;
     let mut ctl = Controller::new(registry, config, dryrun)?;
     ctl.logfile = logfile;
@@ -358,6 +374,8 @@ fn execute(
                 Err(Error::run(format!("Connection failed for site '{site}'")))
             }
         }
+        // Handled before the configuration is loaded.
+        Action::Config(_) => Ok(()),
         Action::ListSites => {
             let stdout = std::io::stdout();
             let mut lock = stdout.lock();

@@ -185,6 +185,9 @@ pub enum Action {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<OsString>,
     },
+    /// Check, show or write site configurations
+    #[command(subcommand)]
+    Config(ConfigAction),
     /// List the job ledger: the jobs submitted
     Jobs {
         /// Only jobs of this site
@@ -196,6 +199,39 @@ pub enum Action {
         /// One JSON object per line
         #[arg(long = "json")]
         json: bool,
+    },
+}
+
+/// `troika config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Check every site of the configuration and report every problem (exit 1 if any)
+    Check {
+        /// Path to the configuration file
+        #[arg(short = 'c', long = "config", value_name = "CONFIG", value_parser = any_path())]
+        config: Option<PathBuf>,
+        /// Also check that each site answers and has the programs of its commands
+        #[arg(long = "connect")]
+        connect: bool,
+    },
+    /// Show a site as troika uses it: every key, its value and where the value comes from
+    Show {
+        site: String,
+        /// Path to the configuration file
+        #[arg(short = 'c', long = "config", value_name = "CONFIG", value_parser = any_path())]
+        config: Option<PathBuf>,
+    },
+    /// Write out a site configuration recipe
+    New {
+        /// The recipe (see --list)
+        #[arg(long = "recipe", value_name = "NAME", required_unless_present = "list")]
+        recipe: Option<String>,
+        /// Write it to FILE (never over an existing file) rather than to standard output
+        #[arg(short = 'o', long = "output", value_name = "FILE", value_parser = any_path())]
+        output: Option<PathBuf>,
+        /// List the recipes
+        #[arg(long = "list", conflicts_with = "recipe")]
+        list: bool,
     },
 }
 
@@ -215,6 +251,7 @@ impl Action {
             Action::Translate { .. } => "translate",
             Action::Qsub { .. } => "qsub",
             Action::Sbatch { .. } => "sbatch",
+            Action::Config(_) => "config",
         }
     }
 }

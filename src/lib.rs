@@ -21,6 +21,7 @@ mod docs;
 mod error;
 mod hook;
 mod job;
+mod recipes;
 mod registry;
 mod script;
 mod site;

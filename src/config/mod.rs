@@ -5,7 +5,7 @@
 
 pub mod yaml;
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -139,12 +139,72 @@ pub struct Config {
     /// The position in `sites` of each site name (the first entry of a name), built when a
     /// site is first looked up.
     site_index: OnceCell<HashMap<String, usize>>,
+    /// When the configuration is being checked (`troika config check`), the problems found
+    /// so far, shared with every site read from it (see [`Problems`]).
+    problems: Option<Problems>,
+}
+
+/// The problems of a configuration being checked. A configuration read for a check keeps
+/// going where an action stops: a duplicate key keeps its first entry, a bad edition is
+/// 0.2.7's, and a site's reader records a bad value and goes on with the key's default
+/// ([`SiteConfig::recover`]), so that one run reports everything. Each problem is a line
+/// `FILE:LINE:COL: site 'x': what is wrong`.
+#[derive(Clone, Debug, Default)]
+pub struct Problems {
+    found: Rc<RefCell<Vec<String>>>,
+    /// The programs of the commands each site reads (`sbatch_command`...): site, program.
+    commands: Rc<RefCell<Vec<(String, String)>>>,
+    /// The values each site's keys were read as, defaults included: site, key, value.
+    reads: Rc<RefCell<Vec<(String, String, String)>>>,
+}
+
+impl Problems {
+    pub fn push(&self, problem: String) {
+        let mut list = self.found.borrow_mut();
+        if !list.contains(&problem) {
+            list.push(problem);
+        }
+    }
+
+    /// The problems found so far, in the order found.
+    pub fn list(&self) -> Vec<String> {
+        self.found.borrow().clone()
+    }
+
+    /// The keys of site `site` as they were read, in the order first read, with their values
+    /// (`None` when not set and the reader has no default of its own).
+    pub fn values(&self, site: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (s, k, v) in self.reads.borrow().iter() {
+            if s != site {
+                continue;
+            }
+            // The last reading of a key wins: a reader with a default reads the key first.
+            match out.iter_mut().find(|(key, _)| key == k) {
+                Some(e) => e.1 = v.clone(),
+                None => out.push((k.clone(), v.clone())),
+            }
+        }
+        out
+    }
+
+    /// The programs site `site` runs, as its configuration names them or by default.
+    pub fn programs(&self, site: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (s, p) in self.commands.borrow().iter() {
+            if s == site && !out.contains(p) {
+                out.push(p.clone());
+            }
+        }
+        out
+    }
 }
 
 impl Config {
-    /// Reads and parses a configuration file. Syntax errors and a top level
-    /// that is not a mapping are reported here; the sites are checked when used.
-    pub fn load(path: &Path) -> Result<Config> {
+    /// Reads and parses a configuration file. Syntax errors and a top level that is not a
+    /// mapping are reported here; the sites are checked when used. For a check when
+    /// `problems` is given (see [`Problems`]).
+    pub fn load_as(path: &Path, problems: Option<Problems>) -> Result<Config> {
         let text = crate::util::read_limited(path, MAX_CONFIG_BYTES)
             .map_err(|e| Error::config(format!("Cannot read configuration file '{}': {e}", path.display())))?
             .ok_or_else(|| {
@@ -161,7 +221,7 @@ impl Config {
                 e.utf8_error().valid_up_to()
             ))
         })?;
-        Self::from_text(&text, Source::File(path.to_path_buf()))
+        Self::read(&text, Source::File(path.to_path_buf()), problems)
     }
 
     /// The built-in configuration: one `localhost` site (direct, local).
@@ -170,14 +230,44 @@ impl Config {
     }
 
     pub fn from_text(text: &str, source: Source) -> Result<Config> {
+        Self::read(text, source, None)
+    }
+
+    /// The configuration in `text`; with `problems`, read for a check: the duplicate keys and
+    /// a bad edition are recorded there and reading goes on.
+    pub fn read(text: &str, source: Source, problems: Option<Problems>) -> Result<Config> {
         let origin: Rc<str> = match &source {
             Source::File(p) => p.display().to_string().into(),
             Source::Builtin { .. } => "<built-in configuration>".into(),
         };
-        let root = Node::parse(text).map_err(|(msg, loc)| match loc {
-            Some((l, c)) => Error::config(format!("{origin}:{l}:{c}: {msg}")),
-            None => Error::config(format!("{origin}: {msg}")),
-        })?;
+        let located = |(msg, loc): yaml::ParseError| match loc {
+            Some((l, c)) => format!("{origin}:{l}:{c}: {msg}"),
+            None => format!("{origin}: {msg}"),
+        };
+        let root = match &problems {
+            None => Node::parse(text).map_err(|e| Error::config(located(e)))?,
+            Some(p) => {
+                let (root, duplicates) = Node::parse_all(text).map_err(|e| Error::config(located(e)))?;
+                // A duplicate key in a site is the site's problem: the site is the last one
+                // that starts before it.
+                let sites = root.get("sites").and_then(Node::entries).unwrap_or(&[]);
+                for (msg, loc) in duplicates {
+                    let site = loc.and_then(|(l, c)| {
+                        sites
+                            .iter()
+                            .rev()
+                            .find(|(k, _)| (k.line, k.col) <= (l, c) && k.line > 0)
+                            .filter(|(k, _)| k.col < c || (k.line, k.col) == (l, c))
+                            .map(|(k, _)| k.key_text())
+                    });
+                    p.push(match site {
+                        Some(name) => located((format!("site '{name}': {msg}"), loc)),
+                        None => located((msg, loc)),
+                    });
+                }
+                root
+            }
+        };
         match &root.value {
             Value::Map(_) | Value::Null => {}
             // troika 0.2.7 fails with "Unhandled exception" here; the words are
@@ -193,13 +283,23 @@ impl Config {
         }
         let edition = match root.get("edition") {
             None => Edition::default(),
-            Some(n) => n.scalar_text().as_deref().and_then(Edition::parse).ok_or_else(|| {
-                Error::config(format!(
-                    "{}: unknown edition {}: use `edition: 2026` for troika's defaults, or leave it out (or write `edition: 0.2.7`) for troika 0.2.7's behaviour",
-                    at(&origin, n),
-                    n.scalar_text().map(|t| crate::util::quote(&t)).unwrap_or_else(|| n.kind().to_string())
-                ))
-            })?,
+            Some(n) => match n.scalar_text().as_deref().and_then(Edition::parse) {
+                Some(e) => e,
+                None => {
+                    let msg = format!(
+                        "{}: unknown edition {}: use `edition: 2026` for troika's defaults, or leave it out (or write `edition: 0.2.7`) for troika 0.2.7's behaviour",
+                        at(&origin, n),
+                        n.scalar_text().map(|t| crate::util::quote(&t)).unwrap_or_else(|| n.kind().to_string())
+                    );
+                    match &problems {
+                        None => return Err(Error::config(msg)),
+                        Some(p) => {
+                            p.push(msg);
+                            Edition::default()
+                        }
+                    }
+                }
+            },
         };
         Ok(Config {
             source,
@@ -207,6 +307,7 @@ impl Config {
             root,
             edition,
             site_index: OnceCell::new(),
+            problems,
         })
     }
 
@@ -274,10 +375,20 @@ impl Config {
             }
             Error::invocation(msg)
         })?;
-        Ok(
-            SiteConfig::new(name.to_string(), key.clone(), node.clone(), self.origin.clone())?
-                .with_edition(self.edition),
-        )
+        let mut site = SiteConfig::new(name.to_string(), key.clone(), node.clone(), self.origin.clone())?
+            .with_edition(self.edition);
+        site.problems = self.problems.clone();
+        Ok(site)
+    }
+
+    /// The problems recorded so far when the configuration is read for a check.
+    pub fn problems(&self) -> Option<&Problems> {
+        self.problems.as_ref()
+    }
+
+    /// The name of the file, as messages give it.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 }
 
@@ -299,6 +410,8 @@ pub struct SiteConfig {
     key: Node,
     node: Node,
     origin: Rc<str>,
+    /// Set when the site is read for a check (see [`SiteConfig::recover`]).
+    problems: Option<Problems>,
 }
 
 impl SiteConfig {
@@ -324,7 +437,77 @@ impl SiteConfig {
             key,
             node,
             origin,
+            problems: None,
         })
+    }
+
+    /// For a check, records the value `key` was read as.
+    fn note<T: std::fmt::Debug>(&self, key: &str, value: Result<T>, show: impl FnOnce(&T) -> String) -> Result<T> {
+        if let (Some(p), Ok(v)) = (&self.problems, &value) {
+            p.reads.borrow_mut().push((self.name.clone(), key.to_string(), show(v)));
+        }
+        value
+    }
+
+    /// The same site read for a check into `problems`.
+    pub fn checked_by(mut self, problems: Problems) -> SiteConfig {
+        self.problems = Some(problems);
+        self
+    }
+
+    /// `FILE:LINE` of a node.
+    pub fn line_of(&self, node: &Node) -> String {
+        format!("{}:{}", self.origin, node.line)
+    }
+
+    /// Whether the site is read for a check (`troika config check`).
+    pub fn checking(&self) -> bool {
+        self.problems.is_some()
+    }
+
+    /// The one place where a check goes on past a problem. For an action, `r` as it is: the
+    /// first problem stops the site. For a check, a problem is recorded (located at the site
+    /// when its message names no place) and `fallback` stands for the value, so that the
+    /// rest of the site is read and checked too.
+    pub fn recover<T>(&self, r: Result<T>, fallback: impl FnOnce() -> T) -> Result<T> {
+        self.recover_at(&[], r, fallback)
+    }
+
+    /// [`SiteConfig::recover`] for a reader of the site keys `keys`: a problem whose message
+    /// names no place is put at the key the message names (else the first key set).
+    pub fn recover_at<T>(&self, keys: &[&str], r: Result<T>, fallback: impl FnOnce() -> T) -> Result<T> {
+        match (r, &self.problems) {
+            (Err(e), Some(p)) => {
+                let msg = e.detail();
+                let set = || {
+                    keys.iter()
+                        .filter_map(|k| Some((*k, self.node.entries()?.iter().find(|(n, _)| n.as_str() == Some(k))?)))
+                };
+                let key = set().find(|(k, _)| msg.contains(k)).or_else(|| set().next());
+                p.push(match key {
+                    Some((_, (k, _))) if !msg.starts_with(&*self.origin) => {
+                        format!("{}: site '{}': {msg}", self.at(k), self.name)
+                    }
+                    _ => self.located(msg),
+                });
+                Ok(fallback())
+            }
+            (r, _) => r,
+        }
+    }
+
+    /// A problem of the site, recorded for a check; for an action, the error.
+    pub fn problem(&self, e: Error) -> Result<()> {
+        self.recover(Err(e), || ())
+    }
+
+    /// `msg` with the site's place in front when it names none.
+    fn located(&self, msg: &str) -> String {
+        if msg.starts_with(&*self.origin) {
+            msg.to_string()
+        } else {
+            format!("{}: site '{}': {msg}", self.location(), self.name)
+        }
     }
 
     /// A site config built from YAML text, for tests and embedding programs.
@@ -392,20 +575,22 @@ impl SiteConfig {
 
     /// An optional string; null counts as absent.
     pub fn opt_str(&self, key: &str) -> Result<Option<String>> {
-        match self.get(key) {
+        let r = match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(None),
             Some(n) => match &n.value {
                 Value::Str(s) => Ok(Some(s.clone())),
                 Value::Int(_) | Value::Float(_) => Ok(n.scalar_text()),
                 _ => Err(self.err(n, format!("'{key}' must be a string, found {}", n.kind()))),
             },
-        }
+        };
+        let r = self.recover(r, || None);
+        self.note(key, r, |v| v.clone().unwrap_or_else(|| "(not set)".into()))
     }
 
     /// A boolean with a default. PyYAML booleans (`yes`, `on`) are booleans
     /// already; strings such as `"true"` are accepted too.
     pub fn bool_or(&self, key: &str, default: bool) -> Result<bool> {
-        match self.get(key) {
+        let r = match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(default),
             Some(n) => match &n.value {
                 Value::Bool(b) => Ok(*b),
@@ -422,37 +607,61 @@ impl SiteConfig {
                     format!("'{key}' must be a boolean (true/false, yes/no), found {}", n.kind()),
                 )),
             },
-        }
+        };
+        let r = self.recover(r, || default);
+        self.note(key, r, |v| v.to_string())
     }
 
     /// A count: a whole number from 0 up (an integer, or a string holding
     /// one).
     pub fn count(&self, key: &str) -> Result<Option<u32>> {
-        let Some(n) = self.get(key).filter(|n| !n.is_null()) else {
-            return Ok(None);
-        };
-        let parsed = match &n.value {
-            Value::Int(i) => u32::try_from(*i).ok(),
-            Value::Str(s) => s.trim().parse::<u32>().ok(),
-            _ => None,
-        };
-        parsed
-            .map(Some)
-            .ok_or_else(|| self.err(n, format!("'{key}' must be a whole number from 0 up, found {n}")))
+        let r = (|| {
+            let Some(n) = self.get(key).filter(|n| !n.is_null()) else {
+                return Ok(None);
+            };
+            let parsed = match &n.value {
+                Value::Int(i) => u32::try_from(*i).ok(),
+                Value::Str(s) => s.trim().parse::<u32>().ok(),
+                _ => None,
+            };
+            parsed
+                .map(Some)
+                .ok_or_else(|| self.err(n, format!("'{key}' must be a whole number from 0 up, found {n}")))
+        })();
+        let r = self.recover(r, || None);
+        self.note(key, r, |v| {
+            v.map(|c| c.to_string()).unwrap_or_else(|| "(not set)".into())
+        })
     }
 
     /// A number of seconds (see `seconds_of`).
     pub fn seconds(&self, key: &str) -> Result<Option<f64>> {
-        match self.get(key) {
+        let r = match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(None),
             Some(n) => seconds_of(n, &format!("'{key}'")).map(Some).map_err(|m| self.err(n, m)),
-        }
+        };
+        let r = self.recover(r, || None);
+        self.note(key, r, |v| {
+            v.map(crate::util::py_float).unwrap_or_else(|| "(not set)".into())
+        })
+    }
+
+    /// A number of seconds with a default (shown by `troika config show` as the value).
+    pub fn seconds_or(&self, key: &str, default: f64) -> Result<f64> {
+        let v = self.seconds(key)?.unwrap_or(default);
+        self.note(key, Ok(v), |v| crate::util::py_float(*v))
+    }
+
+    /// A count with a default (shown by `troika config show` as the value).
+    pub fn count_or(&self, key: &str, default: u32) -> Result<u32> {
+        let v = self.count(key)?.unwrap_or(default);
+        self.note(key, Ok(v), |v| v.to_string())
     }
 
     /// A command: a string (one program name or path) or a list of strings
     /// (program and leading arguments). Never split on spaces.
     pub fn command(&self, key: &str, default: &[&str]) -> Result<Vec<String>> {
-        match self.get(key) {
+        let r = match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(default.iter().map(|s| s.to_string()).collect()),
             Some(n) => {
                 let v = self.str_list_node(key, n)?;
@@ -461,15 +670,23 @@ impl SiteConfig {
                 }
                 Ok(v)
             }
+        };
+        let argv = self.recover(r, || default.iter().map(|s| s.to_string()).collect());
+        let argv = self.note(key, argv, |v| format!("{v:?}"))?;
+        if let (Some(p), Some(program)) = (&self.problems, argv.first()) {
+            p.commands.borrow_mut().push((self.name.clone(), program.clone()));
         }
+        Ok(argv)
     }
 
     /// A list of strings (a single string counts as a one-element list).
     pub fn str_list(&self, key: &str) -> Result<Vec<String>> {
-        match self.get(key) {
+        let r = match self.get(key) {
             None | Some(Node { value: Value::Null, .. }) => Ok(vec![]),
             Some(n) => self.str_list_node(key, n),
-        }
+        };
+        let r = self.recover(r, Vec::new);
+        self.note(key, r, |v| format!("{v:?}"))
     }
 
     fn str_list_node(&self, key: &str, n: &Node) -> Result<Vec<String>> {
@@ -511,15 +728,14 @@ impl SiteConfig {
                 );
                 continue;
             }
-            match closest(&key, known.iter().map(|s| s.to_string())) {
-                Some(c) => crate::warning!(
-                    "{}: site '{}': unknown key '{key}' (did you mean '{c}'?)",
-                    self.at(k),
-                    self.name
-                ),
-                None => {
-                    crate::warning!("{}: site '{}': unknown key '{key}'", self.at(k), self.name)
-                }
+            let hint = match closest(&key, known.iter().map(|s| s.to_string())) {
+                Some(c) => format!(" (did you mean '{c}'?)"),
+                None => String::new(),
+            };
+            let msg = format!("{}: site '{}': unknown key '{key}'{hint}", self.at(k), self.name);
+            match &self.problems {
+                Some(p) => p.push(msg),
+                None => crate::warning!("{msg}"),
             }
         }
     }
@@ -725,6 +941,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("must be a mapping"), "{err}");
+    }
+
+    #[test]
+    fn a_check_records_problems_and_goes_on_where_an_action_stops() {
+        let text = "sites:\n  s:\n    copy_script: maybe\n    retries: many\n";
+        let action = Config::from_text(text, Source::File("c.yml".into())).unwrap();
+        let site = action.site("s").unwrap();
+        assert!(site.bool_or("copy_script", false).is_err());
+        let problems = Problems::default();
+        let check = Config::read(text, Source::File("c.yml".into()), Some(problems.clone())).unwrap();
+        let site = check.site("s").unwrap();
+        assert!(
+            !site.bool_or("copy_script", false).unwrap(),
+            "the default stands for it"
+        );
+        assert_eq!(site.count("retries").unwrap(), None);
+        let found = problems.list();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("c.yml:3:18: site 's': 'copy_script'"), "{found:?}");
+        assert!(found[1].starts_with("c.yml:4:14: site 's': 'retries'"), "{found:?}");
     }
 
     #[test]

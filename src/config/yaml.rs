@@ -52,7 +52,7 @@ pub enum Value {
 }
 
 /// A configuration error: its message and, when known, its line and column.
-type ParseError = (String, Option<(u32, u32)>);
+pub type ParseError = (String, Option<(u32, u32)>);
 
 impl Node {
     pub fn new(value: Value) -> Self {
@@ -65,8 +65,23 @@ impl Node {
             parser: Parser::new_from_str(text),
             anchors: HashMap::new(),
             budget: ALIAS_BUDGET,
+            duplicates: None,
         }
         .document()
+    }
+
+    /// Reads a YAML document as [`Node::parse`] does, but a key written twice in a mapping
+    /// does not stop the reading: the first entry stays, and each duplicate is returned with
+    /// its message and position (for `troika config check`, which reports every problem).
+    pub fn parse_all(text: &str) -> Result<(Node, Vec<ParseError>), ParseError> {
+        let mut b = Builder {
+            parser: Parser::new_from_str(text),
+            anchors: HashMap::new(),
+            budget: ALIAS_BUDGET,
+            duplicates: Some(Vec::new()),
+        };
+        let node = b.document()?;
+        Ok((node, b.duplicates.take().unwrap_or_default()))
     }
 
     /// A short description of the node's type, for error messages.
@@ -150,6 +165,9 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     /// How many more nodes aliases may copy.
     budget: usize,
+    /// When kept (see [`Node::parse_all`]), the duplicate keys found: the first entry of a
+    /// key stays and reading goes on. Otherwise a duplicate key ends the reading.
+    duplicates: Option<Vec<ParseError>>,
 }
 
 fn at(span: &Span) -> (u32, u32) {
@@ -309,7 +327,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn document(mut self) -> Result<Node, ParseError> {
+    fn document(&mut self) -> Result<Node, ParseError> {
         let empty = Node {
             value: Value::Null,
             line: 1,
@@ -449,14 +467,28 @@ impl<'a> Builder<'a> {
                 ev => self.node(ev, span)?,
             };
             let hash = key_hash(&key.value);
-            if own_keys.find(&own, &key.value, hash).is_some() {
-                return Err((
+            if let Some(first) = own_keys.find(&own, &key.value, hash) {
+                let Some(found) = self.duplicates.as_mut() else {
+                    return Err((
+                        format!(
+                            "duplicate mapping key '{}' (each key may appear once in a mapping)",
+                            key.key_text()
+                        ),
+                        Some((key.line, key.col)),
+                    ));
+                };
+                let line = own[first].0.line;
+                found.push((
                     format!(
-                        "duplicate mapping key '{}' (each key may appear once in a mapping)",
+                        "duplicate mapping key '{}' (first written on line {line}; each key may appear once in a mapping: remove one)",
                         key.key_text()
                     ),
                     Some((key.line, key.col)),
                 ));
+                // The value is read and dropped: the first entry stays.
+                let (vev, vspan) = self.next()?;
+                self.node(vev, vspan)?;
+                continue;
             }
             let (vev, vspan) = self.next()?;
             let value = self.node(vev, vspan)?;
@@ -856,6 +888,23 @@ mod tests {
         let (msg, loc) = Node::parse("sites:\n  s:\n    type: x\n   c: 1\n").unwrap_err();
         assert!(!msg.is_empty());
         assert_eq!(loc.map(|l| l.0), Some(4));
+    }
+
+    #[test]
+    fn duplicate_keys_kept_going_for_a_check() {
+        let (node, dups) = Node::parse_all("a: 1\nb: {x: 1, x: 2}\na: 3\nc: 4\n").unwrap();
+        assert_eq!(node.get("a").unwrap().value, Value::Int(1), "the first entry stays");
+        assert_eq!(node.get("b").unwrap().get("x").unwrap().value, Value::Int(1));
+        assert_eq!(node.get("c").unwrap().value, Value::Int(4), "reading went on");
+        let at: Vec<Option<(u32, u32)>> = dups.iter().map(|d| d.1).collect();
+        assert_eq!(at, [Some((2, 11)), Some((3, 1))]);
+        assert!(
+            dups[1]
+                .0
+                .starts_with("duplicate mapping key 'a' (first written on line 1"),
+            "{}",
+            dups[1].0
+        );
     }
 
     #[test]

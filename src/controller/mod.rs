@@ -16,9 +16,11 @@ use crate::script::{Request, SubmitLock, UnknownPolicy};
 use crate::site::{group, CancelStatus, KillSequence, Site, SiteSettings, COMMON_KEYS};
 use crate::util::{quote, with_suffix};
 
+mod check;
 mod frontend;
 mod queues;
 mod status;
+pub use check::config_action;
 pub use frontend::Translation;
 pub use status::StatusRequest;
 
@@ -98,12 +100,34 @@ impl<'r> Controller<'r> {
         let name = cfg.name.clone();
         let name = name.as_str();
         let type_name = cfg.required_str("type")?;
-        let site_type = self
-            .registry
-            .site_type(&type_name)
-            .ok_or_else(|| Error::config(format!("Site '{name}' has unknown type '{type_name}'")))?;
-        let conn_type = self.connection_type(&cfg)?;
-        let translator_entries = translators::entries(&cfg)?;
+        let site_type = self.registry.site_type(&type_name).ok_or_else(|| {
+            let msg = format!("Site '{name}' has unknown type '{type_name}'");
+            match cfg.checking() {
+                false => Error::config(msg),
+                true => self.unknown_name(
+                    &cfg,
+                    "type",
+                    format!("unknown type '{type_name}'"),
+                    self.registry.sites.iter().map(|t| t.name),
+                ),
+            }
+        })?;
+        let conn_type = match self.connection_type(&cfg) {
+            Err(e) if cfg.checking() && cfg.has("connection") => {
+                let msg = e.detail().to_string();
+                let err = self.unknown_name(
+                    &cfg,
+                    "connection",
+                    msg,
+                    self.registry.connections.iter().map(|c| c.name),
+                );
+                cfg.problem(err)?;
+                // The rest of the site is checked as if it were local.
+                self.registry.connection_type("local").ok_or(e)?
+            }
+            r => r?,
+        };
+        let translator_entries = cfg.recover_at(&["translators"], translators::entries(&cfg), Vec::new)?;
         let mut known: Vec<&str> = COMMON_KEYS.to_vec();
         known.extend_from_slice(site_type.keys);
         known.extend_from_slice(conn_type.keys);
@@ -120,37 +144,54 @@ impl<'r> Controller<'r> {
         )?;
         crate::debug!("Created connection {} for site {name}", conn_type.name);
 
+        let type_prefix = || site_type.syntax.prefix.map(|p| p.as_bytes().to_vec());
         let prefix = match cfg.get("directive_prefix") {
-            None => site_type.syntax.prefix.map(|p| p.as_bytes().to_vec()),
+            None => type_prefix(),
             Some(n) if n.is_null() => None,
-            Some(n) => Some(
-                n.as_str()
-                    .ok_or_else(|| {
-                        Error::config(format!(
-                            "{}: site '{name}': 'directive_prefix' must be a string or null",
-                            cfg.at(n)
-                        ))
-                    })?
-                    .as_bytes()
-                    .to_vec(),
-            ),
+            Some(n) => cfg.recover(
+                n.as_str().map(|p| Some(p.as_bytes().to_vec())).ok_or_else(|| {
+                    Error::config(format!(
+                        "{}: site '{name}': 'directive_prefix' must be a string or null",
+                        cfg.at(n)
+                    ))
+                }),
+                type_prefix,
+            )?,
         };
-        let overrides = crate::script::translate::read_overrides(&cfg, "directive_translate")?;
+        let overrides = cfg.recover(
+            crate::script::translate::read_overrides(&cfg, "directive_translate"),
+            Default::default,
+        )?;
         let unknown = match cfg.opt_str("unknown_directive")? {
             None => UnknownPolicy::Warn,
-            Some(s) => UnknownPolicy::parse(&s).ok_or_else(|| {
-                Error::config(format!(
-                    "Invalid unknown directive behaviour {} for site '{name}': expected 'fail', 'warn' or 'ignore'",
-                    quote(&s)
-                ))
-            })?,
+            Some(s) => cfg.recover(
+                UnknownPolicy::parse(&s).ok_or_else(|| {
+                    let msg = format!(
+                        "Invalid unknown directive behaviour {} for site '{name}': expected 'fail', 'warn' or 'ignore'",
+                        quote(&s)
+                    );
+                    match (cfg.checking(), cfg.get("unknown_directive")) {
+                        (true, Some(n)) => Error::config(format!("{}: site '{name}': {msg}", cfg.at(n))),
+                        _ => Error::config(msg),
+                    }
+                }),
+                || UnknownPolicy::Warn,
+            )?,
         };
-        let translators = translators::build(
-            &translator_entries,
-            &TranslatorContext::new(&cfg, site_type.name).units(site_type.syntax.units),
-            &self.registry.translators,
+        let translators = cfg.recover_at(
+            &["translators"],
+            translators::build(
+                &translator_entries,
+                &TranslatorContext::new(&cfg, site_type.name).units(site_type.syntax.units),
+                &self.registry.translators,
+            ),
+            Vec::new,
         )?;
-        let hooks = Hooks::from_config(&cfg, &self.registry.hooks)?;
+        let hooks = cfg.recover_at(
+            &HookPoint::ALL.map(HookPoint::key),
+            Hooks::from_config(&cfg, &self.registry.hooks),
+            Hooks::default,
+        )?;
         let foreign = match cfg.bool_or("foreign_directives", cfg.behaviour().foreign_directives)?
             && prefix.is_some()
             && !site_type.traits.syntax_from_config
@@ -165,21 +206,18 @@ impl<'r> Controller<'r> {
             default_shebang: cfg.opt_str("default_shebang")?.map(String::into_bytes),
             copy_script: cfg.bool_or("copy_script", false)?,
             copy_jid: cfg.bool_or("copy_jid", false)?,
-            kill_sequence: KillSequence::from_config(&cfg)?,
-            command_timeout: Some(
-                cfg.seconds("command_timeout")?
-                    .map(Duration::from_secs_f64)
-                    .unwrap_or(DEFAULT_COMMAND_TIMEOUT),
-            ),
+            kill_sequence: cfg.recover(KillSequence::from_config(&cfg), || None)?,
+            command_timeout: Some(Duration::from_secs_f64(
+                cfg.seconds_or("command_timeout", DEFAULT_COMMAND_TIMEOUT.as_secs_f64())?,
+            )),
             pmkdir_command: cfg.command("pmkdir_command", &["mkdir", "-p"])?,
             syntax: site_type.syntax,
             rewrite_native: false,
             status_record: cfg.bool_or("status_record", cfg.behaviour().status_record)?,
-            vanish_grace: cfg
-                .seconds("vanish_grace")?
-                .map(|s| s as u64)
-                .unwrap_or(DEFAULT_VANISH_GRACE),
-            retry: crate::site::retry::RetryPolicy::from_config(&cfg)?,
+            vanish_grace: cfg.seconds_or("vanish_grace", DEFAULT_VANISH_GRACE as f64)? as u64,
+            retry: cfg.recover(crate::site::retry::RetryPolicy::from_config(&cfg), || {
+                crate::site::retry::RetryPolicy::NONE
+            })?,
             faults: site_type.traits.faults,
             array_index: site_type.traits.array_index,
             prefix,
@@ -196,6 +234,28 @@ impl<'r> Controller<'r> {
             hooks,
             group: None,
         })
+    }
+
+    /// For a check: `msg` at the node of `key`, with the closest of `names` when one is near.
+    fn unknown_name<'n>(
+        &self,
+        cfg: &SiteConfig,
+        key: &str,
+        msg: String,
+        names: impl Iterator<Item = &'n str>,
+    ) -> Error {
+        let Some(n) = cfg.get(key) else {
+            return Error::config(msg);
+        };
+        let given = n.key_text();
+        let mut names: Vec<&str> = names.collect();
+        names.sort_unstable();
+        names.dedup();
+        let hint = match crate::config::closest(&given, names.iter().map(|s| s.to_string())) {
+            Some(c) => format!(" (did you mean '{c}'?)"),
+            None => format!(" (known: {})", names.join(", ")),
+        };
+        Error::config(format!("{}: site '{}': {msg}{hint}", cfg.at(n), cfg.name))
     }
 
     /// The foreign directive tables of the registered site types (the last

@@ -40,21 +40,27 @@ pub fn members(cfg: &SiteConfig, config: &Config) -> Result<Vec<String>> {
             cfg.name
         )));
     }
+    // For a check, every bad member is reported (`SiteConfig::problem`); for an action, the
+    // first one stops.
     for m in &names {
-        let member = config.site(m).map_err(|e| match e {
-            Error::Invocation(msg) => Error::config(format!(
-                "{}: site group '{}' lists an unknown site: {msg}",
-                cfg.at(node),
-                cfg.name
-            )),
-            other => other,
-        })?;
+        let member = match config.site(m) {
+            Ok(member) => member,
+            Err(Error::Invocation(msg)) => {
+                cfg.problem(Error::config(format!(
+                    "{}: site group '{}' lists an unknown site: {msg}",
+                    cfg.at(node),
+                    cfg.name
+                )))?;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         if is_group(&member) {
-            return Err(Error::config(format!(
+            cfg.problem(Error::config(format!(
                 "{}: site group '{}': member '{m}' is itself a group; groups cannot be nested",
                 cfg.at(node),
                 cfg.name
-            )));
+            )))?;
         }
     }
     Ok(names)

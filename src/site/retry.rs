@@ -151,10 +151,10 @@ impl RetryPolicy {
     /// as the default.
     pub fn from_config(cfg: &SiteConfig) -> Result<RetryPolicy> {
         let secs = |key: &str, default: f64| -> Result<Duration> {
-            Ok(Duration::from_secs_f64(cfg.seconds(key)?.unwrap_or(default)))
+            Ok(Duration::from_secs_f64(cfg.seconds_or(key, default)?))
         };
         let policy = RetryPolicy {
-            retries: cfg.count("retries")?.unwrap_or(cfg.behaviour().retries),
+            retries: cfg.count_or("retries", cfg.behaviour().retries)?,
             delay: secs("retry_delay", DEFAULT_DELAY)?,
             max_delay: secs("retry_max_delay", DEFAULT_MAX_DELAY)?,
             time_limit: secs("retry_time_limit", DEFAULT_TIME_LIMIT)?,

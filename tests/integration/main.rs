@@ -6,6 +6,7 @@ mod common;
 
 mod arrays;
 mod cli;
+mod config_check;
 mod conformance;
 mod contract;
 mod direct;
@@ -23,6 +24,7 @@ mod pbs;
 mod plugin;
 mod queues;
 mod queues_emulated;
+mod recipes;
 mod retries;
 mod sge;
 mod signal_before_end;
