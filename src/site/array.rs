@@ -102,6 +102,12 @@ impl Spec {
         Ok(Spec { ranges: out, limit })
     }
 
+    /// `%N` for a limit of N tasks at once (Slurm, PBS, Torque, LSF), or
+    /// nothing.
+    pub fn limit_suffix(&self) -> String {
+        self.limit.map(|l| format!("%{l}")).unwrap_or_default()
+    }
+
     /// The ranges as Slurm and LSF write them: `1-9:2,12`.
     pub fn ranges_text(&self) -> String {
         self.ranges.iter().map(Range::text).collect::<Vec<_>>().join(",")
@@ -134,14 +140,17 @@ impl Spec {
     }
 }
 
-/// The value of an output or error file directive, with `.` and the
-/// scheduler's placeholder of the task index (`%a`, `$TASK_ID`) added when
-/// the job is an array: each task writes its own file.
-pub fn per_task_path(j: &Joint, placeholder: &str) -> Vec<u8> {
-    match j.get("array") {
-        Some(_) => [j.value, b".", placeholder.as_bytes()].concat(),
-        None => j.value.to_vec(),
+/// The option `flag` (`-o `, `--output=`) with the value of an output or
+/// error file directive, and `.` and the scheduler's placeholder of the
+/// task index (`%a`, `$TASK_ID`) after it when the job is an array: each
+/// task writes its own file.
+pub fn per_task_option(j: &Joint, flag: &str, placeholder: &str) -> Result<Vec<Vec<u8>>> {
+    let mut arg = [flag.as_bytes(), j.value].concat();
+    if j.get("array").is_some() {
+        arg.push(b'.');
+        arg.extend_from_slice(placeholder.as_bytes());
     }
+    Ok(vec![arg])
 }
 
 /// The line that exports the task index of an array job to the job's

@@ -20,7 +20,7 @@ use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
-use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
+use crate::script::translate::{Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
 
 pub const KEYS: &[&str] = &["flux_command"];
@@ -245,15 +245,9 @@ fn total_gpus(j: &Joint) -> Result<Vec<Vec<u8>>> {
 }
 
 fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    if v.is_empty() || bool_value(v)? {
-        Ok(vec![b"--exclusive".to_vec()])
-    } else {
-        Ok(vec![])
-    }
+    crate::script::translate::bool_flag(v, "--exclusive")
 }
 
-/// `-t`: a Flux duration with a unit as it is, any other walltime form in
-/// minutes when whole minutes, else seconds.
 fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     crate::script::translate::bool_flag(v, "--urgency=hold")
 }
@@ -263,6 +257,8 @@ fn signal_before_end(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![format!("--signal={sig}@{secs}s").into_bytes()])
 }
 
+/// `-t`: a Flux duration with a unit as it is, any other walltime form in
+/// minutes when whole minutes, else seconds.
 fn walltime(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let v = v.trim_ascii();
     if is_fsd_with_unit(v) {

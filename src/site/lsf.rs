@@ -16,7 +16,7 @@ use super::{ScriptSyntax, SiteSettings, SiteType, Submission, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::{Answer, JobStatus, NativeState, Outcome as JobOutcome, State};
-use crate::script::translate::{bool_value, Entry, Joint, Rule, Table};
+use crate::script::translate::{Entry, Joint, Rule, Table};
 use crate::script::NativeSyntax;
 use crate::util::quote;
 
@@ -162,7 +162,7 @@ const ARRAY_INDEX: Option<&str> = Some("LSB_JOBINDEX");
 /// `-J "NAME[1-10:2]%3"`: an array is a name with indices.
 fn array(j: &Joint) -> Result<Vec<Vec<u8>>> {
     let spec = super::array::Spec::parse(j.value)?;
-    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    let limit = spec.limit_suffix();
     let name = j.get("name").unwrap_or(b"troika");
     Ok(vec![[
         b"-J \"",
@@ -181,11 +181,11 @@ fn name(j: &Joint) -> Result<Vec<Vec<u8>>> {
 }
 
 fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-o ", &super::array::per_task_path(j, "%I")[..]].concat()])
+    super::array::per_task_option(j, "-o ", "%I")
 }
 
 fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-e ", &super::array::per_task_path(j, "%I")[..]].concat()])
+    super::array::per_task_option(j, "-e ", "%I")
 }
 
 /// `-w "done(1) && ended(2)"`.
@@ -308,11 +308,7 @@ fn gpu(j: &Joint) -> Result<Vec<Vec<u8>>> {
 }
 
 fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    if v.is_empty() || bool_value(v)? {
-        Ok(vec![b"-x".to_vec()])
-    } else {
-        Ok(vec![])
-    }
+    crate::script::translate::bool_flag(v, "-x")
 }
 
 fn hold(v: &[u8]) -> Result<Vec<Vec<u8>>> {

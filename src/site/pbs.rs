@@ -26,14 +26,18 @@ use crate::script::translate::{Entry, Joint, Table};
 use crate::script::NativeSyntax;
 use crate::util::{quote, quote_bytes};
 
-pub const KEYS: &[&str] = &[
-    "qsub_command",
-    "qstat_command",
-    "qdel_command",
-    "qsig_command",
-    "qrls_command",
-    "resource_syntax",
-];
+/// The qsub family's keys, and `resource_syntax`.
+pub const KEYS: &[&str] = &{
+    const FAMILY: &[&str] = super::qsub::KEYS;
+    let mut all = [""; FAMILY.len() + 1];
+    let mut i = 0;
+    while i < FAMILY.len() {
+        all[i] = FAMILY[i];
+        i += 1;
+    }
+    all[i] = "resource_syntax";
+    all
+};
 
 /// PBS's job states (`job_state` of `qstat -f`), and for a finished job
 /// what its `Exit_status` says. Rows that name an `Exit_status` are read
@@ -243,20 +247,16 @@ fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     } else {
         String::new()
     };
-    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    let limit = spec.limit_suffix();
     Ok(vec![format!("-J {}-{}{step}{limit}", r.start, r.end).into_bytes()])
 }
 
 fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![
-        [b"-o ", &super::array::per_task_path(j, "^array_index^")[..]].concat()
-    ])
+    super::array::per_task_option(j, "-o ", "^array_index^")
 }
 
 fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![
-        [b"-e ", &super::array::per_task_path(j, "^array_index^")[..]].concat()
-    ])
+    super::array::per_task_option(j, "-e ", "^array_index^")
 }
 
 /// How many rows of [`ENTRIES`] every PBS site has.

@@ -238,11 +238,11 @@ fn depends_on(v: &[u8]) -> Result<Vec<Vec<u8>>> {
 }
 
 fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-o ", &super::array::per_task_path(j, "$TASK_ID")[..]].concat()])
+    super::array::per_task_option(j, "-o ", "$TASK_ID")
 }
 
 fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"-e ", &super::array::per_task_path(j, "$TASK_ID")[..]].concat()])
+    super::array::per_task_option(j, "-e ", "$TASK_ID")
 }
 
 /// The translation of generic directives to `#$` options (troika 0.2.7's).

@@ -228,16 +228,16 @@ const ARRAY_INDEX: Option<&str> = Some("SLURM_ARRAY_TASK_ID");
 
 fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let spec = super::array::Spec::parse(v)?;
-    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    let limit = spec.limit_suffix();
     Ok(vec![format!("--array={}{limit}", spec.ranges_text()).into_bytes()])
 }
 
 fn output_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"--output=", &super::array::per_task_path(j, "%a")[..]].concat()])
+    super::array::per_task_option(j, "--output=", "%a")
 }
 
 fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
-    Ok(vec![[b"--error=", &super::array::per_task_path(j, "%a")[..]].concat()])
+    super::array::per_task_option(j, "--error=", "%a")
 }
 
 fn depends_on(v: &[u8]) -> Result<Vec<Vec<u8>>> {

@@ -20,7 +20,7 @@ use super::{ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
 use crate::job::{Answer, NativeState, Outcome as JobOutcome, State};
-use crate::script::translate::{bool_value, Entry, Joint, Table};
+use crate::script::translate::{Entry, Joint, Table};
 use crate::script::NativeSyntax;
 
 /// The qsub family's commands.
@@ -119,7 +119,7 @@ const ARRAY_INDEX: Option<&str> = Some("PBS_ARRAYID");
 /// `-t 1,5,9%2`.
 fn array(v: &[u8]) -> Result<Vec<Vec<u8>>> {
     let spec = super::array::Spec::parse(v)?;
-    let limit = spec.limit.map(|l| format!("%{l}")).unwrap_or_default();
+    let limit = spec.limit_suffix();
     Ok(vec![format!("-t {}{limit}", spec.without_steps()).into_bytes()])
 }
 
@@ -227,11 +227,7 @@ fn nodes(j: &Joint) -> Result<Vec<Vec<u8>>> {
 }
 
 fn exclusive(v: &[u8]) -> Result<Vec<Vec<u8>>> {
-    if v.is_empty() || bool_value(v)? {
-        Ok(vec![b"-n".to_vec()])
-    } else {
-        Ok(vec![])
-    }
+    crate::script::translate::bool_flag(v, "-n")
 }
 
 fn mem(v: &[u8]) -> Result<Vec<Vec<u8>>> {
