@@ -370,8 +370,8 @@ impl Config {
                 msg.push_str(&format!(
                     ". No configuration file found (looked for {searched}); the built-in configuration only has the site 'localhost'. Pass -c FILE or set TROIKA_CONFIG_FILE."
                 ));
-            } else if let Some(close) = closest(name, entries.iter().map(|(k, _)| k.key_text())) {
-                msg.push_str(&format!(" (did you mean '{close}'?)"));
+            } else {
+                msg.push_str(&did_you_mean(name, entries.iter().map(|(k, _)| k.key_text())));
             }
             Error::invocation(msg)
         })?;
@@ -728,10 +728,7 @@ impl SiteConfig {
                 );
                 continue;
             }
-            let hint = match closest(&key, known.iter().map(|s| s.to_string())) {
-                Some(c) => format!(" (did you mean '{c}'?)"),
-                None => String::new(),
-            };
+            let hint = did_you_mean(&key, known.iter().map(|s| s.to_string()));
             let msg = format!("{}: site '{}': unknown key '{key}'{hint}", self.at(k), self.name);
             match &self.problems {
                 Some(p) => p.push(msg),
@@ -794,6 +791,14 @@ pub fn closest(word: &str, candidates: impl Iterator<Item = String>) -> Option<S
         }
     }
     best.map(|(_, c)| c)
+}
+
+/// ` (did you mean 'x'?)` for the candidate [`closest`] to `word`, or
+/// nothing: the hint every message about an unknown name ends with.
+pub fn did_you_mean(word: &str, candidates: impl Iterator<Item = String>) -> String {
+    closest(word, candidates)
+        .map(|c| format!(" (did you mean '{c}'?)"))
+        .unwrap_or_default()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

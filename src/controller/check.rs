@@ -164,10 +164,7 @@ pub fn config_action(
             let name = recipe.unwrap_or_default();
             let r = crate::recipes::find(&name).ok_or_else(|| {
                 let names = crate::recipes::RECIPES.iter().map(|r| r.name.to_string());
-                let hint = match crate::config::closest(&name, names) {
-                    Some(c) => format!(" (did you mean '{c}'?)"),
-                    None => String::new(),
-                };
+                let hint = crate::config::did_you_mean(&name, names);
                 Error::invocation(format!(
                     "Unknown recipe {}{hint}; `troika config new --list` lists them",
                     crate::util::quote(&name)

@@ -218,9 +218,7 @@ fn registered(name: &str, point: HookPoint, available: &[HookType]) -> Result<Ho
             .iter()
             .filter(|h| h.points.contains(&point))
             .map(|h| h.name.to_string());
-        if let Some(c) = crate::config::closest(name, names) {
-            msg.push_str(&format!(" (did you mean '{c}'?)"));
-        }
+        msg.push_str(&crate::config::did_you_mean(name, names));
     }
     Err(Error::config(msg))
 }
