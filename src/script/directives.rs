@@ -249,13 +249,7 @@ mod tests {
             .to_string()
             .contains("Invalid key-value pair: b'novalue'"));
         assert!(parse_define(b"1x=2").is_err());
-        for bad in [
-            &b" name=x"[..],
-            b" name = x ",
-            b"name=a\nb",
-            b"name=x\n\n",
-            b"name=x\n ",
-        ] {
+        for bad in [" name=x", " name = x ", "name=a\nb", "name=x\n\n", "name=x\n "].map(str::as_bytes) {
             assert!(parse_define(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_define(b"name\x0b=\tx\t").unwrap().1, b"x\t");

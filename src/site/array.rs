@@ -204,16 +204,18 @@ mod tests {
         assert_eq!(Spec::parse(b"0-8:4").unwrap().without_steps(), "0,4,8");
         assert_eq!(Spec::parse(b"1-5,7-9:2").unwrap().without_steps(), "1-5,7,9");
         for bad in [
-            &b""[..],
-            b"1-",
-            b"5-1",
-            b"1-10:0",
-            b"1-10%0",
-            b"a-b",
-            b"1,,2",
-            b"1-99999999999",
-            b"1%x",
-        ] {
+            "",
+            "1-",
+            "5-1",
+            "1-10:0",
+            "1-10%0",
+            "a-b",
+            "1,,2",
+            "1-99999999999",
+            "1%x",
+        ]
+        .map(str::as_bytes)
+        {
             let e = Spec::parse(bad).unwrap_err().to_string();
             assert!(e.contains("invalid array"), "{bad:?}: {e}");
         }

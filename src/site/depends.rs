@@ -166,13 +166,7 @@ mod tests {
                 jobs: vec!["4242".into()]
             }]
         );
-        for bad in [
-            &b""[..],
-            b"afterok",
-            b"afterok:",
-            b"1::2",
-            b"afterok:/no/such/script.sh",
-        ] {
+        for bad in ["", "afterok", "afterok:", "1::2", "afterok:/no/such/script.sh"].map(str::as_bytes) {
             let e = parse(bad).unwrap_err().to_string();
             assert!(e.contains("invalid depends_on"), "{bad:?}: {e}");
         }
