@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::error::{ContextKind, ContextValue, ErrorKind};
-use clap::Parser;
 
-use crate::cli::{Action, Cli, JobArgs};
+use crate::cli::{Action, JobArgs};
 use crate::config::Config;
 use crate::controller::{default_log_file, Controller};
 use crate::error::{Error, ExitStatus, Result};
@@ -49,15 +48,15 @@ pub fn run(registry: Registry, args: Vec<OsString>) -> i32 {
     run_status(registry, args).code()
 }
 
-/// The programs `troika-qsub` and `troika-sbatch` (links to troika) are
-/// `troika qsub` and `troika sbatch`.
-fn front_end_args(mut args: Vec<OsString>) -> Vec<OsString> {
+/// A link to troika called `troika-COMMAND` (`troika-sbatch`), for the front
+/// end of a site type, is `troika COMMAND`.
+fn front_end_args(registry: &Registry, mut args: Vec<OsString>) -> Vec<OsString> {
     let name = args
         .first()
         .and_then(|a| Path::new(a).file_name())
         .and_then(|n| n.to_str());
     if let Some(cmd) = name.and_then(|n| n.strip_prefix("troika-")) {
-        if matches!(cmd, "qsub" | "sbatch") {
+        if registry.front_end(cmd).is_some() {
             let cmd = OsString::from(cmd);
             args.insert(1, cmd);
         }
@@ -66,8 +65,8 @@ fn front_end_args(mut args: Vec<OsString>) -> Vec<OsString> {
 }
 
 fn run_status(registry: Registry, args: Vec<OsString>) -> ExitStatus {
-    let args = front_end_args(args);
-    let cli = match Cli::try_parse_from(&args) {
+    let args = front_end_args(&registry, args);
+    let cli = match crate::cli::parse(&registry, &args) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
@@ -299,8 +298,7 @@ fn execute(
                 &mut out,
             )
         }
-        Action::Qsub { args } => print_all(&ctl.front_end("qsub", &args)?),
-        Action::Sbatch { args } => print_all(&ctl.front_end("sbatch", &args)?),
+        Action::FrontEnd { command, args } => print_all(&ctl.front_end(command, &args)?),
         Action::Status {
             site,
             scripts,

@@ -171,20 +171,10 @@ pub enum Action {
         #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
         define: Vec<OsString>,
     },
-    /// Submit with qsub's options and #PBS lines, to --site or the default site
-    #[command(disable_help_flag = true)]
-    Qsub {
-        /// [--site SITE] [qsub options] SCRIPT
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<OsString>,
-    },
-    /// Submit with sbatch's options and #SBATCH lines, to --site or the default site
-    #[command(disable_help_flag = true)]
-    Sbatch {
-        /// [--site SITE] [sbatch options] SCRIPT
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-        args: Vec<OsString>,
-    },
+    /// `troika COMMAND ARGS` for a site type's front end (`troika sbatch`):
+    /// its subcommand is added by [`command`] from the registry.
+    #[command(skip)]
+    FrontEnd { command: &'static str, args: Vec<OsString> },
     /// Check, show or write site configurations
     #[command(subcommand)]
     Config(ConfigAction),
@@ -235,6 +225,57 @@ pub enum ConfigAction {
     },
 }
 
+/// The command line's definition: the actions of [`Cli`], and a subcommand
+/// for the front end of each registered site type (`troika sbatch`).
+pub fn command(registry: &crate::registry::Registry) -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    for (_, front) in registry.front_ends() {
+        cmd = cmd.subcommand(
+            clap::Command::new(front.command)
+                .about(front.about)
+                .disable_help_flag(true)
+                .arg(
+                    clap::Arg::new(FRONT_END_ARGS)
+                        .help(format!("[--site SITE] [{} options] SCRIPT", front.command))
+                        .value_name("ARGS")
+                        .trailing_var_arg(true)
+                        .allow_hyphen_values(true)
+                        .num_args(0..)
+                        .value_parser(clap::value_parser!(OsString)),
+                ),
+        );
+    }
+    cmd
+}
+
+const FRONT_END_ARGS: &str = "args";
+
+/// Reads the command line with [`command`].
+pub fn parse(registry: &crate::registry::Registry, args: &[OsString]) -> Result<Cli, clap::Error> {
+    use clap::FromArgMatches;
+    let mut cmd = command(registry);
+    let mut matches = cmd.try_get_matches_from_mut(args)?;
+    let front = matches.subcommand_name().and_then(|name| registry.front_end(name));
+    let front_end = match front {
+        Some((_, f)) => {
+            let args = matches
+                .remove_subcommand()
+                .and_then(|(_, mut sub)| sub.remove_many::<OsString>(FRONT_END_ARGS))
+                .map(Iterator::collect);
+            Some(Action::FrontEnd {
+                command: f.command,
+                args: args.unwrap_or_default(),
+            })
+        }
+        None => None,
+    };
+    let mut cli = Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))?;
+    if front_end.is_some() {
+        cli.action = front_end;
+    }
+    Ok(cli)
+}
+
 impl Action {
     /// The action's name as typed.
     pub fn name(&self) -> &'static str {
@@ -249,8 +290,7 @@ impl Action {
             Action::Jobs { .. } => "jobs",
             Action::Queues { .. } => "queues",
             Action::Translate { .. } => "translate",
-            Action::Qsub { .. } => "qsub",
-            Action::Sbatch { .. } => "sbatch",
+            Action::FrontEnd { command, .. } => command,
             Action::Config(_) => "config",
         }
     }

@@ -33,7 +33,7 @@ pub use app::main;
 /// completions (`examples/gen-docs.rs`); not part of the plugin interface.
 #[doc(hidden)]
 pub fn command() -> clap::Command {
-    <cli::Cli as clap::CommandFactory>::command()
+    cli::command(&Registry::builtin())
 }
 pub use error::{Error, Result};
 pub use registry::Registry;

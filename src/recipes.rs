@@ -1,45 +1,35 @@
 //! The site configurations of `recipes/`, embedded in the binary for `troika config new`
-//! (static text: nothing is read at start-up).
+//! (static text: nothing is read at start-up). Each site type brings its own
+//! ([`crate::site::Traits::recipes`]); the ones here are not about one type.
 
-/// A recipe: its name, what it is for, and its text.
-pub struct Recipe {
-    pub name: &'static str,
-    pub about: &'static str,
-    pub text: &'static str,
-}
+use crate::registry::Registry;
+use crate::site::Recipe;
 
-macro_rules! recipe {
-    ($name:literal, $about:literal) => {
-        Recipe {
-            name: $name,
-            about: $about,
-            text: include_str!(concat!("../recipes/", $name, ".yml")),
-        }
-    };
-}
-
-/// Every recipe, in the order `troika config new --list` shows them.
-pub const RECIPES: &[Recipe] = &[
-    recipe!("slurm", "Slurm on this machine"),
-    recipe!("slurm-ssh", "Slurm through ssh, with shared connections"),
-    recipe!(
-        "slurm-accounting",
-        "Slurm with accounting, status records and the job ledger"
+/// Recipes that are not about one site type.
+const GENERAL: &[Recipe] = &[
+    Recipe::new(
+        "group-failover",
+        "a group of two login nodes with failover",
+        include_str!("../recipes/group-failover.yml"),
     ),
-    recipe!("pbs", "PBS Pro / OpenPBS"),
-    recipe!("torque", "Torque"),
-    recipe!("sge", "Grid Engine"),
-    recipe!("lsf", "IBM Spectrum LSF"),
-    recipe!("flux", "Flux"),
-    recipe!("direct", "a workstation: jobs run as processes, no scheduler"),
-    recipe!("group-failover", "a group of two login nodes with failover"),
-    recipe!(
+    Recipe::new(
         "ecflow",
-        "the ecFlow integration (ECF_JOB_CMD, ECF_KILL_CMD, ECF_STATUS_CMD)"
+        "the ecFlow integration (ECF_JOB_CMD, ECF_KILL_CMD, ECF_STATUS_CMD)",
+        include_str!("../recipes/ecflow.yml"),
     ),
 ];
 
+/// Every recipe, in the order `troika config new --list` shows them: the
+/// site types' in the order they were registered, then the general ones.
+pub fn all(registry: &Registry) -> Vec<&'static Recipe> {
+    registry
+        .site_types()
+        .flat_map(|t| t.traits.recipes)
+        .chain(GENERAL)
+        .collect()
+}
+
 /// The recipe called `name`.
-pub fn find(name: &str) -> Option<&'static Recipe> {
-    RECIPES.iter().find(|r| r.name == name)
+pub fn find(registry: &Registry, name: &str) -> Option<&'static Recipe> {
+    all(registry).into_iter().find(|r| r.name == name)
 }

@@ -23,7 +23,11 @@
 use crate::connection::ConnectionType;
 use crate::hook::HookType;
 use crate::script::translators::TranslatorType;
-use crate::site::SiteType;
+use crate::site::{FrontEnd, SiteType};
+
+/// The configuration used when none is found: this machine, its jobs run as
+/// processes.
+pub const BUILTIN_CONFIG: &str = "edition: 2026\nsites:\n  localhost:\n    type: direct\n    connection: local\n";
 
 pub struct Registry {
     pub sites: Vec<SiteType>,
@@ -46,6 +50,27 @@ impl Registry {
     /// The site type called `name` (the last registered of that name).
     pub fn site_type(&self, name: &str) -> Option<&SiteType> {
         self.sites.iter().rev().find(|s| s.name == name)
+    }
+
+    /// The site types in force, in the order they were registered (a type
+    /// replaced by a later one of the same name stands at its first place).
+    pub fn site_types(&self) -> impl Iterator<Item = &SiteType> {
+        self.sites
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| !self.sites[..*i].iter().any(|e| e.name == t.name))
+            .filter_map(|(_, t)| self.site_type(t.name))
+    }
+
+    /// The front ends of the site types in force (`troika sbatch`), each with
+    /// its type.
+    pub fn front_ends(&self) -> impl Iterator<Item = (&SiteType, FrontEnd)> {
+        self.site_types().filter_map(|t| t.traits.front_end.map(|f| (t, f)))
+    }
+
+    /// The front end for `command` (`sbatch`), with its site type.
+    pub fn front_end(&self, command: &str) -> Option<(&SiteType, FrontEnd)> {
+        self.front_ends().find(|(_, f)| f.command == command)
     }
 
     /// The connection type called `name` (the last registered of that name).

@@ -18,7 +18,7 @@ pub use yaml::{Node, Value};
 pub const MAX_CONFIG_BYTES: u64 = 64 << 20;
 
 /// The built-in configuration used when no file is found.
-pub const BUILTIN_CONFIG: &str = "edition: 2026\nsites:\n  localhost:\n    type: direct\n    connection: local\n";
+pub use crate::registry::BUILTIN_CONFIG;
 
 /// The defaults a configuration asks for, with its top-level `edition` key.
 ///

@@ -155,15 +155,15 @@ pub fn config_action(
         }
         ConfigAction::New { recipe, output, list } => {
             if list {
-                let out: String = crate::recipes::RECIPES
-                    .iter()
+                let out: String = crate::recipes::all(registry)
+                    .into_iter()
                     .map(|r| format!("{:<16} {}\n", r.name, r.about))
                     .collect();
                 return print(&out);
             }
             let name = recipe.unwrap_or_default();
-            let r = crate::recipes::find(&name).ok_or_else(|| {
-                let names = crate::recipes::RECIPES.iter().map(|r| r.name.to_string());
+            let r = crate::recipes::find(registry, &name).ok_or_else(|| {
+                let names = crate::recipes::all(registry).into_iter().map(|r| r.name.to_string());
                 let hint = crate::config::did_you_mean(&name, names);
                 Error::invocation(format!(
                     "Unknown recipe {}{hint}; `troika config new --list` lists them",

@@ -71,16 +71,13 @@ impl Controller<'_> {
         crate::script::generate_to(t.script, &settings.profile(), &req, out)
     }
 
-    /// `troika qsub ARGS` or `troika sbatch ARGS` (`command`): reads the
-    /// options as the scheduler's, submits the script to `--site` or the
+    /// `troika COMMAND ARGS` for the front end of a site type (`troika
+    /// sbatch`): reads the options as the scheduler's, submits the script to `--site` or the
     /// default site, and returns what the scheduler's command would print.
     pub fn front_end(&self, command: &str, args: &[OsString]) -> Result<String> {
         let (site_type, front) = self
             .registry
-            .sites
-            .iter()
-            .rev()
-            .find_map(|t| t.traits.front_end.filter(|f| f.command == command).map(|f| (t, f)))
+            .front_end(command)
             .ok_or_else(|| Error::invocation(format!("No site type reads the options of {command}")))?;
         let prefix = site_type
             .traits

@@ -467,7 +467,7 @@ pub fn generic_walltime(v: &str) -> std::result::Result<Vec<(&'static str, Strin
 
 /// A size in KiB as the generic form (`4G`, `1536M`).
 pub fn memory(kib: u64) -> std::result::Result<String, String> {
-    crate::site::units::Style::Slurm.memory(kib)
+    crate::site::units::generic_memory(kib)
 }
 
 /// A memory size in any form the units library reads (plain numbers are

@@ -61,11 +61,19 @@ pub fn site_type() -> SiteType {
         traits: Traits {
             local_copy_paths: true,
             states: STATES,
+            recipes: RECIPES,
             ..Traits::default()
         },
         create: |settings| Ok(Box::new(DirectSite::new(settings)?)),
     }
 }
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[super::Recipe::new(
+    "direct",
+    "a workstation: jobs run as processes, no scheduler",
+    include_str!("../../recipes/direct.yml"),
+)];
 
 /// Runs scripts as detached processes.
 pub struct DirectSite {

@@ -196,22 +196,21 @@ pub fn site_type() -> SiteType {
     SiteType {
         name: "flux",
         keys: KEYS,
-        syntax: ScriptSyntax {
-            prefix: Some("#flux: "),
-            native: Some(NATIVE),
-            table: TABLE,
-            units: Some(super::units::Style::Flux),
-        },
+        syntax: ScriptSyntax::batch("#flux: ", NATIVE, TABLE, super::units::Style::Flux),
         traits: Traits {
-            states: STATES,
-            faults: FAULTS,
-            array_index: ARRAY_INDEX,
-            foreign: Some(&FOREIGN),
-            ..Traits::default()
+            recipes: RECIPES,
+            ..Traits::batch(STATES, FAULTS, ARRAY_INDEX, &FOREIGN)
         },
         create: |s| BatchSite::create(s, Flux::new),
     }
 }
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[super::Recipe::new(
+    "flux",
+    "Flux",
+    include_str!("../../recipes/flux.yml"),
+)];
 
 fn no_gpus_per_node(_: &[u8]) -> Result<Vec<Vec<u8>>> {
     Err(Error::Script(

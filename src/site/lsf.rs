@@ -254,22 +254,21 @@ pub fn site_type() -> SiteType {
     SiteType {
         name: "lsf",
         keys: KEYS,
-        syntax: ScriptSyntax {
-            prefix: Some("#BSUB "),
-            native: Some(NATIVE),
-            table: TABLE,
-            units: Some(super::units::Style::Lsf),
-        },
+        syntax: ScriptSyntax::batch("#BSUB ", NATIVE, TABLE, super::units::Style::Lsf),
         traits: Traits {
-            states: STATES,
-            faults: FAULTS,
-            array_index: ARRAY_INDEX,
-            foreign: Some(&FOREIGN),
-            ..Traits::default()
+            recipes: RECIPES,
+            ..Traits::batch(STATES, FAULTS, ARRAY_INDEX, &FOREIGN)
         },
         create: |s| BatchSite::create(s, Lsf::new),
     }
 }
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[super::Recipe::new(
+    "lsf",
+    "IBM Spectrum LSF",
+    include_str!("../../recipes/lsf.yml"),
+)];
 
 /// The GPU directives, of which a job gives one.
 const GPU_PARTS: [&str; 3] = ["gpus_per_node", "gpus_per_task", "total_gpus"];

@@ -68,6 +68,19 @@ pub struct ScriptSyntax {
     pub units: Option<units::Style>,
 }
 
+impl ScriptSyntax {
+    /// The syntax of a batch scheduler: its directive prefix, native lines,
+    /// table and units.
+    pub const fn batch(prefix: &'static str, native: NativeSyntax, table: Table, units: units::Style) -> Self {
+        ScriptSyntax {
+            prefix: Some(prefix),
+            native: Some(native),
+            table,
+            units: Some(units),
+        }
+    }
+}
+
 /// Everything a site needs that is common to all site types, read and
 /// checked from the configuration before the site is created.
 pub struct SiteSettings {
@@ -396,6 +409,42 @@ pub struct Traits {
     /// The front end of troika that takes this scheduler's submission
     /// command line (`troika sbatch`), reading it with `foreign`.
     pub front_end: Option<FrontEnd>,
+    /// Site configurations of this type to start from (`troika config new`).
+    pub recipes: &'static [Recipe],
+}
+
+impl Traits {
+    /// The traits of a batch scheduler: its state codes, failure words,
+    /// array index variable and foreign reader; nothing else set.
+    pub fn batch(
+        states: &'static [crate::job::NativeState],
+        faults: &'static [retry::Pattern],
+        array_index: Option<&'static str>,
+        foreign: &'static crate::script::foreign::Foreign,
+    ) -> Self {
+        Traits {
+            states,
+            faults,
+            array_index,
+            foreign: Some(foreign),
+            ..Traits::default()
+        }
+    }
+}
+
+/// A site configuration to start from: its name, what it is for, and its
+/// text (a file of `recipes/`, embedded).
+#[derive(Debug)]
+pub struct Recipe {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub text: &'static str,
+}
+
+impl Recipe {
+    pub const fn new(name: &'static str, about: &'static str, text: &'static str) -> Self {
+        Recipe { name, about, text }
+    }
 }
 
 /// A front end: `troika COMMAND [OPTIONS] SCRIPT`.
@@ -403,6 +452,8 @@ pub struct Traits {
 pub struct FrontEnd {
     /// The command it stands for (`qsub`, `sbatch`), also `troika-COMMAND`.
     pub command: &'static str,
+    /// Its line in `troika --help`.
+    pub about: &'static str,
     /// What the command prints for a submitted job id (with its newline).
     pub submitted: fn(&str) -> String,
 }

@@ -297,26 +297,29 @@ pub fn site_type() -> SiteType {
     SiteType {
         name: "pbs",
         keys: KEYS,
-        syntax: ScriptSyntax {
-            prefix: Some("#PBS "),
-            native: Some(NATIVE),
-            table: TABLE,
-            units: Some(super::units::Style::Pbs),
-        },
+        syntax: ScriptSyntax::batch("#PBS ", NATIVE, TABLE, super::units::Style::Pbs),
         traits: Traits {
-            states: STATES,
-            faults: FAULTS,
-            array_index: ARRAY_INDEX,
-            foreign: Some(&FOREIGN),
-            front_end: Some(super::FrontEnd {
-                command: "qsub",
-                submitted: |id| format!("{id}\n"),
-            }),
-            ..Traits::default()
+            front_end: Some(FRONT_END),
+            recipes: RECIPES,
+            ..Traits::batch(STATES, FAULTS, ARRAY_INDEX, &FOREIGN)
         },
         create: |s| BatchSite::create(s, Pbs::new),
     }
 }
+
+/// `troika qsub`: this scheduler's command line, submitted anywhere.
+const FRONT_END: super::FrontEnd = super::FrontEnd {
+    command: "qsub",
+    about: "Submit with qsub's options and #PBS lines, to --site or the default site",
+    submitted: |id| format!("{id}\n"),
+};
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[super::Recipe::new(
+    "pbs",
+    "PBS Pro / OpenPBS",
+    include_str!("../../recipes/pbs.yml"),
+)];
 
 fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![b"-j oe".to_vec()])

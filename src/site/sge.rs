@@ -367,22 +367,21 @@ pub fn site_type() -> SiteType {
     SiteType {
         name: "sge",
         keys: KEYS,
-        syntax: ScriptSyntax {
-            prefix: Some("#$ "),
-            native: Some(NATIVE),
-            table: TABLE,
-            units: Some(super::units::Style::Sge),
-        },
+        syntax: ScriptSyntax::batch("#$ ", NATIVE, TABLE, super::units::Style::Sge),
         traits: Traits {
-            states: STATES,
-            faults: FAULTS,
-            array_index: ARRAY_INDEX,
-            foreign: Some(&FOREIGN),
-            ..Traits::default()
+            recipes: RECIPES,
+            ..Traits::batch(STATES, FAULTS, ARRAY_INDEX, &FOREIGN)
         },
         create: |s| BatchSite::create(s, Sge::new),
     }
 }
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[super::Recipe::new(
+    "sge",
+    "Grid Engine",
+    include_str!("../../recipes/sge.yml"),
+)];
 
 fn join_output_error(_: &[u8]) -> Result<Vec<Vec<u8>>> {
     Ok(vec![b"-j y".to_vec()])

@@ -114,78 +114,39 @@ fn parse_lines(text: &str, source: Source, with_exit: bool) -> Vec<JobStatus> {
 }
 
 /// The translation of generic directives to `#SBATCH` options.
+#[rustfmt::skip]
 pub const TABLE: Table = Table::new(&[
-    Entry::func(
-        "array",
-        array,
-        "`--array=<ranges>[%<limit>]`; the index is in `SLURM_ARRAY_TASK_ID` and `TROIKA_ARRAY_INDEX`",
-    ),
+    Entry::func("array", array, "`--array=<ranges>[%<limit>]`; the index is in `SLURM_ARRAY_TASK_ID` and `TROIKA_ARRAY_INDEX`"),
     Entry::format("billing_account", "--account=%s"),
     Entry::format("cpus_per_task", "--cpus-per-task=%s"),
-    Entry::func(
-        "depends_on",
-        depends_on,
-        "`--dependency=afterok:<id>:<id>,afterany:<id>`",
-    ),
+    Entry::func("depends_on", depends_on, "`--dependency=afterok:<id>:<id>,afterany:<id>`"),
     Entry::format("distribution", "--distribution=%s"),
-    Entry::func(
-        "enable_hyperthreading",
-        hyperthreading,
-        "`--hint=multithread` if true, `--hint=nomultithread` if false",
-    ),
-    Entry::joint(
-        "error_file",
-        error_file,
-        "`--error=<value>`; with `array`, `--error=<value>.%a`: a file per task",
-    ),
-    Entry::func(
-        "exclusive",
-        exclusive,
-        "`--exclusive` if true or empty, nothing if false, `--exclusive=<value>` otherwise",
-    ),
-    Entry::func(
-        "export_vars",
-        export_vars,
-        "`--export=<value>`; `all` and `none` become `ALL` and `NONE`",
-    ),
+    Entry::func("enable_hyperthreading", hyperthreading, "`--hint=multithread` if true, `--hint=nomultithread` if false"),
+    Entry::joint("error_file", error_file, "`--error=<value>`; with `array`, `--error=<value>.%a`: a file per task"),
+    Entry::func("exclusive", exclusive, "`--exclusive` if true or empty, nothing if false, `--exclusive=<value>` otherwise"),
+    Entry::func("export_vars", export_vars, "`--export=<value>`; `all` and `none` become `ALL` and `NONE`"),
     Entry::format("gpus_per_node", "--gpus-per-node=%s"),
-    Entry::func(
-        "hold",
-        hold,
-        "`--hold` if true (the job waits for `troika release`), nothing if false",
-    ),
     Entry::format("gpus_per_task", "--gpus-per-task=%s"),
+    Entry::func("hold", hold, "`--hold` if true (the job waits for `troika release`), nothing if false"),
     Entry::ignore("join_output_error"),
     Entry::format("licenses", "--licenses=%s"),
-    Entry::func(
-        "mail_type",
-        mail_type,
-        "`--mail-type=<value>`; `none`, `begin`, `end`, `fail` in upper case, others as given",
-    ),
+    Entry::func("mail_type", mail_type, "`--mail-type=<value>`; `none`, `begin`, `end`, `fail` in upper case, others as given"),
     Entry::format("mail_user", "--mail-user=%s"),
     Entry::format("memory_per_cpu", "--mem-per-cpu=%s"),
     Entry::format("memory_per_node", "--mem=%s"),
     Entry::format("name", "--job-name=%s"),
-    Entry::joint(
-        "output_file",
-        output_file,
-        "`--output=<value>`; with `array`, `--output=<value>.%a`: a file per task",
-    ),
+    Entry::joint("output_file", output_file, "`--output=<value>`; with `array`, `--output=<value>.%a`: a file per task"),
     Entry::format("partition", "--partition=%s"),
     Entry::format("priority", "--priority=%s"),
     Entry::format("queue", "--qos=%s"),
     Entry::format("reservation", "--reservation=%s"),
+    Entry::func("signal_before_end", signal_before_end, "`--signal=B:<SIG>@<seconds>`: the batch shell gets the signal (Slurm may send it up to a minute early)"),
     Entry::format("tasks_per_node", "--ntasks-per-node=%s"),
     Entry::format("threads_per_core", "--threads-per-core=%s"),
     Entry::format("tmpdir_size", "--tmp=%s"),
     Entry::format("total_gpus", "--gpus=%s"),
     Entry::format("total_nodes", "--nodes=%s"),
     Entry::format("total_tasks", "--ntasks=%s"),
-    Entry::func(
-        "signal_before_end",
-        signal_before_end,
-        "`--signal=B:<SIG>@<seconds>`: the batch shell gets the signal (Slurm may send it up to a minute early)",
-    ),
     Entry::format("walltime", "--time=%s"),
     Entry::format("working_dir", "--chdir=%s"),
 ]);
@@ -202,26 +163,41 @@ pub fn site_type() -> SiteType {
     SiteType {
         name: "slurm",
         keys: KEYS,
-        syntax: ScriptSyntax {
-            prefix: Some("#SBATCH "),
-            native: Some(NATIVE),
-            table: TABLE,
-            units: Some(super::units::Style::Slurm),
-        },
+        syntax: ScriptSyntax::batch("#SBATCH ", NATIVE, TABLE, super::units::Style::Slurm),
         traits: Traits {
-            states: STATES,
-            faults: FAULTS,
-            array_index: ARRAY_INDEX,
-            foreign: Some(&FOREIGN),
-            front_end: Some(super::FrontEnd {
-                command: "sbatch",
-                submitted: |id| format!("Submitted batch job {id}\n"),
-            }),
-            ..Traits::default()
+            front_end: Some(FRONT_END),
+            recipes: RECIPES,
+            ..Traits::batch(STATES, FAULTS, ARRAY_INDEX, &FOREIGN)
         },
         create: |s| BatchSite::create(s, Slurm::new),
     }
 }
+
+/// `troika sbatch`: this scheduler's command line, submitted anywhere.
+const FRONT_END: super::FrontEnd = super::FrontEnd {
+    command: "sbatch",
+    about: "Submit with sbatch's options and #SBATCH lines, to --site or the default site",
+    submitted: |id| format!("Submitted batch job {id}\n"),
+};
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[
+    super::Recipe::new(
+        "slurm",
+        "Slurm on this machine",
+        include_str!("../../recipes/slurm.yml"),
+    ),
+    super::Recipe::new(
+        "slurm-ssh",
+        "Slurm through ssh, with shared connections",
+        include_str!("../../recipes/slurm-ssh.yml"),
+    ),
+    super::Recipe::new(
+        "slurm-accounting",
+        "Slurm with accounting, status records and the job ledger",
+        include_str!("../../recipes/slurm-accounting.yml"),
+    ),
+];
 
 /// The variable of an array task's index.
 const ARRAY_INDEX: Option<&str> = Some("SLURM_ARRAY_TASK_ID");

@@ -140,22 +140,21 @@ pub fn site_type() -> SiteType {
     SiteType {
         name: "torque",
         keys: KEYS,
-        syntax: ScriptSyntax {
-            prefix: Some("#PBS "),
-            native: Some(NATIVE),
-            table: TABLE,
-            units: Some(super::units::Style::Torque),
-        },
+        syntax: ScriptSyntax::batch("#PBS ", NATIVE, TABLE, super::units::Style::Torque),
         traits: Traits {
-            states: STATES,
-            faults: FAULTS,
-            array_index: ARRAY_INDEX,
-            foreign: Some(&FOREIGN),
-            ..Traits::default()
+            recipes: RECIPES,
+            ..Traits::batch(STATES, FAULTS, ARRAY_INDEX, &FOREIGN)
         },
         create: |s| BatchSite::create(s, Torque::new),
     }
 }
+
+/// Site configurations to start from (`troika config new`).
+const RECIPES: &[super::Recipe] = &[super::Recipe::new(
+    "torque",
+    "Torque",
+    include_str!("../../recipes/torque.yml"),
+)];
 
 /// The node request: `total_nodes`, `tasks_per_node` and `gpus_per_node`
 /// make one `nodes=` resource, written where the first present of

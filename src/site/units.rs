@@ -226,6 +226,11 @@ pub enum Style {
     AsWritten,
 }
 
+/// A size in KiB as a generic directive gives it (`4G`, `1536M`, `0`).
+pub fn generic_memory(kib: u64) -> std::result::Result<String, String> {
+    Style::AsWritten.memory(kib)
+}
+
 impl Style {
     /// The styles that the site key `resource_format` names.
     pub const NAMED: &'static [(&'static str, Style)] = &[
