@@ -18,6 +18,6 @@ pub use crate::script::{Directives, NativeSyntax};
 pub use crate::site::batch::{BatchSite, Job, KillCommand, Scheduler, ScriptInput, StateQueries, ToSubmit};
 pub use crate::site::units::Style as UnitsStyle;
 pub use crate::site::{
-    warn_existing_stat, write_stat, CancelStatus, ScriptSyntax, Site, SiteSettings, SiteType, Submission, Traits,
-    COMMON_KEYS,
+    warn_existing_stat, write_stat, CancelStatus, FrontEnd, Recipe, ScriptSyntax, Site, SiteSettings, SiteType,
+    Submission, Traits, COMMON_KEYS,
 };

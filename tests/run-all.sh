@@ -73,6 +73,10 @@ step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
 done_step
 
+step "cargo doc --no-deps (warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+done_step
+
 step "cargo test --release"
 # Every service is there: a test that cannot reach one fails instead of being skipped.
 TROIKA_TEST_REQUIRE_SERVICES=1 cargo test --release "$@" 2>&1 | tee "$log_file"

@@ -115,7 +115,7 @@ pub struct SiteSettings {
     pub vanish_grace: u64,
     /// How commands that fail transiently are tried again.
     pub retry: retry::RetryPolicy,
-    /// The scheduler's words of failures ([`retry::classify`]), from its
+    /// The scheduler's words of failures (`retry::classify`), from its
     /// site type's [`Traits`].
     pub faults: &'static [retry::Pattern],
     /// The scheduler's variable of an array task's index, from its site
@@ -208,7 +208,7 @@ impl SiteSettings {
 
     /// The status of `jobs` from the site's `queue` and `accounting`
     /// queries, its status records and its grace period
-    /// ([`crate::job::resolve`]).
+    /// (`crate::job::resolve`).
     pub fn resolve(
         &self,
         jobs: &[crate::job::Query],
@@ -397,7 +397,7 @@ pub struct Traits {
     /// The scheduler's state codes and what they mean (for the docs; the
     /// scheduler reads its answers with them).
     pub states: &'static [crate::job::NativeState],
-    /// The scheduler's words of failures that pass ([`retry::classify`]).
+    /// The scheduler's words of failures that pass (`retry::classify`).
     pub faults: &'static [retry::Pattern],
     /// The variable in which the scheduler gives an array task its index
     /// (`SLURM_ARRAY_TASK_ID`); `None`: the type has no arrays.
