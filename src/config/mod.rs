@@ -96,6 +96,10 @@ pub struct Behaviour {
     /// directives in a script (`#PBS` sent to Slurm) are translated
     /// through the generic directives and taken out of the script.
     pub foreign_directives: bool,
+    /// The default of the site key `normalise_units`: walltimes and memory
+    /// sizes that the units library reads (`1h30m`, `1.5G`) are written the
+    /// way the site's scheduler reads them, without naming a translator.
+    pub normalise_units: bool,
 }
 
 impl Edition {
@@ -114,6 +118,7 @@ impl Edition {
             retries: if new { 6 } else { 0 },
             kill_without_state: new,
             foreign_directives: new,
+            normalise_units: new,
         }
     }
 }
@@ -859,6 +864,7 @@ mod tests {
                 retries: 0,
                 kill_without_state: false,
                 foreign_directives: false,
+                normalise_units: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
         );
@@ -876,6 +882,7 @@ mod tests {
                 retries: 6,
                 kill_without_state: true,
                 foreign_directives: true,
+                normalise_units: true,
             }
         );
         assert_eq!(

@@ -178,15 +178,16 @@ impl<'r> Controller<'r> {
                 || UnknownPolicy::Warn,
             )?,
         };
-        let translators = cfg.recover_at(
+        let translator_context = TranslatorContext::new(&cfg, site_type.name).units(site_type.syntax.units);
+        let mut translators = cfg.recover_at(
             &["translators"],
-            translators::build(
-                &translator_entries,
-                &TranslatorContext::new(&cfg, site_type.name).units(site_type.syntax.units),
-                &self.registry.translators,
-            ),
+            translators::build(&translator_entries, &translator_context, &self.registry.translators),
             Vec::new,
         )?;
+        if cfg.bool_or("normalise_units", cfg.behaviour().normalise_units)? {
+            let implied = translators::resources::implied(&translator_context);
+            translators.extend(cfg.recover_at(&["normalise_units"], implied, || None)?);
+        }
         let hooks = cfg.recover_at(
             &HookPoint::ALL.map(HookPoint::key),
             Hooks::from_config(&cfg, &self.registry.hooks),

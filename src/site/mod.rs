@@ -498,6 +498,7 @@ pub const COMMON_KEYS: &[&str] = &[
     "retry_max_delay",
     "retry_time_limit",
     "foreign_directives",
+    "normalise_units",
 ];
 
 /// How a scheduler's submission is named in messages.

@@ -88,3 +88,69 @@ fn lsf_and_torque_sizes_without_translators() {
         );
     }
 }
+
+/// With edition 2026 (the site key `normalise_units`), the same values work
+/// without naming a translator: what the units library reads is written the
+/// scheduler's way; a bare number (whose unit each scheduler reads its own
+/// way) and a word it does not read (`UNLIMITED`) are left as written. A
+/// 0.2.7 configuration, or `normalise_units: false`, passes every value as
+/// written. Dry runs: the generated script is written all the same.
+#[test]
+fn edition_2026_normalises_units_without_translators() {
+    let sites = "  slurm: {type: slurm, connection: local}\n  \
+                 pbs: {type: pbs, connection: local, resource_syntax: select}\n  \
+                 sge: {type: sge, connection: local}\n  \
+                 torque: {type: torque, connection: local}\n  \
+                 lsf: {type: lsf, connection: local}\n  \
+                 flux: {type: flux, connection: local}\n  \
+                 raw: {type: slurm, connection: local, normalise_units: false}\n";
+    let c = Case::new("units-2026").config(&format!("edition: 2026\nsites:\n{sites}"));
+    let run = |c: &Case, site: &str, directives: &str| -> Vec<String> {
+        let name = format!("{site}.sh");
+        c.write_exec(&name, format!("#!/bin/bash\n{directives}echo\n"));
+        c.troika(&["-n", "submit", site, &name, "-o", &c.s("out/job.out")])
+            .expect_code(0);
+        c.read(&name)
+            .lines()
+            .filter(|l| {
+                l.starts_with('#') && !l.starts_with("#!") && !l.starts_with("# troika") && !l.contains("out/job.out")
+            })
+            .map(str::to_string)
+            .collect()
+    };
+    let given = "# troika walltime=1h30m\n# troika memory_per_node=1.5G\n";
+    for (site, want) in [
+        ("slurm", &["#SBATCH --time=01:30:00", "#SBATCH --mem=1536M"][..]),
+        ("pbs", &["#PBS -l walltime=01:30:00", "#PBS -l select=1:mem=1536mb"]),
+        ("sge", &["#$ -l h_rt=01:30:00"]),
+        ("torque", &["#PBS -l walltime=01:30:00", "#PBS -l mem=1536mb"]),
+        ("lsf", &["#BSUB -W 1:30", "#BSUB -M 1536MB"]),
+        ("flux", &["#flux: -t 90m"]),
+        ("raw", &["#SBATCH --time=1h30m", "#SBATCH --mem=1.5G"]),
+    ] {
+        assert_eq!(run(&c, site, given), want, "{site}");
+    }
+    let two_days = "# troika walltime=2-00:00:00\n# troika memory_per_node=4GiB\n";
+    assert_eq!(run(&c, "sge", two_days), ["#$ -l h_rt=48:00:00"]);
+    assert_eq!(
+        run(&c, "slurm", two_days),
+        ["#SBATCH --time=2-00:00:00", "#SBATCH --mem=4G"]
+    );
+    // Bare numbers and words the units library does not read.
+    let as_written = "# troika walltime=40\n# troika memory_per_node=4000\n";
+    assert_eq!(
+        run(&c, "slurm", as_written),
+        ["#SBATCH --time=40", "#SBATCH --mem=4000"]
+    );
+    assert_eq!(run(&c, "sge", "# troika walltime=40\n"), ["#$ -l h_rt=40"]);
+    assert_eq!(
+        run(&c, "slurm", "# troika walltime=UNLIMITED\n"),
+        ["#SBATCH --time=UNLIMITED"]
+    );
+
+    let old = Case::new("units-0.2.7").config("sites:\n  slurm: {type: slurm, connection: local}\n");
+    assert_eq!(
+        run(&old, "slurm", given),
+        ["#SBATCH --time=1h30m", "#SBATCH --mem=1.5G"]
+    );
+}

@@ -183,6 +183,49 @@ impl Translator for NormaliseWalltime {
     }
 }
 
+/// Memory sizes and `walltime` written the way the site's scheduler reads
+/// them when the units library reads them, and left as written when it does
+/// not (`UNLIMITED`, a site's own word): the site key `normalise_units`, on
+/// with edition 2026, runs it after the site's translators. A bare number is
+/// left as written too: schedulers read it in units of their own (seconds
+/// or minutes, bytes or megabytes), which only the `resources` translators
+/// decide for the site.
+pub struct ImpliedUnits(pub Style);
+
+impl Translator for ImpliedUnits {
+    fn apply(&self, d: &mut Directives) -> Result<()> {
+        if self.0 == Style::AsWritten {
+            return Ok(());
+        }
+        for name in MEMORY_DIRECTIVES.iter().chain(&["walltime"]) {
+            let Some(v) = d.get(name).and_then(|v| std::str::from_utf8(v).ok()) else {
+                continue;
+            };
+            if v.trim().bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+                continue;
+            }
+            let out = match *name {
+                "walltime" => self.0.rewrite_walltime(v),
+                _ => self.0.rewrite_memory(v),
+            };
+            match out {
+                Ok(out) => d.set(name, out.into_bytes()),
+                Err(e) => crate::debug!("Directive '{name}' left as written: {e}"),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The translator the site key `normalise_units` adds after the site's
+/// own, if the site's units style is known.
+pub fn implied(ctx: &TranslatorContext) -> Result<Option<Box<dyn Translator>>> {
+    if ctx.units.is_none() && ctx.site.get(FORMAT_KEY).is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(ImpliedUnits(style_for_site(ctx, "normalise_units")?))))
+}
+
 /// All the resource translators, in order.
 pub struct Resources(pub Style);
 
