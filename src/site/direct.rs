@@ -19,17 +19,32 @@ use crate::util::quote;
 
 pub const KEYS: &[&str] = &["shell", "use_shell"];
 
-/// The process states of `ps` (the first letter of `STAT`) and what they
-/// mean for a job run directly.
+/// The process states of `ps` (the first letter of `STAT`, Linux's and the
+/// BSDs' and macOS's) and what they mean for a job run directly. The
+/// letters after the first (`s`, `l`, `+`, `<`, `N`) are details.
 pub const STATES: &[NativeState] = &[
-    NativeState::new("R", State::Running, "running"),
+    NativeState::new("R", State::Running, "running or runnable"),
     NativeState::new("S", State::Running, "sleeping (waiting for an event)"),
     NativeState::new("D", State::Running, "in uninterruptible sleep (I/O)"),
-    NativeState::new("I", State::Running, "idle kernel thread"),
-    NativeState::new("T", State::Suspended, "stopped by a signal"),
+    NativeState::new("U", State::Running, "in uninterruptible wait (BSD, macOS)"),
+    NativeState::new(
+        "I",
+        State::Running,
+        "idle (a Linux kernel thread; BSD, macOS: asleep for over 20 s)",
+    ),
+    NativeState::new(
+        "W",
+        State::Running,
+        "paging (Linux before 2.6) or waking (2.6.33 to 3.13)",
+    ),
+    NativeState::new("K", State::Running, "woken to be killed (Linux 2.6.33 to 3.13)"),
+    NativeState::new("P", State::Running, "parked (a Linux kernel thread, 3.9 to 3.13)"),
+    NativeState::new("T", State::Suspended, "stopped by a signal (SIGSTOP, SIGTSTP)"),
     NativeState::new("t", State::Suspended, "stopped by a debugger"),
     NativeState::new("Z", State::Completing, "ended, not yet reaped (zombie)"),
     NativeState::new("X", State::Completing, "dead"),
+    NativeState::new("x", State::Completing, "dead (Linux 2.6.33 to 3.13)"),
+    NativeState::new("?", State::Unknown, "ps cannot tell (macOS)"),
 ];
 
 /// The jobs `ps -o pid=,stat= -p PIDS` shows.
@@ -40,6 +55,9 @@ fn parse_ps(text: &str) -> Vec<JobStatus> {
             let (pid, stat) = (w.next()?, w.next()?);
             let code = &stat[..stat.chars().next()?.len_utf8()];
             Some(match lookup(STATES, code) {
+                Some(m) if m.state == State::Unknown => {
+                    JobStatus::unknown(pid, format!("ps cannot tell the state of process {pid}")).native(stat, None)
+                }
                 Some(m) => JobStatus::new(pid, m, Source::Queue).native(stat, None),
                 None => JobStatus::unknown(pid, format!("unknown process state {}", quote(stat))).native(stat, None),
             })
@@ -369,5 +387,66 @@ fn send(pid: Pid, sig: Signal) -> nix::Result<()> {
         Ok(pgid) if pgid == pid => killpg(pid, sig),
         Ok(_) => kill(pid, sig),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every row of the table through the real reader, as `ps -o
+    /// pid=,stat=` prints it (the pid right-aligned, details after the
+    /// letter), then lines of a real Linux `ps`.
+    #[test]
+    fn every_state_is_read() {
+        let details = ["", "s", "l", "+", "<", "N", "sl+"];
+        let text: String = STATES
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{:>7} {}{}\n", 100 + i, n.code, details[i % details.len()]))
+            .collect();
+        let got = parse_ps(&text);
+        let rows: Vec<(&str, &str)> = STATES.iter().map(|n| (n.code, n.meaning.state.as_str())).collect();
+        crate::site::qsub::table_test::check(STATES, &rows, &got);
+        for (i, s) in got.iter().enumerate() {
+            assert_eq!(s.job_id, (100 + i).to_string());
+            assert_eq!(
+                s.native_state,
+                Some(format!("{}{}", STATES[i].code, details[i % details.len()]))
+            );
+            assert_eq!((s.exit_code, s.signal, s.outcome), (None, None, None));
+            match s.state {
+                State::Unknown => assert_eq!(
+                    s.reason,
+                    Some(format!("ps cannot tell the state of process {}", 100 + i))
+                ),
+                _ => {
+                    assert_eq!(s.reason, None);
+                    assert_eq!(s.source, Source::Queue);
+                }
+            }
+        }
+        // Seen on Linux: init, a session leader, a zombie, a stopped job.
+        let got: Vec<(String, String)> = parse_ps("      1 S<Ll\n  17436 Ss\n  20001 Z\n  20002 T\n  20003 R+\n")
+            .iter()
+            .map(|s| (s.job_id.clone(), s.state_words()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1", "RUNNING"),
+                ("17436", "RUNNING"),
+                ("20001", "COMPLETING"),
+                ("20002", "SUSPENDED"),
+                ("20003", "RUNNING")
+            ]
+            .map(|(p, w)| (p.to_string(), w.to_string()))
+        );
+        // A letter ps does not use: UNKNOWN, the word kept; an empty
+        // answer (the process is gone) says nothing.
+        let odd = parse_ps("  42 Q\n");
+        assert_eq!(odd[0].state, State::Unknown);
+        assert_eq!(odd[0].reason.as_deref(), Some("unknown process state 'Q'"));
+        assert!(parse_ps("").is_empty());
     }
 }

@@ -17,7 +17,6 @@ use super::retry::Pattern;
 use super::{CancelStatus, ScriptSyntax, SiteSettings, SiteType, Traits};
 use crate::connection::Outcome;
 use crate::error::{Error, Result};
-use crate::job::state::lookup;
 use crate::job::{Answer, JobStatus, Meaning, NativeState, Outcome as JobOutcome, Source, State};
 use crate::script::translate::{Entry, Joint, Table};
 use crate::script::NativeSyntax;
@@ -34,43 +33,101 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// Grid Engine's job states (the `state` column of `qstat`): letters that
-/// combine; the table lists the combinations `qstat` shows.
+/// combine (`hRwq`, `dRs`), read by rules on the letters ([`letters`]),
+/// whatever the combination. The table lists the combinations the manual
+/// names (`sge_status(5)`), those seen on a real cell, and the letters
+/// alone; each reads as its row says (a unit test checks it).
 pub const STATES: &[NativeState] = &[
     NativeState::new("qw", State::Queued, "pending"),
+    NativeState::new("q", State::Queued, "queued"),
     NativeState::new("w", State::Queued, "waiting"),
-    NativeState::new("Rq", State::Queued, "pending, re-submitted"),
-    NativeState::new("hqw", State::Held, "pending, on hold"),
-    NativeState::new("hRwq", State::Held, "pending, on hold, re-submitted"),
+    NativeState::new("Rq", State::Queued, "pending again after a restart (qmod -rj, a rerun)"),
+    NativeState::new(
+        "h",
+        State::Held,
+        "on hold (qhold, qsub -h, qalter -h) or waiting for a job it depends on (-hold_jid)",
+    ),
+    NativeState::new(
+        "hqw",
+        State::Held,
+        "pending, on hold or waiting for a job it depends on",
+    ),
+    NativeState::new("hRwq", State::Held, "pending, on hold, restarted"),
     NativeState::new("r", State::Running, "running"),
-    NativeState::new("t", State::Running, "being transferred to its host"),
-    NativeState::new("Rr", State::Running, "running, re-submitted"),
-    NativeState::new("Rt", State::Running, "transferring, re-submitted"),
-    NativeState::new("hr", State::Running, "running, with a hold for its next run"),
-    NativeState::new("s", State::Suspended, "suspended"),
-    NativeState::new("ts", State::Suspended, "suspended while transferring"),
-    NativeState::new("S", State::Suspended, "its queue is suspended"),
+    NativeState::new("t", State::Running, "being transferred to its host to start"),
+    NativeState::new(
+        "R",
+        State::Running,
+        "restarted (without another letter: taken as running again)",
+    ),
+    NativeState::new("Rr", State::Running, "running, restarted"),
+    NativeState::new("Rt", State::Running, "being transferred, restarted"),
+    NativeState::new(
+        "hr",
+        State::Running,
+        "running, with a hold (qhold) that applies if it runs again",
+    ),
+    NativeState::new("s", State::Suspended, "suspended (qmod -sj)"),
+    NativeState::new("ts", State::Suspended, "suspended while being transferred"),
+    NativeState::new(
+        "S",
+        State::Suspended,
+        "its queue is suspended (qmod -sq), or suspended by preemption",
+    ),
     NativeState::new("tS", State::Suspended, "its queue is suspended"),
-    NativeState::new("T", State::Suspended, "its queue is suspended by an alarm"),
-    NativeState::new("tT", State::Suspended, "its queue is suspended by an alarm"),
-    NativeState::new("Rs", State::Suspended, "suspended, re-submitted"),
-    NativeState::new("Rts", State::Suspended, "suspended, re-submitted"),
-    NativeState::new("RS", State::Suspended, "queue suspended, re-submitted"),
-    NativeState::new("RtS", State::Suspended, "queue suspended, re-submitted"),
-    NativeState::new("RT", State::Suspended, "queue suspended by an alarm, re-submitted"),
-    NativeState::new("RtT", State::Suspended, "queue suspended by an alarm, re-submitted"),
-    NativeState::new("dr", State::Completing, "being deleted"),
+    NativeState::new(
+        "T",
+        State::Suspended,
+        "its queue is suspended by a load threshold (alarm)",
+    ),
+    NativeState::new(
+        "Tr",
+        State::Suspended,
+        "running, its queue suspended by a load threshold",
+    ),
+    NativeState::new("tT", State::Suspended, "its queue is suspended by a load threshold"),
+    NativeState::new(
+        "N",
+        State::Suspended,
+        "enhanced suspend (preemption, qmod -p ... N): suspended, resources freed",
+    ),
+    NativeState::new("Rs", State::Suspended, "suspended, restarted"),
+    NativeState::new("Rts", State::Suspended, "suspended, restarted"),
+    NativeState::new("RS", State::Suspended, "queue suspended, restarted"),
+    NativeState::new("RtS", State::Suspended, "queue suspended, restarted"),
+    NativeState::new("RT", State::Suspended, "queue suspended by a load threshold, restarted"),
+    NativeState::new(
+        "RtT",
+        State::Suspended,
+        "queue suspended by a load threshold, restarted",
+    ),
+    NativeState::new(
+        "P",
+        State::Requeued,
+        "preempted (qmod -p ... P): put back to wait for its next run",
+    ),
+    NativeState::new("dr", State::Completing, "being deleted (qdel; it gets SIGKILL)"),
     NativeState::new("dt", State::Completing, "being deleted"),
     NativeState::new("ds", State::Completing, "being deleted"),
+    NativeState::new("dS", State::Completing, "being deleted"),
+    NativeState::new("dT", State::Completing, "being deleted"),
     NativeState::new("dRr", State::Completing, "being deleted"),
     NativeState::new("dRt", State::Completing, "being deleted"),
     NativeState::new("dRs", State::Completing, "being deleted"),
+    NativeState::new("dRS", State::Completing, "being deleted"),
+    NativeState::new("dRT", State::Completing, "being deleted"),
+    NativeState::new(
+        "z",
+        State::Completing,
+        "finished (zombie, listed by qstat -s z): its end is in qacct",
+    ),
     NativeState::new(
         "Eqw",
         State::Held,
-        "error: stays pending until the error is cleared (qmod -cj)",
+        "error: stays pending until the error is cleared (qmod -cj; qstat -j ID says why)",
     ),
     NativeState::new("Ehqw", State::Held, "error, on hold"),
-    NativeState::new("EhRqw", State::Held, "error, on hold, re-submitted"),
+    NativeState::new("EhRqw", State::Held, "error, on hold, restarted"),
     NativeState::finished(
         "qacct failed=0, exit_status=0",
         Some(JobOutcome::Succeeded),
@@ -88,6 +145,51 @@ pub const STATES: &[NativeState] = &[
     ),
 ];
 
+/// The letters `qstat` combines into a job's state.
+const LETTERS: &str = "dEhqwrtRsSTNPz";
+
+/// What the letters of a `qstat` state mean, the most telling letter
+/// first: `z` (finished) and `d` (being deleted) COMPLETING; `E` (error)
+/// HELD; `P` (preempted) REQUEUED; `s`, `S`, `T`, `N` (suspended)
+/// SUSPENDED; `r`, `t` RUNNING; `h` HELD; `q`, `w` QUEUED; `R` (restarted)
+/// alone RUNNING. With the reason the letters give, for those that say
+/// more than the state. `None` for a letter Grid Engine does not use.
+fn letters(code: &str) -> Option<(State, Option<&'static str>)> {
+    if code.is_empty() || !code.chars().all(|c| LETTERS.contains(c)) {
+        return None;
+    }
+    let has = |c: char| code.contains(c);
+    Some(if has('z') {
+        (State::Completing, Some("finished; qacct has its end"))
+    } else if has('d') {
+        (State::Completing, Some("being deleted (qdel)"))
+    } else if has('E') {
+        (
+            State::Held,
+            Some("error state: pending until the error is cleared (qmod -cj; qstat -j ID says why)"),
+        )
+    } else if has('P') {
+        (State::Requeued, Some("preempted"))
+    } else if has('N') {
+        (State::Suspended, Some("enhanced suspend (preempted)"))
+    } else if has('s') {
+        (State::Suspended, Some("suspended (qmod -sj)"))
+    } else if has('S') {
+        (State::Suspended, Some("queue suspended"))
+    } else if has('T') {
+        (State::Suspended, Some("queue suspended by a load threshold"))
+    } else if has('r') || has('t') {
+        (State::Running, has('h').then_some("on hold for a next run"))
+    } else if has('h') {
+        (State::Held, Some("on hold or waiting for a dependency"))
+    } else if has('q') || has('w') {
+        (State::Queued, None)
+    } else {
+        // `R` alone.
+        (State::Running, None)
+    })
+}
+
 /// The statuses of `qstat -u '*'`: the `state` column of each job's line,
 /// found under the header's `state` (names may hold blanks).
 fn parse_qstat(text: &str) -> Vec<JobStatus> {
@@ -104,8 +206,16 @@ fn parse_qstat(text: &str) -> Vec<JobStatus> {
             continue;
         }
         let state = line.get(col..).and_then(|r| r.split_whitespace().next()).unwrap_or("");
-        let status = match lookup(STATES, state) {
-            Some(m) => JobStatus::new(id, m, Source::Queue).native(state, None),
+        let status = match letters(state) {
+            Some((s, why)) => JobStatus::new(
+                id,
+                Meaning {
+                    state: s,
+                    outcome: None,
+                },
+                Source::Queue,
+            )
+            .native(state, why),
             None => JobStatus::unknown(id, format!("unknown Grid Engine state {}", quote(state))).native(state, None),
         };
         // An array job has a line per task, or range of tasks (`3-5:1`).
@@ -129,13 +239,22 @@ fn parse_qstat(text: &str) -> Vec<JobStatus> {
 }
 
 /// The statuses in a `qacct -j ID` answer, one per record (an array job has
-/// one per task).
+/// one per task). A job that was rescheduled (`qmod -rj`, a rerun) has a
+/// record per run, the first ones `failed 25 : rescheduling`: the last
+/// record of a job (or task) tells its end.
 fn parse_qacct_records(text: &str) -> Vec<JobStatus> {
-    let mut out = Vec::new();
+    let mut out: Vec<JobStatus> = Vec::new();
     let mut record = String::new();
     for line in text.lines().chain(std::iter::once("====")) {
         if line.starts_with("====") {
-            out.extend(parse_qacct(&record));
+            if let Some(s) = parse_qacct(&record) {
+                // A task by its own id (`12.3`), other jobs by theirs.
+                let key = |j: &JobStatus| j.task.as_ref().map_or(j.job_id.clone(), |t| t.id.clone());
+                match out.iter_mut().find(|o| key(o) == key(&s)) {
+                    Some(earlier) => *earlier = s,
+                    None => out.push(s),
+                }
+            }
             record.clear();
         } else {
             record.push_str(line);
@@ -898,6 +1017,224 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
         assert_eq!(TABLE.entries().count(), 18);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
+    }
+
+    /// A `qstat -u '*'` answer, laid out as qstat prints it, with a job in
+    /// each state of `codes` (ids from 100).
+    fn qstat_answer(codes: &[&str]) -> String {
+        let mut t = String::from(
+            "job-ID  prior   name       user         state submit/start at     queue                          slots ja-task-ID \n\
+             -----------------------------------------------------------------------------------------------------------------\n",
+        );
+        for (i, c) in codes.iter().enumerate() {
+            t.push_str(&format!(
+                "{:>7} 0.50000 sleep      root         {c:<5} 12/04/2026 00:55:58 all.q@vm                           1        \n",
+                100 + i
+            ));
+        }
+        t
+    }
+
+    /// A `qacct -j ID` record, with the lines that matter.
+    fn qacct_record(id: u32, failed: &str, exit: &str) -> String {
+        format!(
+            "==============================================================\nqname        all.q               \n\
+             hostname     vm                  \njobname      job                 \njobnumber    {id}                   \n\
+             taskid       undefined\nfailed       {failed}    \nexit_status  {exit}                   \nru_wallclock 3s\n"
+        )
+    }
+
+    /// Every row of the table through the real readers: each qstat code
+    /// in a qstat answer, the accounting rows in qacct records.
+    #[test]
+    fn every_state_is_read() {
+        let codes: Vec<&str> = STATES
+            .iter()
+            .map(|n| n.code)
+            .filter(|c| !c.starts_with("qacct"))
+            .collect();
+        let mut got = parse_qstat(&qstat_answer(&codes));
+        let mut cases: Vec<(&str, &str)> = STATES
+            .iter()
+            .filter(|n| !n.code.starts_with("qacct"))
+            .map(|n| (n.code, n.meaning.state.as_str()))
+            .collect();
+        for (i, s) in got.iter().enumerate() {
+            assert_eq!(s.job_id, (100 + i).to_string());
+            assert_eq!(s.native_state.as_deref(), Some(codes[i]));
+            assert_eq!(s.source, Source::Queue);
+        }
+        for (failed, exit, row, words) in [
+            ("0", "0", "qacct failed=0, exit_status=0", "FINISHED/SUCCEEDED"),
+            ("0", "3", "qacct exit_status=N", "FINISHED/FAILED"),
+            (
+                "100 : assumedly after job",
+                "137                  (Killed)",
+                "qacct exit_status=N",
+                "FINISHED/KILLED",
+            ),
+            (
+                "37  : qmaster enforced h_rt, h_cpu, or h_vmem limit",
+                "137                  (Killed)",
+                "qacct failed=37",
+                "FINISHED/TIMEOUT",
+            ),
+        ] {
+            let id = 500 + cases.len() as u32;
+            let mut s = parse_qacct_records(&qacct_record(id, failed, exit));
+            assert_eq!(s.len(), 1);
+            assert_eq!(s[0].job_id, id.to_string());
+            assert_eq!(s[0].source, Source::Accounting);
+            got.append(&mut s);
+            cases.push((row, words));
+        }
+        crate::site::qsub::table_test::check(STATES, &cases, &got);
+        let acct = &got[got.len() - 4..];
+        assert_eq!((acct[0].exit_code, acct[0].signal), (Some(0), None));
+        assert_eq!((acct[1].exit_code, acct[1].signal), (Some(3), None));
+        assert_eq!((acct[2].exit_code, acct[2].signal), (None, Some(9)));
+        assert_eq!(acct[2].reason.as_deref(), Some("assumedly after job"));
+        assert_eq!(acct[3].signal, Some(9));
+        assert_eq!(
+            acct[3].reason.as_deref(),
+            Some("qmaster enforced h_rt, h_cpu, or h_vmem limit")
+        );
+    }
+
+    /// Lines as the test cell printed them (`qsub -h`, `-hold_jid`, `qhold`
+    /// of a running job, `qmod -sj`, `qmod -rj`, `qdel`, a job whose
+    /// working directory is missing, then `qhold`), with their reasons.
+    #[test]
+    fn states_seen_on_a_real_cell_are_read() {
+        let text = [
+            "job-ID  prior   name       user         state submit/start at     queue                          slots ja-task-ID ",
+            "-----------------------------------------------------------------------------------------------------------------",
+            "    954 0.50000 sleep      root         s     12/04/2026 00:55:58 all.q@vm                           1        ",
+            "    957 0.75000 sleep      root         hr    12/04/2026 00:55:58 all.q@vm                           1        ",
+            "    958 0.25000 sleep      root         r     12/04/2026 00:56:09 all.q@vm                           1        ",
+            "    959 0.25000 true       root         Eqw   12/04/2026 00:56:08                                    1        ",
+            "    955 0.00000 sleep      root         hqw   12/04/2026 00:55:57                                    1        ",
+            "    964 0.50000 sleep      root         ds    12/04/2026 00:55:58 all.q@vm                           1        ",
+            "    965 0.25000 true       root         Ehqw  12/04/2026 00:56:08                                    1        ",
+            "    966 0.25000 sleep      root         Rq    12/04/2026 00:56:12                                    1        ",
+            "    967 0.25000 sleep      root         Rt    12/04/2026 00:56:15 all.q@vm                           1        ",
+            "    968 0.39286 sleep      root         Rr    12/04/2026 00:56:15 all.q@vm                           1        ",
+            "    969 0.39286 sleep      root         Rs    12/04/2026 00:56:15 all.q@vm                           1        ",
+            "    970 0.50000 sleep      root         dr    12/04/2026 00:56:14 all.q@vm                           1        ",
+            "    971 0.00000 troika_fsl root         qw    12/04/2026 00:56:16                                    1        ",
+            "    972 0.25000 hello_sge  root         t     11/24/2026 23:52:01 all.q@vm                           1        ",
+        ]
+        .map(|l| format!("{l}\n"))
+        .concat();
+        let got: Vec<(String, String, Option<String>)> = parse_qstat(&text)
+            .into_iter()
+            .map(|s| (s.job_id.clone(), s.state_words(), s.reason.clone()))
+            .collect();
+        let want: Vec<(String, String, Option<String>)> = [
+            ("954", "SUSPENDED", Some("suspended (qmod -sj)")),
+            ("957", "RUNNING", Some("on hold for a next run")),
+            ("958", "RUNNING", None),
+            (
+                "959",
+                "HELD",
+                Some("error state: pending until the error is cleared (qmod -cj; qstat -j ID says why)"),
+            ),
+            ("955", "HELD", Some("on hold or waiting for a dependency")),
+            ("964", "COMPLETING", Some("being deleted (qdel)")),
+            (
+                "965",
+                "HELD",
+                Some("error state: pending until the error is cleared (qmod -cj; qstat -j ID says why)"),
+            ),
+            ("966", "QUEUED", None),
+            ("967", "RUNNING", None),
+            ("968", "RUNNING", None),
+            ("969", "SUSPENDED", Some("suspended (qmod -sj)")),
+            ("970", "COMPLETING", Some("being deleted (qdel)")),
+            ("971", "QUEUED", None),
+            ("972", "RUNNING", None),
+        ]
+        .into_iter()
+        .map(|(i, w, r)| (i.to_string(), w.to_string(), r.map(String::from)))
+        .collect();
+        assert_eq!(got, want);
+    }
+
+    /// The letters combine: any combination of Grid Engine's letters has a
+    /// meaning, decided by the most telling letter; a letter Grid Engine
+    /// does not use makes the job UNKNOWN, with the state kept.
+    #[test]
+    fn any_combination_of_letters_is_read() {
+        let all: Vec<char> = LETTERS.chars().collect();
+        let mut combos: Vec<String> = all.iter().map(|c| c.to_string()).collect();
+        for a in &all {
+            for b in &all {
+                combos.push(format!("{a}{b}"));
+                for c in &all {
+                    combos.push(format!("{a}{b}{c}"));
+                }
+            }
+        }
+        let codes: Vec<&str> = combos.iter().map(String::as_str).collect();
+        let got = parse_qstat(&qstat_answer(&codes));
+        assert_eq!(got.len(), codes.len());
+        for (code, s) in codes.iter().zip(&got) {
+            let has = |c: char| code.contains(c);
+            let want = if has('z') || has('d') {
+                State::Completing
+            } else if has('E') {
+                State::Held
+            } else if has('P') {
+                State::Requeued
+            } else if has('s') || has('S') || has('T') || has('N') {
+                State::Suspended
+            } else if has('r') || has('t') {
+                State::Running
+            } else if has('h') {
+                State::Held
+            } else if has('q') || has('w') {
+                State::Queued
+            } else {
+                State::Running
+            };
+            assert_eq!(s.state, want, "{code}");
+            assert_eq!(s.outcome, None, "{code}");
+        }
+        for odd in ["qwx", "x", "r?", "QW"] {
+            let s = &parse_qstat(&qstat_answer(&[odd]))[0];
+            assert_eq!(s.state, State::Unknown, "{odd}");
+            assert_eq!(s.native_state.as_deref(), Some(odd));
+            assert_eq!(s.reason, Some(format!("unknown Grid Engine state '{odd}'")));
+        }
+    }
+
+    /// qacct of a job rescheduled once (`qmod -rj`, then qdel): a record
+    /// per run, the last tells the end; the tasks of an array each keep
+    /// their own.
+    #[test]
+    fn last_qacct_record_of_a_rescheduled_job_wins() {
+        let text = qacct_record(958, "25  : rescheduling", "0")
+            + &qacct_record(958, "100 : assumedly after job", "137                  (Killed)");
+        let got = parse_qacct_records(&text);
+        assert_eq!(got.len(), 1, "{got:#?}");
+        assert_eq!(got[0].state_words(), "FINISHED/KILLED");
+        assert_eq!(got[0].signal, Some(9));
+        let task = |t: u32, exit: &str| {
+            qacct_record(30, "0", exit).replace("taskid       undefined", &format!("taskid       {t}"))
+        };
+        let got = parse_qacct_records(&(task(1, "0") + &task(2, "3") + &task(1, "4")));
+        let words: Vec<(String, String)> = got
+            .iter()
+            .map(|s| (s.task.as_ref().unwrap().id.clone(), s.state_words()))
+            .collect();
+        assert_eq!(
+            words,
+            [
+                ("30.1".to_string(), "FINISHED/FAILED".to_string()),
+                ("30.2".to_string(), "FINISHED/FAILED".to_string())
+            ]
+        );
+        assert_eq!(got[0].exit_code, Some(4));
     }
 
     #[test]

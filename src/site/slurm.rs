@@ -27,12 +27,13 @@ pub const KEYS: &[&str] = &[
 
 /// Slurm's job states (`squeue %T`, `sacct State`), flags included.
 pub const STATES: &[NativeState] = &[
-    NativeState::new("PENDING", State::Queued, "waiting for resources; HELD when the reason is JobHeldUser, JobHeldAdmin, Dependency, BeginTime or DependencyNeverSatisfied"),
+    NativeState::new("PENDING", State::Queued, "waiting for resources or its priority (Resources, Priority, ...); HELD when the reason is JobHeldUser, JobHeldAdmin, JobHoldMaxRequeue, Dependency, DependencyNeverSatisfied, BeginTime, `job requeued in held state` or `launch failed requeued held`"),
     NativeState::new("CONFIGURING", State::Queued, "allocated, nodes booting"),
     NativeState::new("REQUEUE_FED", State::Queued, "requeued by a federation"),
     NativeState::new("REVOKED", State::Queued, "removed from this cluster of a federation"),
     NativeState::new("REQUEUE_HOLD", State::Held, "requeued and held"),
     NativeState::new("RESV_DEL_HOLD", State::Held, "held after its reservation was deleted"),
+    NativeState::new("SPECIAL_EXIT", State::Held, "requeued and held in a special exit state (scontrol requeuehold State=SpecialExit; scontrol release)"),
     NativeState::new("RUNNING", State::Running, "has an allocation"),
     NativeState::new("RESIZING", State::Running, "about to change size"),
     NativeState::new("SIGNALING", State::Running, "being signalled"),
@@ -40,8 +41,8 @@ pub const STATES: &[NativeState] = &[
     NativeState::new("STOPPED", State::Suspended, "stopped (SIGSTOP), CPUs kept"),
     NativeState::new("COMPLETING", State::Completing, "ended, processes being cleaned up"),
     NativeState::new("STAGE_OUT", State::Completing, "staging out files"),
+    NativeState::new("EXPEDITING", State::Completing, "ended; Slurm checks whether to requeue it at once (expedited requeue)"),
     NativeState::new("REQUEUED", State::Requeued, "being requeued"),
-    NativeState::new("SPECIAL_EXIT", State::Requeued, "requeued in a special state"),
     NativeState::finished("COMPLETED", Some(JobOutcome::Succeeded), "ended with exit code 0"),
     NativeState::finished("FAILED", None, "ended with a non-zero exit code (or a signal)"),
     NativeState::finished("CANCELLED", Some(JobOutcome::Cancelled), "cancelled by a user or an administrator"),
@@ -53,13 +54,17 @@ pub const STATES: &[NativeState] = &[
     NativeState::finished("PREEMPTED", Some(JobOutcome::Preempted), "preempted"),
 ];
 
-/// Reasons of a PENDING job that is not eligible to start.
+/// Reasons of a PENDING job that is not eligible to start (squeue `%r`;
+/// the last two are the words slurmctld gives a job requeued held).
 const HOLD_REASONS: &[&str] = &[
     "JobHeldUser",
     "JobHeldAdmin",
+    "JobHoldMaxRequeue",
     "Dependency",
     "DependencyNeverSatisfied",
     "BeginTime",
+    "job requeued in held state",
+    "launch failed requeued held",
 ];
 
 /// The meaning of a state word of squeue or sacct (`CANCELLED by 0` is
@@ -808,6 +813,170 @@ mod tests {
         ] {
             assert_eq!(classify(&failed(stderr), FAULTS), fault, "{stderr}");
         }
+    }
+
+    /// Every row of the table through the real reader, as squeue
+    /// (`ID|STATE|REASON`) and as sacct (`JobID|State|ExitCode|Reason|JobIDRaw`)
+    /// print it.
+    #[test]
+    fn every_state_is_read() {
+        let words = |n: &NativeState, exit: &str| match n.meaning.outcome {
+            Some(o) => format!("{}/{}", n.meaning.state.as_str(), o.as_str()),
+            None if n.meaning.state == State::Finished => match exit {
+                "0:0" => "FINISHED/SUCCEEDED".to_string(),
+                // squeue: no exit code.
+                "" => "FINISHED/FAILED".to_string(),
+                e if e.ends_with(":0") => "FINISHED/FAILED".to_string(),
+                _ => "FINISHED/KILLED".to_string(),
+            },
+            None => n.meaning.state.as_str().to_string(),
+        };
+        let mut cases: Vec<(&str, String)> = Vec::new();
+        let mut queue = String::new();
+        let mut acct = String::new();
+        for (i, n) in STATES.iter().enumerate() {
+            queue.push_str(&format!("{}|{}|None\n", 100 + i, n.code));
+            cases.push((n.code, words(n, "")));
+        }
+        for (i, n) in STATES.iter().enumerate() {
+            let exit = if n.code == "FAILED" { "3:0" } else { "0:0" };
+            acct.push_str(&format!("{0}|{1}|{exit}|None|{0}\n", 200 + i, n.code));
+            cases.push((n.code, words(n, exit)));
+        }
+        // FAILED by a signal: `0:9`; CANCELLED as sacct says it.
+        acct.push_str("300|FAILED|0:9|None|300\n300.batch|CANCELLED|0:9||300.batch\n");
+        cases.push(("FAILED", "FINISHED/KILLED".into()));
+        acct.push_str("301|CANCELLED by 1000|0:15|None|301\n");
+        cases.push(("CANCELLED", "FINISHED/CANCELLED".into()));
+        let mut got = parse_lines(&queue, Source::Queue, false);
+        let from_acct = parse_lines(&acct, Source::Accounting, true);
+        // The step line (without -X) is its own record: it never answers for the job.
+        assert_eq!(from_acct.iter().filter(|s| s.job_id == "300.batch").count(), 1);
+        got.extend(from_acct.into_iter().filter(|s| s.job_id != "300.batch"));
+        let rows: Vec<(&str, &str)> = cases.iter().map(|(r, w)| (*r, w.as_str())).collect();
+        crate::site::qsub::table_test::check(STATES, &rows, &got);
+        for (i, s) in got.iter().enumerate() {
+            let n = &STATES[i % STATES.len()];
+            if i < 2 * STATES.len() {
+                assert_eq!(s.native_state.as_deref(), Some(n.code));
+                assert_eq!(s.reason, None, "None is no reason");
+                assert_eq!(s.source, [Source::Queue, Source::Accounting][i / STATES.len()]);
+            }
+            if i < STATES.len() {
+                assert_eq!((s.exit_code, s.signal), (None, None));
+            }
+        }
+        let n = STATES.len();
+        let failed = STATES.iter().position(|r| r.code == "FAILED").unwrap();
+        assert_eq!((got[n + failed].exit_code, got[n + failed].signal), (Some(3), None));
+        let completed = STATES.iter().position(|r| r.code == "COMPLETED").unwrap();
+        assert_eq!(got[n + completed].exit_code, Some(0));
+        assert_eq!((got[2 * n].exit_code, got[2 * n].signal), (Some(0), Some(9)));
+        assert_eq!(got[2 * n + 1].native_state.as_deref(), Some("CANCELLED by 1000"));
+        assert_eq!(got[2 * n + 1].signal, Some(15));
+        // A state troika does not know: UNKNOWN, the word kept.
+        let odd = parse_lines("400|LAUNCHING|None\n", Source::Queue, false);
+        assert_eq!(odd[0].state, State::Unknown);
+        assert_eq!(odd[0].native_state.as_deref(), Some("LAUNCHING"));
+        assert_eq!(odd[0].reason.as_deref(), Some("unknown Slurm state 'LAUNCHING'"));
+    }
+
+    /// PENDING is HELD for the reasons that keep a job from starting until
+    /// something happens (a release, a dependency, a time), QUEUED for
+    /// the others; the reason is kept.
+    #[test]
+    fn pending_reasons() {
+        for (reason, words) in [
+            ("JobHeldUser", "HELD"),
+            ("JobHeldAdmin", "HELD"),
+            ("JobHoldMaxRequeue", "HELD"),
+            ("Dependency", "HELD"),
+            ("DependencyNeverSatisfied", "HELD"),
+            ("BeginTime", "HELD"),
+            ("job requeued in held state", "HELD"),
+            ("launch failed requeued held", "HELD"),
+            ("Priority", "QUEUED"),
+            ("Resources", "QUEUED"),
+            ("QOSMaxJobsPerUserLimit", "QUEUED"),
+            ("ReqNodeNotAvail, UnavailableNodes:vm", "QUEUED"),
+        ] {
+            for (line, source, exit) in [
+                (format!("7|PENDING|{reason}"), Source::Queue, false),
+                (format!("7|PENDING|0:0|{reason}|7"), Source::Accounting, true),
+            ] {
+                let s = parse_line(&line, source, exit).unwrap();
+                assert_eq!(s.state_words(), words, "{line}");
+                assert_eq!(s.reason.as_deref(), Some(reason), "{line}");
+                assert_eq!(s.native_state.as_deref(), Some("PENDING"));
+            }
+        }
+        // The reason of other states says nothing of a hold.
+        let s = parse_line("8|RUNNING|JobHeldUser", Source::Queue, false).unwrap();
+        assert_eq!(s.state, State::Running);
+    }
+
+    /// Answers as the test cluster printed them: `sbatch -H`, a suspended
+    /// job (`scontrol suspend`), `scontrol hold` of a job waiting for its
+    /// begin time, a dependency, exit 3, a batch shell killed by SIGKILL,
+    /// `scontrol requeuehold` (plain and State=SpecialExit), `scontrol
+    /// requeue`; then sacct of some of them (sacct gives the reason
+    /// the job had when it ended, or BeginTime for the held one).
+    #[test]
+    fn answers_seen_on_a_real_cluster_are_read() {
+        let squeue = "34938|FAILED|NonZeroExitCode\n34939|FAILED|JobLaunchFailure\n34937|PENDING|Dependency\n\
+                      34936|PENDING|JobHeldAdmin\n34934|PENDING|JobHeldUser\n34940|RUNNING|None\n34935|SUSPENDED|None\n\
+                      34935|COMPLETING|job requeued in held state\n34935|PENDING|job requeued in held state\n\
+                      34946|SPECIAL_EXIT|job requeued in held state\n34941|PENDING|BeginTime\n34940|CANCELLED|None\n";
+        let got: Vec<(String, String)> = parse_lines(squeue, Source::Queue, false)
+            .iter()
+            .map(|s| (s.job_id.clone(), s.state_words()))
+            .collect();
+        let want = [
+            ("34938", "FINISHED/FAILED"),
+            ("34939", "FINISHED/FAILED"),
+            ("34937", "HELD"),
+            ("34936", "HELD"),
+            ("34934", "HELD"),
+            ("34940", "RUNNING"),
+            ("34935", "SUSPENDED"),
+            ("34935", "COMPLETING"),
+            ("34935", "HELD"),
+            ("34946", "HELD"),
+            ("34941", "HELD"),
+            ("34940", "FINISHED/CANCELLED"),
+        ];
+        assert_eq!(got, want.map(|(i, w)| (i.to_string(), w.to_string())));
+        let sacct = "34934|CANCELLED by 0|0:0|JobHeldUser|34934\n34935|RUNNING|0:0|None|34935\n\
+                     34936|PENDING|0:0|BeginTime|34936\n34937|PENDING|0:0|Dependency|34937\n34938|FAILED|3:0|None|34938\n\
+                     34939|FAILED|0:9|None|34939\n34940|CANCELLED by 0|0:0|Dependency|34940\n";
+        let got: Vec<String> = parse_lines(sacct, Source::Accounting, true)
+            .iter()
+            .map(|s| {
+                let words = s.state_words();
+                format!("{} {words} {:?} {:?} {:?}", s.job_id, s.exit_code, s.signal, s.reason)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "34934 FINISHED/CANCELLED Some(0) None Some(\"JobHeldUser\")",
+                "34935 RUNNING Some(0) None None",
+                "34936 HELD Some(0) None Some(\"BeginTime\")",
+                "34937 HELD Some(0) None Some(\"Dependency\")",
+                "34938 FINISHED/FAILED Some(3) None None",
+                "34939 FINISHED/KILLED Some(0) Some(9) None",
+                "34940 FINISHED/CANCELLED Some(0) None Some(\"Dependency\")",
+            ]
+        );
+        // An array's tasks by JobID (`12_3`), a heterogeneous job's
+        // component by JobIDRaw.
+        let s = parse_line("34950_2|COMPLETED|0:0|None|34952", Source::Accounting, true).unwrap();
+        assert_eq!(
+            (s.job_id.as_str(), s.task.as_ref().map(|t| t.id.as_str())),
+            ("34950", Some("34950_2"))
+        );
+        let s = parse_line("34960+1|FAILED|2:0|None|34961", Source::Accounting, true).unwrap();
+        assert_eq!((s.job_id.as_str(), s.exit_code), ("34961", Some(2)));
     }
 
     #[test]

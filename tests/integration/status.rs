@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::{poll_until, service, Case, Service, SgeEnv, SshEnv, TroikaRun};
+use crate::common::{poll_until, run_with_timeout, service, Case, Service, SgeEnv, SshEnv, TroikaRun};
 
 /// The status records of each line of `status --json`, by script name.
 fn by_script(run: &TroikaRun) -> HashMap<String, Value> {
@@ -541,6 +541,142 @@ fn sge_jobs_fates_from_queue_and_accounting() {
         "{}",
         m["held.sh"]
     );
+}
+
+/// Runs a scheduler's command: (exit code, stdout, stderr).
+fn run_cmd(c: &Case, prog: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut cmd = std::process::Command::new(prog);
+    cmd.args(args).current_dir(c.dir());
+    run_with_timeout(&mut cmd, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{prog}: {e}"))
+}
+
+/// Suspension, holds and errors on the real Grid Engine: `qmod -sj` makes
+/// a running job SUSPENDED (`s`) and `qmod -usj` RUNNING again; `qhold` of
+/// a running job leaves it RUNNING (`hr`: the hold is for a next run); a
+/// job whose working directory is missing is in error (`Eqw`): HELD, with
+/// the reason, and so it stays once held too (`Ehqw`).
+#[test]
+fn sge_suspended_held_and_error_jobs() {
+    if !service(Service::Sge) {
+        return;
+    }
+    let e = SgeEnv::from_env();
+    let c = remove_jobs_at_end(
+        Case::new("status-sge-suspend")
+            .config(
+                "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n",
+            )
+            .env("SGE_ROOT", &e.root)
+            .env("SGE_CELL", &e.cell),
+        "qdel",
+    );
+    c.write("out/.keep", "");
+    let jobs: &[(&str, &str)] = &[
+        ("run.sh", "#!/bin/sh\nsleep 300\n"),
+        ("error.sh", "#!/bin/sh\n#$ -wd /nonexistent-troika-dir\ntrue\n"),
+    ];
+    for (name, text) in jobs {
+        c.write(name, text);
+        c.troika(&["submit", "sge", name, "-o", &c.s(&format!("out/{name}.out"))])
+            .expect_code(0);
+    }
+    let names = ["run.sh", "error.sh"];
+    let m = poll_status(&c, "sge", &names, Duration::from_secs(120), |name, v| match name {
+        "run.sh" => v["native_state"] == "r",
+        _ => v["native_state"] == "Eqw",
+    });
+    assert_eq!(words(&m["run.sh"]), "RUNNING");
+    assert_eq!(words(&m["error.sh"]), "HELD");
+    let reason = m["error.sh"]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("error state") && reason.contains("qmod -cj"),
+        "{reason}"
+    );
+    let qmod = |args: &[&str]| {
+        let (code, out, err) = run_cmd(&c, "qmod", args);
+        assert_eq!(code, Some(0), "qmod {args:?}: {out}{err}");
+    };
+    let run = c.read("run.sh.jid").trim().to_string();
+    let error = c.read("error.sh.jid").trim().to_string();
+    qmod(&["-sj", &run]);
+    let m = poll_status(&c, "sge", &names, Duration::from_secs(60), |name, v| {
+        name != "run.sh" || v["native_state"] == "s"
+    });
+    assert_eq!(words(&m["run.sh"]), "SUSPENDED");
+    assert_eq!(m["run.sh"]["reason"], "suspended (qmod -sj)");
+    assert_eq!(m["run.sh"]["source"], "queue");
+    qmod(&["-usj", &run]);
+    for (prog, id) in [("qhold", &run), ("qhold", &error)] {
+        let (code, out, err) = run_cmd(&c, prog, &[id]);
+        assert_eq!(code, Some(0), "{prog} {id}: {out}{err}");
+    }
+    let m = poll_status(&c, "sge", &names, Duration::from_secs(60), |name, v| match name {
+        "run.sh" => v["native_state"] == "hr",
+        _ => v["native_state"] == "Ehqw",
+    });
+    assert_eq!(words(&m["run.sh"]), "RUNNING");
+    assert_eq!(m["run.sh"]["reason"], "on hold for a next run");
+    assert_eq!(words(&m["error.sh"]), "HELD");
+    assert!(m["error.sh"]["reason"].as_str().unwrap().starts_with("error state"));
+    // Deleted: gone from the queue (`dr` lasts about a second), then
+    // accounting tells qdel's SIGKILL.
+    c.troika(&["kill", "sge", "run.sh"]).expect_code(0);
+    let m = poll_status(&c, "sge", &["run.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "COMPLETING" || v["source"] == "accounting"
+    });
+    if m["run.sh"]["state"] == "COMPLETING" {
+        assert_eq!(m["run.sh"]["reason"], "being deleted (qdel)");
+    } else {
+        assert_eq!(words(&m["run.sh"]), "FINISHED/KILLED");
+    }
+}
+
+/// A suspended job on the real Slurm (`scontrol suspend`, which needs
+/// root or the SlurmUser): SUSPENDED, then RUNNING again once resumed.
+#[test]
+fn slurm_suspended_job() {
+    if !service(Service::Slurm) {
+        return;
+    }
+    let c = remove_jobs_at_end(Case::new("status-slurm-suspend").config(SLURM), "scancel");
+    c.write("out/.keep", "");
+    c.write("run.sh", "#!/bin/bash\nsleep 300\n");
+    c.troika(&["submit", "slurm", "run.sh", "-o", &c.s("out/run.sh.out")])
+        .expect_code(0);
+    let m = poll_status(&c, "slurm", &["run.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "RUNNING"
+    });
+    assert_eq!(m["run.sh"]["native_state"], "RUNNING");
+    let id = c.read("run.sh.jid").trim().to_string();
+    let (code, out, err) = run_cmd(&c, "scontrol", &["suspend", &id]);
+    if code != Some(0) && format!("{out}{err}").contains("denied") {
+        eprintln!("scontrol suspend is not allowed here (not root or SlurmUser): {out}{err}");
+        return;
+    }
+    assert_eq!(code, Some(0), "scontrol suspend {id}: {out}{err}");
+    let m = poll_status(&c, "slurm", &["run.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "SUSPENDED"
+    });
+    assert_eq!(m["run.sh"]["native_state"], "SUSPENDED");
+    assert_eq!(m["run.sh"]["source"], "queue");
+    let (code, out, err) = run_cmd(&c, "scontrol", &["resume", &id]);
+    assert_eq!(code, Some(0), "scontrol resume {id}: {out}{err}");
+    let m = poll_status(&c, "slurm", &["run.sh"], Duration::from_secs(60), |_, v| {
+        v["state"] == "RUNNING"
+    });
+    assert_eq!(m["run.sh"]["native_state"], "RUNNING");
+    // Held by root: PENDING, JobHeldAdmin.
+    c.write("held.sh", "#!/bin/bash\n#SBATCH --begin=now+1hour\ntrue\n");
+    c.troika(&["submit", "slurm", "held.sh", "-o", &c.s("out/held.sh.out")])
+        .expect_code(0);
+    let held = c.read("held.sh.jid").trim().to_string();
+    let (code, out, err) = run_cmd(&c, "scontrol", &["hold", &held]);
+    assert_eq!(code, Some(0), "scontrol hold {held}: {out}{err}");
+    let m = poll_status(&c, "slurm", &["held.sh"], Duration::from_secs(60), |_, v| {
+        v["reason"] == "JobHeldAdmin"
+    });
+    assert_eq!(words(&m["held.sh"]), "HELD");
+    assert_eq!(m["held.sh"]["native_state"], "PENDING");
 }
 
 // ---------------------------------------------------------------- direct
