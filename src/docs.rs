@@ -404,7 +404,7 @@ mod tests {
     fn resources_table_matches_the_code() {
         let generated = page_matches("docs/resources.md", resources_markdown(&Registry::builtin()));
         for row in [
-            "| `1.5G` | `--mem=1536M` | `-l select=1:mem=1536mb` | (none) | `-l mem=1536mb` | `-M 1536MB` | (none) |",
+            "| `1.5G` | `--mem=1536M` | `-l select=1:mem=1536mb` | `-l h_vmem=1536M` | `-l mem=1536mb` | `-M 1536MB` | (none) |",
             "| `1h30m` | `--time=01:30:00` | `-l walltime=01:30:00` | `-l h_rt=01:30:00` | `-l walltime=01:30:00` | `-W 1:30` | `-t 90m` |",
         ] {
             assert!(generated.contains(row), "{row}\n{generated}");

@@ -30,6 +30,7 @@ pub const KEYS: &[&str] = &[
     "qconf_command",
     "qrls_command",
     "gpu_resource",
+    "memory_resource",
 ];
 
 /// Grid Engine's job states (the `state` column of `qstat`): letters that
@@ -397,6 +398,18 @@ pub const TABLE: Table = Table::joined(
         ),
         Entry::func("join_output_error", join_output_error, "`-j y` (whatever the value)"),
         Entry::joint(
+            "memory_per_cpu",
+            memory,
+            "`-l h_vmem=<value>`: memory is a consumable counted per slot, and a slot is a CPU (the site key \
+             `memory_resource` names the complex, `h_vmem` by default)",
+        ),
+        Entry::joint(
+            "memory_per_node",
+            memory,
+            "`-l h_vmem=<value>` (see `memory_per_cpu`): the job's memory for a job of one slot (no `-pe`); \
+             Grid Engine multiplies it by the slots of a parallel job",
+        ),
+        Entry::joint(
             "output_file",
             output_file,
             "`-o <value>`; with `array`, `-o <value>.$TASK_ID`: a file per task",
@@ -449,6 +462,26 @@ fn soft_limit(j: &Joint) -> Result<Vec<Vec<u8>>> {
 
 /// The default name of the GPU consumable complex (`gpu_resource`).
 const GPU_RESOURCE: &str = "gpu";
+
+/// The default name of the memory complex (`memory_resource`).
+const MEMORY_RESOURCE: &str = "h_vmem";
+
+/// `-l h_vmem=SIZE` for `memory_per_cpu` or `memory_per_node`, one of them.
+fn memory(j: &crate::script::translate::Joint) -> Result<Vec<Vec<u8>>> {
+    let other = if j.name == "memory_per_node" {
+        "memory_per_cpu"
+    } else {
+        "memory_per_node"
+    };
+    if j.get(other).is_some() {
+        return Err(Error::Script(
+            "Grid Engine: give one of memory_per_cpu and memory_per_node, not both (both are memory per slot)".into(),
+        ));
+    }
+    let mut line = format!("-l {MEMORY_RESOURCE}=").into_bytes();
+    line.extend_from_slice(j.value);
+    Ok(vec![line])
+}
 
 fn no_gpus_per_node(_: &[u8]) -> Result<Vec<Vec<u8>>> {
     Err(Error::Script(
@@ -547,32 +580,47 @@ pub struct Sge {
     qconf: Vec<String>,
 }
 
+/// The site key `key` names the complex that `directives` ask for, instead
+/// of `default`: they become `-l NAME=%s` (unless `directive_translate`
+/// says otherwise).
+fn resource_name(s: &mut SiteSettings, key: &str, default: &str, directives: &[&str]) -> Result<()> {
+    let Some(name) = s.config.opt_str(key)? else {
+        return Ok(());
+    };
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+    if !valid {
+        let at = s.config.get(key).map(|n| s.config.at(n)).unwrap_or_default();
+        return Err(Error::config(format!(
+            "{at}: site '{}': invalid '{key}' {}: expected the name of a complex (letters, digits, '_', '-', '.')",
+            s.config.name,
+            quote(&name)
+        )));
+    }
+    if name != default {
+        for directive in directives {
+            s.overrides
+                .entry(directive.to_string())
+                .or_insert_with(|| Some(format!("-l {name}=%s")));
+        }
+    }
+    Ok(())
+}
+
 impl Sge {
     pub fn new(s: &mut SiteSettings) -> Result<Self> {
-        // A site whose GPU complex has another name: the GPU directives
-        // become `-l NAME=%s`, unless `directive_translate` says otherwise.
-        if let Some(name) = s.config.opt_str("gpu_resource")? {
-            let valid = !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
-            if !valid {
-                let at = s.config.get("gpu_resource").map(|n| s.config.at(n)).unwrap_or_default();
-                return Err(Error::config(format!(
-                    "{at}: site '{}': invalid 'gpu_resource' {}: expected the name of a consumable complex \
-                     (letters, digits, '_', '-', '.')",
-                    s.config.name,
-                    quote(&name)
-                )));
-            }
-            if name != GPU_RESOURCE {
-                for directive in ["gpus_per_task", "total_gpus"] {
-                    s.overrides
-                        .entry(directive.to_string())
-                        .or_insert_with(|| Some(format!("-l {name}=%s")));
-                }
-            }
-        }
+        // A site whose GPU or memory complex has another name: the
+        // directives become `-l NAME=%s`, unless `directive_translate`
+        // says otherwise.
+        resource_name(s, "gpu_resource", GPU_RESOURCE, &["gpus_per_task", "total_gpus"])?;
+        resource_name(
+            s,
+            "memory_resource",
+            MEMORY_RESOURCE,
+            &["memory_per_cpu", "memory_per_node"],
+        )?;
         Ok(Sge {
             q: QCommands::read(&s.config, false)?,
             qacct: s.config.command("qacct_command", &["qacct"])?,
@@ -1013,8 +1061,9 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
     #[test]
     fn table_has_troika_0_2_7_rows() {
         // 0.2.7's 11 rows, hold, signal_before_end (an error: Grid Engine
-        // cannot), array, depends_on and the three GPU rows.
-        assert_eq!(TABLE.entries().count(), 18);
+        // cannot), array, depends_on, the three GPU rows and the two memory
+        // rows.
+        assert_eq!(TABLE.entries().count(), 20);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
     }

@@ -40,8 +40,8 @@ fn the_same_values_on_every_scheduler_type() {
             "    type: pbs\n    resource_syntax: select\n",
             &["#PBS -l walltime=01:30:00", "#PBS -l select=1:mem=1536mb"],
         ),
-        // Grid Engine and Flux have no memory directive (a warning).
-        ("sge", "    type: sge\n", &["#$ -l h_rt=01:30:00"]),
+        // Flux has no memory directive (a warning).
+        ("sge", "    type: sge\n", &["#$ -l h_rt=01:30:00", "#$ -l h_vmem=1536M"]),
         ("flux", "    type: flux\n", &["#flux: -t 90m"]),
         (
             "torque",
@@ -122,7 +122,7 @@ fn edition_2026_normalises_units_without_translators() {
     for (site, want) in [
         ("slurm", &["#SBATCH --time=01:30:00", "#SBATCH --mem=1536M"][..]),
         ("pbs", &["#PBS -l walltime=01:30:00", "#PBS -l select=1:mem=1536mb"]),
-        ("sge", &["#$ -l h_rt=01:30:00"]),
+        ("sge", &["#$ -l h_rt=01:30:00", "#$ -l h_vmem=1536M"]),
         ("torque", &["#PBS -l walltime=01:30:00", "#PBS -l mem=1536mb"]),
         ("lsf", &["#BSUB -W 1:30", "#BSUB -M 1536MB"]),
         ("flux", &["#flux: -t 90m"]),
@@ -131,7 +131,7 @@ fn edition_2026_normalises_units_without_translators() {
         assert_eq!(run(&c, site, given), want, "{site}");
     }
     let two_days = "# troika walltime=2-00:00:00\n# troika memory_per_node=4GiB\n";
-    assert_eq!(run(&c, "sge", two_days), ["#$ -l h_rt=48:00:00"]);
+    assert_eq!(run(&c, "sge", two_days), ["#$ -l h_rt=48:00:00", "#$ -l h_vmem=4G"]);
     assert_eq!(
         run(&c, "slurm", two_days),
         ["#SBATCH --time=2-00:00:00", "#SBATCH --mem=4G"]
