@@ -96,6 +96,10 @@ pub struct Behaviour {
     /// directives in a script (`#PBS` sent to Slurm) are translated
     /// through the generic directives and taken out of the script.
     pub foreign_directives: bool,
+    /// The default of the direct site key `accounting`: each job is started
+    /// under a process that waits for it and writes how it ended beside its
+    /// output file (`OUTPUT.exit`), which `status` reads.
+    pub direct_accounting: bool,
 }
 
 impl Edition {
@@ -114,6 +118,7 @@ impl Edition {
             retries: if new { 6 } else { 0 },
             kill_without_state: new,
             foreign_directives: new,
+            direct_accounting: new,
         }
     }
 }
@@ -859,6 +864,7 @@ mod tests {
                 retries: 0,
                 kill_without_state: false,
                 foreign_directives: false,
+                direct_accounting: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
         );
@@ -876,6 +882,7 @@ mod tests {
                 retries: 6,
                 kill_without_state: true,
                 foreign_directives: true,
+                direct_accounting: true,
             }
         );
         assert_eq!(
