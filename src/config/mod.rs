@@ -100,6 +100,10 @@ pub struct Behaviour {
     /// sizes that the units library reads (`1h30m`, `1.5G`) are written the
     /// way the site's scheduler reads them, without naming a translator.
     pub normalise_units: bool,
+    /// The default of the direct site key `accounting`: each job is started
+    /// under a process that waits for it and writes how it ended beside its
+    /// output file (`OUTPUT.exit`), which `status` reads.
+    pub direct_accounting: bool,
 }
 
 impl Edition {
@@ -119,6 +123,7 @@ impl Edition {
             kill_without_state: new,
             foreign_directives: new,
             normalise_units: new,
+            direct_accounting: new,
         }
     }
 }
@@ -865,6 +870,7 @@ mod tests {
                 kill_without_state: false,
                 foreign_directives: false,
                 normalise_units: false,
+                direct_accounting: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
         );
@@ -883,6 +889,7 @@ mod tests {
                 kill_without_state: true,
                 foreign_directives: true,
                 normalise_units: true,
+                direct_accounting: true,
             }
         );
         assert_eq!(

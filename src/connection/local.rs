@@ -97,6 +97,9 @@ impl Connection for LocalConnection {
                 *p = self.resolve(p);
             }
         }
+        if let Some(p) = &mut cmd.exit_file {
+            *p = self.resolve(p);
+        }
         run(&cmd, self.cwd.as_deref())
     }
 
@@ -198,8 +201,28 @@ pub fn run(cmd: &Command, cwd: Option<&Path>) -> Result<Outcome> {
         // Own process group, so that a timeout can stop the command and its children.
         c.process_group(0);
     }
+    let report = match (&cmd.exit_file, cmd.detach) {
+        (Some(file), true) => Some(
+            super::exit_record::install(&mut c, file)
+                .map_err(|e| Error::run(format!("Cannot run {name}: {}", io_reason(&e))))?,
+        ),
+        _ => None,
+    };
     let mut child = c.spawn().map_err(|e| spawn_error(&e, &name, cwd))?;
     crate::debug!("Child PID: {}", child.id());
+    if let Some(report) = report {
+        // The process spawned waits for the command, its child: the job's
+        // pid is the child's. `c` holds the pipe's other end.
+        drop(c);
+        let pid = super::exit_record::read_pid(report)
+            .ok_or_else(|| Error::run(format!("Cannot run {name}: the process id of the job is unknown")))?;
+        crate::debug!("Process {} waits for process {pid}", child.id());
+        return Ok(Outcome {
+            code: Some(0),
+            pid: Some(pid),
+            ..Default::default()
+        });
+    }
     if cmd.detach {
         return Ok(Outcome {
             code: Some(0),

@@ -1,6 +1,7 @@
 //! Connections: how troika runs commands and moves files on a site. Every
 //! command is an argument vector, never a shell string.
 
+pub mod exit_record;
 pub mod local;
 pub mod ssh;
 
@@ -41,6 +42,11 @@ pub struct Command {
     pub stderr: Sink,
     /// Start in a new session and do not wait: the job of the direct site.
     pub detach: bool,
+    /// With `detach`: a process waits for the command and writes how it
+    /// ended to this file, on the machine that runs it
+    /// ([`exit_record`] says what it holds). The command's process
+    /// id stays the one returned.
+    pub exit_file: Option<PathBuf>,
     /// Killed and reported as failed after this long.
     pub timeout: Option<Duration>,
     /// Variables added to (or replacing in) the inherited environment. A
@@ -69,6 +75,7 @@ impl Command {
             stdout: Sink::Capture,
             stderr: Sink::Capture,
             detach: false,
+            exit_file: None,
             timeout: None,
             env: Vec::new(),
             always: false,
@@ -98,6 +105,12 @@ impl Command {
     }
     pub fn detach(mut self) -> Self {
         self.detach = true;
+        self
+    }
+    /// Detached, under a process that writes how it ended to `file`.
+    pub fn detach_recording_exit(mut self, file: PathBuf) -> Self {
+        self.detach = true;
+        self.exit_file = Some(file);
         self
     }
     pub fn timeout(mut self, t: Option<Duration>) -> Self {

@@ -17,7 +17,42 @@ use crate::job::{Answer, JobStatus, NativeState, Query, Source, State};
 use crate::script::translate::Table;
 use crate::util::quote;
 
-pub const KEYS: &[&str] = &["shell", "use_shell"];
+pub const KEYS: &[&str] = &["shell", "use_shell", "accounting"];
+
+/// The suffix of a job's exit record (its accounting), after the output
+/// file's name: `OUTPUT.exit`, on the site.
+pub const EXIT_SUFFIX: &str = ".exit";
+
+/// Where the exit record of a job with output file `output` is.
+pub fn exit_file(output: &Path) -> PathBuf {
+    crate::util::with_suffix(output, EXIT_SUFFIX)
+}
+
+/// How far the site's clock may be behind troika's: an exit record that
+/// says its job started longer than this before the job's submission is
+/// another job's (the same pid, the same output file, earlier).
+const CLOCK_SKEW: u64 = 600;
+
+/// What an exit record says of job `jid` (submitted at `submitted`, when
+/// known): `None` when it is about another process, or unreadable.
+fn read_exit_record(jid: &str, text: &str, submitted: Option<u64>) -> Option<JobStatus> {
+    let pid = text.lines().find_map(|l| l.strip_prefix("pid=")).map(str::trim)?;
+    if pid != jid {
+        return None;
+    }
+    let r = crate::job::record::Record::parse(text);
+    let (start, end) = (r.start?, r.end?);
+    if !r.ended() || submitted.is_some_and(|t| start + CLOCK_SKEW < t) {
+        return None;
+    }
+    let finished = crate::job::Meaning {
+        state: State::Finished,
+        outcome: None,
+    };
+    let mut s = JobStatus::new(jid, finished, Source::Accounting).exit(r.exit_code, r.signal);
+    s.reason = Some(format!("ended at {}", crate::job::state::iso_time(end)));
+    Some(s)
+}
 
 /// The process states of `ps` (the first letter of `STAT`, Linux's and the
 /// BSDs' and macOS's) and what they mean for a job run directly. The
@@ -98,6 +133,9 @@ pub struct DirectSite {
     s: SiteSettings,
     shell: Vec<String>,
     use_shell: bool,
+    /// `accounting`: each job is started under a process that waits for it
+    /// and writes its exit record.
+    accounting: bool,
 }
 
 impl DirectSite {
@@ -110,7 +148,13 @@ impl DirectSite {
                 s.config.name
             )));
         }
-        Ok(DirectSite { s, shell, use_shell })
+        let accounting = s.config.bool_or("accounting", s.config.behaviour().direct_accounting)?;
+        Ok(DirectSite {
+            s,
+            shell,
+            use_shell,
+            accounting,
+        })
     }
 }
 
@@ -176,8 +220,12 @@ impl Site for DirectSite {
         let cmd = Command::new(argv)
             .stdin(stdin)
             .stdout(Sink::File(output.to_path_buf()))
-            .stderr(Sink::Stdout)
-            .detach();
+            .stderr(Sink::Stdout);
+        let cmd = if self.accounting {
+            cmd.detach_recording_exit(exit_file(output))
+        } else {
+            cmd.detach()
+        };
         let out = self.s.connection.execute(cmd)?;
         if out.dryrun {
             return Ok(None);
@@ -207,8 +255,8 @@ impl Site for DirectSite {
         write_stat(script, &out, "ps")
     }
 
-    /// `ps` for the processes, then the status records: a process has no
-    /// accounting.
+    /// `ps` for the processes, then the status records, then (with
+    /// `accounting`) the exit records of the jobs still unknown.
     fn status(&self, jobs: &[Query]) -> Vec<JobStatus> {
         let queue = |ids: &[&str]| -> Answer {
             let argv = vec![
@@ -227,7 +275,26 @@ impl Site for DirectSite {
                 Ok(parse_ps(&String::from_utf8_lossy(&out.stdout)))
             })
         };
-        self.s.resolve(jobs, &queue, None)
+        let accounting = |ids: &[&str]| -> Answer {
+            // A job whose output file is unknown has no record to read.
+            let known: Vec<(&Query, PathBuf)> = ids
+                .iter()
+                .filter_map(|id| jobs.iter().find(|q| q.jid == *id))
+                .filter_map(|q| q.output.map(|o| (q, exit_file(o))))
+                .collect();
+            if known.is_empty() {
+                return Ok(Vec::new());
+            }
+            let paths: Vec<&Path> = known.iter().map(|(_, p)| p.as_path()).collect();
+            let texts = self.s.read_files(&paths)?;
+            Ok(known
+                .iter()
+                .zip(texts)
+                .filter_map(|((q, _), text)| read_exit_record(q.jid, &text?, q.submitted_at))
+                .collect())
+        };
+        let accounting: Option<crate::job::Ask> = if self.accounting { Some(&accounting) } else { None };
+        self.s.resolve(jobs, &queue, accounting)
     }
 
     fn kill(&self, _script: &Path, jid: &str) -> Result<CancelStatus> {
@@ -280,6 +347,18 @@ fn signal_local(pid: Pid, sig: Signal, dryrun: bool) -> Result<bool> {
 /// `$1`, and prints its process id.
 const REMOTE_LAUNCH: &str = r#"out=$1; shift; setsid "$@" >"$out" 2>&1 </dev/null & echo $!"#;
 
+/// [`REMOTE_LAUNCH`] with an exit record (`accounting`): a process in a
+/// session of its own starts the command (output to `$2`), prints its
+/// process id, lets go of the connection's output, waits for the command,
+/// and writes its exit record to `$1` (a temporary file, then `mv`). The
+/// shell tells a signal as an exit status above 128 (256 for ksh).
+const REMOTE_LAUNCH_RECORDING_EXIT: &str = r#"rm -f -- "$1"; setsid sh -c 'f=$1; out=$2; shift 2
+setsid "$@" >"$out" 2>&1 </dev/null &
+pid=$!; start=$(date +%s); echo "$pid"; exec >/dev/null 2>&1
+wait "$pid"; rc=$?; end=$(date +%s)
+if [ "$rc" -gt 256 ]; then r="signal=$((rc - 256))"; elif [ "$rc" -gt 128 ]; then r="signal=$((rc - 128))"; else r="exit=$rc"; fi
+{ printf "%s\n" "pid=$pid" "start=$start" "end=$end" "$r" >"$f.tmp" && mv -f -- "$f.tmp" "$f"; } || rm -f -- "$f.tmp"' troika "$@" &"#;
+
 impl DirectSite {
     /// The shell command that runs a script file: the configured shell
     /// without `-s` (read the script from stdin), then the file.
@@ -310,7 +389,13 @@ impl DirectSite {
                 )));
             }
         }
-        let mut argv: Vec<String> = vec!["sh".into(), "-c".into(), REMOTE_LAUNCH.into(), "troika".into()];
+        let mut argv: Vec<String> = vec!["sh".into(), "-c".into()];
+        if self.accounting {
+            argv.extend([REMOTE_LAUNCH_RECORDING_EXIT.into(), "troika".into()]);
+            argv.push(exit_file(output).display().to_string());
+        } else {
+            argv.extend([REMOTE_LAUNCH.into(), "troika".into()]);
+        }
         argv.push(output.display().to_string());
         if self.use_shell {
             argv.extend(self.shell_for_file(target_s));
@@ -448,5 +533,23 @@ mod tests {
         assert_eq!(odd[0].state, State::Unknown);
         assert_eq!(odd[0].reason.as_deref(), Some("unknown process state 'Q'"));
         assert!(parse_ps("").is_empty());
+    }
+
+    #[test]
+    fn exit_records_are_read_for_their_own_job_only() {
+        let text = "pid=42\nstart=1000\nend=1060\nexit=3\n";
+        let s = read_exit_record("42", text, Some(1000)).unwrap();
+        assert_eq!((s.state_words().as_str(), s.exit_code), ("FINISHED/FAILED", Some(3)));
+        assert_eq!(s.source, Source::Accounting);
+        assert_eq!(s.reason.as_deref(), Some("ended at 1970-01-01T00:17:40Z"));
+        let s = read_exit_record("42", "pid=42\nstart=1000\nend=1001\nsignal=9\n", None).unwrap();
+        assert_eq!((s.state_words().as_str(), s.signal), ("FINISHED/KILLED", Some(9)));
+        let ok = read_exit_record("42", "pid=42\nstart=1000\nend=1001\nexit=0\n", None).unwrap();
+        assert_eq!(ok.state_words(), "FINISHED/SUCCEEDED");
+        // Another process's record, an earlier job's, a cut one.
+        assert_eq!(read_exit_record("43", text, None), None);
+        assert_eq!(read_exit_record("42", text, Some(1000 + CLOCK_SKEW + 1)), None);
+        assert_eq!(read_exit_record("42", "pid=42\nstart=1000\n", None), None);
+        assert_eq!(read_exit_record("42", "", None), None);
     }
 }

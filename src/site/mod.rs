@@ -228,16 +228,30 @@ impl SiteSettings {
     }
 
     /// The status records at `paths`, read with one command on the site
-    /// (`tail -n +1 -- /dev/null PATH...`: with more than one file, each is
-    /// preceded by `==> PATH <==`). A record that cannot be read is `None`.
+    /// ([`SiteSettings::read_files`]). A record that cannot be read is `None`.
     pub fn read_records(&self, paths: &[&Path]) -> Vec<Option<crate::job::record::Record>> {
-        use crate::job::record::Record;
+        match self.read_files(paths) {
+            Ok(texts) => texts
+                .into_iter()
+                .map(|t| t.map(|t| crate::job::record::Record::parse(&t)))
+                .collect(),
+            Err(_) => vec![None; paths.len()],
+        }
+    }
+
+    /// The small files at `paths`, read with one command on the site (`tail
+    /// -n +1 -- /dev/null PATH...`: with more than one file, each is
+    /// preceded by `==> PATH <==`): `None` for a file that is missing or
+    /// cannot be read; an error when the command could not run (or in a
+    /// dry run).
+    pub fn read_files(&self, paths: &[&Path]) -> std::result::Result<Vec<Option<String>>, String> {
         let mut argv: Vec<std::ffi::OsString> = vec!["tail".into(), "-n".into(), "+1".into(), "--".into()];
         argv.push("/dev/null".into());
         argv.extend(paths.iter().map(|p| p.as_os_str().to_owned()));
         let out = match self.run_retried(Command::new(argv)) {
             Ok(out) if !out.dryrun => out,
-            _ => return vec![None; paths.len()],
+            Ok(_) => return Err("dry run: nothing was asked".into()),
+            Err(e) => return Err(e.to_string()),
         };
         let text = String::from_utf8_lossy(&out.stdout);
         let mut sections: std::collections::HashMap<String, String> = std::collections::HashMap::new();
@@ -253,10 +267,10 @@ impl SiteSettings {
                 sections.entry(c.clone()).or_default().push_str(line);
             }
         }
-        paths
+        Ok(paths
             .iter()
-            .map(|p| sections.get(&p.display().to_string()).map(|t| Record::parse(t)))
-            .collect()
+            .map(|p| sections.get(&p.display().to_string()).cloned())
+            .collect())
     }
 
     /// Creates the directory of `output` on the site with `pmkdir_command`;

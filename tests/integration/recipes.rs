@@ -73,8 +73,13 @@ fn checked(c: &Case, text: &str) {
 /// remote users of the test sshd may write to: a copied script goes beside the output);
 /// returns the job id.
 fn submit(c: &Case, site: &str) -> String {
+    submit_script(c, site, SCRIPT)
+}
+
+/// Submits `text` as `job.sh`, its output in `out/job.out`; returns the job id.
+fn submit_script(c: &Case, site: &str, text: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
-    let script = c.write_exec("job.sh", SCRIPT);
+    let script = c.write_exec("job.sh", text);
     std::fs::create_dir_all(c.path("out")).unwrap();
     std::fs::set_permissions(c.path("out"), std::fs::Permissions::from_mode(0o777)).unwrap();
     let out = c.path("out/job.out");
@@ -149,7 +154,21 @@ fn recipes_are_listed_and_written_without_overwriting() {
 fn recipe_direct() {
     let c = Case::new("recipe-direct");
     checked(&c, &recipe("direct"));
-    runs(&c, "workstation");
+    // A process is there to monitor while it runs: the job waits for the
+    // test (once ended, the process is gone and `monitor` fails).
+    let go = c.path("go");
+    let script = format!(
+        "{SCRIPT}while [ ! -e '{}' ]; do sleep 0.1; done\necho really done\n",
+        go.display()
+    );
+    let jid = submit_script(&c, "workstation", &script);
+    assert!(!jid.is_empty());
+    wait_for_content(&c.path("out/job.out"), "done\n", JOB_DEADLINE);
+    let job = c.s("job.sh");
+    c.troika(&["monitor", "workstation", &job, "-o", &c.s("out/job.out")])
+        .expect_code(0);
+    std::fs::write(&go, "").unwrap();
+    wait_for_content(&c.path("out/job.out"), "really done\n", JOB_DEADLINE);
 }
 
 #[test]

@@ -734,3 +734,196 @@ fn direct_jobs_fates_local_and_over_ssh() {
         assert_eq!(m[&names[2]]["signal"], "SIGTERM");
     }
 }
+
+/// The sites of the accounting tests: local, and over the real sshd when it
+/// runs (the script copied and run itself, not by a shell: a Python script).
+fn direct_sites(head: &str, extra: &str) -> (String, Vec<&'static str>) {
+    let mut sites = format!("{head}sites:\n  local:\n    type: direct\n    connection: local\n{extra}");
+    let mut names = vec!["local"];
+    if service(Service::Sshd) {
+        let e = SshEnv::from_env();
+        sites.push_str(&format!(
+            "  remote:\n    type: direct\n    connection: ssh\n    host: {}\n    user: {}\n    ssh_options: [-F, {}]\n    use_shell: false\n    copy_script: true\n{extra}",
+            e.host, e.user, e.config
+        ));
+        names.push("remote");
+    }
+    (sites, names)
+}
+
+/// Runs `argv` where the site's jobs run: here, or over ssh on the remote
+/// host.
+fn on_site(site: &str, argv: &[&str]) {
+    let status = if site == "remote" {
+        let e = SshEnv::from_env();
+        std::process::Command::new("ssh")
+            .args(["-F", &e.config, "-l", &e.user, &e.host])
+            .args(argv)
+            .status()
+    } else {
+        std::process::Command::new(argv[0]).args(&argv[1..]).status()
+    };
+    assert!(status.unwrap().success(), "{argv:?} on {site}");
+}
+
+/// The accounting of direct jobs, locally and over the real sshd: the
+/// process that started a job wrote how it ended, whatever the job was and
+/// however it ended (a Python script, `kill -9`, a status record deleted).
+#[test]
+fn direct_accounting_local_and_over_ssh() {
+    let (sites, names) = direct_sites("edition: 2026\nledger: ledger\n", "");
+    let c = Case::new("status-direct-acct").config(&sites);
+    for site in names {
+        let out = |name: &str| format!("/tmp/troika-status-acct-{site}-{}/{name}.out", std::process::id());
+        let jobs: &[(&str, &str)] = &[
+            (
+                "py",
+                "#!/usr/bin/env python3\nimport sys\nprint('python')\nsys.exit(3)\n",
+            ),
+            ("nine", "#!/bin/sh\nsleep 300\n"),
+            ("gone", "#!/bin/sh\nexit 4\n"),
+        ];
+        let names: Vec<String> = jobs.iter().map(|(n, _)| format!("{site}-{n}")).collect();
+        for ((_, text), name) in jobs.iter().zip(&names) {
+            c.write_exec(name, text);
+            c.troika(&["submit", site, name, "-o", &out(name)]).expect_code(0);
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let m = poll_status(&c, site, &refs, Duration::from_secs(30), |name, v| {
+            if name.ends_with("nine") {
+                words(v) == "RUNNING"
+            } else {
+                v["state"] == "FINISHED"
+            }
+        });
+        // A Python script writes no status record: accounting answers.
+        let py = &m[&names[0]];
+        assert_eq!(
+            (words(py), &py["exit_code"]),
+            ("FINISHED/FAILED".into(), &Value::from(3)),
+            "{site}: {py}"
+        );
+        assert_eq!(py["source"], "accounting", "{site}");
+        assert!(py["reason"].as_str().unwrap().starts_with("ended at 20"), "{py}");
+        assert_eq!(m[&names[2]]["source"], "status-record", "{site}");
+
+        // Killed with SIGKILL, which no trap sees; its status record deleted.
+        let pid = c.read(&format!("{}.jid", names[1])).trim().to_string();
+        on_site(site, &["kill", "-9", &pid]);
+        on_site(site, &["rm", "--", &format!("{}.status", out(&names[2]))]);
+        let m = poll_status(&c, site, &refs[1..], Duration::from_secs(30), |_, v| {
+            v["state"] == "FINISHED"
+        });
+        let nine = &m[&names[1]];
+        assert_eq!(words(nine), "FINISHED/KILLED", "{site}: {nine}");
+        assert_eq!(
+            (&nine["signal"], &nine["source"]),
+            (&Value::from("SIGKILL"), &Value::from("accounting"))
+        );
+        let gone = &m[&names[2]];
+        assert_eq!(words(gone), "FINISHED/FAILED", "{site}: {gone}");
+        assert_eq!(
+            (&gone["exit_code"], &gone["source"]),
+            (&Value::from(4), &Value::from("accounting"))
+        );
+
+        // The human line, as `status` prints it.
+        let r = c.troika(&["status", site, &names[1]]);
+        r.expect_code(0);
+        assert!(
+            r.stdout
+                .contains(&format!("{pid}  FINISHED/KILLED  signal SIGKILL  (ended at 20"))
+                && r.stdout.contains("; accounting)"),
+            "{}",
+            r.stdout
+        );
+    }
+}
+
+/// `kill` of a direct job with accounting: the job's process group is
+/// signalled, the process that waits for it is not, and writes the signal.
+#[test]
+fn direct_accounting_records_a_troika_kill() {
+    let (sites, names) = direct_sites(
+        "edition: 2026\nledger: ledger\n",
+        "    kill_sequence: [[0, SIGINT], [2, SIGKILL]]\n",
+    );
+    let c = Case::new("status-direct-acct-kill").config(&sites);
+    for site in names {
+        let out = format!("/tmp/troika-status-acct-kill-{site}-{}/job.out", std::process::id());
+        let name = format!("{site}-py");
+        // A Python job that ignores nothing: SIGINT ends it locally; over
+        // ssh the remote shell starts it with SIGINT ignored, so SIGKILL
+        // ends it.
+        c.write_exec(&name, "#!/usr/bin/env python3\nimport time\ntime.sleep(300)\n");
+        c.troika(&["submit", site, &name, "-o", &out]).expect_code(0);
+        poll_status(&c, site, &[&name], Duration::from_secs(30), |_, v| {
+            words(v) == "RUNNING"
+        });
+        c.troika(&["kill", site, &name]).expect_code(0);
+        let m = poll_status(&c, site, &[&name], Duration::from_secs(30), |_, v| {
+            v["state"] == "FINISHED"
+        });
+        let v = &m[&name];
+        assert_eq!(
+            (words(v), &v["source"]),
+            ("FINISHED/KILLED".into(), &Value::from("accounting")),
+            "{site}: {v}"
+        );
+        let want = if site == "local" { "SIGINT" } else { "SIGKILL" };
+        assert_eq!(v["signal"], want, "{site}: {v}");
+    }
+}
+
+/// Without accounting (a 0.2.7 configuration, or `accounting: false`) the
+/// job is started as before: the same command line, no exit record, and a
+/// job that wrote no status record has VANISHED once it ended.
+#[test]
+fn direct_without_accounting_is_as_before() {
+    for (head, extra) in [
+        ("ledger: ledger\n", ""),
+        ("edition: 2026\nledger: ledger\n", "    accounting: false\n"),
+    ] {
+        let extra = format!("{extra}    vanish_grace: 1\n");
+        let (mut sites, _) = direct_sites(head, &extra);
+        // A remote site for the command line only (a dry run asks nothing).
+        sites.push_str(&format!(
+            "  far:\n    type: direct\n    connection: ssh\n    host: nowhere.invalid\n{extra}"
+        ));
+        let c = Case::new("status-direct-noacct").config(&sites);
+        c.write_exec("py", "#!/usr/bin/env python3\nimport sys\nsys.exit(3)\n");
+        let out = c.s("out/py.out");
+        let r = c.troika(&["-v", "-n", "submit", "far", "py", "-o", "/tmp/far/py.out"]);
+        r.expect_code(0);
+        let launch = r
+            .executed()
+            .into_iter()
+            .find(|l| l.contains("setsid"))
+            .expect("a launch command");
+        assert!(
+            launch.ends_with(r#"'sh' '-c' '\'out=$1; shift; setsid "$@" >"$out" 2>&1 </dev/null & echo $!\'' 'troika' '/tmp/far/py.out' 'bash' '/tmp/far/py'"#),
+            "{launch}"
+        );
+        c.troika(&["submit", "local", "py", "-o", &out]).expect_code(0);
+        let m = poll_status(&c, "local", &["py"], Duration::from_secs(30), |_, v| {
+            v["state"] == "FINISHED"
+        });
+        assert_eq!(words(&m["py"]), "FINISHED/VANISHED", "{head}{extra}: {}", m["py"]);
+        assert!(!c.exists("out/py.out.exit"), "{head}{extra}");
+    }
+    // With accounting, the remote launch names the exit record.
+    let c = Case::new("status-direct-acct-argv")
+        .config("edition: 2026\nsites:\n  far:\n    type: direct\n    connection: ssh\n    host: nowhere.invalid\n");
+    c.write_exec("py", "#!/bin/sh\n");
+    let r = c.troika(&["-v", "-n", "submit", "far", "py", "-o", "/tmp/far/py.out"]);
+    r.expect_code(0);
+    let launch = r
+        .executed()
+        .into_iter()
+        .find(|l| l.contains("setsid"))
+        .expect("a launch command");
+    assert!(
+        launch.ends_with(r#"'troika' '/tmp/far/py.out.exit' '/tmp/far/py.out' 'bash' '/tmp/far/py'"#),
+        "{launch}"
+    );
+}
