@@ -100,6 +100,10 @@ pub struct Behaviour {
     /// sizes that the units library reads (`1h30m`, `1.5G`) are written the
     /// way the site's scheduler reads them, without naming a translator.
     pub normalise_units: bool,
+    /// Grid Engine sites ask for memory (`memory_per_cpu`,
+    /// `memory_per_node`: `-l h_vmem=`) without the site key
+    /// `memory_resource`; 0.2.7 reported them as unknown.
+    pub sge_memory: bool,
     /// The default of the direct site key `accounting`: each job is started
     /// under a process that waits for it and writes how it ended beside its
     /// output file (`OUTPUT.exit`), which `status` reads.
@@ -123,6 +127,7 @@ impl Edition {
             kill_without_state: new,
             foreign_directives: new,
             normalise_units: new,
+            sge_memory: new,
             direct_accounting: new,
         }
     }
@@ -870,6 +875,7 @@ mod tests {
                 kill_without_state: false,
                 foreign_directives: false,
                 normalise_units: false,
+                sge_memory: false,
                 direct_accounting: false,
             },
             "a 0.2.7 configuration gets none of troika's changes"
@@ -889,6 +895,7 @@ mod tests {
                 kill_without_state: true,
                 foreign_directives: true,
                 normalise_units: true,
+                sge_memory: true,
                 direct_accounting: true,
             }
         );

@@ -366,69 +366,73 @@ fn error_file(j: &Joint) -> Result<Vec<Vec<u8>>> {
 }
 
 /// The translation of generic directives to `#$` options (troika 0.2.7's).
-pub const TABLE: Table = Table::joined(
-    ROWS,
-    &[
-        Entry::func(
-            "array",
-            array,
-            "`-t <start>-<end>[:<step>]` and `-tc <limit>` (one range, from 1); the index is in `SGE_TASK_ID` and `TROIKA_ARRAY_INDEX`",
-        ),
-        Entry::func(
-            "depends_on",
-            depends_on,
-            "`-hold_jid <id>,<id>` for `afterany` (Grid Engine waits for the end of a job, whatever its exit status); `afterok` and `afternotok` are errors",
-        ),
-        Entry::joint(
-            "error_file",
-            error_file,
-            "`-e <value>`; with `array`, `-e <value>.$TASK_ID`: a file per task",
-        ),
-        Entry::func(
-            "gpus_per_node",
-            no_gpus_per_node,
-            "not supported: Grid Engine's consumables are counted per slot; the submission fails with an error \
-             that says so",
-        ),
-        Entry::joint(
-            "gpus_per_task",
-            gpus,
-            "`-l gpu=<value>`: a slot is a task, and a consumable complex is counted per slot (the site key \
-             `gpu_resource` names the complex, `gpu` by default)",
-        ),
-        Entry::func("join_output_error", join_output_error, "`-j y` (whatever the value)"),
-        Entry::joint(
-            "memory_per_cpu",
-            memory,
-            "`-l h_vmem=<value>`: memory is a consumable counted per slot, and a slot is a CPU (the site key \
-             `memory_resource` names the complex, `h_vmem` by default)",
-        ),
-        Entry::joint(
-            "memory_per_node",
-            memory,
-            "`-l h_vmem=<value>` (see `memory_per_cpu`): the job's memory for a job of one slot (no `-pe`); \
-             Grid Engine multiplies it by the slots of a parallel job",
-        ),
-        Entry::joint(
-            "output_file",
-            output_file,
-            "`-o <value>`; with `array`, `-o <value>.$TASK_ID`: a file per task",
-        ),
-        Entry::joint(
-            "total_gpus",
-            gpus,
-            "`-l gpu=<value>` (see `gpus_per_task`): the job's GPUs for a job of one slot (no `-pe`); Grid \
-             Engine multiplies it by the slots of a parallel job",
-        ),
-        Entry::joint(
-            "signal_before_end",
-            soft_limit,
-            "`USR1@<seconds>` only: `-l s_rt=<walltime - seconds>`, the soft limit at which Grid Engine sends \
-             SIGUSR1 (needs `walltime`); other signals are errors",
-        ),
-        Entry::format("walltime", "-l h_rt=%s"),
-    ],
-);
+/// The type's own rows; the memory rows last (see [`TABLE_WITHOUT_MEMORY`]).
+const ENTRIES: &[Entry] = &[
+    Entry::func(
+        "array",
+        array,
+        "`-t <start>-<end>[:<step>]` and `-tc <limit>` (one range, from 1); the index is in `SGE_TASK_ID` and `TROIKA_ARRAY_INDEX`",
+    ),
+    Entry::func(
+        "depends_on",
+        depends_on,
+        "`-hold_jid <id>,<id>` for `afterany` (Grid Engine waits for the end of a job, whatever its exit status); `afterok` and `afternotok` are errors",
+    ),
+    Entry::joint(
+        "error_file",
+        error_file,
+        "`-e <value>`; with `array`, `-e <value>.$TASK_ID`: a file per task",
+    ),
+    Entry::func(
+        "gpus_per_node",
+        no_gpus_per_node,
+        "not supported: Grid Engine's consumables are counted per slot; the submission fails with an error \
+         that says so",
+    ),
+    Entry::joint(
+        "gpus_per_task",
+        gpus,
+        "`-l gpu=<value>`: a slot is a task, and a consumable complex is counted per slot (the site key \
+         `gpu_resource` names the complex, `gpu` by default)",
+    ),
+    Entry::func("join_output_error", join_output_error, "`-j y` (whatever the value)"),
+    Entry::joint(
+        "output_file",
+        output_file,
+        "`-o <value>`; with `array`, `-o <value>.$TASK_ID`: a file per task",
+    ),
+    Entry::joint(
+        "total_gpus",
+        gpus,
+        "`-l gpu=<value>` (see `gpus_per_task`): the job's GPUs for a job of one slot (no `-pe`); Grid \
+         Engine multiplies it by the slots of a parallel job",
+    ),
+    Entry::joint(
+        "signal_before_end",
+        soft_limit,
+        "`USR1@<seconds>` only: `-l s_rt=<walltime - seconds>`, the soft limit at which Grid Engine sends \
+         SIGUSR1 (needs `walltime`); other signals are errors",
+    ),
+    Entry::format("walltime", "-l h_rt=%s"),
+    Entry::joint(
+        "memory_per_cpu",
+        memory,
+        "`-l h_vmem=<value>`: memory is a consumable counted per slot, and a slot is a CPU (the site key \
+         `memory_resource` names the complex, `h_vmem` by default)",
+    ),
+    Entry::joint(
+        "memory_per_node",
+        memory,
+        "`-l h_vmem=<value>` (see `memory_per_cpu`): the job's memory for a job of one slot (no `-pe`); \
+         Grid Engine multiplies it by the slots of a parallel job",
+    ),
+];
+
+pub const TABLE: Table = Table::joined(ROWS, ENTRIES);
+
+/// The table of a 0.2.7 configuration without `memory_resource`: troika 0.2.7's
+/// Grid Engine sites knew no memory directive, and reported them as unknown.
+pub const TABLE_WITHOUT_MEMORY: Table = Table::joined(ROWS, ENTRIES.split_at(ENTRIES.len() - 2).0);
 
 /// `-l s_rt=SECONDS`: at its soft wall-clock limit Grid Engine sends the
 /// job SIGUSR1, so long before the hard limit (`h_rt`).
@@ -621,6 +625,9 @@ impl Sge {
             MEMORY_RESOURCE,
             &["memory_per_cpu", "memory_per_node"],
         )?;
+        if !s.config.behaviour().sge_memory && s.config.get("memory_resource").is_none() {
+            s.syntax.table = TABLE_WITHOUT_MEMORY;
+        }
         Ok(Sge {
             q: QCommands::read(&s.config, false)?,
             qacct: s.config.command("qacct_command", &["qacct"])?,
@@ -1064,6 +1071,12 @@ Unable to run job: unable to send message to qmaster using port 6444 on host \"v
         // cannot), array, depends_on, the three GPU rows and the two memory
         // rows.
         assert_eq!(TABLE.entries().count(), 20);
+        // A 0.2.7 configuration's table is the same without the memory rows.
+        let without: Vec<&str> = TABLE_WITHOUT_MEMORY.entries().map(|e| e.name).collect();
+        let mut all: Vec<&str> = TABLE.entries().map(|e| e.name).collect();
+        all.retain(|n| !n.starts_with("memory_"));
+        assert_eq!(without, all);
+        assert_eq!(all.len(), 18);
         assert!(matches!(TABLE.get("walltime"), Some(Rule::Format("-l h_rt=%s"))));
         assert_eq!(join_output_error(b"1").unwrap(), vec![b"-j y".to_vec()]);
     }

@@ -40,8 +40,13 @@ fn the_same_values_on_every_scheduler_type() {
             "    type: pbs\n    resource_syntax: select\n",
             &["#PBS -l walltime=01:30:00", "#PBS -l select=1:mem=1536mb"],
         ),
-        // Flux has no memory directive (a warning).
-        ("sge", "    type: sge\n", &["#$ -l h_rt=01:30:00", "#$ -l h_vmem=1536M"]),
+        // Flux has no memory directive (a warning). Grid Engine asks for
+        // memory with edition 2026 or, as here, memory_resource.
+        (
+            "sge",
+            "    type: sge\n    memory_resource: h_vmem\n",
+            &["#$ -l h_rt=01:30:00", "#$ -l h_vmem=1536M"],
+        ),
         ("flux", "    type: flux\n", &["#flux: -t 90m"]),
         (
             "torque",
