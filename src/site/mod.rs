@@ -46,6 +46,23 @@ pub enum CancelStatus {
 }
 
 impl CancelStatus {
+    /// The kill's result in the state model's words: a job removed or
+    /// cancelled by the scheduler's own command (`scancel`, `qdel`, `bkill`)
+    /// was CANCELLED by its user; one that troika sent signals to
+    /// (`signalled`: a kill sequence was followed) was KILLED by them;
+    /// VANISHED when the scheduler did not know it.
+    pub fn outcome(self, signalled: bool) -> crate::job::Outcome {
+        use crate::job::Outcome;
+        match self {
+            CancelStatus::Cancelled => Outcome::Cancelled,
+            CancelStatus::Killed if !signalled => Outcome::Cancelled,
+            CancelStatus::Killed | CancelStatus::Terminated => Outcome::Killed,
+            CancelStatus::Vanished => Outcome::Vanished,
+        }
+    }
+
+    /// The word given to the post-kill hooks (`TERMINATED` included), as
+    /// troika 0.2.7 gave it.
     pub fn as_str(self) -> &'static str {
         match self {
             CancelStatus::Cancelled => "CANCELLED",
@@ -229,17 +246,32 @@ impl SiteSettings {
 
     /// The status records at `paths`, read with one command on the site
     /// (`tail -n +1 -- /dev/null PATH...`: with more than one file, each is
-    /// preceded by `==> PATH <==`). A record that cannot be read is `None`.
-    pub fn read_records(&self, paths: &[&Path]) -> Vec<Option<crate::job::record::Record>> {
+    /// preceded by `==> PATH <==`). A file that is not there is `None` (tail
+    /// fails, and shows the others). When the command could not be run, or
+    /// did not show `/dev/null` (so it did not read the files: the
+    /// connection failed), why.
+    pub fn read_records(
+        &self,
+        paths: &[&Path],
+    ) -> std::result::Result<Vec<Option<crate::job::record::Record>>, String> {
         use crate::job::record::Record;
         let mut argv: Vec<std::ffi::OsString> = vec!["tail".into(), "-n".into(), "+1".into(), "--".into()];
         argv.push("/dev/null".into());
         argv.extend(paths.iter().map(|p| p.as_os_str().to_owned()));
         let out = match self.run_retried(Command::new(argv)) {
-            Ok(out) if !out.dryrun => out,
-            _ => return vec![None; paths.len()],
+            Ok(out) if out.dryrun => return Ok(vec![None; paths.len()]),
+            Ok(out) => out,
+            Err(e) => return Err(e.to_string()),
         };
         let text = String::from_utf8_lossy(&out.stdout);
+        if !text.starts_with("==> /dev/null <==") {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let mut why = format!("tail failed with {}", out.describe());
+            if let Some(line) = err.lines().rev().find(|l| !l.trim().is_empty()) {
+                why.push_str(&format!(": {}", line.trim()));
+            }
+            return Err(why);
+        }
         let mut sections: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let mut current: Option<String> = None;
         for line in text.split_inclusive('\n') {
@@ -253,10 +285,10 @@ impl SiteSettings {
                 sections.entry(c.clone()).or_default().push_str(line);
             }
         }
-        paths
+        Ok(paths
             .iter()
             .map(|p| sections.get(&p.display().to_string()).map(|t| Record::parse(t)))
-            .collect()
+            .collect())
     }
 
     /// Creates the directory of `output` on the site with `pmkdir_command`;
