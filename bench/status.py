@@ -12,6 +12,7 @@ missed target, it says so. Needs the test Slurm cluster (tests/services/slurm.sh
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -73,6 +74,9 @@ def main():
                     help="monitor calls timed (the total for --jobs is extrapolated)")
     ap.add_argument("--ledger-records", type=int, default=500_000)
     ap.add_argument("--bin", default=os.path.join(REPO, "target/release/troika"))
+    ap.add_argument("--ledger-only", action="store_true",
+                    help="only the ledger's lookup, listing and rotation (no Slurm, no submit timing)")
+    ap.add_argument("--bin-before", help="another troika to time `jobs --since` and `status --all` against")
     ap.add_argument("--dir", default=os.environ.get("TROIKA_BENCH_DIR", "/var/tmp/troika-bench") + "/status")
     a = ap.parse_args()
     shutil.rmtree(a.dir, ignore_errors=True)
@@ -83,6 +87,22 @@ def main():
         rows.append((what, value, note))
         log(f"{what}: {value} {note}")
 
+    fake = os.path.join(a.dir, "bin")
+    os.makedirs(fake)
+    with open(os.path.join(fake, "sbatch"), "w") as f:
+        f.write("#!/bin/sh\ncat >/dev/null\necho 'Submitted batch job 42'\n")
+    os.chmod(os.path.join(fake, "sbatch"), 0o755)
+    env = dict(os.environ, PATH=fake + ":" + os.environ["PATH"])
+    src = os.path.join(a.dir, "ledger-job.src")
+    with open(src, "w") as f:
+        f.write("#!/bin/sh\n# troika name=x\necho hi\n")
+    if not a.ledger_only:
+        slurm_and_submit(a, rows, row, env, src)
+    ledger_part(a, rows, row, env, src, fake)
+    write_results(a, rows)
+
+
+def slurm_and_submit(a, rows, row, env, src):
     # ---- status of N jobs on Slurm
     cfg = os.path.join(a.dir, "slurm.yml")
     with open(cfg, "w") as f:
@@ -129,15 +149,6 @@ def main():
             subprocess.run(["scancel"] + ids[i:i + 500], check=False)
 
     # ---- the ledger's cost per submit
-    fake = os.path.join(a.dir, "bin")
-    os.makedirs(fake)
-    with open(os.path.join(fake, "sbatch"), "w") as f:
-        f.write("#!/bin/sh\ncat >/dev/null\necho 'Submitted batch job 42'\n")
-    os.chmod(os.path.join(fake, "sbatch"), 0o755)
-    env = dict(os.environ, PATH=fake + ":" + os.environ["PATH"])
-    src = os.path.join(a.dir, "ledger-job.src")
-    with open(src, "w") as f:
-        f.write("#!/bin/sh\n# troika name=x\necho hi\n")
     argvs, preps = {}, {}
     for name, ledger in (("without", "false"), ("with", f"{a.dir}/ledger-submit")):
         c = os.path.join(a.dir, f"submit-{name}.yml")
@@ -155,28 +166,54 @@ def main():
     row("the ledger's cost per submit", f"{cost:.3f} ms",
         f"target < {TARGET_LEDGER_MS} ms: {'met' if cost < TARGET_LEDGER_MS else 'MISSED'}")
 
+
+
+def index_file(ldir, day, script):
+    """The index file of `script` for `day`, as troika names it."""
+    h = hashlib.sha256(script.encode()).hexdigest()
+    return os.path.join(ldir, "index", day, h[:2], h[2:])
+
+
+def ledger_part(a, rows, row, env, src, fake):
     # ---- a lookup in a ledger of 500,000 records
     ldir = os.path.join(a.dir, "ledger-big")
     c = os.path.join(a.dir, "big.yml")
     with open(c, "w") as f:
         f.write(f"ledger: {ldir}\nsites:\n  s:\n    type: slurm\n    connection: local\n")
-    with open(os.path.join(fake, "squeue"), "w") as f:
-        f.write("#!/bin/sh\necho '42|RUNNING|None'\n")
-    os.chmod(os.path.join(fake, "squeue"), 0o755)
-    log(f"filling a ledger with {a.ledger_records} records (5,000 scripts, 100 submissions each)")
+    for name, body in (("squeue", "echo '42|RUNNING|None'"), ("sacct", "true")):
+        with open(os.path.join(fake, name), "w") as f:
+            f.write(f"#!/bin/sh\n{body}\n")
+        os.chmod(os.path.join(fake, name), 0o755)
+    log(f"filling a ledger with {a.ledger_records} records (5,000 scripts, 100 submissions each, "
+        "over the last 5 days, with their index)")
     per_day = a.ledger_records // 5
-    t = 1_796_000_000
+    now = int(time.time())
+    t = now - 5 * 86400
+    step = 86400 / per_day
     os.makedirs(ldir)
     for day in range(5):
         lines = []
+        index = {}
         for k in range(per_day):
             n = day * per_day + k
-            lines.append(json.dumps({"time": t + day * 86400 + k, "site": "s", "user": None,
-                                     "script": f"{a.dir}/suite/task{n % 5000}.sh", "digest": "0" * 64,
-                                     "job_id": str(100000 + n), "output": f"/scratch/out/task{n}.1"}))
-        day_name = time.strftime("%Y-%m-%d", time.gmtime(t + day * 86400))
-        with open(os.path.join(ldir, day_name + ".jsonl"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+            rec = json.dumps({"time": int(t + n * step), "site": "s", "user": None,
+                              "script": f"{a.dir}/suite/task{n % 5000}.sh", "digest": "0" * 64,
+                              "job_id": str(100000 + n), "output": f"/scratch/out/task{n}.1"},
+                             separators=(",", ":"))
+            lines.append(rec)
+            day_name = time.strftime("%Y-%m-%d", time.gmtime(int(t + n * step)))
+            index.setdefault((day_name, f"{a.dir}/suite/task{n % 5000}.sh"), []).append(rec)
+        by_day = {}
+        for rec in lines:
+            by_day.setdefault(time.strftime("%Y-%m-%d", time.gmtime(json.loads(rec)["time"])), []).append(rec)
+        for day_name, recs in by_day.items():
+            with open(os.path.join(ldir, day_name + ".jsonl"), "a") as f:
+                f.write("\n".join(recs) + "\n")
+        for (day_name, script), recs in index.items():
+            p = index_file(ldir, day_name, script)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "a") as f:
+                f.write("\n".join(recs) + "\n")
     # The last submission of one script, through troika (it writes the index).
     os.makedirs(os.path.join(a.dir, "suite"), exist_ok=True)
     probe = os.path.join(a.dir, "suite", "task7.sh")
@@ -197,15 +234,53 @@ def main():
         f"target < {TARGET_LOOKUP_MS} ms: {'met' if lookup < TARGET_LOOKUP_MS else 'MISSED'}")
     t_jobs = timed([a.bin, "-c", c, "jobs", "--since", "1970-01-01"], 3, env=env)
     row(f"troika jobs listing all {a.ledger_records} records", f"{t_jobs:.0f} ms")
+    for name, binary in (("", a.bin), (" (before)", a.bin_before)):
+        if not binary:
+            continue
+        t = timed([binary, "-c", c, "jobs", "--since", "1h"], 5, env=env)
+        row(f"troika jobs --since 1h, ledger of {a.ledger_records} records over 5 days{name}", f"{t:.1f} ms")
+        t = timed([binary, "-c", c, "status", "s", "--all"], 3, env=env)
+        row(f"status --all, ledger of {a.ledger_records} records over 5 days{name}", f"{t:.0f} ms",
+            "the last day (default window)" if not name else "the whole ledger")
+    # Rotation: the first submission of a day, with a day to remove.
+    kept = os.path.join(a.dir, "kept.yml")
+    with open(kept, "w") as f:
+        f.write(f"ledger: {ldir}\nledger_keep_days: 4\nsites:\n  s:\n    type: slurm\n    connection: local\n")
+    today = os.path.join(ldir, time.strftime("%Y-%m-%d", time.gmtime()) + ".jsonl")
+    days_before = len([n for n in os.listdir(ldir) if n.endswith(".jsonl")])
+    files = sum(len(fs) for _, _, fs in os.walk(os.path.join(ldir, "index")))
+    # Today's file aside: the submission is the first of its day, and prunes.
+    os.rename(today, today + ".aside")
+    shutil.copy(src, probe)
+    t0 = time.perf_counter()
+    subprocess.run([a.bin, "-c", kept, "submit", "s", probe, "-o", "/tmp/x.out"], env=env, check=True,
+                   stderr=subprocess.DEVNULL)
+    t_prune = (time.perf_counter() - t0) * 1000
+    days_after = len([n for n in os.listdir(ldir) if n.endswith(".jsonl")])
+    files_after = sum(len(fs) for _, _, fs in os.walk(os.path.join(ldir, "index")))
+    row("a submission that prunes the ledger (ledger_keep_days: 4)", f"{t_prune:.1f} ms",
+        f"day files {days_before} -> {days_after}, index files {files} -> {files_after}")
 
-    with open(os.path.join(REPO, "bench", "STATUS-RESULTS.md"), "w") as f:
-        f.write("# troika status and the job ledger: benchmark results\n\n")
-        f.write(f"`bench/status.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
-                f"{platform.node()}, {os.cpu_count()} cores, the test Slurm cluster "
-                f"(`tests/services/slurm.sh up`). Medians of {a.runs}+ runs.\n\n")
-        f.write("| measure | value | note |\n|---|---|---|\n")
-        for what, value, note in rows:
-            f.write(f"| {what} | {value} | {note} |\n")
+
+def write_results(a, rows):
+    path = os.path.join(REPO, "bench", "STATUS-RESULTS.md")
+    when = (f"`bench/status.py`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+            f"{platform.node()}, {os.cpu_count()} cores")
+    table = "| measure | value | note |\n|---|---|---|\n" + "".join(
+        f"| {what} | {value} | {note} |\n" for what, value, note in rows)
+    if a.ledger_only:
+        # Its own section: the figures of the whole run stay.
+        head = "\n## The ledger alone (`--ledger-only`)\n\n"
+        old = open(path).read() if os.path.exists(path) else "# troika status and the job ledger: benchmark results\n"
+        old = old.split(head)[0].rstrip("\n") + "\n"
+        before = f"; before: `{a.bin_before}`" if a.bin_before else ""
+        with open(path, "w") as f:
+            f.write(old + head + f"{when}{before}. Medians of 3 to {a.runs * 30} runs.\n\n" + table)
+    else:
+        with open(path, "w") as f:
+            f.write("# troika status and the job ledger: benchmark results\n\n")
+            f.write(f"{when}, the test Slurm cluster (`tests/services/slurm.sh up`). Medians of {a.runs}+ runs.\n\n")
+            f.write(table)
     log("written bench/STATUS-RESULTS.md")
 
 

@@ -306,6 +306,7 @@ fn execute(
             output,
             jobid,
             all,
+            since,
             json,
         } => {
             let reports = ctl.status(&crate::controller::StatusRequest {
@@ -315,6 +316,7 @@ fn execute(
                 jid: jobid.as_deref(),
                 output: output.as_deref(),
                 all,
+                since: since.as_deref(),
             })?;
             let mut out = String::new();
             for r in &reports {

@@ -132,6 +132,9 @@ pub enum Action {
         /// Every job of the site in the job ledger, with the scripts given
         #[arg(long = "all")]
         all: bool,
+        /// With --all: the jobs submitted since TIME (2026-12-03, or 2h, 7d back; default 1d)
+        #[arg(long = "since", value_name = "TIME")]
+        since: Option<String>,
         /// One JSON object per line
         #[arg(long = "json")]
         json: bool,

@@ -86,6 +86,13 @@ pub struct Behaviour {
     /// is missing, and a ledger that cannot be written is a warning (for
     /// 0.2.7 configurations the ledger is written silently and not read).
     pub ledger: bool,
+    /// The default of the top-level key `ledger_keep_days`: how many days of
+    /// the job ledger are kept (`None`: all, as for 0.2.7 configurations).
+    pub ledger_keep_days: Option<u64>,
+    /// `kill` asks the job's state after the kill and reports it at the
+    /// normal verbosity in the state model's words (`FINISHED/CANCELLED`);
+    /// 0.2.7 configurations keep their debug line `Kill of job N: KILLED`.
+    pub kill_reports_state: bool,
     /// The default of the site key `retries`: how many times a command that
     /// failed transiently is tried again (none for 0.2.7 configurations).
     pub retries: u32,
@@ -123,6 +130,8 @@ impl Edition {
             plain_io_errors: new,
             status_record: new,
             ledger: new,
+            ledger_keep_days: if new { Some(30) } else { None },
+            kill_reports_state: new,
             retries: if new { 6 } else { 0 },
             kill_without_state: new,
             foreign_directives: new,
@@ -871,6 +880,8 @@ mod tests {
                 plain_io_errors: false,
                 status_record: false,
                 ledger: false,
+                ledger_keep_days: None,
+                kill_reports_state: false,
                 retries: 0,
                 kill_without_state: false,
                 foreign_directives: false,
@@ -891,6 +902,8 @@ mod tests {
                 plain_io_errors: true,
                 status_record: true,
                 ledger: true,
+                ledger_keep_days: Some(30),
+                kill_reports_state: true,
                 retries: 6,
                 kill_without_state: true,
                 foreign_directives: true,

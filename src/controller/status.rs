@@ -62,7 +62,14 @@ pub struct StatusRequest<'a> {
     pub output: Option<&'a Path>,
     /// `--all`: every job the ledger knows on the site (with the scripts).
     pub all: bool,
+    /// `--since`: with `--all`, the jobs submitted since this time (by
+    /// default [`ALL_SINCE`]).
+    pub since: Option<&'a str>,
 }
+
+/// How far back `status --all` looks by default: the jobs submitted in the
+/// last day (one or two day files of the ledger).
+pub const ALL_SINCE: &str = "1d";
 
 /// One answer of `status`: the script as given, and its job's status.
 pub struct Report {
@@ -87,18 +94,41 @@ struct Known {
 
 impl Controller<'_> {
     /// The ledger of this configuration: `ledger: PATH` (or `false` for
-    /// none), else the default place.
+    /// none), else the default place; it keeps `ledger_keep_days` days.
     pub fn ledger(&self) -> Result<Option<Ledger>> {
-        match self.config.root_get("ledger") {
-            None => Ok(Ledger::default_dir().map(Ledger::at)),
+        let ledger = match self.config.root_get("ledger") {
+            None => Ledger::default_dir().map(Ledger::at),
             Some(n) => match (&n.value, n.as_str()) {
-                (crate::config::Value::Bool(false), _) => Ok(None),
-                (_, Some(p)) if !p.is_empty() => Ok(Some(Ledger::at(expand_home(p)))),
-                _ => Err(Error::config(format!(
-                    "{}: 'ledger' must be a directory path, or false for no ledger",
-                    self.config.at(n)
-                ))),
+                (crate::config::Value::Bool(false), _) => None,
+                (_, Some(p)) if !p.is_empty() => Some(Ledger::at(expand_home(p))),
+                _ => {
+                    return Err(Error::config(format!(
+                        "{}: 'ledger' must be a directory path, or false for no ledger",
+                        self.config.at(n)
+                    )))
+                }
             },
+        };
+        Ok(match ledger {
+            Some(l) => Some(l.keeping(self.ledger_keep_days()?)),
+            None => None,
+        })
+    }
+
+    /// `ledger_keep_days`: how many days of the ledger are kept (`false`
+    /// or 0: all); 30 with `edition: 2026`, all for 0.2.7 configurations.
+    fn ledger_keep_days(&self) -> Result<Option<u64>> {
+        use crate::config::Value;
+        let Some(n) = self.config.root_get("ledger_keep_days") else {
+            return Ok(self.config.edition().behaviour().ledger_keep_days);
+        };
+        match &n.value {
+            Value::Bool(false) | Value::Null | Value::Int(0) => Ok(None),
+            Value::Int(d) if *d > 0 => Ok(Some(*d as u64)),
+            _ => Err(Error::config(format!(
+                "{}: 'ledger_keep_days' must be a number of days, or false to keep the whole ledger",
+                self.config.at(n)
+            ))),
         }
     }
 
@@ -180,14 +210,7 @@ impl Controller<'_> {
             .output
             .map(Path::to_path_buf)
             .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
-        let killed = entry.as_ref().and_then(Entry::kill);
-        let query = Query {
-            jid,
-            output: output.as_deref(),
-            submitted_at: entry.as_ref().map(|e| e.time),
-            killed,
-        };
-        let status = p.site.status(&[query]).remove(0);
+        let status = self.job_status(p, job, jid, entry.as_ref(), output.as_deref(), None);
         let scheduler = p.site.settings().config.required_str("type")?;
         let line = status.line("troika:", &scheduler);
         crate::info!("Job {jid}: {}", status.state_words());
@@ -197,11 +220,96 @@ impl Controller<'_> {
         crate::util::write_atomic(&stat, &data, 0o644)
     }
 
+    /// The status of one job of `p`'s site, with what the ledger (`entry`)
+    /// and the `.jid` file know of it, and `killed`: how a kill that just
+    /// ended went, when it did.
+    pub(crate) fn job_status(
+        &self,
+        p: &super::Prepared,
+        job: &super::JobRef,
+        jid: &str,
+        entry: Option<&Entry>,
+        output: Option<&Path>,
+        killed: Option<(&str, u64)>,
+    ) -> JobStatus {
+        let submitted_at = entry
+            .map(|e| e.time)
+            .or_else(|| match read_jid_file(&with_suffix(job.script, ".jid")) {
+                (Some(j), mtime) if j == jid => mtime,
+                _ => None,
+            });
+        let query = Query {
+            jid,
+            output,
+            submitted_at,
+            killed: killed.or_else(|| entry.and_then(Entry::kill)),
+        };
+        p.site.status(&[query]).remove(0)
+    }
+
+    /// The state of a job troika has just killed (`outcome`: how the kill
+    /// ended): the scheduler's answer when it says the job has ended; else
+    /// (it is still cleaning up, or cannot be asked) FINISHED with the
+    /// kill's outcome, the scheduler's word kept beside it.
+    pub(crate) fn kill_report(
+        &self,
+        p: &super::Prepared,
+        job: &super::JobRef,
+        jid: &str,
+        outcome: crate::job::Outcome,
+    ) -> JobStatus {
+        use crate::job::{Outcome, Source, State};
+        let site = &p.site.settings().config.name;
+        let entry = self.ledger_entry(job.script, site).filter(|e| e.job_id == jid);
+        let output = job
+            .output
+            .map(Path::to_path_buf)
+            .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        let now = crate::job::state::now();
+        let mut s = self.job_status(
+            p,
+            job,
+            jid,
+            entry.as_ref(),
+            output.as_deref(),
+            Some((outcome.as_str(), now)),
+        );
+        let ended =
+            s.state == State::Finished && (s.outcome != Some(Outcome::Vanished) || outcome == Outcome::Vanished);
+        if !ended {
+            let seen = match s.state {
+                State::Unknown => s.reason.clone().map(|r| format!("its state is unknown: {r}")),
+                _ => Some(format!("the scheduler still shows it {}", s.state.as_str())),
+            };
+            s.state = State::Finished;
+            s.outcome = Some(outcome);
+            s.source = Source::Inferred;
+            s.reason = Some(match seen {
+                Some(seen) => format!(
+                    "troika kill at {}: {}; {seen}",
+                    crate::job::state::iso_time(now),
+                    outcome.as_str()
+                ),
+                None => format!(
+                    "troika kill at {}: {}",
+                    crate::job::state::iso_time(now),
+                    outcome.as_str()
+                ),
+            });
+        }
+        s
+    }
+
     /// `status`: the state of each job, one query per site and user.
     pub fn status(&self, req: &StatusRequest) -> Result<Vec<Report>> {
         if req.scripts.len() > 1 && (req.jid.is_some() || req.output.is_some()) {
             return Err(Error::invocation(
                 "-j and -o name the job of one script: give one script with them".to_string(),
+            ));
+        }
+        if req.since.is_some() && !req.all {
+            return Err(Error::invocation(
+                "--since chooses the jobs of --all: give it with --all".to_string(),
             ));
         }
         if req.scripts.is_empty() && !req.all {
@@ -226,8 +334,10 @@ impl Controller<'_> {
             let ledger = self.ledger()?.ok_or_else(|| {
                 Error::invocation("--all lists the jobs of the ledger, and this configuration has none".to_string())
             })?;
+            let since = ledger::parse_since(req.since.unwrap_or(ALL_SINCE), crate::job::state::now())
+                .map_err(Error::invocation)?;
             let mut latest: BTreeMap<String, Entry> = BTreeMap::new();
-            for e in ledger.list(None, None)? {
+            for e in ledger.list(Some(since), None)? {
                 if on_site(req.site, members.as_deref(), &e.site) {
                     latest.insert(e.script.clone(), e);
                 }
@@ -302,7 +412,10 @@ impl Controller<'_> {
         let (from_file, jid_mtime) = read_jid_file(&jid_file);
         let mut in_file = false;
         let jid = match (req.jid.filter(|j| !j.is_empty()), from_file, &entry) {
-            (Some(j), _, _) => j.to_string(),
+            (Some(j), file, _) => {
+                in_file = file.as_deref() == Some(j);
+                j.to_string()
+            }
             (None, Some(j), _) => {
                 in_file = true;
                 j

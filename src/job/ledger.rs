@@ -114,11 +114,29 @@ pub fn script_key(script: &Path) -> String {
 #[derive(Clone, Debug)]
 pub struct Ledger {
     dir: PathBuf,
+    /// How many days of records are kept (`None`: all).
+    keep_days: Option<u64>,
+}
+
+/// Whether `name` is a day's name (`2026-12-03`).
+fn is_day(name: &str) -> bool {
+    name.len() == 10 && name.as_bytes()[4] == b'-' && name.as_bytes()[7] == b'-'
 }
 
 impl Ledger {
     pub fn at(dir: impl Into<PathBuf>) -> Ledger {
-        Ledger { dir: dir.into() }
+        Ledger {
+            dir: dir.into(),
+            keep_days: None,
+        }
+    }
+
+    /// The same ledger, keeping `days` days of records (`None`: all): the
+    /// first submission of each day removes the day files and the index of
+    /// the days before.
+    pub fn keeping(mut self, days: Option<u64>) -> Ledger {
+        self.keep_days = days.filter(|d| *d > 0);
+        self
     }
 
     /// The default place: `$XDG_STATE_HOME/troika/ledger`, else
@@ -135,17 +153,88 @@ impl Ledger {
         self.dir.join(format!("{}.jsonl", &iso_time(time)[..10]))
     }
 
-    fn index_file(&self, script: &str) -> PathBuf {
+    /// The index file of `script` for the day `day` (`2026-12-03`), or in
+    /// the index of earlier versions, which had no days (`day` empty).
+    fn index_file(&self, day: &str, script: &str) -> PathBuf {
         let h = hex(&Sha256::digest(script.as_bytes()));
-        self.dir.join("index").join(&h[..2]).join(&h[2..])
+        self.dir.join("index").join(day).join(&h[..2]).join(&h[2..])
     }
 
-    /// Appends `e`: one write to the day's file, then the script's index.
+    /// The days of the index, newest first, then `""` for an index without
+    /// days (written by earlier versions) when there is one.
+    fn index_days(&self) -> Vec<String> {
+        let Ok(rd) = std::fs::read_dir(self.dir.join("index")) else {
+            return vec![];
+        };
+        let mut days = Vec::new();
+        let mut undated = false;
+        for name in rd.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+            if is_day(&name) {
+                days.push(name);
+            } else if name.len() == 2 {
+                undated = true;
+            }
+        }
+        days.sort_unstable_by(|a, b| b.cmp(a));
+        if undated {
+            days.push(String::new());
+        }
+        days
+    }
+
+    /// Appends `e`: one write to the day's file, then to the script's index
+    /// of the day. The first record of a day removes the days older than
+    /// the ledger keeps ([`Ledger::prune`]); that never fails the append.
     pub fn append(&self, e: &Entry) -> Result<()> {
         let mut line = serde_json::to_string(e).map_err(|err| Error::run(format!("ledger record: {err}")))?;
         line.push('\n');
-        append_line(&self.day_file(e.time), &line)?;
-        append_line(&self.index_file(&e.script), &line)
+        let day_file = self.day_file(e.time);
+        let new_day = self.keep_days.is_some() && std::fs::symlink_metadata(&day_file).is_err();
+        append_line(&day_file, &line)?;
+        append_line(&self.index_file(&iso_time(e.time)[..10], &e.script), &line)?;
+        if new_day {
+            if let Err(err) = self.prune(e.time) {
+                crate::debug!("The job ledger was not pruned: {err}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes the day files and the index days older than the days kept
+    /// before `now`; returns how many days were removed. Each day is a file
+    /// and a directory: a few unlinks per script submitted that day.
+    pub fn prune(&self, now: u64) -> Result<usize> {
+        let Some(keep) = self.keep_days else { return Ok(0) };
+        let oldest = iso_time(now.saturating_sub(keep.saturating_sub(1) * 86_400))[..10].to_string();
+        let io = |p: &Path, e: std::io::Error| Error::io("Cannot prune", p, e);
+        let mut removed = 0;
+        for dir in [self.dir.clone(), self.dir.join("index")] {
+            let rd = match std::fs::read_dir(&dir) {
+                Ok(rd) => rd,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(&dir, e)),
+            };
+            for entry in rd.filter_map(|e| e.ok()) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let day = name.strip_suffix(".jsonl").unwrap_or(&name);
+                if !is_day(day) || *day >= *oldest {
+                    continue;
+                }
+                let path = entry.path();
+                let gone = if name.ends_with(".jsonl") {
+                    std::fs::remove_file(&path)
+                } else {
+                    std::fs::remove_dir_all(&path)
+                };
+                match gone {
+                    Ok(()) => removed += 1,
+                    // Another troika pruned it meanwhile.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(io(&path, e)),
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// The latest submission of `script`, if the ledger has one: the last
@@ -154,38 +243,45 @@ impl Ledger {
         self.latest_of(&script_key(script))
     }
 
-    /// [`Ledger::latest`] of a script named as [`script_key`] names it.
+    /// [`Ledger::latest`] of a script named as [`script_key`] names it: the
+    /// index of the newest day that has the script, with the kills of the
+    /// job told on later days.
     pub fn latest_of(&self, key: &str) -> Option<Entry> {
-        use std::io::{Read, Seek, SeekFrom};
-        const TAIL: u64 = 16 * 1024;
-        let mut f = std::fs::File::open(self.index_file(key)).ok()?;
-        let len = f.metadata().ok()?.len();
-        f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
-        let mut tail = Vec::new();
-        f.read_to_end(&mut tail).ok()?;
-        let mut latest: Option<Entry> = None;
-        for e in tail
-            .split(|c| *c == b'\n')
-            .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
-        {
-            if e.script != key {
+        let mut kills: Vec<Entry> = Vec::new();
+        for day in self.index_days() {
+            let Some(entries) = read_tail(&self.index_file(&day, key)) else {
                 continue;
-            }
-            match (&e.killed, latest.as_mut()) {
-                (None, _) => latest = Some(e),
-                (Some(how), Some(sub)) if sub.job_id == e.job_id => {
-                    sub.killed = Some(how.clone());
-                    sub.killed_at = Some(e.time);
+            };
+            let mut latest: Option<Entry> = None;
+            for e in entries.into_iter().filter(|e| e.script == key) {
+                match (&e.killed, latest.as_mut()) {
+                    (None, _) => latest = Some(e),
+                    (Some(how), Some(sub)) if sub.job_id == e.job_id => {
+                        sub.killed = Some(how.clone());
+                        sub.killed_at = Some(e.time);
+                    }
+                    (Some(_), None) => kills.push(e),
+                    _ => {}
                 }
-                _ => {}
+            }
+            if let Some(mut sub) = latest {
+                if sub.killed.is_none() {
+                    // Kills told on a later day: the last one of this job.
+                    if let Some(k) = kills.iter().filter(|k| k.job_id == sub.job_id).max_by_key(|k| k.time) {
+                        sub.killed = k.killed.clone();
+                        sub.killed_at = Some(k.time);
+                    }
+                }
+                return Some(sub);
             }
         }
-        latest
+        None
     }
 
     /// Every submission since `since` (seconds since the epoch), on `site`
-    /// when given, oldest first. Lines that cannot be read (a record cut by
-    /// a crash) are skipped.
+    /// when given, oldest first, with how troika's kill of it ended when it
+    /// killed it. Only the day files from `since`'s day on are read. Lines
+    /// that cannot be read (a record cut by a crash) are skipped.
     pub fn list(&self, since: Option<u64>, site: Option<&str>) -> Result<Vec<Entry>> {
         let first_day = since.map(|t| iso_time(t)[..10].to_string());
         let mut days: Vec<PathBuf> = match std::fs::read_dir(&self.dir) {
@@ -208,21 +304,71 @@ impl Ledger {
             }
         };
         days.sort();
-        let mut out = Vec::new();
+        let mut out: Vec<Entry> = Vec::new();
+        // Kills are few: told to their submissions at the end.
+        let mut kills: Vec<Entry> = Vec::new();
         for day in days {
             let text = std::fs::read(&day).map_err(|e| Error::io("Cannot read", &day, e))?;
             for line in text.split(|c| *c == b'\n') {
+                // Records older than `since` are passed over unparsed.
+                if let (Some(t), Some(from)) = (line_time(line), since) {
+                    if t < from {
+                        continue;
+                    }
+                }
                 let Ok(e) = serde_json::from_slice::<Entry>(line) else {
                     continue;
                 };
-                if e.killed.is_some() || since.is_some_and(|t| e.time < t) || site.is_some_and(|s| e.site != s) {
+                if since.is_some_and(|t| e.time < t) || site.is_some_and(|s| e.site != s) {
                     continue;
                 }
-                out.push(e);
+                match e.killed {
+                    None => out.push(e),
+                    Some(_) => kills.push(e),
+                }
+            }
+        }
+        if !kills.is_empty() {
+            let at: std::collections::HashMap<(&str, &str), usize> = out
+                .iter()
+                .enumerate()
+                .map(|(i, e)| ((e.job_id.as_str(), e.script.as_str()), i))
+                .collect();
+            let told: Vec<(usize, Option<String>, u64)> = kills
+                .into_iter()
+                .filter_map(|k| Some((*at.get(&(k.job_id.as_str(), k.script.as_str()))?, k.killed, k.time)))
+                .collect();
+            for (i, how, time) in told {
+                out[i].killed = how;
+                out[i].killed_at = Some(time);
             }
         }
         Ok(out)
     }
+}
+
+/// The time of a record line (`{"time":N,...`, as [`Ledger::append`]
+/// writes it), read without parsing the line.
+fn line_time(line: &[u8]) -> Option<u64> {
+    let rest = line.strip_prefix(b"{\"time\":")?;
+    let end = rest.iter().position(|c| !c.is_ascii_digit())?;
+    std::str::from_utf8(&rest[..end]).ok()?.parse().ok()
+}
+
+/// The whole records at the end of the file at `path` (its last 16 KiB).
+fn read_tail(path: &Path) -> Option<Vec<Entry>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 16 * 1024;
+    let mut f = std::fs::File::open(path).ok()?;
+    let len = f.metadata().ok()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
+    let mut tail = Vec::new();
+    f.read_to_end(&mut tail).ok()?;
+    Some(
+        tail.split(|c| *c == b'\n')
+            .filter_map(|l| serde_json::from_slice::<Entry>(l).ok())
+            .collect(),
+    )
 }
 
 /// Appends `line` to the file at `path` (mode 0600) with one write,
@@ -353,6 +499,102 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_kill_told_on_a_later_day_is_found_and_listed() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Ledger::at(d.path());
+        let day = 1_796_314_235;
+        l.append(&entry(day, "hpc", "/s/a.sh", "7")).unwrap();
+        let mut kill = entry(day + 2 * 86_400, "hpc", "/s/a.sh", "7");
+        kill.killed = Some("CANCELLED".into());
+        l.append(&kill).unwrap();
+        let latest = l.latest(Path::new("/s/a.sh")).unwrap();
+        assert_eq!(
+            (latest.job_id.as_str(), latest.kill()),
+            ("7", Some(("CANCELLED", day + 2 * 86_400)))
+        );
+        let listed = l.list(None, None).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].kill(), Some(("CANCELLED", day + 2 * 86_400)));
+        // A later submission is not the killed one.
+        l.append(&entry(day + 3 * 86_400, "hpc", "/s/a.sh", "8")).unwrap();
+        let latest = l.latest(Path::new("/s/a.sh")).unwrap();
+        assert_eq!((latest.job_id.as_str(), latest.kill()), ("8", None));
+    }
+
+    #[test]
+    fn an_index_of_earlier_versions_is_still_read() {
+        let d = tempfile::tempdir().unwrap();
+        let l = Ledger::at(d.path());
+        let mut line = serde_json::to_string(&entry(5, "hpc", "/s/old.sh", "3")).unwrap();
+        line.push('\n');
+        append_line(&l.index_file("", "/s/old.sh"), &line).unwrap();
+        assert_eq!(l.latest(Path::new("/s/old.sh")).unwrap().job_id, "3");
+        l.append(&entry(1_796_314_235, "hpc", "/s/old.sh", "4")).unwrap();
+        assert_eq!(l.latest(Path::new("/s/old.sh")).unwrap().job_id, "4");
+    }
+
+    #[test]
+    fn the_first_record_of_a_day_prunes_the_days_not_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let day = 1_796_314_235; // 2026-12-03
+        let all = Ledger::at(d.path());
+        for n in 0..5 {
+            all.append(&entry(day + n * 86_400, "hpc", &format!("/s/{n}.sh"), &n.to_string()))
+                .unwrap();
+        }
+        let names = |sub: &str| {
+            let mut v: Vec<String> = std::fs::read_dir(d.path().join(sub))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.starts_with("2026"))
+                .collect();
+            v.sort();
+            v
+        };
+        // A ledger that keeps all (0.2.7's default) prunes nothing.
+        assert_eq!(names(".").len(), 5);
+        let kept = Ledger::at(d.path()).keeping(Some(2));
+        // Not the first record of its day: nothing is pruned.
+        kept.append(&entry(day + 4 * 86_400 + 1, "hpc", "/s/x.sh", "9"))
+            .unwrap();
+        assert_eq!(names(".").len(), 5);
+        // The first of the next day keeps it and the day before.
+        kept.append(&entry(day + 5 * 86_400, "hpc", "/s/y.sh", "10")).unwrap();
+        assert_eq!(names("."), ["2026-12-07.jsonl", "2026-12-08.jsonl"]);
+        assert_eq!(names("index"), ["2026-12-07", "2026-12-08"]);
+        assert_eq!(kept.latest(Path::new("/s/0.sh")), None);
+        assert_eq!(kept.latest(Path::new("/s/4.sh")).unwrap().job_id, "4");
+        assert_eq!(kept.list(None, None).unwrap().len(), 3);
+        // Pruning again removes nothing more.
+        assert_eq!(kept.prune(day + 5 * 86_400).unwrap(), 0);
+        assert_eq!(
+            Ledger::at(d.path()).keeping(Some(0)).prune(day + 99 * 86_400).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn list_passes_over_older_records_unparsed() {
+        assert_eq!(line_time(br#"{"time":1796314235,"site":"s"}"#), Some(1_796_314_235));
+        assert_eq!(line_time(br#"{"site":"s","time":1}"#), None);
+        assert_eq!(line_time(b"{\"time\":12"), None);
+        let d = tempfile::tempdir().unwrap();
+        let l = Ledger::at(d.path());
+        let day = 1_796_314_235;
+        for n in 0..10 {
+            l.append(&entry(day + n * 60, "hpc", "/s/a.sh", &n.to_string()))
+                .unwrap();
+        }
+        let got: Vec<String> = l
+            .list(Some(day + 480), None)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.job_id)
+            .collect();
+        assert_eq!(got, ["8", "9"]);
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct Query<'a> {
 /// knows, or why it cannot be trusted.
 pub type Answer = std::result::Result<Vec<JobStatus>, String>;
 
+/// The status records read at once (`None` for a file that is not there),
+/// or why they could not be read.
+pub type Records = std::result::Result<Vec<Option<Record>>, String>;
+
 /// A query of several jobs by id.
 pub type Ask<'a> = &'a dyn Fn(&[&str]) -> Answer;
 
@@ -38,8 +42,8 @@ pub struct Sources<'a> {
     /// The scheduler's queue, asked once for all jobs.
     pub queue: Ask<'a>,
     /// The status records of these output files, read at once (`None`
-    /// for a record that could not be read).
-    pub records: &'a dyn Fn(&[&Path]) -> Vec<Option<Record>>,
+    /// for a file that is not there), or why they could not be read.
+    pub records: &'a dyn Fn(&[&Path]) -> Records,
     /// The scheduler's accounting, asked once for the jobs still unknown.
     pub accounting: Option<Ask<'a>>,
     /// How long a job may be missing from every source after its
@@ -50,9 +54,10 @@ pub struct Sources<'a> {
 /// The status of each job of `jobs`, in order: the queue first; for a job
 /// the queue does not show, or shows finished without an exit code, its
 /// status record, then accounting. A job in none of them is SUBMITTED
-/// within the grace period after its submission, VANISHED after it. A
-/// failed query makes the jobs it was asked about UNKNOWN (with the reason),
-/// unless a status record says how they ended.
+/// within the grace period after its submission, VANISHED after it, and
+/// UNKNOWN when its submission time is not known. A failed query (the
+/// queue, the records, accounting) makes the jobs it was asked about
+/// UNKNOWN (with the reason), unless another source says how they ended.
 pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
     let ids: Vec<&str> = jobs.iter().map(|q| q.jid).collect();
     let (mut found, queue_failed) = index((src.queue)(&ids));
@@ -79,11 +84,17 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
         .collect();
     let paths: Vec<&Path> = owned.iter().map(|p| p.as_path()).collect();
     let mut records: HashMap<usize, Record> = HashMap::new();
+    let mut records_failed: HashMap<usize, String> = HashMap::new();
     if !paths.is_empty() {
-        for (i, r) in want.iter().zip((src.records)(&paths)) {
-            if let Some(r) = r {
-                records.insert(*i, r);
+        match (src.records)(&paths) {
+            Ok(read) => {
+                for (i, r) in want.iter().zip(read) {
+                    if let Some(r) = r {
+                        records.insert(*i, r);
+                    }
+                }
             }
+            Err(why) => records_failed.extend(want.iter().map(|&i| (i, why.clone()))),
         }
     }
 
@@ -118,6 +129,7 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
             }
             let ctx = Context {
                 queue_failed: &queue_failed,
+                records_failed: records_failed.get(&i),
                 accounting_failed: &accounting_failed,
                 has_accounting: src.accounting.is_some(),
                 now,
@@ -163,6 +175,8 @@ fn index(answer: Answer) -> (HashMap<String, JobStatus>, Option<String>) {
 /// What [`decide`] knows of the queries.
 struct Context<'a> {
     queue_failed: &'a Option<String>,
+    /// Why the job's status record could not be read.
+    records_failed: Option<&'a String>,
     accounting_failed: &'a Option<String>,
     has_accounting: bool,
     now: u64,
@@ -228,10 +242,15 @@ fn decide(
     if let Some(why) = c.accounting_failed {
         return JobStatus::unknown(q.jid, why.clone());
     }
+    // The record may say how the job ended: no outcome without it.
+    if let Some(why) = c.records_failed {
+        return JobStatus::unknown(q.jid, format!("its status record could not be read: {why}"));
+    }
     // troika killed it, and no source says more.
     if let Some((how, at)) = q.killed {
         let outcome = match how {
             "CANCELLED" => Some(Outcome::Cancelled),
+            // TERMINATED: written by earlier versions.
             "KILLED" | "TERMINATED" => Some(Outcome::Killed),
             _ => None,
         };
@@ -268,6 +287,12 @@ fn decide(
             s.reason = Some(format!("not seen yet, submitted {}s ago", now.saturating_sub(t)));
             s
         }
+        // Without a submission time, a job not seen yet cannot be told
+        // from one that vanished, unless its record says it started.
+        None if started.is_none() => JobStatus::unknown(
+            q.jid,
+            format!("{nowhere}; no submission time known (no job ledger record, no .jid file), so it may not have shown yet"),
+        ),
         _ => JobStatus::vanished(
             q.jid,
             match started {
@@ -299,7 +324,7 @@ mod tests {
         };
         let r = |paths: &[&Path]| {
             asked.borrow_mut().push(format!("records {}", paths.len()));
-            records.clone()
+            Ok(records.clone())
         };
         let a = |ids: &[&str]| {
             asked.borrow_mut().push(format!("accounting {}", ids.join(",")));
@@ -455,5 +480,61 @@ mod tests {
         assert_eq!(got[0].state_words(), "FINISHED/TIMEOUT");
         assert_eq!(got[0].signal, Some(15));
         assert_eq!(got[0].native_state.as_deref(), Some("TIMEOUT"));
+    }
+
+    #[test]
+    fn a_record_read_that_failed_is_unknown_never_vanished() {
+        let out = Path::new("/o/x.1");
+        let q_none = |_: &[&str]| -> Answer { Ok(vec![]) };
+        let failed = |_: &[&Path]| -> Records {
+            Err("tail failed with exit code 255: ssh: connect to host h: Connection refused".into())
+        };
+        let src = Sources {
+            queue: &q_none,
+            records: &failed,
+            accounting: Some(&q_none),
+            grace_secs: 60,
+        };
+        // Long after its submission, in no queue and not in accounting.
+        let got = resolve(&[q("1", Some(out), Some(0)), q("2", None, Some(0))], &src);
+        assert_eq!(got[0].state_words(), "UNKNOWN");
+        assert_eq!(
+            got[0].reason.as_deref(),
+            Some("its status record could not be read: tail failed with exit code 255: ssh: connect to host h: Connection refused")
+        );
+        // A job without an output file had no record to read.
+        assert_eq!(got[1].state_words(), "FINISHED/VANISHED");
+        // Accounting still answers for a job whose record could not be read.
+        let acct = fin("1", "COMPLETED", Some(Outcome::Succeeded), Some(0));
+        let a = |_: &[&str]| -> Answer { Ok(vec![acct.clone()]) };
+        let src = Sources {
+            accounting: Some(&a),
+            ..src
+        };
+        assert_eq!(resolve(&[q("1", Some(out), Some(0))], &src)[0], acct);
+    }
+
+    #[test]
+    fn without_a_submission_time_a_missing_job_is_unknown() {
+        let out = Path::new("/o/x.1");
+        let got = run(&[q("1", Some(out), None)], Ok(vec![]), vec![None], Some(Ok(vec![])));
+        assert_eq!(got[0].state_words(), "UNKNOWN");
+        assert_eq!(
+            got[0].reason.as_deref(),
+            Some("not in the queue, no status record, not in accounting; no submission time known (no job ledger record, no .jid file), so it may not have shown yet")
+        );
+        // Its record says it started: it existed, and is gone.
+        let got = run(
+            &[q("1", Some(out), None)],
+            Ok(vec![]),
+            vec![Some(Record::parse("start=5\n"))],
+            Some(Ok(vec![])),
+        );
+        assert_eq!(got[0].state_words(), "FINISHED/VANISHED");
+        assert!(got[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with("started at 1970-01-01T00:00:05Z"));
     }
 }

@@ -46,6 +46,23 @@ pub enum CancelStatus {
 }
 
 impl CancelStatus {
+    /// The kill's result in the state model's words: a job removed or
+    /// cancelled by the scheduler's own command (`scancel`, `qdel`, `bkill`)
+    /// was CANCELLED by its user; one that troika sent signals to
+    /// (`signalled`: a kill sequence was followed) was KILLED by them;
+    /// VANISHED when the scheduler did not know it.
+    pub fn outcome(self, signalled: bool) -> crate::job::Outcome {
+        use crate::job::Outcome;
+        match self {
+            CancelStatus::Cancelled => Outcome::Cancelled,
+            CancelStatus::Killed if !signalled => Outcome::Cancelled,
+            CancelStatus::Killed | CancelStatus::Terminated => Outcome::Killed,
+            CancelStatus::Vanished => Outcome::Vanished,
+        }
+    }
+
+    /// The word given to the post-kill hooks (`TERMINATED` included), as
+    /// troika 0.2.7 gave it.
     pub fn as_str(self) -> &'static str {
         match self {
             CancelStatus::Cancelled => "CANCELLED",
@@ -228,22 +245,26 @@ impl SiteSettings {
     }
 
     /// The status records at `paths`, read with one command on the site
-    /// ([`SiteSettings::read_files`]). A record that cannot be read is `None`.
-    pub fn read_records(&self, paths: &[&Path]) -> Vec<Option<crate::job::record::Record>> {
-        match self.read_files(paths) {
-            Ok(texts) => texts
-                .into_iter()
-                .map(|t| t.map(|t| crate::job::record::Record::parse(&t)))
-                .collect(),
-            Err(_) => vec![None; paths.len()],
-        }
+    /// ([`SiteSettings::read_files`]). A record that is not there is `None`;
+    /// when the files could not be read (the command could not run, or the
+    /// connection failed), why.
+    pub fn read_records(
+        &self,
+        paths: &[&Path],
+    ) -> std::result::Result<Vec<Option<crate::job::record::Record>>, String> {
+        Ok(self
+            .read_files(paths)?
+            .into_iter()
+            .map(|t| t.map(|t| crate::job::record::Record::parse(&t)))
+            .collect())
     }
 
     /// The small files at `paths`, read with one command on the site (`tail
     /// -n +1 -- /dev/null PATH...`: with more than one file, each is
     /// preceded by `==> PATH <==`): `None` for a file that is missing or
-    /// cannot be read; an error when the command could not run (or in a
-    /// dry run).
+    /// cannot be read (tail fails, and shows the others); an error when the
+    /// command could not run, did not show `/dev/null` (so it did not read
+    /// the files: the connection failed), or in a dry run.
     pub fn read_files(&self, paths: &[&Path]) -> std::result::Result<Vec<Option<String>>, String> {
         let mut argv: Vec<std::ffi::OsString> = vec!["tail".into(), "-n".into(), "+1".into(), "--".into()];
         argv.push("/dev/null".into());
@@ -254,6 +275,14 @@ impl SiteSettings {
             Err(e) => return Err(e.to_string()),
         };
         let text = String::from_utf8_lossy(&out.stdout);
+        if !text.starts_with("==> /dev/null <==") {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let mut why = format!("tail failed with {}", out.describe());
+            if let Some(line) = err.lines().rev().find(|l| !l.trim().is_empty()) {
+                why.push_str(&format!(": {}", line.trim()));
+            }
+            return Err(why);
+        }
         let mut sections: std::collections::HashMap<String, String> = std::collections::HashMap::new();
         let mut current: Option<String> = None;
         for line in text.split_inclusive('\n') {

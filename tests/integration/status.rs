@@ -168,13 +168,34 @@ fn failing_accounting_and_unknown_words_are_unknown() {
         .contains("Problem talking to the database"));
     assert_eq!(words(&m["b.sh"]), "UNKNOWN");
     assert_eq!(m["b.sh"]["native_state"], "WEIRD_NEW_STATE");
-    // A job in no source, long after its submission: VANISHED.
+    // A job in no source, whose submission time nothing tells (-j, no
+    // ledger record, a .jid file of another job): UNKNOWN, not VANISHED.
     c.clear_calls();
     std::fs::remove_file(c.path("state/fail/sacct")).unwrap();
     c.write("state/sacct.out", "");
     let r = c.troika(&["status", "s", "a.sh", "-j", "33", "--json"]);
     r.expect_code(0);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!(words(v), "UNKNOWN");
+    assert!(
+        v["reason"].as_str().unwrap().contains("no submission time known"),
+        "{v}"
+    );
+    // Its .jid file tells when it was submitted: long ago, VANISHED.
+    c.write("a.sh.jid", "33\n");
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(c.path("a.sh.jid"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let r = c.troika(&["status", "s", "a.sh", "-j", "33", "--json"]);
     assert_eq!(words(&by_script(&r)["a.sh"]), "FINISHED/VANISHED");
+    // A moment ago: not seen yet.
+    c.write("a.sh.jid", "33\n");
+    let r = c.troika(&["status", "s", "a.sh", "-j", "33", "--json"]);
+    assert_eq!(words(&by_script(&r)["a.sh"]), "SUBMITTED");
 }
 
 #[test]
@@ -926,4 +947,420 @@ fn direct_without_accounting_is_as_before() {
         launch.ends_with(r#"'troika' '/tmp/far/py.out.exit' '/tmp/far/py.out' 'bash' '/tmp/far/py'"#),
         "{launch}"
     );
+}
+
+// ------------------------------------------------- kill, VANISHED, ledger
+// (issue 12: kill's words, the rules of VANISHED, the ledger's rotation)
+
+/// The log of `action` on `script` (`a.sh.killlog`): where INFO goes at the
+/// normal verbosity.
+fn action_log(c: &Case, script: &str, action: &str) -> String {
+    c.read(&format!("{script}.{action}log"))
+}
+
+/// Asserts that `text` contains each of `needles`.
+fn has(text: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(text.contains(n), "{n:?} not in:\n{text}");
+    }
+}
+
+/// [`fake_slurm`] that submits (ids from 41 on) and cancels: `scancel`
+/// makes the job CANCELLED in the queue unless `state/scancel.keep` exists.
+fn fake_slurm_kill(config: &str) -> Case {
+    let c = Case::new("status-kill")
+        .config(config)
+        .fake("squeue", "cat \"$S/squeue.out\" 2>/dev/null")
+        .fake("sacct", "cat \"$S/sacct.out\" 2>/dev/null")
+        .fake(
+            "sbatch",
+            "n=$(cat \"$S/n\" 2>/dev/null || echo 40); n=$((n+1)); echo $n >\"$S/n\"; echo \"Submitted batch job $n\"",
+        )
+        .fake(
+            "scancel",
+            "if [ ! -e \"$S/scancel.keep\" ]; then sed 's/RUNNING/CANCELLED/' \"$S/squeue.out\" >\"$S/q\"; mv \"$S/q\" \"$S/squeue.out\"; fi",
+        );
+    // Accounting has nothing (the test cluster's slurmdbd is not asked).
+    c.write("state/sacct.out", "");
+    c.write("state/squeue.out", "");
+    c
+}
+
+#[test]
+fn kill_reports_the_model_words_and_status_later_agrees() {
+    let c = fake_slurm_kill(FAKE_SLURM);
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    c.write("state/squeue.out", "41|RUNNING|None\n");
+    // A running job cancelled with scancel: Slurm says CANCELLED, and so
+    // does kill, at the normal verbosity, in the words of `status`.
+    c.troika(&["kill", "s", "a.sh"]).expect_code(0);
+    let log = action_log(&c, "a.sh", "kill");
+    has(
+        &log,
+        &["; INFO; troika kill:  41  FINISHED/CANCELLED  (slurm CANCELLED; queue)"],
+    );
+    // The debug line keeps the hooks' word (0.2.7's); the INFO line is the model's.
+    has(&log, &["; DEBUG; Kill of job 41: KILLED"]);
+    assert!(
+        !log.lines().any(|l| l.contains("; INFO; ") && l.contains("KILLED")),
+        "{log}"
+    );
+    // Slurm forgets the job, accounting has nothing: the ledger's kill.
+    c.write("state/squeue.out", "");
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    r.expect_code(0);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!(words(v), "FINISHED/CANCELLED");
+    assert!(v["reason"].as_str().unwrap().starts_with("troika kill at "), "{v}");
+    assert!(v["reason"].as_str().unwrap().ends_with(": CANCELLED"), "{v}");
+    // The scheduler still shows the job running just after the cancel: the
+    // kill's outcome, with what the scheduler says.
+    c.write("b.sh", "#!/bin/sh\necho b\n");
+    c.troika(&["submit", "s", "b.sh", "-o", "out/b.1"]).expect_code(0);
+    c.write("state/squeue.out", "42|RUNNING|None\n");
+    c.write("state/scancel.keep", "");
+    c.troika(&["kill", "s", "b.sh"]).expect_code(0);
+    has(
+        &action_log(&c, "b.sh", "kill"),
+        &[
+            "troika kill:  42  FINISHED/CANCELLED  (slurm RUNNING, troika kill at ",
+            ": CANCELLED; the scheduler still shows it RUNNING; inferred)",
+        ],
+    );
+    c.write("state/squeue.out", "");
+    let r = c.troika(&["status", "s", "b.sh", "--json"]);
+    assert_eq!(words(&by_script(&r)["b.sh"]), "FINISHED/CANCELLED");
+    // With a kill sequence that ends with SIGKILL: KILLED, both.
+    c.write("config.yml", format!("{FAKE_SLURM}    kill_sequence: [[0, 9]]\n"));
+    c.write("d.sh", "#!/bin/sh\necho d\n");
+    c.troika(&["submit", "s", "d.sh", "-o", "out/d.1"]).expect_code(0);
+    c.write("state/squeue.out", "43|RUNNING|None\n");
+    c.troika(&["kill", "s", "d.sh"]).expect_code(0);
+    has(
+        &action_log(&c, "d.sh", "kill"),
+        &["troika kill:  43  FINISHED/KILLED  (slurm RUNNING, troika kill at "],
+    );
+    c.write("state/squeue.out", "");
+    let r = c.troika(&["status", "s", "d.sh", "--json"]);
+    assert_eq!(words(&by_script(&r)["d.sh"]), "FINISHED/KILLED");
+}
+
+#[test]
+fn kill_of_a_0_2_7_configuration_keeps_its_words_and_the_ledger_the_models() {
+    let c = fake_slurm_kill("ledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n");
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    c.write("state/squeue.out", "41|RUNNING|None\n");
+    c.clear_calls();
+    c.troika(&["kill", "s", "a.sh"]).expect_code(0);
+    let log = action_log(&c, "a.sh", "kill");
+    has(&log, &["; DEBUG; Kill of job 41: KILLED"]);
+    assert!(!log.contains("troika kill:") && !log.contains("FINISHED"), "{log}");
+    // No query after the kill: the commands are 0.2.7's.
+    assert!(c.calls("sacct").is_empty());
+    c.write("state/squeue.out", "");
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    assert_eq!(words(&by_script(&r)["a.sh"]), "FINISHED/CANCELLED");
+}
+
+#[test]
+fn kill_finds_the_job_in_the_ledger_when_the_jid_file_is_lost() {
+    let c = fake_slurm_kill(FAKE_SLURM);
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    std::fs::remove_file(c.path("a.sh.jid")).unwrap();
+    c.write("state/squeue.out", "41|RUNNING|None\n");
+    c.clear_calls();
+    c.troika(&["kill", "s", "a.sh"]).expect_code(0);
+    has(
+        &action_log(&c, "a.sh", "kill"),
+        &["job 41 from the job ledger", "troika kill:  41  FINISHED/CANCELLED"],
+    );
+    assert_eq!(c.calls("scancel").last().unwrap().last().unwrap(), "41");
+    // A 0.2.7 configuration does not read the ledger.
+    c.write(
+        "config.yml",
+        "ledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n",
+    );
+    c.troika(&["kill", "s", "a.sh"])
+        .expect_code(1)
+        .stderr_contains("a.sh.jid");
+}
+
+#[test]
+fn a_status_record_that_cannot_be_read_is_unknown_not_vanished() {
+    let c = fake_slurm_kill(&format!("{FAKE_SLURM}    vanish_grace: 0.01\n"));
+    // A tail that fails while state/tail.fail exists (written by hand: the
+    // emulators' library runs tail itself).
+    c.write_exec(
+        "bin/tail",
+        "#!/bin/sh\nif [ -e \"$TROIKA_EMU_STATE/tail.fail\" ]; then echo \"tail: error reading 'out/a.1.status': Input/output error\" >&2; exit 1; fi\nexec /usr/bin/tail \"$@\"\n",
+    );
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    c.write("state/tail.fail", "");
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    r.expect_code(0);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!(words(v), "UNKNOWN");
+    assert_eq!(
+        v["reason"],
+        "its status record could not be read: tail failed with exit code 1: tail: error reading 'out/a.1.status': Input/output error"
+    );
+    // Read, and not there: VANISHED (the grace period is 0).
+    std::fs::remove_file(c.path("state/tail.fail")).unwrap();
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!(words(v), "FINISHED/VANISHED");
+    assert_eq!(v["reason"], "not in the queue, no status record, not in accounting");
+    // Read, and there.
+    c.write("out/a.1.status", "start=1\nend=2\nexit=0\n");
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    assert_eq!(words(&by_script(&r)["a.sh"]), "FINISHED/SUCCEEDED");
+}
+
+#[test]
+fn status_json_names_the_site_and_when_it_was_observed_and_asks_as_the_user() {
+    let c = fake_slurm();
+    c.write("a.sh", "#!/bin/sh\n");
+    c.write("a.sh.jid", "31\n");
+    c.write("state/squeue.out", "31|RUNNING|None\n");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let r = c.troika(&["status", "s", "a.sh", "--json"]);
+    r.expect_code(0);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!(v["site"], "s");
+    let at = v["observed_at"].as_str().unwrap();
+    // 2026-12-03T16:10:35Z, within the run.
+    let shape: String = at
+        .chars()
+        .map(|ch| if ch.is_ascii_digit() { '9' } else { ch })
+        .collect();
+    assert_eq!(shape, "9999-99-99T99:99:99Z", "{at}");
+    let secs = |t: &str| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", t, "+%s"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().parse::<u64>().unwrap()
+    };
+    let seen = secs(at);
+    assert!(seen >= before && seen <= before + 60, "{at} vs {before}");
+}
+
+#[test]
+fn status_u_user_asks_the_site_as_that_user() {
+    let c = Case::new("status-user")
+        .config("edition: 2026\nledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: ssh\n    host: h\n")
+        .fake("ssh", "echo '31|RUNNING|None'");
+    c.write("a.sh", "#!/bin/sh\n");
+    c.write("a.sh.jid", "31\n");
+    let r = c.troika(&["status", "s", "a.sh", "-u", "someone", "--json"]);
+    r.expect_code(0);
+    let v = &by_script(&r)["a.sh"];
+    assert_eq!((words(v).as_str(), v["site"].as_str()), ("RUNNING", Some("s")));
+    let calls = c.calls("ssh");
+    assert_eq!(calls.len(), 1, "one query: {calls:?}");
+    assert!(calls[0].iter().any(|a| a == "someone@h"), "{calls:?}");
+    assert!(calls[0].iter().any(|a| a.contains("squeue")), "{calls:?}");
+    // Without -u, the connection's own user.
+    c.clear_calls();
+    c.troika(&["status", "s", "a.sh", "--json"]).expect_code(0);
+    assert!(!c.calls("ssh")[0].iter().any(|a| a.contains("someone")));
+}
+
+#[test]
+fn monitor_logs_the_normalised_state_with_edition_2026_only() {
+    let c = fake_slurm();
+    c.write("a.sh", "#!/bin/sh\n");
+    c.write("a.sh.jid", "31\n");
+    c.write("state/squeue.out", "31|PENDING|JobHeldUser\n");
+    c.troika(&["monitor", "s", "a.sh"]).expect_code(0);
+    has(&action_log(&c, "a.sh", "monitor"), &["; INFO; Job 31: HELD"]);
+    assert!(c
+        .read("a.sh.stat")
+        .starts_with("troika:  31  HELD  (slurm PENDING, JobHeldUser; queue)\n"));
+    std::fs::remove_file(c.path("a.sh.monitorlog")).unwrap();
+    c.write(
+        "config.yml",
+        "ledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n",
+    );
+    c.troika(&["monitor", "s", "a.sh"]).expect_code(0);
+    assert!(!action_log(&c, "a.sh", "monitor").contains("HELD"));
+    assert!(!c.read("a.sh.stat").contains("troika:"));
+}
+
+#[test]
+fn status_record_true_turns_records_on_for_a_0_2_7_configuration() {
+    let c = Case::new("status-record-027").fake_reading_stdin("sbatch", "echo 'Submitted batch job 5'");
+    let submitted = |c: &Case| {
+        let calls = c.all_calls();
+        calls
+            .iter()
+            .rev()
+            .find(|k| k.name == "sbatch")
+            .unwrap()
+            .stdin
+            .clone()
+            .unwrap()
+    };
+    c.write("config.yml", "sites:\n  s:\n    type: slurm\n    connection: local\n");
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    assert!(!submitted(&c).contains(".status"), "{}", submitted(&c));
+    c.write(
+        "config.yml",
+        "sites:\n  s:\n    type: slurm\n    connection: local\n    status_record: true\n",
+    );
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    c.troika(&["submit", "s", "a.sh", "-o", "out/a.1"]).expect_code(0);
+    let script = submitted(&c);
+    assert!(script.contains("\ntroika_status_file=out/a.1.status\n"), "{script}");
+    assert!(script.contains("trap 'troika_status_rc=$?;"), "{script}");
+}
+
+#[test]
+fn the_default_ledger_is_under_xdg_state_home_else_local_state() {
+    let c = Case::new("status-ledger-place").fake("sbatch", "echo 'Submitted batch job 5'");
+    c.write(
+        "config.yml",
+        "edition: 2026\nsites:\n  s:\n    type: slurm\n    connection: local\n",
+    );
+    c.write("a.sh", "#!/bin/sh\necho a\n");
+    let day = |dir: &str| -> Vec<String> {
+        match std::fs::read_dir(c.path(dir)) {
+            Ok(rd) => rd
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .filter(|n| n.ends_with(".jsonl"))
+                .collect(),
+            Err(_) => vec![],
+        }
+    };
+    let submit = |xdg: Option<&str>| {
+        let mut cmd = c.command(crate::common::troika_bin());
+        cmd.env("HOME", c.path("home"));
+        match xdg {
+            Some(x) => cmd.env("XDG_STATE_HOME", c.path(x)),
+            None => cmd.env_remove("XDG_STATE_HOME"),
+        };
+        let out = cmd
+            .args(["-c", &c.s("config.yml"), "submit", "s", "a.sh", "-o", "out/a.1"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    submit(Some("xdg"));
+    assert_eq!(day("xdg/troika/ledger").len(), 1);
+    assert!(day("home/.local/state/troika/ledger").is_empty());
+    submit(None);
+    assert_eq!(day("home/.local/state/troika/ledger").len(), 1);
+    let text = std::fs::read_to_string(
+        c.path("home/.local/state/troika/ledger")
+            .join(&day("home/.local/state/troika/ledger")[0]),
+    )
+    .unwrap();
+    assert!(text.contains(&format!("\"script\":\"{}\"", c.s("a.sh"))), "{text}");
+}
+
+#[test]
+fn concurrent_submissions_never_tear_or_lose_a_ledger_line() {
+    const WRITERS: usize = 8;
+    const EACH: usize = 500;
+    let c = Case::new("status-ledger-concurrent").fake("sbatch", "echo \"Submitted batch job $$\"");
+    c.write(
+        "config.yml",
+        "edition: 2026\nledger: ledger\nsites:\n  s:\n    type: slurm\n    connection: local\n",
+    );
+    let bin = crate::common::troika_bin();
+    let mut children = Vec::new();
+    for w in 0..WRITERS {
+        c.write(&format!("w{w}.sh"), "#!/bin/sh\necho w\n");
+        let mut cmd = c.command("sh");
+        cmd.args([
+            "-c",
+            &format!(
+                "i=0; while [ $i -lt {EACH} ]; do \"$0\" -c config.yml submit s w{w}.sh -o out/w{w}.$i >/dev/null 2>&1 || exit 1; i=$((i+1)); done"
+            ),
+            &bin.display().to_string(),
+        ]);
+        children.push(cmd.spawn().unwrap());
+    }
+    for mut ch in children {
+        assert!(ch.wait().unwrap().success(), "a submission failed");
+    }
+    let mut per_script: HashMap<String, usize> = HashMap::new();
+    let mut lines = 0;
+    for e in std::fs::read_dir(c.path("ledger")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "jsonl") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(text.ends_with('\n'));
+            for l in text.lines() {
+                let v: Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("torn line ({e}): {l}"));
+                *per_script.entry(v["script"].as_str().unwrap().to_string()).or_default() += 1;
+                lines += 1;
+            }
+        }
+    }
+    assert_eq!(lines, WRITERS * EACH);
+    for w in 0..WRITERS {
+        assert_eq!(per_script[&c.s(&format!("w{w}.sh"))], EACH, "w{w}.sh");
+    }
+    // Each script's index has all of its records too (the day may have
+    // turned during the run: count over the days).
+    let r = c.troika(&["jobs", "--json"]);
+    assert_eq!(r.stdout.lines().count(), WRITERS * EACH);
+}
+
+#[test]
+fn status_all_reads_a_recent_window_unless_told_more() {
+    let c = fake_slurm();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let rec = |t: u64, script: &str, jid: &str| {
+        format!(
+            "{{\"time\":{t},\"site\":\"s\",\"user\":null,\"script\":\"{}\",\"digest\":\"\",\"job_id\":\"{jid}\",\"output\":\"/nonexistent/o\"}}\n",
+            c.s(script)
+        )
+    };
+    let day = |t: u64| {
+        let out = std::process::Command::new("date")
+            .args(["-u", "-d", &format!("@{t}"), "+%F"])
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let old = now - 5 * 86_400;
+    c.write(&format!("ledger/{}.jsonl", day(old)), rec(old, "old.sh", "51"));
+    c.write(&format!("ledger/{}.jsonl", day(now)), rec(now - 60, "new.sh", "52"));
+    c.write("state/squeue.out", "51|RUNNING|None\n52|RUNNING|None\n");
+    let ids = |r: &TroikaRun| -> Vec<String> {
+        r.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["job_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let r = c.troika(&["status", "s", "--all", "--json"]);
+    r.expect_code(0);
+    assert_eq!(ids(&r), ["52"]);
+    let r = c.troika(&["status", "s", "--all", "--since", "7d", "--json"]);
+    r.expect_code(0);
+    let mut got = ids(&r);
+    got.sort();
+    assert_eq!(got, ["51", "52"]);
+    c.troika(&["status", "s", "x.sh", "--since", "7d"])
+        .expect_code(1)
+        .stderr_contains("--since chooses the jobs of --all");
+    assert_eq!(c.troika(&["jobs", "--since", "1h"]).stdout.lines().count(), 1);
 }
