@@ -110,6 +110,9 @@ pub fn script_key(script: &Path) -> String {
         .to_string()
 }
 
+/// How many files of pruned index days an append removes at the most.
+const PRUNE_BATCH: usize = 16;
+
 /// The ledger of one user.
 #[derive(Clone, Debug)]
 pub struct Ledger {
@@ -197,12 +200,32 @@ impl Ledger {
                 crate::debug!("The job ledger was not pruned: {err}");
             }
         }
+        if self.keep_days.is_some() {
+            self.remove_pruned(PRUNE_BATCH);
+        }
         Ok(())
     }
 
+    /// Where the index days that [`Ledger::prune`] took out wait to be
+    /// removed, a few files at each append.
+    fn pruned_dir(&self) -> PathBuf {
+        self.dir.join("index").join(".pruned")
+    }
+
+    /// Removes at most `n` files of the pruned index days (and the
+    /// directories emptied); nothing but a failed `opendir` when there are
+    /// none. Failures are left for a later append.
+    fn remove_pruned(&self, n: usize) {
+        let mut n = n;
+        remove_some(&self.pruned_dir(), &mut n);
+    }
+
     /// Removes the day files and the index days older than the days kept
-    /// before `now`; returns how many days were removed. Each day is a file
-    /// and a directory: a few unlinks per script submitted that day.
+    /// before `now`; returns how many days were removed. A day file is one
+    /// unlink; an index day, a file per script submitted that day, is
+    /// renamed into `index/.pruned` at once and its files are removed
+    /// [`PRUNE_BATCH`] at a time by the appends that follow, so that no
+    /// submission pays for a whole day.
     pub fn prune(&self, now: u64) -> Result<usize> {
         let Some(keep) = self.keep_days else { return Ok(0) };
         let oldest = iso_time(now.saturating_sub(keep.saturating_sub(1) * 86_400))[..10].to_string();
@@ -224,7 +247,12 @@ impl Ledger {
                 let gone = if name.ends_with(".jsonl") {
                     std::fs::remove_file(&path)
                 } else {
-                    std::fs::remove_dir_all(&path)
+                    let pruned = self.pruned_dir();
+                    std::fs::create_dir_all(&pruned).and_then(|()| {
+                        // A day of that name left there by an earlier prune.
+                        let to = pruned.join(format!("{name}.{}", std::process::id()));
+                        std::fs::rename(&path, to)
+                    })
                 };
                 match gone {
                     Ok(()) => removed += 1,
@@ -450,6 +478,24 @@ fn parse_date(t: &str) -> Option<u64> {
     u64::try_from(unsafe { libc::timegm(&mut tm) }).ok()
 }
 
+/// Removes files below `dir`, `n` at the most (counting them down), and the
+/// directories it empties, `dir` included.
+fn remove_some(dir: &Path, n: &mut usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for e in entries.filter_map(|e| e.ok()) {
+        if *n == 0 {
+            return;
+        }
+        let path = e.path();
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_some(&path, n);
+        } else {
+            let _ = std::fs::remove_file(&path);
+            *n -= 1;
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,6 +620,41 @@ mod tests {
             Ledger::at(d.path()).keeping(Some(0)).prune(day + 99 * 86_400).unwrap(),
             0
         );
+    }
+
+    /// A pruned index day is set aside at once and removed a batch of files
+    /// at each append, so that no one submission pays for a whole day.
+    #[test]
+    fn pruned_index_days_go_a_batch_per_append() {
+        let d = tempfile::tempdir().unwrap();
+        let day = 1_796_342_400; // 2026-12-04T00:00:00Z
+        let l = Ledger::at(d.path()).keeping(Some(1));
+        for n in 0..40 {
+            l.append(&entry(day + n, "hpc", &format!("/s/{n}.sh"), &n.to_string()))
+                .unwrap();
+        }
+        let old_index = d.path().join("index/2026-12-04");
+        fn files_below(p: &Path) -> usize {
+            std::fs::read_dir(p).map_or(0, |rd| {
+                rd.map(|e| e.unwrap().path())
+                    .map(|p| if p.is_dir() { files_below(&p) } else { 1 })
+                    .sum()
+            })
+        }
+        assert_eq!(files_below(&old_index), 40);
+        let pruned = d.path().join("index/.pruned");
+        let left = || files_below(&pruned);
+        // The first record of the next day sets the old day aside and
+        // removes one batch.
+        l.append(&entry(day + 86_400, "hpc", "/s/new.sh", "100")).unwrap();
+        assert!(!old_index.exists());
+        assert_eq!(left(), 40 - PRUNE_BATCH);
+        assert_eq!(l.latest(Path::new("/s/3.sh")), None, "a pruned day is no answer");
+        l.append(&entry(day + 86_401, "hpc", "/s/new.sh", "101")).unwrap();
+        assert_eq!(left(), 40 - 2 * PRUNE_BATCH);
+        l.append(&entry(day + 86_402, "hpc", "/s/new.sh", "102")).unwrap();
+        assert!(!pruned.exists(), "emptied, then removed");
+        assert_eq!(l.latest(Path::new("/s/new.sh")).unwrap().job_id, "102");
     }
 
     #[test]

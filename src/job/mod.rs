@@ -287,6 +287,17 @@ fn decide(
             s.reason = Some(format!("not seen yet, submitted {}s ago", now.saturating_sub(t)));
             s
         }
+        // Started lately and gone from the queue without writing its end
+        // (killed at its walltime, SIGKILL): accounting may not have it
+        // yet (Grid Engine writes it after the job's end, slurmdbd a
+        // moment later). Not an outcome until the grace has passed.
+        _ if started.is_some_and(|st| now.saturating_sub(st) < grace) => JobStatus::unknown(
+            q.jid,
+            format!(
+                "started at {}, ended without writing its end (killed?); {nowhere} yet: accounting may tell soon",
+                state::iso_time(started.unwrap_or_default())
+            ),
+        ),
         // Without a submission time, a job not seen yet cannot be told
         // from one that vanished, unless its record says it started.
         None if started.is_none() => JobStatus::unknown(
@@ -395,6 +406,43 @@ mod tests {
             Some(Err("sacct: slurmdbd down".into())),
         );
         assert_eq!(got[0].state, State::Unknown);
+    }
+
+    /// A record that started and has no end, for a job in no queue and no
+    /// accounting: UNKNOWN while accounting may still be writing (the grace
+    /// after its start), VANISHED after.
+    #[test]
+    fn a_started_job_without_end_waits_for_accounting_then_vanishes() {
+        let out = Path::new("/o/x.1");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let lately = Record::parse(&format!("start={}\n", now - 5));
+        let got = run(
+            &[q("1", Some(out), Some(now - 70))],
+            Ok(vec![]),
+            vec![Some(lately)],
+            Some(Ok(vec![])),
+        );
+        assert_eq!(got[0].state, State::Unknown, "{got:?}");
+        assert!(
+            got[0].reason.as_deref().unwrap().contains("accounting may tell soon"),
+            "{got:?}"
+        );
+        let long_ago = Record::parse(&format!("start={}\n", now - 61));
+        let got = run(
+            &[q("1", Some(out), Some(now - 70))],
+            Ok(vec![]),
+            vec![Some(long_ago)],
+            Some(Ok(vec![])),
+        );
+        assert_eq!(got[0].state_words(), "FINISHED/VANISHED", "{got:?}");
+        assert!(got[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("ended without writing its end"));
     }
 
     #[test]
