@@ -32,6 +32,7 @@ mod slurm;
 mod ssh;
 mod status;
 mod status_emulated;
+mod status_sge;
 mod templated;
 mod torque;
 mod translators;

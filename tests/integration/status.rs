@@ -23,7 +23,7 @@ fn by_script(run: &TroikaRun) -> HashMap<String, Value> {
 }
 
 /// `STATE/OUTCOME` (or `STATE`) of a JSON line.
-fn words(v: &Value) -> String {
+pub(crate) fn words(v: &Value) -> String {
     match v["outcome"].as_str() {
         Some(o) => format!("{}/{o}", v["state"].as_str().unwrap()),
         None => v["state"].as_str().unwrap().to_string(),
@@ -31,7 +31,7 @@ fn words(v: &Value) -> String {
 }
 
 /// Polls `status --json` on `scripts` until `done` holds for every line.
-fn poll_status(
+pub(crate) fn poll_status(
     c: &Case,
     site: &str,
     scripts: &[&str],
@@ -307,7 +307,7 @@ fn an_unwritable_ledger_warns_and_the_submission_stands() {
 
 /// Removes, with `program` (`scancel`, `qdel`), every job whose `.jid` is in
 /// the case's directory when the test ends, failed or not.
-fn remove_jobs_at_end(c: Case, program: &'static str) -> Case {
+pub(crate) fn remove_jobs_at_end(c: Case, program: &'static str) -> Case {
     c.at_end(move |c| {
         let ids: Vec<String> = std::fs::read_dir(c.dir())
             .into_iter()
