@@ -44,7 +44,7 @@ pub struct Command {
     pub detach: bool,
     /// With `detach`: a process waits for the command and writes how it
     /// ended to this file, on the machine that runs it
-    /// ([`exit_record`] says what it holds). The command's process
+    /// (`exit_record` says what it holds). The command's process
     /// id stays the one returned.
     pub exit_file: Option<PathBuf>,
     /// Killed and reported as failed after this long.
