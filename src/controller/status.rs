@@ -204,12 +204,7 @@ impl Controller<'_> {
     /// The normalised state of a monitored job: logged, and written as the
     /// first line of `SCRIPT.stat` (`troika: FINISHED/FAILED  exit 3 (...)`).
     pub(crate) fn stat_line(&self, p: &super::Prepared, job: &super::JobRef, jid: &str) -> Result<()> {
-        let site = &p.site.settings().config.name;
-        let entry = self.ledger_entry(job.script, site).filter(|e| e.job_id == jid);
-        let output = job
-            .output
-            .map(Path::to_path_buf)
-            .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        let (entry, output) = self.ledger_and_output(p, job, jid);
         let status = self.job_status(p, job, jid, entry.as_ref(), output.as_deref(), None);
         let scheduler = p.site.settings().config.required_str("type")?;
         let line = status.line("troika:", &scheduler);
@@ -218,6 +213,23 @@ impl Controller<'_> {
         let mut data = format!("{line}\n").into_bytes();
         data.extend(std::fs::read(&stat).unwrap_or_default());
         crate::util::write_atomic(&stat, &data, 0o644)
+    }
+
+    /// The ledger's record of job `jid` of `job`'s script on `p`'s site, and
+    /// the job's output file: as given, else as the ledger has it.
+    fn ledger_and_output(
+        &self,
+        p: &super::Prepared,
+        job: &super::JobRef,
+        jid: &str,
+    ) -> (Option<Entry>, Option<PathBuf>) {
+        let site = &p.site.settings().config.name;
+        let entry = self.ledger_entry(job.script, site).filter(|e| e.job_id == jid);
+        let output = job
+            .output
+            .map(Path::to_path_buf)
+            .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        (entry, output)
     }
 
     /// The status of one job of `p`'s site, with what the ledger (`entry`)
@@ -259,12 +271,7 @@ impl Controller<'_> {
         outcome: crate::job::Outcome,
     ) -> JobStatus {
         use crate::job::{Outcome, Source, State};
-        let site = &p.site.settings().config.name;
-        let entry = self.ledger_entry(job.script, site).filter(|e| e.job_id == jid);
-        let output = job
-            .output
-            .map(Path::to_path_buf)
-            .or_else(|| entry.as_ref().map(|e| PathBuf::from(&e.output)));
+        let (entry, output) = self.ledger_and_output(p, job, jid);
         let now = crate::job::state::now();
         let mut s = self.job_status(
             p,
