@@ -119,6 +119,9 @@ pub struct Ledger {
     dir: PathBuf,
     /// How many days of records are kept (`None`: all).
     keep_days: Option<u64>,
+    /// The days of the index, read once for the lookups of a call (`status`
+    /// of 1,000 scripts read the directory 1,000 times before).
+    days: std::cell::RefCell<Option<Vec<String>>>,
 }
 
 /// Whether `name` is a day's name (`2026-12-03`).
@@ -131,6 +134,7 @@ impl Ledger {
         Ledger {
             dir: dir.into(),
             keep_days: None,
+            days: Default::default(),
         }
     }
 
@@ -166,6 +170,15 @@ impl Ledger {
     /// The days of the index, newest first, then `""` for an index without
     /// days (written by earlier versions) when there is one.
     fn index_days(&self) -> Vec<String> {
+        if let Some(days) = self.days.borrow().as_ref() {
+            return days.clone();
+        }
+        let days = self.read_index_days();
+        *self.days.borrow_mut() = Some(days.clone());
+        days
+    }
+
+    fn read_index_days(&self) -> Vec<String> {
         let Ok(rd) = std::fs::read_dir(self.dir.join("index")) else {
             return vec![];
         };
@@ -195,6 +208,8 @@ impl Ledger {
         let new_day = self.keep_days.is_some() && std::fs::symlink_metadata(&day_file).is_err();
         append_line(&day_file, &line)?;
         append_line(&self.index_file(&iso_time(e.time)[..10], &e.script), &line)?;
+        // The index may have a new day now.
+        self.days.borrow_mut().take();
         if new_day {
             if let Err(err) = self.prune(e.time) {
                 crate::debug!("The job ledger was not pruned: {err}");
