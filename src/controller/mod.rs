@@ -659,16 +659,18 @@ impl<'r> Controller<'r> {
             let outcome = status.outcome(settings.kill_sequence.is_some());
             // The hooks' word (0.2.7's), in every edition.
             crate::debug!("Kill of job {jid}: {}", status.as_str());
-            if self.config.edition().behaviour().kill_reports_state && !self.dryrun {
-                // What the scheduler says of the job now, in the words
-                // `status` uses; the ledger keeps the same outcome.
-                let report = self.kill_report(p, job, jid, outcome);
-                let scheduler = settings.config.required_str("type")?;
-                crate::info!("{}", report.line("troika kill:", &scheduler));
-                let word = report.outcome.unwrap_or(outcome).as_str();
-                self.record_kill(&settings.config.name, job.script, jid, word);
-            } else if !self.dryrun {
-                self.record_kill(&settings.config.name, job.script, jid, outcome.as_str());
+            if !self.dryrun {
+                let recorded = if self.config.edition().behaviour().kill_reports_state {
+                    // What the scheduler says of the job now, in the words
+                    // `status` uses; the ledger keeps the same outcome.
+                    let report = self.kill_report(p, job, jid, outcome);
+                    let scheduler = settings.config.required_str("type")?;
+                    crate::info!("{}", report.line("troika kill:", &scheduler));
+                    report.outcome.unwrap_or(outcome)
+                } else {
+                    outcome
+                };
+                self.record_kill(&settings.config.name, job.script, jid, recorded.as_str());
             }
             let post = HookContext {
                 jid: Some(jid),

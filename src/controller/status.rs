@@ -291,18 +291,15 @@ impl Controller<'_> {
             s.state = State::Finished;
             s.outcome = Some(outcome);
             s.source = Source::Inferred;
-            s.reason = Some(match seen {
-                Some(seen) => format!(
-                    "troika kill at {}: {}; {seen}",
-                    crate::job::state::iso_time(now),
-                    outcome.as_str()
-                ),
-                None => format!(
-                    "troika kill at {}: {}",
-                    crate::job::state::iso_time(now),
-                    outcome.as_str()
-                ),
-            });
+            let mut reason = format!(
+                "troika kill at {}: {}",
+                crate::job::state::iso_time(now),
+                outcome.as_str()
+            );
+            if let Some(seen) = seen {
+                reason.push_str(&format!("; {seen}"));
+            }
+            s.reason = Some(reason);
         }
         s
     }

@@ -230,8 +230,7 @@ impl Ledger {
     /// Removes at most `n` files of the pruned index days (and the
     /// directories emptied); nothing but a failed `opendir` when there are
     /// none. Failures are left for a later append.
-    fn remove_pruned(&self, n: usize) {
-        let mut n = n;
+    fn remove_pruned(&self, mut n: usize) {
         remove_some(&self.pruned_dir(), &mut n);
     }
 
@@ -511,6 +510,7 @@ fn remove_some(dir: &Path, n: &mut usize) {
     }
     let _ = std::fs::remove_dir(dir);
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
