@@ -323,6 +323,34 @@ pub(crate) fn remove_jobs_at_end(c: Case, program: &'static str) -> Case {
     })
 }
 
+/// A case with a Grid Engine site `sge` (edition 2026, a ledger, and the
+/// site keys `extra`), its jobs deleted at the end, and `out/` made: Grid
+/// Engine puts a job whose output directory is missing in error (Eqw).
+pub(crate) fn sge_case(name: &str, extra: &str) -> Case {
+    let e = SgeEnv::from_env();
+    let c = remove_jobs_at_end(
+        Case::new(name)
+            .config(&format!(
+                "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n{extra}"
+            ))
+            .env("SGE_ROOT", &e.root)
+            .env("SGE_CELL", &e.cell),
+        "qdel",
+    );
+    c.write("out/.keep", "");
+    c
+}
+
+/// Writes and submits each `(name, text)` of `jobs` to `site`, its output
+/// in `out/NAME.out`.
+pub(crate) fn submit_all(c: &Case, site: &str, jobs: &[(&str, &str)]) {
+    for (name, text) in jobs {
+        c.write(name, text);
+        c.troika(&["submit", site, name, "-o", &c.s(&format!("out/{name}.out"))])
+            .expect_code(0);
+    }
+}
+
 /// The Slurm tests that need accounting run one at a time: one of them
 /// stops slurmdbd.
 static ACCOUNTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -500,18 +528,7 @@ fn sge_jobs_fates_from_queue_and_accounting() {
     if !service(Service::Sge) {
         return;
     }
-    let e = SgeEnv::from_env();
-    let c = remove_jobs_at_end(
-        Case::new("status-sge")
-        .config(
-            "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n",
-        )
-        .env("SGE_ROOT", &e.root)
-        .env("SGE_CELL", &e.cell),
-        "qdel",
-    );
-    // Grid Engine puts a job whose output directory is missing in error (Eqw).
-    c.write("out/.keep", "");
+    let c = sge_case("status-sge", "    status_record: false\n");
     let jobs: &[(&str, &str)] = &[
         ("ok.sh", "#!/bin/sh\ntrue\n"),
         ("fail.sh", "#!/bin/sh\nexit 3\n"),
@@ -521,11 +538,7 @@ fn sge_jobs_fates_from_queue_and_accounting() {
         ("queued.sh", "#!/bin/sh\n#$ -a 209912312359\ntrue\n"),
         ("timeout.sh", "#!/bin/sh\n# troika walltime=0:0:2\nsleep 300\n"),
     ];
-    for (name, text) in jobs {
-        c.write(name, text);
-        c.troika(&["submit", "sge", name, "-o", &c.s(&format!("out/{name}.out"))])
-            .expect_code(0);
-    }
+    submit_all(&c, "sge", jobs);
     let names: Vec<&str> = jobs.iter().map(|(n, _)| *n).collect();
     let m = poll_status(&c, "sge", &names, Duration::from_secs(120), |name, v| match name {
         "run.sh" => words(v) == "RUNNING",
@@ -581,26 +594,12 @@ fn sge_suspended_held_and_error_jobs() {
     if !service(Service::Sge) {
         return;
     }
-    let e = SgeEnv::from_env();
-    let c = remove_jobs_at_end(
-        Case::new("status-sge-suspend")
-            .config(
-                "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n    status_record: false\n",
-            )
-            .env("SGE_ROOT", &e.root)
-            .env("SGE_CELL", &e.cell),
-        "qdel",
-    );
-    c.write("out/.keep", "");
+    let c = sge_case("status-sge-suspend", "    status_record: false\n");
     let jobs: &[(&str, &str)] = &[
         ("run.sh", "#!/bin/sh\nsleep 300\n"),
         ("error.sh", "#!/bin/sh\n#$ -wd /nonexistent-troika-dir\ntrue\n"),
     ];
-    for (name, text) in jobs {
-        c.write(name, text);
-        c.troika(&["submit", "sge", name, "-o", &c.s(&format!("out/{name}.out"))])
-            .expect_code(0);
-    }
+    submit_all(&c, "sge", jobs);
     let names = ["run.sh", "error.sh"];
     let m = poll_status(&c, "sge", &names, Duration::from_secs(120), |name, v| match name {
         "run.sh" => v["native_state"] == "r",

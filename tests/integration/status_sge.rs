@@ -5,33 +5,21 @@
 
 use std::time::Duration;
 
-use crate::common::{service, Case, Service, SgeEnv};
-use crate::status::{poll_status, remove_jobs_at_end, words};
+use crate::common::{service, Service};
+use crate::status::{poll_status, sge_case, submit_all, words};
 
 #[test]
 fn sge_jobs_answered_from_their_records_then_accounting() {
     if !service(Service::Sge) {
         return;
     }
-    let e = SgeEnv::from_env();
-    let c = remove_jobs_at_end(
-        Case::new("status-sge-record")
-            .config("edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n")
-            .env("SGE_ROOT", &e.root)
-            .env("SGE_CELL", &e.cell),
-        "qdel",
-    );
-    c.write("out/.keep", "");
+    let c = sge_case("status-sge-record", "");
     let jobs: &[(&str, &str)] = &[
         ("ok.sh", "#!/bin/bash\ntrue\n"),
         ("fail.sh", "#!/bin/bash\nexit 3\n"),
         ("timeout.sh", "#!/bin/bash\n# troika walltime=00:01:00\nsleep 600\n"),
     ];
-    for (name, text) in jobs {
-        c.write(name, text);
-        c.troika(&["submit", "sge", name, "-o", &c.s(&format!("out/{name}.out"))])
-            .expect_code(0);
-    }
+    submit_all(&c, "sge", jobs);
     assert!(
         c.read("timeout.sh").contains("#$ -l h_rt=00:01:00\n"),
         "{}",
