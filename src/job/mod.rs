@@ -65,11 +65,13 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
     // Status records of the jobs not settled by the queue.
     // Alive in the queue, or ended with its exit code. A job that is
     // completing may have written its end already: its record is read.
-    // The queue shows the tasks of an array that wait or run: accounting
-    // has those that ended.
+    // The queue shows the tasks of an array that wait or run, and those
+    // that ended until the scheduler purges them one by one (Slurm's
+    // MinJobAge): accounting has those that ended, so an array is never
+    // settled by the queue alone.
     let settled = |s: Option<&JobStatus>| {
         s.is_some_and(|s| match s.state {
-            _ if !s.tasks.is_empty() && s.state != State::Finished => false,
+            _ if !s.tasks.is_empty() => false,
             State::Finished => s.exit_code.is_some(),
             State::Completing => false,
             _ => true,
@@ -121,10 +123,13 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
         .map(|(i, q)| {
             let mut queued = found.remove(q.jid);
             let record = records.get(&i);
-            let accounted = accounted.get(q.jid);
-            if let (Some(s), Some(a)) = (&queued, accounted) {
-                if !s.tasks.is_empty() && s.state != State::Finished {
-                    queued = Some(s.clone().with_tasks_of(a));
+            let mut accounted = accounted.get(q.jid).cloned();
+            // The tasks the queue still shows, and those only accounting
+            // has: one answer for the array, whichever source speaks.
+            if let (Some(s), Some(a)) = (&queued, &accounted) {
+                if !s.tasks.is_empty() {
+                    let all = s.clone().with_tasks_of(a);
+                    (queued, accounted) = (Some(all.clone()), Some(all));
                 }
             }
             let ctx = Context {
@@ -135,7 +140,7 @@ pub fn resolve(jobs: &[Query], src: &Sources) -> Vec<JobStatus> {
                 now,
                 grace: src.grace_secs,
             };
-            decide(q, queued, record, accounted, &ctx)
+            decide(q, queued, record, accounted.as_ref(), &ctx)
         })
         .collect()
 }
@@ -234,6 +239,19 @@ fn decide(
     }
     if let Some(why) = c.queue_failed {
         return JobStatus::unknown(q.jid, why.clone());
+    }
+    // The tasks of an ended array the queue still shows may not be all of
+    // them: without accounting's word, how the array ended is not known.
+    if let (None, Some(s), Some(why)) = (accounted, &queued, c.accounting_failed) {
+        if !s.tasks.is_empty() {
+            return JobStatus::unknown(
+                q.jid,
+                format!(
+                    "the queue shows {} of its tasks, which may not be all; {why}",
+                    s.tasks.len()
+                ),
+            );
+        }
     }
     // Accounting knows the exit code the queue's last word lacks.
     if let Some(s) = accounted.cloned().or(queued) {
@@ -406,6 +424,56 @@ mod tests {
             Some(Err("sacct: slurmdbd down".into())),
         );
         assert_eq!(got[0].state, State::Unknown);
+    }
+
+    /// Task `index` of array 7, ended with `exit`.
+    fn task(index: &str, exit: i32) -> JobStatus {
+        let outcome = if exit == 0 { Outcome::Succeeded } else { Outcome::Failed };
+        let mut t = fin(
+            "7",
+            if exit == 0 { "COMPLETED" } else { "FAILED" },
+            Some(outcome),
+            Some(exit),
+        );
+        t.task = Some(state::Task {
+            index: index.into(),
+            id: format!("7_{index}"),
+        });
+        t
+    }
+
+    /// An ended array whose first tasks the scheduler purged from its queue
+    /// (Slurm's MinJobAge counts per task): the queue shows tasks 3 to 5,
+    /// which all succeeded; accounting has the five and the failure of 2.
+    #[test]
+    fn an_ended_array_is_told_by_every_task_not_those_left_in_the_queue() {
+        let shown = vec![task("3", 0), task("4", 0), task("5", 0)];
+        let all: Vec<JobStatus> = [0, 3, 0, 0, 0]
+            .iter()
+            .enumerate()
+            .map(|(i, &e)| task(&(i + 1).to_string(), e))
+            .collect();
+        let got = run(&[q("7", None, Some(0))], Ok(shown.clone()), vec![], Some(Ok(all)));
+        assert_eq!(got[0].state_words(), "FINISHED/FAILED", "{got:?}");
+        assert_eq!(got[0].exit_code, Some(3));
+        assert_eq!(got[0].tasks.len(), 5, "{got:?}");
+        assert_eq!(
+            got[0].reason.as_deref(),
+            Some("5 tasks: 4 FINISHED/SUCCEEDED, 1 FINISHED/FAILED")
+        );
+        // Accounting that fails: the queue's three tasks are no outcome.
+        let got = run(
+            &[q("7", None, Some(0))],
+            Ok(shown.clone()),
+            vec![],
+            Some(Err("sacct: slurmdbd down".into())),
+        );
+        assert_eq!(got[0].state, State::Unknown, "{got:?}");
+        assert!(got[0].reason.as_deref().unwrap().contains("3 of its tasks"), "{got:?}");
+        // A site without accounting: the queue is all there is.
+        let got = run(&[q("7", None, Some(0))], Ok(shown), vec![], None);
+        assert_eq!(got[0].state_words(), "FINISHED/SUCCEEDED", "{got:?}");
+        assert_eq!(got[0].tasks.len(), 3);
     }
 
     /// A record that started and has no end, for a job in no queue and no

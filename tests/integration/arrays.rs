@@ -51,9 +51,15 @@ fn five_tasks(site: &str, config: &str, cancel: &'static str) {
     let v = poll_until("the five tasks to end", Duration::from_secs(240), || {
         let v = status(&c, site, "job.sh");
         let tasks = v["tasks"].as_array().map_or(0, Vec::len);
-        (v["state"] == "FINISHED" && tasks == 5).then_some(v)
+        // The exit codes come from accounting, which may lag the queue.
+        (v["state"] == "FINISHED" && tasks == 5 && !v["exit_code"].is_null()).then_some(v)
     });
-    assert_eq!(words(&v), "FINISHED/FAILED", "{v}");
+    check_five(&c, site, &v);
+}
+
+/// The answer about the five tasks once they all ended.
+fn check_five(c: &Case, site: &str, v: &Value) {
+    assert_eq!(words(v), "FINISHED/FAILED", "{v}");
     assert_eq!(v["exit_code"], 3, "{v}");
     assert!(v["reason"].as_str().unwrap().starts_with("5 tasks: "), "{v}");
     let tasks = v["tasks"].as_array().unwrap();
@@ -89,6 +95,101 @@ fn slurm_array_of_five_tasks_runs_five_indices() {
         return;
     }
     five_tasks("slurm", SLURM, "scancel");
+}
+
+/// The tasks of a Slurm array leave the queue one by one, MinJobAge after
+/// each one's end: tasks 1 (exit 0) and 2 (exit 3) end at once, 3 and 4
+/// when the test lets them, after the queue forgot 1 and 2. While the
+/// queue shows 3 and 4 ended and nothing of 1 and 2, the answer is still
+/// the four tasks and the failure of 2 (accounting has them); once the
+/// queue forgot them all, accounting tells each.
+#[test]
+fn slurm_array_tasks_purged_one_by_one_are_told_from_accounting() {
+    if !service(Service::Slurm) {
+        return;
+    }
+    let c = Case::new("array-purged").config(SLURM);
+    c.write("out/.keep", "");
+    let go = c.s("go");
+    c.write_exec(
+        "job.sh",
+        format!(
+            "#!/bin/sh\n# troika array=1-4\ncase $TROIKA_ARRAY_INDEX in\n1) exit 0;;\n2) exit 3;;\nesac\nwhile [ ! -e {go} ]; do sleep 0.2; done\nexit 0\n"
+        ),
+    );
+    c.troika(&["submit", "slurm", "job.sh", "-o", &c.s("out/job.out")])
+        .expect_code(0);
+    let jid = c.read("job.sh.jid").trim().to_string();
+    let c = c.at_end({
+        let jid = jid.clone();
+        move |_| {
+            let _ = std::process::Command::new("scancel").arg(&jid).output();
+        }
+    });
+    // The ids of the array's tasks squeue still shows, ended or not.
+    let shown = || -> Vec<String> {
+        let out = std::process::Command::new("squeue")
+            .args(["-h", "-r", "-t", "all", "-o", "%i", "-j", &jid])
+            .output()
+            .unwrap();
+        let mut ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        ids.sort();
+        ids
+    };
+    let both = [format!("{jid}_3"), format!("{jid}_4")];
+    poll_until("tasks 1 and 2 to leave the queue", Duration::from_secs(120), || {
+        (shown() == both).then_some(())
+    });
+    c.write("go", "");
+    let check = |v: &Value| {
+        assert_eq!(words(v), "FINISHED/FAILED", "{v}");
+        assert_eq!(v["exit_code"], 3, "{v}");
+        let tasks = v["tasks"].as_array().unwrap();
+        let got: Vec<(String, String)> = tasks
+            .iter()
+            .map(|t| (t["index"].as_str().unwrap().to_string(), words(t)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("1", "FINISHED/SUCCEEDED"),
+                ("2", "FINISHED/FAILED"),
+                ("3", "FINISHED/SUCCEEDED"),
+                ("4", "FINISHED/SUCCEEDED")
+            ]
+            .map(|(i, w)| (i.to_string(), w.to_string())),
+            "{v}"
+        );
+    };
+    // 3 and 4 ended and still in the queue: the window this test is for.
+    let mut seen_window = false;
+    poll_until("tasks 3 and 4 to end", Duration::from_secs(60), || {
+        let v = status(&c, "slurm", "job.sh");
+        if v["state"] != "FINISHED" {
+            return None;
+        }
+        let in_queue = shown() == both;
+        check(&v);
+        seen_window |= in_queue;
+        Some(())
+    });
+    // Slurm keeps an ended task at least MinJobAge (2 s here): the first
+    // answer after the end came within it, unless this machine stalled.
+    if !seen_window {
+        eprintln!("tasks 3 and 4 left the queue before troika was asked: the window was missed");
+    }
+    poll_until("the queue to forget the array", Duration::from_secs(120), || {
+        shown().is_empty().then_some(())
+    });
+    let v = status(&c, "slurm", "job.sh");
+    check(&v);
+    for t in v["tasks"].as_array().unwrap() {
+        assert_eq!(t["source"], "accounting", "{v}");
+        assert!(!t["exit_code"].is_null(), "{v}");
+    }
 }
 
 #[test]
