@@ -143,10 +143,15 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
             &["Cancelled before starting"],
         ));
     }
+    // In the background so that the shell's traps run at once; waited
+    // for by its pid, whose status is the sleep's: a sleep killed before
+    // the shell (SIGKILL to every process of the job, in no set order)
+    // must fail the task, where a bare `wait` returns 0 and the tail would
+    // report it complete.
     for (task, site, extra, _) in &long {
         write(
             &dir.join(format!("files/{task}.ecf")),
-            &format!("%include <head.h>\n{extra}echo \"task %ECF_NAME% started\"\nsleep 600 &\n%include <tail.h>\n"),
+            &format!("%include <head.h>\n{extra}echo \"task %ECF_NAME% started\"\nsleep 600 &\nwait $!\n%include <tail.h>\n"),
         );
         server
             .jobs
