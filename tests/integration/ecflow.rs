@@ -151,7 +151,9 @@ fn ecflow_runs_kills_and_monitors_jobs_through_troika() {
     for (task, site, extra, _) in &long {
         write(
             &dir.join(format!("files/{task}.ecf")),
-            &format!("%include <head.h>\n{extra}echo \"task %ECF_NAME% started\"\nsleep 600 &\nwait $!\n%include <tail.h>\n"),
+            &format!(
+                "%include <head.h>\n{extra}echo \"task %ECF_NAME% started\"\nsleep 600 &\nwait $!\n%include <tail.h>\n"
+            ),
         );
         server
             .jobs
