@@ -103,8 +103,17 @@ fn kill_during_the_submission() {
     let _one = one_at_a_time();
     let real = which("sbatch");
     let c = Case::new("faults-kill-during")
-        .config("edition: 2026\nsites:\n  slurm:\n    type: slurm\n    connection: local\n")
-        .fake("sbatch", &format!("sleep 3\nexec '{real}' \"$@\""));
+        .config("edition: 2026\nsites:\n  slurm:\n    type: slurm\n    connection: local\n");
+    // sbatch waits for the test to let it go, once the kill has answered
+    // (30 s at most, should the test fail before).
+    let go = c.path("go");
+    let c = c.fake(
+        "sbatch",
+        &format!(
+            "i=0; while [ ! -e '{}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done\nexec '{real}' \"$@\"",
+            go.display()
+        ),
+    );
     c.write("out/.keep", "");
     c.write_exec("job.sh", "#!/bin/bash\ntrue\n");
     std::thread::scope(|s| {
@@ -115,6 +124,7 @@ fn kill_during_the_submission() {
         c.troika(&["kill", "slurm", "job.sh"])
             .expect_code(1)
             .stderr_contains("being submitted");
+        std::fs::write(&go, "").unwrap();
         submit.join().unwrap().expect_code(0);
     });
     assert!(!c.read("job.sh.jid").trim().is_empty());

@@ -243,6 +243,52 @@ pub fn sibling(script: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", script.display()))
 }
 
+/// Runs a Slurm client command (squeue, scontrol, scancel): (exit code, stdout, stderr).
+pub fn slurm_cmd(prog: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    run_with_timeout(
+        std::process::Command::new(prog).args(args),
+        std::time::Duration::from_secs(30),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The job's record on one line, `Key=value ...`: `scontrol show job -o`'s;
+/// once slurmctld has forgotten the ended job (MinJobAge), the same keys
+/// from accounting (JobId, JobName, TimeLimit, WorkDir, NumNodes, JobState,
+/// ExitCode), asked until slurmdbd has it, for at most 30 s.
+pub fn slurm_job_record(id: &str) -> String {
+    poll_until(
+        &format!("a record of Slurm job {id}"),
+        std::time::Duration::from_secs(30),
+        || {
+            let (code, out, err) = slurm_cmd("scontrol", &["show", "job", "-o", id]);
+            if code == Some(0) {
+                return Some(out);
+            }
+            assert!(err.contains("Invalid job id"), "scontrol show job {id} failed: {err}");
+            let fields = "JobID,JobName,Timelimit,WorkDir,NNodes,State,ExitCode";
+            let (code, out, _) = slurm_cmd("sacct", &["-n", "-X", "-P", "-o", fields, "-j", id]);
+            let v: Vec<&str> = out.lines().next().filter(|_| code == Some(0))?.split('|').collect();
+            // sacct's `CANCELLED by 0` is scontrol's `CANCELLED`.
+            let state = v[5].split_whitespace().next()?;
+            Some(format!(
+                "JobId={} JobName={} TimeLimit={} WorkDir={} NumNodes={} JobState={state} ExitCode={}",
+                v[0], v[1], v[2], v[3], v[4], v[6]
+            ))
+        },
+    )
+}
+
+/// The value of `Key=` in a one-line `Key=value ...` record.
+pub fn record_field(record: &str, key: &str) -> String {
+    let prefix = format!("{key}=");
+    record
+        .split_whitespace()
+        .find_map(|t| t.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {key}= in {record}"))
+        .to_string()
+}
+
 /// Runs a command, killing it after `timeout`: (exit code, stdout, stderr).
 pub fn run_with_timeout(
     cmd: &mut std::process::Command,

@@ -10,7 +10,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{poll_until, read_or_empty, run_with_timeout, service, wait_until, Case, Service, SgeEnv};
+use crate::common::{
+    poll_until, read_or_empty, record_field, service, slurm_cmd, slurm_job_record, wait_until, Case, Service, SgeEnv,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -65,18 +67,10 @@ fn with_partition(script: &str) -> String {
     format!("{shebang}\n{}{rest}", partition_line())
 }
 
-fn slurm_cmd(prog: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    run_with_timeout(Command::new(prog).args(args), Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The `Key=` of a job's `scontrol show job -o` record.
+/// The `Key=` of a job's record (`scontrol show job -o`, or accounting
+/// once the job has ended and was forgotten).
 fn job_field(id: &str, key: &str) -> String {
-    let (_, out, err) = slurm_cmd("scontrol", &["show", "job", "-o", id]);
-    let prefix = format!("{key}=");
-    out.split_whitespace()
-        .find_map(|t| t.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {key}= for job {id}: {out}{err}"))
-        .to_string()
+    record_field(&slurm_job_record(id), key)
 }
 
 /// Cancels a Slurm job when dropped.
@@ -129,10 +123,13 @@ fn foreign_pbs_script_runs_on_real_slurm_with_its_name_and_limit() {
         assert!(script.contains(line), "{line:?} not in\n{script}");
     }
     // Slurm has what the PBS line said.
-    assert_eq!(job_field(&jid, "JobName"), "troika_fpbs");
-    assert_eq!(job_field(&jid, "TimeLimit"), "00:02:00");
-    assert_eq!(job_field(&jid, "NumNodes").split('-').next().unwrap(), "1");
-    assert_eq!(job_field(&jid, "CPUs/Task"), "2");
+    let rec = slurm_job_record(&jid);
+    assert_eq!(record_field(&rec, "JobName"), "troika_fpbs");
+    assert_eq!(record_field(&rec, "TimeLimit"), "00:02:00");
+    assert_eq!(record_field(&rec, "NumNodes").split('-').next().unwrap(), "1");
+    // Not in accounting: asked of slurmctld, which keeps the ended job for
+    // MinJobAge (2 s here) at least.
+    assert_eq!(record_field(&rec, "CPUs/Task"), "2", "{rec}");
     wait_until("the job's output", LIMIT, || {
         read_or_empty(c.path("job.out")).contains("ran as troika_fpbs\n")
     });

@@ -626,12 +626,18 @@ fn clear_messages_for_missing_directories_and_io_errors() {
 #[test]
 fn concurrent_submissions_of_one_script() {
     let d = Case::new("hostile-race");
-    let started = d.path("started");
+    let (started, go) = (d.path("started"), d.path("go"));
+    // The first sbatch waits for the test, which lets it go once the
+    // second submission has ended (30 s at most, should the test fail
+    // before); each takes a second, so that the eight below overlap (one
+    // after another, each would submit the script its predecessor
+    // generated, as a user submitting twice does).
     let d = d.fake(
         "sbatch",
         &format!(
-            "touch '{}'; sleep 1; echo \"Submitted batch job $$\"",
-            started.display()
+            "touch '{}'; i=0; while [ ! -e '{}' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done; sleep 1; echo \"Submitted batch job $$\"",
+            started.display(),
+            go.display()
         ),
     );
     let sbatch = d.path("bin/sbatch");
@@ -650,6 +656,7 @@ fn concurrent_submissions_of_one_script() {
             "{}",
             second.stderr
         );
+        std::fs::write(&go, "").unwrap();
         first.join().unwrap()
     });
     first.expect_code(0);

@@ -264,14 +264,18 @@ fn pbs_emulated_kill_sequence_of_a_held_job_falls_back_to_qdel() {
 #[test]
 fn pbs_emulated_kill_sequence_signals_a_running_job() {
     let c = case("running-seq");
+    let ready = c.path("ready");
     c.write_exec(
         "job.sh",
-        "#!/bin/bash\ntrap 'echo got USR1' USR1\ntrap 'echo got TERM; exit 5' TERM\necho started\n\
-         while :; do sleep 0.1; done\n",
+        format!(
+            "#!/bin/bash\ntrap 'echo got USR1' USR1\ntrap 'echo got TERM; exit 5' TERM\necho started\n\
+             touch '{}'\nwhile :; do sleep 0.1; done\n",
+            ready.display()
+        ),
     );
     let jid = submit(&c, "pbs_sequence");
     wait_state(&c, &jid, "R");
-    std::thread::sleep(Duration::from_millis(300)); // the traps are set
+    wait_until("the traps to be set", Duration::from_secs(30), || ready.exists());
     let start = Instant::now();
     // USR1, then TERM (the job exits), then KILL fails: the job was terminated.
     c.troika(&["-vv", "kill", "pbs_sequence", &c.s("job.sh")])

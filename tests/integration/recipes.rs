@@ -94,14 +94,24 @@ fn submit_script(c: &Case, site: &str, text: &str) -> String {
     read_or_empty(c.path("job.sh.jid")).trim().to_string()
 }
 
-/// Submits, waits for the job's output, then monitors it.
+/// Submits a job that waits for the test, monitors it while it waits (an
+/// ended job may have left the queue already, Grid Engine's at once, and
+/// `monitor` then fails), then lets it end.
 fn runs(c: &Case, site: &str) {
-    let jid = submit(c, site);
+    // In out/, which the remote users of the test sshd may read.
+    let go = c.path("out/go");
+    let script = format!(
+        "{SCRIPT}while [ ! -e '{}' ]; do sleep 0.1; done\necho really done\n",
+        go.display()
+    );
+    let jid = submit_script(c, site, &script);
     assert!(!jid.is_empty());
     wait_for_content(&c.path("out/job.out"), "done\n", JOB_DEADLINE);
-    let script = c.s("job.sh");
-    c.troika(&["monitor", site, &script, "-o", &c.s("out/job.out")])
+    let job = c.s("job.sh");
+    c.troika(&["monitor", site, &job, "-o", &c.s("out/job.out")])
         .expect_code(0);
+    std::fs::write(&go, "").unwrap();
+    wait_for_content(&c.path("out/job.out"), "really done\n", JOB_DEADLINE);
 }
 
 /// Submits to an emulated scheduler, monitors and kills the job.
@@ -154,21 +164,7 @@ fn recipes_are_listed_and_written_without_overwriting() {
 fn recipe_direct() {
     let c = Case::new("recipe-direct");
     checked(&c, &recipe("direct"));
-    // A process is there to monitor while it runs: the job waits for the
-    // test (once ended, the process is gone and `monitor` fails).
-    let go = c.path("go");
-    let script = format!(
-        "{SCRIPT}while [ ! -e '{}' ]; do sleep 0.1; done\necho really done\n",
-        go.display()
-    );
-    let jid = submit_script(&c, "workstation", &script);
-    assert!(!jid.is_empty());
-    wait_for_content(&c.path("out/job.out"), "done\n", JOB_DEADLINE);
-    let job = c.s("job.sh");
-    c.troika(&["monitor", "workstation", &job, "-o", &c.s("out/job.out")])
-        .expect_code(0);
-    std::fs::write(&go, "").unwrap();
-    wait_for_content(&c.path("out/job.out"), "really done\n", JOB_DEADLINE);
+    runs(&c, "workstation");
 }
 
 #[test]

@@ -8,7 +8,7 @@ use crate::common::Case;
 fn slurm(edition: bool) -> Case {
     let top = if edition { "edition: 2026\nledger: ledger\n" } else { "" };
     Case::new("retries").config(&format!(
-        "{top}sites:\n  s:\n    type: slurm\n    connection: local\n    status_record: false\n    command_timeout: 1\n    retry_delay: 0.01\n    retry_max_delay: 0.02\n{}",
+        "{top}sites:\n  s:\n    type: slurm\n    connection: local\n    status_record: false\n    command_timeout: 3\n    retry_delay: 0.01\n    retry_max_delay: 0.02\n{}",
         if edition { "    retries: 3\n" } else { "" }
     ))
 }
@@ -26,7 +26,7 @@ case $(sed -n "${n}p" "$S/plan") in
 ok) echo "Submitted batch job $((100 + n))" ;;
 before) echo "sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)" >&2; exit 1 ;;
 after) echo "$((100 + n))|$(cat "$S/tag")" >>"$S/queue"; echo "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation" >&2; exit 1 ;;
-hang) echo "$((100 + n))|$(cat "$S/tag")" >>"$S/queue"; sleep 5 ;;
+hang) echo "$((100 + n))|$(cat "$S/tag")" >>"$S/queue"; sleep 60 ;;
 bad) echo "sbatch: error: Batch job submission failed: Invalid partition name specified" >&2; exit 1 ;;
 esac"#;
 
@@ -181,7 +181,7 @@ fn a_hanging_sbatch_is_killed_and_its_job_looked_up() {
     assert_eq!(sbatch_calls(&c), 1);
     let log = c.read("job.sh.submitlog");
     assert!(
-        log.contains("Command 'sbatch' timed out after 1 s and was killed"),
+        log.contains("Command 'sbatch' timed out after 3 s and was killed"),
         "{log}"
     );
 }

@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::{
-    poll_until, read_jid, read_or_empty, run_with_timeout, service, sibling, troika_in, wait_for_content, ScratchDir,
-    Service, TroikaRun,
+    poll_until, read_jid, read_or_empty, record_field, run_with_timeout, service, sibling, slurm_cmd, slurm_job_record,
+    troika_in, wait_for_content, ScratchDir, Service, TroikaRun,
 };
 
 /// How long a job may take to start, or to end once told to.
@@ -51,26 +51,15 @@ macro_rules! require_slurm {
     };
 }
 
-/// Runs a Slurm client command (squeue, scontrol, scancel): (exit code, stdout, stderr).
-fn slurm_cmd(prog: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    run_with_timeout(Command::new(prog).args(args), Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// `scontrol show job -o ID`: the job's record on one line.
+/// The job's `scontrol show job -o` record (from accounting once the
+/// ended job was forgotten).
 fn show_job(id: &str) -> String {
-    let (code, out, err) = slurm_cmd("scontrol", &["show", "job", "-o", id]);
-    assert_eq!(code, Some(0), "scontrol show job {id} failed: {err}");
-    out
+    slurm_job_record(id)
 }
 
-/// The value of `Key=` in a `scontrol show job -o` record.
+/// The value of `Key=` in a job's record.
 fn field(record: &str, key: &str) -> String {
-    let prefix = format!("{key}=");
-    record
-        .split_whitespace()
-        .find_map(|t| t.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {key}= in {record}"))
-        .to_string()
+    record_field(record, key)
 }
 
 /// States after which a job does not run any more.
