@@ -190,7 +190,9 @@ pub trait Recovery {
     /// whose answer was lost can be found ([`Scheduler::find_argvs`]).
     /// `None`: the scheduler cannot be asked so, and a submission that may
     /// have reached it is never repeated.
-    fn tag_args(&self, _tag: &str) -> Option<Vec<String>> {
+    /// `script` is the generated script, for a scheduler whose tag takes
+    /// the place of something the script may set itself.
+    fn tag_args(&self, _tag: &str, _script: &[u8]) -> Option<Vec<String>> {
         None
     }
 
@@ -364,7 +366,11 @@ impl<S: Scheduler> Site for BatchSite<S> {
         })?;
         // A tag finds the job again should the submission's answer be lost.
         let tag = match self.s.retry.retries > 0 && !self.s.dry_run() {
-            true => Some(retry::new_tag()).and_then(|t| self.sched.tag_args(&t).map(|a| (t, a))),
+            true => {
+                // Read again only for the tag: it was written just before.
+                let text = std::fs::read(script).unwrap_or_default();
+                Some(retry::new_tag()).and_then(|t| self.sched.tag_args(&t, &text).map(|a| (t, a)))
+            }
             false => None,
         };
         if let Some((_, args)) = &tag {

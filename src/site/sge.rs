@@ -711,7 +711,7 @@ const TAG_VARIABLE: &str = "troika_tag";
 
 impl Recovery for Sge {
     /// `-ac troika_tag=TAG`: a context variable, shown by `qstat -j`.
-    fn tag_args(&self, tag: &str) -> Option<Vec<String>> {
+    fn tag_args(&self, tag: &str, _script: &[u8]) -> Option<Vec<String>> {
         Some(vec!["-ac".into(), format!("{TAG_VARIABLE}={tag}")])
     }
 

@@ -468,9 +468,13 @@ const FAULTS: &[Pattern] = &[
 ];
 
 impl Recovery for Slurm {
-    /// `--comment=TAG` (the job name stays the user's).
-    fn tag_args(&self, tag: &str) -> Option<Vec<String>> {
-        Some(vec![format!("--comment={tag}")])
+    /// `--comment=TAG` (the job name stays the user's); after the
+    /// script's own comment, which the option would replace.
+    fn tag_args(&self, tag: &str, script: &[u8]) -> Option<Vec<String>> {
+        Some(vec![match script_comment(script) {
+            Some(mine) if !mine.is_empty() => format!("--comment={mine} {tag}"),
+            _ => format!("--comment={tag}"),
+        }])
     }
 
     /// `squeue -h -t all -o %i|%k` for the user's jobs, then `sacct -n -X -P
@@ -501,7 +505,10 @@ impl Recovery for Slurm {
         for (id, _) in String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| l.split_once('|'))
-            .filter(|(_, c)| c.trim() == tag)
+            .filter(|(_, c)| {
+                let c = c.trim();
+                c == tag || c.strip_suffix(tag).is_some_and(|mine| mine.ends_with(' '))
+            })
         {
             let id = super::array::split_task(id.trim()).map_or_else(|| id.trim().to_string(), |(p, _)| p);
             if !ids.contains(&id) {
@@ -510,6 +517,56 @@ impl Recovery for Slurm {
         }
         Ok(ids)
     }
+}
+
+/// The comment a script sets (`#SBATCH --comment=TEXT`, `--comment TEXT`,
+/// quoted or not; the last one wins), read as sbatch reads its directives:
+/// the `#SBATCH` lines before the first command.
+fn script_comment(script: &[u8]) -> Option<String> {
+    let mut found = None;
+    for line in String::from_utf8_lossy(script).lines().skip(1) {
+        let line = line.trim();
+        let Some(options) = line.strip_prefix("#SBATCH") else {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            break;
+        };
+        let words = shell_words(options);
+        let mut words = words.iter();
+        while let Some(w) = words.next() {
+            if let Some(v) = w.strip_prefix("--comment=") {
+                found = Some(v.to_string());
+            } else if w == "--comment" {
+                found = words.next().cloned();
+            }
+        }
+    }
+    found
+}
+
+/// Words split at blanks, quotes (`"a b"`, `'a b'`) kept together and
+/// taken away, as sbatch splits a directive line.
+fn shell_words(text: &str) -> Vec<String> {
+    let (mut words, mut word, mut quote, mut any) = (Vec::new(), String::new(), None, false);
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => (quote, any) = (Some(c), true),
+            (None, c) if c.is_whitespace() => {
+                if any || !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+                any = false;
+            }
+            (None, c) => word.push(c),
+        }
+    }
+    if any || !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 impl QueueQueries for Slurm {
@@ -774,7 +831,34 @@ mod tests {
         let q = slurm.find_argvs(Some("bob"), std::time::Duration::from_secs(0));
         assert_eq!(&q[0][5..], ["%i|%k", "-u", "bob"]);
         assert_eq!(&q[1][7..], ["now-60", "-u", "bob"]);
-        assert_eq!(slurm.tag_args("troika-1").unwrap(), ["--comment=troika-1"]);
+        assert_eq!(slurm.tag_args("troika-1", b"").unwrap(), ["--comment=troika-1"]);
+        // After the script's own comment, which is kept; found by its end.
+        let script = b"#!/bin/bash\n#SBATCH --comment=\"nightly run\"\n#SBATCH -N 1\ntrue\n";
+        assert_eq!(
+            slurm.tag_args("troika-1", script).unwrap(),
+            ["--comment=nightly run troika-1"]
+        );
+        let text = "8910|nightly run troika-1ab6243cde19bcd806b5\n8911|nightlytroika-1ab6243cde19bcd806b5\n";
+        let found = slurm.parse_found(&answer(0, text, ""), &argv, "troika-1ab6243cde19bcd806b5");
+        assert_eq!(found.unwrap(), ["8910"]);
+    }
+
+    /// The comment of a script, as sbatch reads it.
+    #[test]
+    fn the_comment_of_a_script() {
+        let c = |text: &str| script_comment(text.as_bytes());
+        assert_eq!(c("#!/bin/sh\n#SBATCH --comment=plain\n"), Some("plain".into()));
+        assert_eq!(c("#!/bin/sh\n#SBATCH -J x --comment 'a b' -N 1\n"), Some("a b".into()));
+        assert_eq!(
+            c("#!/bin/sh\n#SBATCH --comment=\"a b\"\n#SBATCH --comment=last\n"),
+            Some("last".into())
+        );
+        assert_eq!(c("#!/bin/sh\n# a remark\n\n#SBATCH --comment=x\n"), Some("x".into()));
+        // After the first command sbatch reads no directive.
+        assert_eq!(c("#!/bin/sh\necho hi\n#SBATCH --comment=late\n"), None);
+        assert_eq!(c("#!/bin/sh\n#SBATCH --commentary=x\n"), None);
+        assert_eq!(c("#!/bin/sh\n#SBATCH --comment=\"\"\n"), Some(String::new()));
+        assert_eq!(c(""), None);
     }
 
     /// The answers of the test cluster with slurmctld stopped, and one

@@ -113,6 +113,58 @@ exec '{real}' "$@""#
     assert_eq!(adopted, after, "each job submitted before a lost answer is adopted");
 }
 
+/// A script's own comment on the real Slurm: kept, troika's tag after it,
+/// and a job whose answer was lost is found by its tag all the same.
+#[test]
+fn slurm_script_comment_kept_and_its_job_found_by_the_tag() {
+    if !service(Service::Slurm) {
+        return;
+    }
+    let _one = one_at_a_time();
+    let real = which("sbatch");
+    let c = Case::new("faults-comment").config(&slurm_config("")).fake(
+        "sbatch",
+        &format!(
+            r#"if [ ! -e "$S/once" ]; then
+    touch "$S/once"
+    '{real}' "$@" >/dev/null || exit
+    echo "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation" >&2
+    exit 1
+fi
+exec '{real}' "$@""#
+        ),
+    );
+    c.write("out/.keep", "");
+    c.write_exec("job.sh", "#!/bin/bash\n#SBATCH --comment=\"nightly run\"\nsleep 120\n");
+    c.troika(&["submit", "slurm", "job.sh", "-o", &c.s("out/job.out")])
+        .expect_code(0);
+    let jid = c.read("job.sh.jid").trim().to_string();
+    let c = c.at_end({
+        let jid = jid.clone();
+        move |_| {
+            let _ = std::process::Command::new("scancel").arg(&jid).output();
+        }
+    });
+    assert_eq!(c.calls("sbatch").len(), 1, "adopted, not submitted again");
+    let log = c.read("job.sh.submitlog");
+    assert!(
+        log.contains(&format!("Job {jid} carries this submission's tag")),
+        "{log}"
+    );
+    let out = std::process::Command::new("squeue")
+        .args(["-h", "-t", "all", "-o", "%k", "-j", &jid])
+        .output()
+        .unwrap();
+    let comment = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let tag = comment
+        .strip_prefix("nightly run troika-")
+        .unwrap_or_else(|| panic!("{comment:?}"));
+    assert!(
+        tag.len() == 20 && tag.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{comment:?}"
+    );
+}
+
 /// slurmctld stopped for 20 s in the middle of 50 submissions: every
 /// submission succeeds once the controller is back, each job once.
 #[test]

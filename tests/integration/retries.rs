@@ -215,3 +215,24 @@ fn a_scheduler_without_look_up_never_repeats_a_submission_that_may_have_worked()
     assert_eq!(c.calls("qsub").len(), 1);
     assert!(c.exists("job.sh.orig"), "the job may exist: the generated script stays");
 }
+
+/// A script's own Slurm comment stays, the tag after it (the option on the
+/// command line would replace it), and the job is found by its tag.
+#[test]
+fn the_script_comment_stays_before_the_tag() {
+    let c = case(true, &["after", "ok"]);
+    c.write_exec(
+        "job.sh",
+        "#!/bin/bash\n#SBATCH --comment=\"nightly run\"\n# troika name=r\ntrue\n",
+    );
+    submit(&c).expect_code(0);
+    assert_eq!(c.read("job.sh.jid"), "101\n", "the job of the lost answer, adopted");
+    assert_eq!(sbatch_calls(&c), 1);
+    let comment = c.read("state/tag");
+    let tag = comment
+        .trim_end()
+        .strip_prefix("nightly run troika-")
+        .unwrap_or_else(|| panic!("{comment:?}"));
+    assert_eq!(tag.len(), 20, "{comment:?}");
+    assert!(c.read("job.sh.submitlog").contains("carries this submission's tag"));
+}
