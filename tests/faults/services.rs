@@ -122,29 +122,26 @@ fn slurm_script_comment_kept_and_its_job_found_by_the_tag() {
     }
     let _one = one_at_a_time();
     let real = which("sbatch");
-    let c = Case::new("faults-comment").config(&slurm_config("")).fake(
-        "sbatch",
-        &format!(
-            r#"if [ ! -e "$S/once" ]; then
+    let c = Case::new("faults-comment")
+        .config(&slurm_config(""))
+        .remove_jobs_at_end("scancel")
+        .fake(
+            "sbatch",
+            &format!(
+                r#"if [ ! -e "$S/once" ]; then
     touch "$S/once"
     '{real}' "$@" >/dev/null || exit
     echo "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation" >&2
     exit 1
 fi
 exec '{real}' "$@""#
-        ),
-    );
+            ),
+        );
     c.write("out/.keep", "");
     c.write_exec("job.sh", "#!/bin/bash\n#SBATCH --comment=\"nightly run\"\nsleep 120\n");
     c.troika(&["submit", "slurm", "job.sh", "-o", &c.s("out/job.out")])
         .expect_code(0);
     let jid = c.read("job.sh.jid").trim().to_string();
-    let c = c.at_end({
-        let jid = jid.clone();
-        move |_| {
-            let _ = std::process::Command::new("scancel").arg(&jid).output();
-        }
-    });
     assert_eq!(c.calls("sbatch").len(), 1, "adopted, not submitted again");
     let log = c.read("job.sh.submitlog");
     assert!(

@@ -36,7 +36,9 @@ fn words(v: &Value) -> String {
 /// code 3. Each task writes its index, read from TROIKA_ARRAY_INDEX, to its
 /// own output file; status tells the five tasks and the failed whole.
 fn five_tasks(site: &str, config: &str, cancel: &'static str) {
-    let c = Case::new(&format!("array-{site}")).config(config);
+    let c = Case::new(&format!("array-{site}"))
+        .config(config)
+        .remove_jobs_at_end(cancel);
     c.write("out/.keep", "");
     c.write_exec(
         "job.sh",
@@ -44,10 +46,6 @@ fn five_tasks(site: &str, config: &str, cancel: &'static str) {
     );
     c.troika(&["submit", site, "job.sh", "-o", &c.s("out/job.out")])
         .expect_code(0);
-    let jid = c.read("job.sh.jid").trim().to_string();
-    let c = c.at_end(move |_| {
-        let _ = std::process::Command::new(cancel).arg(&jid).output();
-    });
     let v = poll_until("the five tasks to end", Duration::from_secs(240), || {
         let v = status(&c, site, "job.sh");
         let tasks = v["tasks"].as_array().map_or(0, Vec::len);
@@ -108,7 +106,7 @@ fn slurm_array_tasks_purged_one_by_one_are_told_from_accounting() {
     if !service(Service::Slurm) {
         return;
     }
-    let c = Case::new("array-purged").config(SLURM);
+    let c = Case::new("array-purged").config(SLURM).remove_jobs_at_end("scancel");
     c.write("out/.keep", "");
     let go = c.s("go");
     c.write_exec(
@@ -120,12 +118,6 @@ fn slurm_array_tasks_purged_one_by_one_are_told_from_accounting() {
     c.troika(&["submit", "slurm", "job.sh", "-o", &c.s("out/job.out")])
         .expect_code(0);
     let jid = c.read("job.sh.jid").trim().to_string();
-    let c = c.at_end({
-        let jid = jid.clone();
-        move |_| {
-            let _ = std::process::Command::new("scancel").arg(&jid).output();
-        }
-    });
     // The ids of the array's tasks squeue still shows, ended or not.
     let shown = || -> Vec<String> {
         let out = std::process::Command::new("squeue")

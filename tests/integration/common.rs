@@ -784,6 +784,24 @@ impl Case {
         self
     }
 
+    /// Removes, with `program` (`scancel`, `qdel`), every job whose `.jid`
+    /// is in the case's directory when the test ends, failed or not.
+    pub fn remove_jobs_at_end(self, program: &'static str) -> Case {
+        self.at_end(move |c| {
+            let ids: Vec<String> = std::fs::read_dir(c.dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".jid"))
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .map(|s| s.trim().to_string())
+                .collect();
+            if !ids.is_empty() {
+                let _ = std::process::Command::new(program).args(&ids).output();
+            }
+        })
+    }
+
     /// Runs troika with the arguments of [`Case::args`].
     pub fn run(&self) -> TroikaRun {
         let args: Vec<&str> = self.args.iter().map(String::as_str).collect();

@@ -305,38 +305,18 @@ fn an_unwritable_ledger_warns_and_the_submission_stands() {
 
 // ---------------------------------------------------------------- Slurm
 
-/// Removes, with `program` (`scancel`, `qdel`), every job whose `.jid` is in
-/// the case's directory when the test ends, failed or not.
-pub(crate) fn remove_jobs_at_end(c: Case, program: &'static str) -> Case {
-    c.at_end(move |c| {
-        let ids: Vec<String> = std::fs::read_dir(c.dir())
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.file_name().to_string_lossy().ends_with(".jid"))
-            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-            .map(|s| s.trim().to_string())
-            .collect();
-        if !ids.is_empty() {
-            let _ = std::process::Command::new(program).args(&ids).output();
-        }
-    })
-}
-
 /// A case with a Grid Engine site `sge` (edition 2026, a ledger, and the
 /// site keys `extra`), its jobs deleted at the end, and `out/` made: Grid
 /// Engine puts a job whose output directory is missing in error (Eqw).
 pub(crate) fn sge_case(name: &str, extra: &str) -> Case {
     let e = SgeEnv::from_env();
-    let c = remove_jobs_at_end(
-        Case::new(name)
-            .config(&format!(
-                "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n{extra}"
-            ))
-            .env("SGE_ROOT", &e.root)
-            .env("SGE_CELL", &e.cell),
-        "qdel",
-    );
+    let c = Case::new(name)
+        .config(&format!(
+            "edition: 2026\nledger: ledger\nsites:\n  sge:\n    type: sge\n    connection: local\n    command_timeout: 60\n{extra}"
+        ))
+        .env("SGE_ROOT", &e.root)
+        .env("SGE_CELL", &e.cell)
+        .remove_jobs_at_end("qdel");
     c.write("out/.keep", "");
     c
 }
@@ -365,7 +345,7 @@ fn slurm_jobs_fates_from_queue_record_and_accounting() {
         return;
     }
     let _accounting = ACCOUNTING.lock().unwrap_or_else(|e| e.into_inner());
-    let c = remove_jobs_at_end(Case::new("status-slurm").config(SLURM), "scancel");
+    let c = Case::new("status-slurm").config(SLURM).remove_jobs_at_end("scancel");
     // Slurm fails a job whose output directory is missing.
     c.write("out/.keep", "");
     let jobs: &[(&str, &str)] = &[
@@ -658,7 +638,9 @@ fn slurm_suspended_job() {
     if !service(Service::Slurm) {
         return;
     }
-    let c = remove_jobs_at_end(Case::new("status-slurm-suspend").config(SLURM), "scancel");
+    let c = Case::new("status-slurm-suspend")
+        .config(SLURM)
+        .remove_jobs_at_end("scancel");
     c.write("out/.keep", "");
     c.write("run.sh", "#!/bin/bash\nsleep 300\n");
     c.troika(&["submit", "slurm", "run.sh", "-o", &c.s("out/run.sh.out")])
